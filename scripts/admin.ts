@@ -1,0 +1,128 @@
+// Operator commands: create users and client applications, rotate a client secret, list roles.
+//   npm run admin -- user --email nurse@example.org --password '…' --first Ana --last Rivera --role triage-nurse
+//   npm run admin -- client --name "Acme monitors" --role device-integrator --param organization=Organization/123
+//   npm run admin -- rotate-secret --client <id>
+//   npm run admin -- roles
+// Uses DATABASE_URL, else the embedded PostgreSQL of a running `npm start` (data/runtime.json),
+// else starts the embedded PostgreSQL itself.
+import { existsSync, readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import type { Project } from '@medplum/fhirtypes';
+import pino from 'pino';
+import { createClient, createUser, ROLE_SYSTEM, rotateClientSecret } from '../server/auth/admin.ts';
+import { loadConfig } from '../server/config.ts';
+import { type EmbeddedDatabase, startEmbeddedPostgres } from '../server/db/embedded.ts';
+import { migrate } from '../server/db/migrate.ts';
+import { createPool } from '../server/db/pool.ts';
+import { loadProfiles } from '../server/fhir/definitions.ts';
+import { PostgresRepository } from '../server/fhir/repo.ts';
+
+const { positionals, values } = parseArgs({
+  allowPositionals: true,
+  options: {
+    email: { type: 'string' },
+    password: { type: 'string' },
+    first: { type: 'string', default: '' },
+    last: { type: 'string', default: '' },
+    role: { type: 'string' },
+    admin: { type: 'boolean', default: false },
+    profile: { type: 'string', default: 'Practitioner' },
+    name: { type: 'string' },
+    client: { type: 'string' },
+    param: { type: 'string', multiple: true, default: [] },
+  },
+});
+
+function params(list: string[]): Record<string, string> {
+  return Object.fromEntries(
+    list.map((p) => {
+      const eq = p.indexOf('=');
+      if (eq < 1) throw new Error(`--param must be name=value, got "${p}"`);
+      return [p.slice(0, eq), p.slice(eq + 1)];
+    }),
+  );
+}
+
+function fail(message: string): never {
+  process.stderr.write(`${message}\n`);
+  process.exit(2);
+}
+
+const config = loadConfig();
+const logger = pino({ level: 'warn' });
+let embedded: EmbeddedDatabase | undefined;
+let databaseUrl = config.databaseUrl;
+const runtimeFile = `${config.dataDir}/../runtime.json`;
+if (!databaseUrl && existsSync(runtimeFile)) {
+  databaseUrl = (JSON.parse(readFileSync(runtimeFile, 'utf8')) as { databaseUrl?: string }).databaseUrl;
+}
+if (!databaseUrl) {
+  embedded = await startEmbeddedPostgres({ dataDir: config.dataDir, logger });
+  databaseUrl = embedded.url;
+}
+const pool = createPool(databaseUrl, 2);
+try {
+  await migrate(databaseUrl, logger);
+  const profiles = loadProfiles(config.profilesDir);
+  const repo = new PostgresRepository({
+    pool,
+    fhirBaseUrl: `${config.baseUrl}fhir/R4/`,
+    defaultSearchCount: 20,
+    maxSearchCount: 1000,
+    profiles: profiles.profiles,
+    logger,
+  });
+  const { rows } = await pool.query<{ value: { projectId: string } }>("SELECT value FROM server_state WHERE key = 'bootstrap'");
+  if (!rows[0]) fail('The server has not been started on this database yet: run `npm start` once first.');
+  const project = await repo.readResource<Project>('Project', rows[0].value.projectId);
+  switch (positionals[0]) {
+    case 'user': {
+      if (!values.email || !values.password) fail('user needs --email and --password');
+      const membership = await createUser(repo, project, {
+        email: values.email,
+        password: values.password,
+        firstName: values.first ?? '',
+        lastName: values.last ?? '',
+        role: values.role,
+        admin: values.admin,
+        profileType: values.profile as 'Practitioner' | 'Patient' | 'RelatedPerson',
+        parameters: params(values.param ?? []),
+      });
+      process.stdout.write(
+        `Created user ${values.email} (${membership.profile?.reference}), role ${values.role ?? (values.admin ? 'admin' : 'none')}\n`,
+      );
+      break;
+    }
+    case 'client': {
+      if (!values.name) fail('client needs --name');
+      const { client, secret } = await createClient(repo, project, {
+        name: values.name,
+        role: values.role,
+        admin: values.admin,
+        parameters: params(values.param ?? []),
+      });
+      process.stdout.write(
+        `Created client "${values.name}"\n  client id:     ${client.id}\n  client secret: ${secret}\n(The secret is shown once.)\n`,
+      );
+      break;
+    }
+    case 'rotate-secret': {
+      if (!values.client) fail('rotate-secret needs --client <id>');
+      process.stdout.write(`New secret for ${values.client}: ${await rotateClientSecret(repo, values.client)}\n`);
+      break;
+    }
+    case 'roles': {
+      const bundle = await repo.search({ resourceType: 'AccessPolicy', count: 200 });
+      for (const e of bundle.entry ?? []) {
+        const tag = e.resource?.meta?.tag?.find((t) => t.system === ROLE_SYSTEM);
+        if (tag) process.stdout.write(`${tag.code?.padEnd(22)} ${tag.display ?? ''}\n`);
+      }
+      break;
+    }
+    default:
+      fail('usage: npm run admin -- user|client|rotate-secret|roles [options] (see scripts/admin.ts)');
+  }
+} finally {
+  await pool.end();
+  await embedded?.stop();
+}

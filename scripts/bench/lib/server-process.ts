@@ -1,0 +1,150 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { onCleanup } from './cleanup.ts';
+import { assertLocal } from './pg.ts';
+
+export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+
+export interface ServerProcess {
+  pid: number;
+  port: number;
+  /** http://127.0.0.1:<port>/ */
+  url: string;
+  /** http://127.0.0.1:<port>/fhir/R4/ */
+  fhirUrl: string;
+  /** Milliseconds from spawn until /healthcheck first answered 200. */
+  startToHealthyMs: number;
+  /** Last lines the server printed (for diagnostics). */
+  output(): string;
+  /** SIGTERM, wait for exit (SIGKILL after timeoutMs); resolves with milliseconds until exit. */
+  stop(timeoutMs?: number): Promise<number>;
+}
+
+export interface StartOptions {
+  databaseUrl: string;
+  port?: number;
+  logLevel?: string;
+  /** Extra node flags, e.g. ['--cpu-prof', '--cpu-prof-dir=/tmp/prof']. */
+  nodeArgs?: string[];
+  /** Give up waiting for health after this long. */
+  timeoutMs?: number;
+  /** Extra environment (e.g. first-start admin credentials, rate limits). */
+  env?: Record<string, string>;
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const p = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => resolve(p));
+    });
+  });
+}
+
+/** One GET; resolves with the status code, or 0 when the connection fails. */
+export function httpStatus(url: string, timeoutMs = 1000): Promise<number> {
+  return new Promise((resolve) => {
+    const req = http.get(url, { timeout: timeoutMs, agent: false }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(0));
+  });
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Starts `node server/index.ts` as a child process on 127.0.0.1 and waits until /healthcheck answers 200. */
+export async function startServerProcess(options: StartOptions): Promise<ServerProcess> {
+  assertLocal(options.databaseUrl);
+  const port = options.port ?? (await freePort());
+  const url = `http://127.0.0.1:${port}/`;
+  const lines: string[] = [];
+  const keep = (chunk: Buffer) => {
+    lines.push(...chunk.toString('utf8').split('\n').filter(Boolean));
+    if (lines.length > 200) lines.splice(0, lines.length - 200);
+  };
+  const t0 = performance.now();
+  const child: ChildProcess = spawn(process.execPath, [...(options.nodeArgs ?? []), 'server/index.ts'], {
+    cwd: REPO_ROOT,
+    env: {
+      ...process.env,
+      DATABASE_URL: options.databaseUrl,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      BASE_URL: url,
+      LOG_LEVEL: options.logLevel ?? 'warn',
+      ...options.env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  let exitCode: number | null | undefined;
+  const exited = new Promise<void>((resolve) => {
+    child.on('exit', (code, signal) => {
+      exitCode = code ?? (signal ? -1 : null);
+      resolve();
+    });
+  });
+  const unregister = onCleanup(`stop server pid ${child.pid}`, async () => {
+    if (exitCode === undefined) {
+      child.kill('SIGTERM');
+      await Promise.race([exited, sleep(10_000)]);
+      if (exitCode === undefined) child.kill('SIGKILL');
+    }
+  });
+
+  const output = () => lines.join('\n');
+  const deadline = t0 + (options.timeoutMs ?? 60_000);
+  for (;;) {
+    if (exitCode !== undefined) {
+      unregister();
+      throw new Error(`server exited with code ${exitCode} before becoming healthy:\n${output()}`);
+    }
+    if ((await httpStatus(`${url}healthcheck`, 500)) === 200) break;
+    if (performance.now() > deadline) {
+      child.kill('SIGKILL');
+      unregister();
+      throw new Error(`server not healthy after ${options.timeoutMs ?? 60_000} ms:\n${output()}`);
+    }
+    await sleep(10);
+  }
+  const startToHealthyMs = performance.now() - t0;
+
+  return {
+    pid: child.pid as number,
+    port,
+    url,
+    fhirUrl: `${url}fhir/R4/`,
+    startToHealthyMs,
+    output,
+    stop: async (timeoutMs = 15_000) => {
+      const s = performance.now();
+      if (exitCode === undefined) {
+        child.kill('SIGTERM');
+        await Promise.race([exited, sleep(timeoutMs)]);
+        if (exitCode === undefined) {
+          child.kill('SIGKILL');
+          await exited;
+        }
+      }
+      unregister();
+      return performance.now() - s;
+    },
+  };
+}
+
+/** VmRSS and VmHWM (peak) of a process, in kB. */
+export function readMemoryKb(pid: number): { rss: number; hwm: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const field = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? Number.NaN);
+  return { rss: field('VmRSS'), hwm: field('VmHWM') };
+}

@@ -1,0 +1,330 @@
+import { parse as parseQueryString } from 'node:querystring';
+import { getStatus, isOk, isResourceType, OperationOutcomeError } from '@medplum/core';
+import { FhirRouter, type HttpMethod } from '@medplum/fhir-router';
+import type { OperationOutcome, Resource } from '@medplum/fhirtypes';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest, LogController } from 'fastify';
+import type pg from 'pg';
+import type { Logger } from 'pino';
+import type { KeyStore } from './auth/keys.ts';
+import { registerAuthRoutes } from './auth/routes.ts';
+import type { ServerConfig } from './config.ts';
+import type { LoadedProfiles } from './fhir/definitions.ts';
+import { registerBinaryRoutes } from './fhir/operations/binary.ts';
+import { registerHistoryRoutes } from './fhir/operations/history.ts';
+import { buildCapabilityStatement } from './fhir/operations/metadata.ts';
+import { registerValidateRoutes } from './fhir/operations/validate.ts';
+import { internalError, PostgresRepository, type RepositoryContext, type RepositoryOptions } from './fhir/repo.ts';
+import { installSearchRoutes } from './fhir/search/routes.ts';
+import { ResourceValidator, Terminology } from './fhir/validation.ts';
+import { checkBundle, checkFhirBody, checkPaging, preferences, splitFhirUrl } from './http/fhir-request.ts';
+import { JSON_CONTENT_TYPES, parseJsonBody } from './http/json.ts';
+import { FHIR_JSON, outcome, sendOutcome } from './http/outcomes.ts';
+import { registerSecurity, type SecurityDeps } from './http/security.ts';
+
+export interface AppDeps {
+  config: ServerConfig;
+  pool: pg.Pool;
+  logger: Logger;
+  profiles: LoadedProfiles;
+  security: SecurityDeps & { keys: KeyStore };
+}
+
+export interface App {
+  fastify: FastifyInstance;
+  repoContext: RepositoryContext;
+  /** A repository; without a policy in `options` it acts as the server itself (unrestricted). */
+  repo(options?: RepositoryOptions): PostgresRepository;
+  /** Builds FhirRouter's GraphQL schema (seconds of CPU) now rather than on the first $graphql request. */
+  warmUpGraphql(): Promise<void>;
+}
+
+export const FHIR_PREFIX = '/fhir/R4/';
+
+const FHIR_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
+/** Methods answered anywhere (HEAD comes with every GET route). */
+const KNOWN_METHODS = new Set<string>([...FHIR_METHODS, 'HEAD']);
+const HEALTH_TIMEOUT_MS = 2_000;
+
+function setResourceHeaders(reply: FastifyReply, resource: Resource | undefined, fhirBaseUrl: string, status: number): void {
+  if (!resource?.meta?.versionId || !resource.id) {
+    return;
+  }
+  reply.header('ETag', `W/"${resource.meta.versionId}"`);
+  if (resource.meta.lastUpdated) {
+    reply.header('Last-Modified', new Date(resource.meta.lastUpdated).toUTCString());
+  }
+  if (status === 201) {
+    reply.header('Location', `${fhirBaseUrl}${resource.resourceType}/${resource.id}/_history/${resource.meta.versionId}`);
+  }
+}
+
+/** Maps errors fastify raises itself (parsing, limits) to OperationOutcomes; undefined for anything else. */
+function frameworkOutcome(
+  err: Error & { statusCode?: number; code?: string },
+  config: ServerConfig,
+): [OperationOutcome, number] | undefined {
+  switch (err.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return [outcome('too-costly', `Request body exceeds the limit of ${config.maxBodyBytes} bytes`), 413];
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return [outcome('not-supported', `Unsupported content type: ${err.message}`), 415];
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return [outcome('invalid', 'Empty request body'), 400];
+    case 'FST_ERR_BAD_URL':
+      return [outcome('invalid', 'The request URL is not valid (bad percent-encoding?)'), 400];
+    default:
+      break;
+  }
+  if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
+    return [outcome('invalid', err.message), err.statusCode];
+  }
+  return undefined;
+}
+
+/** Builds the HTTP application. Everything it needs comes in through `deps`; it keeps no globals. */
+export async function createApp(deps: AppDeps): Promise<App> {
+  const { config, pool, logger, profiles } = deps;
+  const fhirBaseUrl = `${config.baseUrl}fhir/R4/`;
+  const terminology = new Terminology(profiles.others);
+  terminology.preload();
+  const repoContext: RepositoryContext = {
+    pool,
+    fhirBaseUrl,
+    defaultSearchCount: config.defaultSearchCount,
+    maxSearchCount: config.maxSearchCount,
+    profiles: profiles.profiles,
+    validator: new ResourceValidator(profiles.profiles, terminology),
+    logger,
+  };
+  const newRepo = (options: RepositoryOptions = {}): PostgresRepository => new PostgresRepository(repoContext, options);
+  const repoFor = (request: FastifyRequest, options: RepositoryOptions = {}): PostgresRepository => {
+    if (!request.auth) {
+      // Every route that reaches the data is behind authentication; this is a wiring bug.
+      throw new Error('repository requested for an unauthenticated request');
+    }
+    return newRepo({ ...options, policy: request.auth.policy });
+  };
+  const router = new FhirRouter();
+  installSearchRoutes(router);
+  const capabilityStatement = JSON.stringify(buildCapabilityStatement(config.baseUrl, profiles.profiles));
+
+  const fastify = Fastify({
+    loggerInstance: logger as FastifyBaseLogger,
+    // Per-request lines would double our own structured logs; errors are logged where they are handled.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: config.maxBodyBytes,
+    // FHIR ids and search values may contain characters fastify would otherwise reject.
+    routerOptions: { maxParamLength: 1024, ignoreTrailingSlash: true },
+    return503OnClosing: true,
+    frameworkErrors: (err, _request, reply) => {
+      const [oo, status] = frameworkOutcome(err, config) ?? [outcome('invalid', 'Bad request'), 400];
+      sendOutcome(reply, oo, status);
+    },
+  });
+
+  fastify.removeAllContentTypeParsers();
+  fastify.addContentTypeParser(JSON_CONTENT_TYPES, { parseAs: 'string' }, (_req, body, done) => {
+    try {
+      done(null, parseJsonBody(body as string, config.maxJsonDepth));
+    } catch (err) {
+      done(err as Error, undefined);
+    }
+  });
+  fastify.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => {
+    done(null, parseQueryString(body as string));
+  });
+  // Anything else arrives as raw bytes, so handlers can answer 415 themselves (and Binary can store it).
+  fastify.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+
+  fastify.setErrorHandler((err: Error & { statusCode?: number; code?: string }, request, reply) => {
+    if (err instanceof OperationOutcomeError) {
+      return sendOutcome(reply, err.outcome, statusOf(err.outcome));
+    }
+    const known = frameworkOutcome(err, config);
+    if (known) {
+      return sendOutcome(reply, known[0], known[1]);
+    }
+    request.log.error({ err }, 'unhandled error');
+    return sendOutcome(reply, internalError, 500);
+  });
+  fastify.setNotFoundHandler((request, reply) => {
+    if (!KNOWN_METHODS.has(request.method)) {
+      reply.header('Allow', [...KNOWN_METHODS].join(', '));
+      return sendOutcome(reply, outcome('not-supported', `HTTP method ${request.method} is not supported`), 405);
+    }
+    return sendOutcome(reply, outcome('not-found', `No route for ${request.method} ${request.url.split('?')[0]}`), 404);
+  });
+
+  await registerSecurity(fastify, deps.security, { baseUrl: config.baseUrl, corsOrigins: config.corsOrigins });
+  registerAuthRoutes(fastify, {
+    baseUrl: config.baseUrl,
+    auth: deps.security.auth,
+    keys: deps.security.keys,
+    limits: deps.security.limits,
+    audit: deps.security.audit,
+    systemRepo: () => newRepo(),
+    requireAuth: async (request) => request.auth ?? deps.security.auth.authenticate(request.headers.authorization),
+  });
+
+  fastify.get('/healthcheck', async (_request, reply) => {
+    const postgres = await databaseReachable(pool);
+    return reply
+      .code(postgres ? 200 : 503)
+      .send({ ok: postgres, version: '0.1.0', postgres, redis: config.redisUrl ? 'configured' : 'not configured' });
+  });
+
+  fastify.get(`${FHIR_PREFIX}metadata`, async (_request, reply) => reply.type(FHIR_JSON).send(capabilityStatement));
+
+  const handleFhir = async (request: FastifyRequest, reply: FastifyReply, parsedBody: unknown = request.body): Promise<FastifyReply> => {
+    const prefer = preferences(request.headers.prefer);
+    const { path, search, segments } = splitFhirUrl(request.url, FHIR_PREFIX);
+    const url = search ? `${path}?${search}` : path;
+    const problem = routeProblem(router, request.method, segments, url);
+    if (problem) {
+      if (problem.allow) {
+        reply.header('Allow', problem.allow.join(', '));
+      }
+      return sendOutcome(reply, problem.outcome, problem.status);
+    }
+    const body = checkFhirBody(request.method, segments, parsedBody, request.headers['content-type']);
+    if (request.method === 'POST' && segments.length === 0) {
+      checkBundle(body as Record<string, unknown>);
+    }
+    checkPaging(request.query as Record<string, unknown>);
+    if (segments.at(-1) === '_search') {
+      checkPaging(body as Record<string, unknown>);
+    }
+    const repo = repoFor(request, { strictSearch: prefer.handling === 'strict' });
+    const [oo, resource, options] = await router.handleRequest(
+      {
+        method: request.method as HttpMethod,
+        url,
+        pathname: '',
+        body,
+        params: {},
+        query: (request.query ?? {}) as Record<string, string | string[]>,
+        headers: request.headers,
+        config: { transactions: true, graphqlMaxDepth: 12, graphqlMaxSearches: 20 },
+      },
+      repo,
+    );
+    // FhirRouter answers every update with 200; an update that created the resource is a 201.
+    const createdByPut = request.method === 'PUT' && segments.length === 2 && repo.lastUpdateCreated && isOk(oo);
+    return sendFhirResponse(reply, oo, resource, {
+      contentType: options?.contentType,
+      preferReturn: prefer.return,
+      fhirBaseUrl,
+      log: request.log,
+      status: createdByPut ? 201 : undefined,
+    });
+  };
+
+  const routeDeps = { fhirBaseUrl, repoFor, config, handleFhir };
+  await fastify.register(async (binaryScope) => registerBinaryRoutes(binaryScope, routeDeps));
+  registerHistoryRoutes(fastify, routeDeps);
+  registerValidateRoutes(fastify, routeDeps);
+
+  for (const method of FHIR_METHODS) {
+    fastify.route({ method, url: `${FHIR_PREFIX}*`, handler: (request, reply) => handleFhir(request, reply) });
+    fastify.route({ method, url: '/fhir/R4', handler: (request, reply) => handleFhir(request, reply) });
+  }
+
+  const warmUpGraphql = async (): Promise<void> => {
+    // `__typename` needs no data: the request only makes the router build and cache its schema.
+    const request = { method: 'POST' as const, url: '$graphql', pathname: '', body: { query: '{ __typename }' }, params: {}, query: {} };
+    const [oo] = await router.handleRequest(request, newRepo());
+    if (!isOk(oo)) {
+      logger.warn({ outcome: oo }, 'GraphQL warm-up failed');
+    }
+  };
+
+  return { fastify, repoContext, repo: newRepo, warmUpGraphql };
+}
+
+interface RouteProblem {
+  outcome: OperationOutcome;
+  status: number;
+  allow?: string[];
+}
+
+function routeExists(router: FhirRouter, method: string, url: string): boolean {
+  try {
+    return !!router.find(method as HttpMethod, url);
+  } catch {
+    return true; // The router will explain what is wrong with the URL.
+  }
+}
+
+/**
+ * Requests FhirRouter cannot route, answered precisely: an unknown resource type is 404 (FHIR
+ * http), a known path with the wrong method is 405 with the methods that would work.
+ */
+function routeProblem(router: FhirRouter, method: string, segments: string[], url: string): RouteProblem | undefined {
+  if (segments[0] === 'metadata') {
+    return { outcome: outcome('not-supported', `${method} is not supported on metadata`), status: 405, allow: ['GET', 'HEAD'] };
+  }
+  if (segments[0] && !/^[$_]/.test(segments[0]) && !isResourceType(segments[0])) {
+    return { outcome: outcome('not-found', `Unknown resource type "${segments[0]}"`), status: 404 };
+  }
+  if (routeExists(router, method, url)) {
+    return undefined;
+  }
+  const allow = FHIR_METHODS.filter((m) => routeExists(router, m, url));
+  if (allow.length === 0) {
+    return undefined; // The router answers 404.
+  }
+  return { outcome: outcome('not-supported', `${method} is not supported on this URL`), status: 405, allow };
+}
+
+async function databaseReachable(pool: pg.Pool): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), HEALTH_TIMEOUT_MS);
+  });
+  try {
+    return await Promise.race([pool.query('SELECT 1').then(() => true), timeout]);
+  } catch {
+    return false;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+interface ResponseOptions {
+  contentType: string | undefined;
+  preferReturn: string | undefined;
+  fhirBaseUrl: string;
+  log: FastifyRequest['log'];
+  /** Overrides the status derived from the outcome. */
+  status?: number;
+}
+
+function sendFhirResponse(reply: FastifyReply, oo: OperationOutcome, resource: Resource | undefined, opts: ResponseOptions): FastifyReply {
+  const status = opts.status ?? statusOf(oo);
+  if (status >= 500) {
+    opts.log.error({ outcome: oo }, 'FHIR request failed');
+    return sendOutcome(reply, internalError, 500);
+  }
+  if (!isOk(oo) || !resource) {
+    return sendOutcome(reply, oo, status);
+  }
+  setResourceHeaders(reply, resource, opts.fhirBaseUrl, status);
+  reply.code(status);
+  if (opts.preferReturn === 'minimal') {
+    return reply.send();
+  }
+  if (opts.preferReturn === 'OperationOutcome') {
+    return reply.type(FHIR_JSON).send(JSON.stringify(oo));
+  }
+  return reply.type(opts.contentType ?? FHIR_JSON).send(JSON.stringify(resource));
+}
+
+/** The HTTP status of an outcome; an outcome core cannot classify is our failure. */
+function statusOf(oo: OperationOutcome): number {
+  try {
+    return oo.issue?.[0]?.code === 'exception' ? 500 : getStatus(oo);
+  } catch {
+    // A malformed outcome is a bug on our side, not the client's problem.
+    return 500;
+  }
+}

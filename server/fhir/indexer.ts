@@ -1,0 +1,305 @@
+import { createHash } from 'node:crypto';
+import {
+  convertToSearchableNumbers,
+  convertToSearchableQuantities,
+  convertToSearchableReferences,
+  convertToSearchableStrings,
+  convertToSearchableTokens,
+  convertToSearchableUris,
+  evalFhirPathTyped,
+  type FhirPathAtom,
+  getSearchParameterDetails,
+  getSearchParameters,
+  parseFhirPath,
+  type TypedValue,
+  toTypedValue,
+} from '@medplum/core';
+import type { Address, HumanName, Period, Resource, SearchParameter, Timing } from '@medplum/fhirtypes';
+import { parseDateRange, toTimestamp } from './search/ranges.ts';
+
+/** Parameters answered from columns of the resource table, or not indexed at all. */
+export const NON_INDEXED_PARAMS = new Set(['_id', '_lastUpdated', '_compartment', '_project']);
+
+/** Marker system under which core reports display/text of tokens; we index those as strings. */
+const TEXT_SYSTEM = '\u0000text';
+
+export interface IndexRows {
+  token: [code: string, system: string | null, value: string | null][];
+  string: [code: string, value: string, raw: string][];
+  date: [code: string, lo: string, hi: string][];
+  number: [code: string, value: number][];
+  quantity: [code: string, value: number, system: string | null, unit: string | null, unitCode: string | null][];
+  reference: [code: string, targetType: string | null, targetId: string | null, reference: string][];
+  uri: [code: string, value: string][];
+}
+
+export function emptyIndexRows(): IndexRows {
+  return { token: [], string: [], date: [], number: [], quantity: [], reference: [], uri: [] };
+}
+
+/**
+ * Indexed text is cut to this many UTF-8 bytes: a B-tree row holds at most ~2.7 kB, and a longer
+ * value would make the whole write fail. (A prefix still answers prefix searches.)
+ */
+export const MAX_INDEXED_BYTES = 1000;
+
+export function clampBytes<T extends string | null>(value: T): T {
+  if (value === null || value.length * 3 <= MAX_INDEXED_BYTES) {
+    return value;
+  }
+  const bytes = Buffer.from(value, 'utf8');
+  if (bytes.length <= MAX_INDEXED_BYTES) {
+    return value;
+  }
+  // Decoding a cut multi-byte sequence yields U+FFFD; drop it so the prefix stays a true prefix.
+  return bytes
+    .subarray(0, MAX_INDEXED_BYTES)
+    .toString('utf8')
+    .replace(/\uFFFD$/, '') as T;
+}
+
+/** Lower case without diacritics: "Smïth" and "SMITH" both index as "smith". */
+export function normalizeString(value: string): string {
+  return value.normalize('NFD').replace(/\p{M}/gu, '').toLowerCase().trim();
+}
+
+/** The searchable parameters of a type, without the ones answered from resource columns. */
+export function indexedSearchParameters(resourceType: string): SearchParameter[] {
+  const params = getSearchParameters(resourceType) ?? {};
+  return Object.values(params).filter(
+    (sp) => !NON_INDEXED_PARAMS.has(sp.code as string) && sp.type !== 'composite' && sp.type !== 'special' && !!sp.expression,
+  );
+}
+
+/**
+ * Version of the extraction rules in this file. Bump it when they change what a resource indexes
+ * as (the date ranges of partial dates, say): every type's fingerprint changes with it, so every
+ * existing database is reindexed once at its next start.
+ */
+const INDEXER_VERSION = 2;
+
+/** A stable hash of a type's parameter definitions: when it changes, the type needs a reindex. */
+export function searchParameterFingerprint(resourceType: string): string {
+  const parts = indexedSearchParameters(resourceType)
+    .map((sp) => `${sp.code}|${sp.type}|${sp.expression}`)
+    .sort();
+  return createHash('sha256')
+    .update(`indexer ${INDEXER_VERSION}\n${parts.join('\n')}`)
+    .digest('hex')
+    .slice(0, 32);
+}
+
+function humanNameStrings(name: HumanName): string[] {
+  const parts = [...(name.prefix ?? []), ...(name.given ?? []), name.family, ...(name.suffix ?? [])].filter((p): p is string => !!p);
+  const out = [...parts];
+  if (name.text) {
+    out.push(name.text);
+  }
+  if (parts.length > 1) {
+    out.push(parts.join(' '));
+  }
+  return out;
+}
+
+function addressStrings(address: Address): string[] {
+  const parts = [...(address.line ?? []), address.city, address.district, address.state, address.postalCode, address.country].filter(
+    (p): p is string => !!p,
+  );
+  if (address.text) {
+    parts.push(address.text);
+  }
+  return parts;
+}
+
+function stringsOf(values: TypedValue[]): string[] {
+  const out: string[] = [];
+  const rest: TypedValue[] = [];
+  for (const v of values) {
+    if (v.type === 'HumanName') {
+      out.push(...humanNameStrings(v.value as HumanName));
+    } else if (v.type === 'Address') {
+      out.push(...addressStrings(v.value as Address));
+    } else {
+      rest.push(v);
+    }
+  }
+  out.push(...convertToSearchableStrings(rest));
+  return out;
+}
+
+/** [lo, hi) of one date value, or undefined when it is not a date we can read. */
+function dateBounds(value: string): [string, string] | undefined {
+  try {
+    const { lo, hi } = parseDateRange(value, 'date');
+    return [toTimestamp(lo), toTimestamp(hi)];
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The [lo, hi) instant ranges of date-like values. A partial date covers its whole period
+ * ("1990-02" is all of February), a Period runs from its start's first to its end's last instant,
+ * open ends are unbounded. (Core's toPeriod rolls month ends over into the next month, so the
+ * conversion is ours, shared with the parsing of search values.)
+ */
+function dateRanges(values: TypedValue[]): [string, string][] {
+  const out: [string, string][] = [];
+  const add = (b: [string, string] | undefined) => {
+    if (b) out.push(b);
+  };
+  for (const { type, value } of values) {
+    if (typeof value === 'string') {
+      add(dateBounds(value));
+    } else if (type === 'Period' && value) {
+      const period = value as Period;
+      const start = period.start ? dateBounds(period.start) : undefined;
+      const end = period.end ? dateBounds(period.end) : undefined;
+      if (start || end) {
+        out.push([start?.[0] ?? '-infinity', end?.[1] ?? 'infinity']);
+      }
+    } else if (type === 'Timing' && value) {
+      for (const event of (value as Timing).event ?? []) {
+        add(dateBounds(event));
+      }
+    }
+  }
+  return out;
+}
+
+function parseLocalReference(reference: string): [string | null, string | null] {
+  const m = /^([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})(\/_history\/.*)?$/.exec(reference);
+  return m ? [m[1], m[2]] : [null, null];
+}
+
+/** Every B-tree-indexed text column of the rows, clamped (sp_string.raw is not indexed: kept whole for :exact). */
+function clampRows(rows: IndexRows): IndexRows {
+  return {
+    ...rows,
+    token: rows.token.map(([code, system, value]) => [code, clampBytes(system), clampBytes(value)]),
+    string: rows.string.map(([code, value, raw]) => [code, clampBytes(value), raw]),
+    uri: rows.uri.map(([code, value]) => [code, clampBytes(value)]),
+  };
+}
+
+function addUnique<T extends unknown[]>(list: T[], seen: Set<string>, row: T): void {
+  const key = JSON.stringify(row);
+  if (!seen.has(key)) {
+    seen.add(key);
+    list.push(row);
+  }
+}
+
+const parsedExpressions = new WeakMap<SearchParameter, Map<string, FhirPathAtom>>();
+
+/**
+ * The parsed FHIRPath of a parameter for one type, computed once per parameter and type. Core's
+ * details narrow a multi-type expression to the type, but cannot analyse every valid expression
+ * (e.g. `extension('url')`, common in profiles); those are evaluated as written.
+ */
+function parsedExpression(resourceType: string, sp: SearchParameter): FhirPathAtom {
+  let byType = parsedExpressions.get(sp);
+  if (!byType) {
+    byType = new Map();
+    parsedExpressions.set(sp, byType);
+  }
+  let atom = byType.get(resourceType);
+  if (!atom) {
+    try {
+      atom = getSearchParameterDetails(resourceType, sp).parsedExpression;
+    } catch {
+      atom = parseFhirPath(sp.expression as string);
+    }
+    byType.set(resourceType, atom);
+  }
+  return atom;
+}
+
+/**
+ * Extracts every search-index row of a resource: the values each SearchParameter's FHIRPath
+ * expression yields, converted to the shape its type is searched by.
+ */
+export function buildIndexRows(resource: Resource): IndexRows {
+  const rows = emptyIndexRows();
+  const seen = new Set<string>();
+  const typed = [toTypedValue(resource)];
+  for (const sp of indexedSearchParameters(resource.resourceType)) {
+    const code = sp.code as string;
+    let values: TypedValue[];
+    try {
+      values = evalFhirPathTyped(parsedExpression(resource.resourceType, sp), typed);
+    } catch {
+      // An expression that cannot evaluate on this resource (e.g. an unusual choice type) yields no rows.
+      continue;
+    }
+    if (values.length === 0) {
+      continue;
+    }
+    switch (sp.type) {
+      case 'string':
+        for (const s of stringsOf(values)) {
+          addUnique(rows.string, seen, [code, normalizeString(s), s]);
+        }
+        break;
+      case 'token':
+        for (const t of convertToSearchableTokens(values, { textSearchSystem: TEXT_SYSTEM })) {
+          if (t.system === TEXT_SYSTEM) {
+            if (t.value) {
+              addUnique(rows.string, seen, [`${code}:text`, normalizeString(t.value), t.value]);
+            }
+          } else {
+            addUnique(rows.token, seen, [code, t.system ?? null, t.value ?? null]);
+          }
+        }
+        break;
+      case 'reference':
+        for (const ref of convertToSearchableReferences(values)) {
+          if (ref.startsWith('identifier:')) {
+            const [system, ...valueParts] = ref.slice('identifier:'.length).split('|');
+            const system2 = system === 'undefined' ? null : system;
+            addUnique(rows.token, seen, [`${code}:identifier`, system2, valueParts.join('|')]);
+          } else {
+            const [targetType, targetId] = parseLocalReference(ref);
+            addUnique(rows.reference, seen, [code, targetType, targetId, ref]);
+          }
+        }
+        // Reference.identifier alongside a literal reference is searchable with :identifier too.
+        for (const v of values) {
+          const ident = (v.value as { identifier?: { system?: string; value?: string } })?.identifier;
+          if (v.type === 'Reference' && ident?.value && (v.value as { reference?: string }).reference) {
+            addUnique(rows.token, seen, [`${code}:identifier`, ident.system ?? null, ident.value]);
+          }
+        }
+        break;
+      case 'date':
+        for (const [lo, hi] of dateRanges(values)) {
+          addUnique(rows.date, seen, [code, lo, hi]);
+        }
+        break;
+      case 'number':
+        for (const [lo, hi] of convertToSearchableNumbers(values)) {
+          for (const n of new Set([lo, hi])) {
+            if (typeof n === 'number' && Number.isFinite(n)) {
+              addUnique(rows.number, seen, [code, n]);
+            }
+          }
+        }
+        break;
+      case 'quantity':
+        for (const q of convertToSearchableQuantities(values)) {
+          if (typeof q.value === 'number' && Number.isFinite(q.value)) {
+            addUnique(rows.quantity, seen, [code, q.value, q.system ?? null, q.unit ?? null, q.code ?? null]);
+          }
+        }
+        break;
+      case 'uri':
+        for (const u of convertToSearchableUris(values)) {
+          addUnique(rows.uri, seen, [code, u]);
+        }
+        break;
+      default:
+        break;
+    }
+  }
+  return clampRows(rows);
+}

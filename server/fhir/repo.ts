@@ -1,0 +1,1075 @@
+import { randomUUID } from 'node:crypto';
+import {
+  applyPatch,
+  badRequest,
+  conflict,
+  deepEquals,
+  forbidden,
+  getReferenceString,
+  getResourceTypes,
+  gone,
+  isResourceType,
+  normalizeErrorString,
+  notFound,
+  type Operation,
+  OperationOutcomeError,
+  preconditionFailed,
+  type SearchRequest,
+  type WithId,
+} from '@medplum/core';
+import {
+  type CreateResourceOptions,
+  type DeleteResourceOptions,
+  FhirRepository,
+  type ReadHistoryOptions,
+  type RepositoryMode,
+  type SearchOptions,
+  type TransactionOptions,
+  type UpdateResourceOptions,
+} from '@medplum/fhir-router';
+import type { Bundle, BundleEntry, Meta, OperationOutcome, Parameters, Reference, Resource, StructureDefinition } from '@medplum/fhirtypes';
+import pg from 'pg';
+import type { Logger } from 'pino';
+import {
+  APPEND_ONLY_TYPES,
+  type CompiledPolicy,
+  hiddenFields,
+  type Interaction,
+  readonlyFields,
+  removeHiddenFields,
+  restoreReadonlyFields,
+  type TypeAccess,
+  typeAccess,
+} from '../auth/access-policy.ts';
+import { buildIndexRows, type IndexRows } from './indexer.ts';
+import { SqlParams } from './search/conditions.ts';
+import { executeSearch, executeSearchByReference } from './search/execute.ts';
+import { criteriaCondition, matchesCriteria } from './search/policy.ts';
+import { ResourceValidator, Terminology } from './validation.ts';
+
+/** Shared, immutable dependencies of every repository instance. */
+export interface RepositoryContext {
+  pool: pg.Pool;
+  /** e.g. http://localhost:8103/fhir/R4/ */
+  fhirBaseUrl: string;
+  defaultSearchCount: number;
+  maxSearchCount: number;
+  /** Loaded profiles by canonical URL, for meta.profile validation. */
+  profiles: Map<string, StructureDefinition>;
+  /** Validates every write (base definitions, loaded profiles, required bindings); built from `profiles` when absent. */
+  validator?: ResourceValidator;
+  logger: Logger;
+}
+
+/** Per-request options that change how the repository behaves. */
+export interface RepositoryOptions {
+  /** `Prefer: handling=strict`: unknown search parameters are errors. */
+  strictSearch?: boolean;
+  /**
+   * The caller's AccessPolicy. Absent means the server itself (unrestricted); every API request
+   * carries one, so policy is enforced in every read, search and write this repository does.
+   */
+  policy?: CompiledPolicy;
+}
+
+/** Update options beyond the FhirRepository contract. */
+export interface WriteOptions extends UpdateResourceOptions {
+  /** Write a new version even when the content is unchanged (Binary uploads carry new bytes). */
+  forceNewVersion?: boolean;
+}
+
+type Queryable = pg.Pool | pg.PoolClient;
+
+const ID_RE = /^[A-Za-z0-9\-.]{1,64}$/;
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const SERIALIZATION_FAILURE = '40001';
+const DEADLOCK = '40P01';
+const UNIQUE_VIOLATION = '23505';
+const TRANSACTION_RETRIES = 3;
+/** Index values are cut to this many UTF-8 bytes: B-tree rows are limited to ~2.7 kB. */
+const MAX_INDEXED_BYTES = 1000;
+
+interface StoredRow {
+  content: string | null;
+  deleted: boolean;
+  version_id: string;
+  last_updated: Date;
+}
+
+/** What a read-modify-write decided to store. */
+type Write = { kind: 'none' } | { kind: 'put'; resource: WithId<Resource> } | { kind: 'delete'; versionId: string; lastUpdated: string };
+
+type Decision<T> = { write: Write; result: T };
+
+/** Write the index arrays of one resource as unnest()-able column arrays. */
+function indexColumns(rows: IndexRows): unknown[] {
+  const col = <T extends unknown[]>(list: T[], i: number): unknown[] => list.map((r) => r[i]);
+  return [
+    col(rows.token, 0),
+    col(rows.token, 1),
+    col(rows.token, 2),
+    col(rows.string, 0),
+    col(rows.string, 1),
+    col(rows.string, 2),
+    col(rows.date, 0),
+    col(rows.date, 1),
+    col(rows.date, 2),
+    col(rows.number, 0),
+    col(rows.number, 1),
+    col(rows.quantity, 0),
+    col(rows.quantity, 1),
+    col(rows.quantity, 2),
+    col(rows.quantity, 3),
+    col(rows.quantity, 4),
+    col(rows.reference, 0),
+    col(rows.reference, 1),
+    col(rows.reference, 2),
+    col(rows.reference, 3),
+    col(rows.uri, 0),
+    col(rows.uri, 1),
+  ];
+}
+
+function clampBytes<T extends string | null>(value: T): T {
+  if (value === null || value.length * 3 <= MAX_INDEXED_BYTES) {
+    return value;
+  }
+  const bytes = Buffer.from(value, 'utf8');
+  if (bytes.length <= MAX_INDEXED_BYTES) {
+    return value;
+  }
+  // Decoding a cut multi-byte sequence yields U+FFFD; drop it so the prefix stays a true prefix.
+  return bytes
+    .subarray(0, MAX_INDEXED_BYTES)
+    .toString('utf8')
+    .replace(/\uFFFD$/, '') as T;
+}
+
+/**
+ * A long string (a clinical note in Observation.valueString, a long name) is valid FHIR but does
+ * not fit a B-tree index row; index its prefix instead of failing the write.
+ */
+function clampIndexRows(rows: IndexRows): IndexRows {
+  return {
+    ...rows,
+    token: rows.token.map(([code, system, value]) => [code, clampBytes(system), clampBytes(value)]),
+    string: rows.string.map(([code, value, raw]) => [code, clampBytes(value), raw]),
+    uri: rows.uri.map(([code, value]) => [code, clampBytes(value)]),
+  };
+}
+
+// Index inserts for a statement whose $1/$2 are resource_type/id and whose index columns start at $6.
+// `guard` limits them to the case where the resource row was actually written.
+function indexInsertCtes(guard: string): string {
+  return `
+  i_token AS (INSERT INTO sp_token (resource_type, id, code, system, value)
+    SELECT $1, $2, * FROM unnest($6::text[], $7::text[], $8::text[]) ${guard}),
+  i_string AS (INSERT INTO sp_string (resource_type, id, code, value, raw)
+    SELECT $1, $2, * FROM unnest($9::text[], $10::text[], $11::text[]) ${guard}),
+  i_date AS (INSERT INTO sp_date (resource_type, id, code, lo, hi)
+    SELECT $1, $2, * FROM unnest($12::text[], $13::timestamptz[], $14::timestamptz[]) ${guard}),
+  i_number AS (INSERT INTO sp_number (resource_type, id, code, value)
+    SELECT $1, $2, * FROM unnest($15::text[], $16::numeric[]) ${guard}),
+  i_quantity AS (INSERT INTO sp_quantity (resource_type, id, code, value, system, unit, unit_code)
+    SELECT $1, $2, * FROM unnest($17::text[], $18::numeric[], $19::text[], $20::text[], $21::text[]) ${guard}),
+  i_reference AS (INSERT INTO sp_reference (resource_type, id, code, target_type, target_id, reference)
+    SELECT $1, $2, * FROM unnest($22::text[], $23::text[], $24::text[], $25::text[]) ${guard}),
+  i_uri AS (INSERT INTO sp_uri (resource_type, id, code, value)
+    SELECT $1, $2, * FROM unnest($26::text[], $27::text[]) ${guard})`;
+}
+
+const INDEX_TABLES = ['sp_token', 'sp_string', 'sp_date', 'sp_number', 'sp_quantity', 'sp_reference', 'sp_uri'];
+
+function indexDeleteCtes(guard: string): string {
+  return INDEX_TABLES.map((t) => `d_${t} AS (DELETE FROM ${t} WHERE id = $2 AND resource_type = $1 ${guard})`).join(',\n  ');
+}
+
+// One statement per write: PostgreSQL applies it atomically, so a write needs a single round trip.
+// ON CONFLICT: a concurrent create of the same id makes this a no-op (n = 0) instead of an error.
+const INSERT_SQL = `WITH
+  r AS (INSERT INTO resource (resource_type, id, version_id, last_updated, deleted, content)
+    VALUES ($1, $2, $3, $4, false, $5) ON CONFLICT (resource_type, id) DO NOTHING RETURNING 1),
+  h AS (INSERT INTO resource_history (version_id, resource_type, id, last_updated, deleted, content)
+    SELECT $3, $1, $2, $4, false, $5 FROM r),
+  ${indexInsertCtes('WHERE EXISTS (SELECT 1 FROM r)')}
+SELECT count(*) AS n FROM r`;
+
+// Optimistic update: succeeds only if the row still has the version we read ($28).
+const UPDATE_SQL = `WITH
+  r AS (UPDATE resource SET version_id = $3, last_updated = $4, deleted = false, content = $5
+    WHERE resource_type = $1 AND id = $2 AND version_id = $28 RETURNING 1),
+  h AS (INSERT INTO resource_history (version_id, resource_type, id, last_updated, deleted, content)
+    SELECT $3, $1, $2, $4, false, $5 FROM r),
+  ${indexDeleteCtes('AND EXISTS (SELECT 1 FROM r)')},
+  ${indexInsertCtes('WHERE EXISTS (SELECT 1 FROM r)')}
+SELECT count(*) AS n FROM r`;
+
+const DELETE_SQL = `WITH
+  r AS (UPDATE resource SET version_id = $3, last_updated = $4, deleted = true, content = NULL
+    WHERE resource_type = $1 AND id = $2 AND version_id = $5 AND NOT deleted RETURNING 1),
+  h AS (INSERT INTO resource_history (version_id, resource_type, id, last_updated, deleted, content)
+    SELECT $3, $1, $2, $4, true, NULL FROM r),
+  ${indexDeleteCtes('AND EXISTS (SELECT 1 FROM r)')}
+SELECT count(*) AS n FROM r`;
+
+function withoutMeta(resource: Resource): Resource {
+  const { meta, ...rest } = resource;
+  if (!meta) {
+    return rest as Resource;
+  }
+  const { versionId: _v, lastUpdated: _l, ...otherMeta } = meta;
+  return (Object.keys(otherMeta).length ? { ...rest, meta: otherMeta } : rest) as Resource;
+}
+
+function parseVersion(ifMatch: string | undefined): string | undefined {
+  if (!ifMatch) {
+    return undefined;
+  }
+  const m = /^(?:W\/)?"?([^"]*)"?$/.exec(ifMatch.trim());
+  return m ? m[1] : ifMatch;
+}
+
+/** A timestamp after `previous`: versions of one resource must sort in the order they were written. */
+function nextTimestamp(previous: Date | undefined): string {
+  const now = Date.now();
+  const prev = previous?.getTime() ?? 0;
+  return new Date(now > prev ? now : prev + 1).toISOString();
+}
+
+function nonNegativeInteger(value: number | undefined, name: string, fallback: number): number {
+  if (value === undefined) {
+    return fallback;
+  }
+  if (!Number.isSafeInteger(value) || value < 0) {
+    throw new OperationOutcomeError(badRequest(`${name} must be a non-negative integer`, name));
+  }
+  return value;
+}
+
+const PATCH_OPS = new Set(['add', 'remove', 'replace', 'move', 'copy', 'test']);
+
+/** Rejects malformed JSON Patch documents before applying them (core's applyPatch assumes well-formed input). */
+function checkPatch(patch: unknown[]): asserts patch is Operation[] {
+  patch.forEach((op, i) => {
+    const o = op as Record<string, unknown> | null;
+    if (!o || typeof o !== 'object' || Array.isArray(o) || typeof o.op !== 'string' || !PATCH_OPS.has(o.op)) {
+      throw new OperationOutcomeError(badRequest(`Patch operation ${i} must be an object with "op" one of ${[...PATCH_OPS].join(', ')}`));
+    }
+    if (typeof o.path !== 'string' || ((o.op === 'move' || o.op === 'copy') && typeof o.from !== 'string')) {
+      throw new OperationOutcomeError(
+        badRequest(`Patch operation ${i} (${o.op}) needs a string "path"${o.op === 'move' || o.op === 'copy' ? ' and "from"' : ''}`),
+      );
+    }
+    if ((o.op === 'add' || o.op === 'replace' || o.op === 'test') && !('value' in o)) {
+      throw new OperationOutcomeError(badRequest(`Patch operation ${i} (${o.op}) needs a "value"`));
+    }
+  });
+}
+
+function applyJsonPatch<T extends Resource>(resource: WithId<T>, patch: Operation[]): WithId<T> {
+  const patched = structuredClone(resource);
+  let errors: (Error | null)[];
+  try {
+    errors = applyPatch(patched, patch);
+  } catch (err) {
+    throw new OperationOutcomeError(badRequest(`Patch failed: ${normalizeErrorString(err)}`));
+  }
+  const failures = errors.filter((e): e is Error => e !== null);
+  if (failures.length > 0) {
+    throw new OperationOutcomeError(badRequest(`Patch failed: ${failures.map((e) => e.message).join('; ')}`));
+  }
+  return patched;
+}
+
+function requireCriteria(search: SearchRequest, interaction: string): void {
+  if (!search.filters?.length) {
+    throw new OperationOutcomeError(badRequest(`Conditional ${interaction} needs search criteria`));
+  }
+}
+
+const defaultValidators = new WeakMap<Map<string, StructureDefinition>, ResourceValidator>();
+
+function defaultValidator(profiles: Map<string, StructureDefinition>): ResourceValidator {
+  let validator = defaultValidators.get(profiles);
+  if (!validator) {
+    validator = new ResourceValidator(profiles, new Terminology());
+    defaultValidators.set(profiles, validator);
+  }
+  return validator;
+}
+
+/** An internal failure, reported without internals (they go to the log). */
+export const internalError: OperationOutcome = {
+  resourceType: 'OperationOutcome',
+  issue: [{ severity: 'error', code: 'exception', details: { text: 'Internal server error' } }],
+};
+
+const tryAgain = (): OperationOutcomeError =>
+  new OperationOutcomeError(conflict('The request conflicted with concurrent writes; try again'));
+
+function sqlState(err: unknown): string | undefined {
+  return err instanceof pg.DatabaseError ? err.code : undefined;
+}
+
+function isRetryable(err: unknown): boolean {
+  const code = sqlState(err);
+  return code === SERIALIZATION_FAILURE || code === DEADLOCK;
+}
+
+/**
+ * Classifies a failure inside the repository. OperationOutcomeErrors are decisions already made;
+ * database errors caused by the request's values (SQLSTATE class 22) are the client's 400;
+ * retryable conflicts stay raw so withTransaction can retry them; anything else is our fault: 500.
+ */
+function classify(err: unknown, logger: Logger): unknown {
+  if (err instanceof OperationOutcomeError || isRetryable(err)) {
+    return err;
+  }
+  const code = sqlState(err);
+  if (code === UNIQUE_VIOLATION) {
+    return new OperationOutcomeError(conflict('A resource with this id already exists'));
+  }
+  if (code?.startsWith('22') || code === '54001') {
+    return new OperationOutcomeError(badRequest(`Invalid value: ${normalizeErrorString(err)}`));
+  }
+  logger.error({ err }, code ? 'database error' : 'repository error');
+  return new OperationOutcomeError(internalError);
+}
+
+/**
+ * The FHIR repository on PostgreSQL. One instance serves one request (or one transaction):
+ * it holds no global state, only the connection it was given.
+ */
+export class PostgresRepository extends FhirRepository {
+  readonly ctx: RepositoryContext;
+  readonly options: RepositoryOptions;
+  private readonly conn: Queryable;
+  private readonly inTransaction: boolean;
+  /** Set when the last updateResource created the resource (update as create → 201). */
+  lastUpdateCreated = false;
+
+  constructor(ctx: RepositoryContext, options: RepositoryOptions = {}, conn?: pg.PoolClient) {
+    super();
+    this.ctx = ctx;
+    this.options = options;
+    this.conn = conn ?? ctx.pool;
+    this.inTransaction = !!conn;
+  }
+
+  setMode(_mode: RepositoryMode): void {
+    // A single primary database: reader and writer modes are the same connection.
+  }
+
+  generateId(): string {
+    return randomUUID();
+  }
+
+  async query<R extends pg.QueryResultRow>(sql: string, params: unknown[] = []): Promise<pg.QueryResult<R>> {
+    try {
+      return await this.conn.query<R>(sql, params);
+    } catch (err) {
+      throw classify(err, this.ctx.logger);
+    }
+  }
+
+  /** Runs repository work so that only OperationOutcomeErrors (or retryable conflicts) leave it. */
+  private async guard<T>(work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } catch (err) {
+      if (isRetryable(err) && !this.inTransaction) {
+        // No enclosing transaction will retry it: tell the client to.
+        throw tryAgain();
+      }
+      throw classify(err, this.ctx.logger);
+    }
+  }
+
+  // --- access policy ----------------------------------------------------------------------
+
+  /** What the caller may do with a type; the server itself (no policy) may do anything. */
+  access(resourceType: string, interaction: Interaction): TypeAccess {
+    if (!this.options.policy) {
+      return { kind: 'all' };
+    }
+    if (APPEND_ONLY_TYPES.has(resourceType) && (interaction === 'update' || interaction === 'delete')) {
+      return { kind: 'none' };
+    }
+    return typeAccess(this.options.policy, resourceType, interaction);
+  }
+
+  private requireAccess(resourceType: string, interaction: Interaction): TypeAccess {
+    const access = this.access(resourceType, interaction);
+    if (access.kind === 'none') {
+      throw new OperationOutcomeError(forbidden);
+    }
+    return access;
+  }
+
+  /** Whether the stored resource is within the caller's criteria (404 semantics when not). */
+  private async withinCriteria(access: TypeAccess, resourceType: string, id: string): Promise<boolean> {
+    return access.kind !== 'some' || matchesCriteria(this, resourceType, id, access.criteria);
+  }
+
+  /** Removes the fields the caller's policy hides. */
+  redact<T extends Resource>(resource: T): T {
+    if (!this.options.policy) {
+      return resource;
+    }
+    return removeHiddenFields(resource, hiddenFields(this.options.policy, resource.resourceType));
+  }
+
+  /** Runs a restricted write in a transaction so a result outside the caller's criteria rolls back. */
+  private async checkedWrite<T>(work: (repo: PostgresRepository) => Promise<T>): Promise<T> {
+    return this.inTransaction ? work(this) : this.withTransaction((tx) => work(tx));
+  }
+
+  // --- policy-checked public operations -------------------------------------------------
+
+  /** The stored JSON text of the current version, for responses that need no parsing. */
+  async readResourceText(resourceType: string, id: string): Promise<string> {
+    const access = this.requireAccess(resourceType, 'read');
+    const text = await this.readTextUnchecked(resourceType, id);
+    if (!(await this.withinCriteria(access, resourceType, id))) {
+      throw new OperationOutcomeError(notFound);
+    }
+    if (this.options.policy && hiddenFields(this.options.policy, resourceType).length > 0) {
+      return JSON.stringify(this.redact(JSON.parse(text) as Resource));
+    }
+    return text;
+  }
+
+  async readReferences<T extends Resource>(references: readonly Reference<T>[]): Promise<(T | Error)[]> {
+    const results = await this.readReferencesUnchecked(references);
+    if (!this.options.policy) {
+      return results;
+    }
+    return Promise.all(
+      results.map(async (r) => {
+        if (r instanceof Error) {
+          return r;
+        }
+        const access = this.access(r.resourceType, 'read');
+        if (access.kind === 'none' || !(await this.withinCriteria(access, r.resourceType, r.id as string))) {
+          // Outside the policy the resource does not exist for this caller.
+          return new OperationOutcomeError(notFound);
+        }
+        return this.redact(r);
+      }),
+    );
+  }
+
+  async readVersion<T extends Resource>(resourceType: string, id: string, vid: string): Promise<WithId<T>> {
+    const access = this.requireAccess(resourceType, 'vread');
+    const version = await this.readVersionUnchecked<T>(resourceType, id, vid);
+    if (!(await this.withinCriteria(access, resourceType, id))) {
+      throw new OperationOutcomeError(notFound);
+    }
+    return this.redact(version);
+  }
+
+  async createResource<T extends Resource>(resource: T, options?: CreateResourceOptions): Promise<WithId<T>> {
+    const access = this.requireAccess(resource?.resourceType, 'create');
+    if (access.kind !== 'some') {
+      return this.createUnchecked(resource, options);
+    }
+    return this.checkedWrite(async (repo) => {
+      const created = await repo.createUnchecked(resource, options);
+      if (!(await matchesCriteria(repo, created.resourceType, created.id, access.criteria))) {
+        throw new OperationOutcomeError(forbidden);
+      }
+      return created;
+    });
+  }
+
+  async updateResource<T extends Resource>(resource: T, options?: WriteOptions): Promise<WithId<T>> {
+    if (!this.options.policy) {
+      return this.updateUnchecked(resource, options);
+    }
+    const type = resource?.resourceType;
+    const access = this.requireAccess(type, 'update');
+    const protectedFields = readonlyFields(this.options.policy, type);
+    return this.checkedWrite(async (repo) => {
+      let existing: WithId<T> | undefined;
+      if (resource?.id) {
+        // Read without the read policy: whether the caller may update it is the question here.
+        const text = await repo.readTextUnchecked(type, resource.id).catch(() => undefined);
+        existing = text ? (JSON.parse(text) as WithId<T>) : undefined;
+        if (existing && !(await repo.withinCriteria(access, type, resource.id))) {
+          throw new OperationOutcomeError(notFound);
+        }
+        if (!existing) {
+          this.requireAccess(type, 'create');
+        }
+      }
+      const updated = await repo.updateUnchecked(restoreReadonlyFields(resource, existing, protectedFields), options);
+      if (!(await repo.withinCriteria(access, type, updated.id))) {
+        throw new OperationOutcomeError(forbidden);
+      }
+      this.lastUpdateCreated = repo.lastUpdateCreated;
+      return updated;
+    });
+  }
+
+  async patchResource<T extends Resource>(
+    resourceType: T['resourceType'],
+    id: string,
+    patch: Operation[] | Parameters,
+    options?: UpdateResourceOptions,
+  ): Promise<WithId<T>> {
+    if (!this.options.policy) {
+      return this.patchUnchecked(resourceType, id, patch, options);
+    }
+    const access = this.requireAccess(resourceType, 'update');
+    const protectedFields = readonlyFields(this.options.policy, resourceType);
+    return this.checkedWrite(async (repo) => {
+      const existing = JSON.parse(await repo.readTextUnchecked(resourceType, id)) as WithId<T>;
+      if (!(await repo.withinCriteria(access, resourceType, id))) {
+        throw new OperationOutcomeError(notFound);
+      }
+      const patched = await repo.patchUnchecked<T>(resourceType, id, patch, options);
+      if (protectedFields.length > 0) {
+        const restored = restoreReadonlyFields(patched, existing, protectedFields);
+        if (!deepEquals(restored, patched)) {
+          throw new OperationOutcomeError(forbidden);
+        }
+      }
+      if (!(await repo.withinCriteria(access, resourceType, id))) {
+        throw new OperationOutcomeError(forbidden);
+      }
+      return patched;
+    });
+  }
+
+  async deleteResource(resourceType: string, id: string, options?: DeleteResourceOptions): Promise<void> {
+    const access = this.requireAccess(resourceType, 'delete');
+    if (access.kind === 'some' && !(await this.withinCriteria(access, resourceType, id))) {
+      throw new OperationOutcomeError(notFound);
+    }
+    return this.deleteUnchecked(resourceType, id, options);
+  }
+
+  async search<T extends Resource>(searchRequest: SearchRequest<T>, options?: SearchOptions): Promise<Bundle<WithId<T>>> {
+    if (this.options.policy) {
+      for (const type of searchRequest.types?.length ? searchRequest.types : [searchRequest.resourceType]) {
+        this.requireAccess(type, 'search');
+      }
+    }
+    const bundle = await this.searchUnchecked(searchRequest, options);
+    if (this.options.policy) {
+      for (const entry of bundle.entry ?? []) {
+        if (entry.resource && entry.search?.mode !== 'outcome') {
+          entry.resource = this.redact(entry.resource);
+        }
+      }
+    }
+    return bundle;
+  }
+
+  // --- validation -------------------------------------------------------------------------
+
+  private validate(resource: Resource): void {
+    (this.ctx.validator ?? defaultValidator(this.ctx.profiles)).validate(resource);
+  }
+
+  /** `$validate`: the issues of a resource, without writing it. */
+  validateOnly(resource: Resource): void {
+    this.validate(resource);
+  }
+
+  // --- reads ------------------------------------------------------------------------------
+
+  private checkType(resourceType: string): void {
+    if (!isResourceType(resourceType)) {
+      throw new OperationOutcomeError(badRequest(`Unknown resource type "${resourceType}"`));
+    }
+  }
+
+  private async readRow(resourceType: string, id: string, lock = false): Promise<StoredRow | undefined> {
+    this.checkType(resourceType);
+    if (typeof id !== 'string' || !ID_RE.test(id)) {
+      return undefined;
+    }
+    const { rows } = await this.query<StoredRow>(
+      `SELECT content, deleted, version_id, last_updated FROM resource WHERE resource_type = $1 AND id = $2${lock ? ' FOR UPDATE' : ''}`,
+      [resourceType, id],
+    );
+    return rows[0];
+  }
+
+  /** The stored JSON text of the current version, for responses that need no parsing. */
+  private async readTextUnchecked(resourceType: string, id: string): Promise<string> {
+    return this.guard(async () => {
+      const row = await this.readRow(resourceType, id);
+      if (!row) {
+        throw new OperationOutcomeError(notFound);
+      }
+      if (row.deleted || row.content === null) {
+        throw new OperationOutcomeError(gone);
+      }
+      return row.content;
+    });
+  }
+
+  async readResource<T extends Resource>(resourceType: string, id: string): Promise<WithId<T>> {
+    return JSON.parse(await this.readResourceText(resourceType, id)) as WithId<T>;
+  }
+
+  async readReference<T extends Resource>(reference: Reference<T>): Promise<WithId<T>> {
+    const [type, id] = (reference.reference ?? '').split('/');
+    if (!type || !id) {
+      throw new OperationOutcomeError(badRequest(`Invalid reference "${reference.reference}"`));
+    }
+    return this.readResource<T>(type, id);
+  }
+
+  private async readReferencesUnchecked<T extends Resource>(references: readonly Reference<T>[]): Promise<(T | Error)[]> {
+    const keys = references.map((r) => (r.reference ?? '').split('/'));
+    const valid = keys.filter(([t, id]) => t && id && isResourceType(t) && ID_RE.test(id));
+    const found = new Map<string, StoredRow>();
+    if (valid.length > 0) {
+      try {
+        const { rows } = await this.query<StoredRow & { resource_type: string; id: string }>(
+          `SELECT resource_type, id, content, deleted, version_id, last_updated FROM resource
+           WHERE (resource_type, id) IN (SELECT * FROM unnest($1::text[], $2::text[]))`,
+          [valid.map((k) => k[0]), valid.map((k) => k[1])],
+        );
+        for (const row of rows) {
+          found.set(`${row.resource_type}/${row.id}`, row);
+        }
+      } catch (err) {
+        // The contract: never reject, report the failure per reference.
+        const error = classify(err, this.ctx.logger) as Error;
+        return keys.map(() => error);
+      }
+    }
+    return keys.map(([t, id]) => {
+      const row = found.get(`${t}/${id}`);
+      if (!row) {
+        return new OperationOutcomeError(notFound);
+      }
+      if (row.deleted || !row.content) {
+        return new OperationOutcomeError(gone);
+      }
+      return JSON.parse(row.content) as T;
+    });
+  }
+
+  private async readVersionUnchecked<T extends Resource>(resourceType: string, id: string, vid: string): Promise<WithId<T>> {
+    return this.guard(async () => {
+      this.checkType(resourceType);
+      if (!UUID_RE.test(vid) || !ID_RE.test(id)) {
+        throw new OperationOutcomeError(notFound);
+      }
+      const { rows } = await this.query<StoredRow>(
+        'SELECT content, deleted, version_id FROM resource_history WHERE version_id = $1 AND resource_type = $2 AND id = $3',
+        [vid, resourceType, id],
+      );
+      const row = rows[0];
+      if (!row) {
+        throw new OperationOutcomeError(notFound);
+      }
+      if (row.deleted || !row.content) {
+        throw new OperationOutcomeError(gone);
+      }
+      return JSON.parse(row.content) as WithId<T>;
+    });
+  }
+
+  /** Instance history; 404 for a resource that never existed (a deleted one still has its history). */
+  async readHistory<T extends Resource>(
+    resourceType: string,
+    id: string,
+    options?: ReadHistoryOptions & { since?: string },
+  ): Promise<Bundle<WithId<T>>> {
+    const access = this.requireAccess(resourceType, 'history');
+    return this.guard(async () => {
+      const row = await this.readRow(resourceType, id);
+      if (!row || (access.kind === 'some' && !(await this.withinCriteria(access, resourceType, id)))) {
+        throw new OperationOutcomeError(notFound);
+      }
+      return this.historyBundle<T>({ resourceType, id, since: options?.since }, options);
+    });
+  }
+
+  /** Instance, type or system history (newest first), as a `history` Bundle. */
+  async historyBundle<T extends Resource>(
+    scope: { resourceType?: string; id?: string; since?: string },
+    options?: ReadHistoryOptions,
+  ): Promise<Bundle<WithId<T>>> {
+    const limit = Math.min(nonNegativeInteger(options?.limit, '_count', 100), this.ctx.maxSearchCount);
+    const offset = nonNegativeInteger(options?.offset, '_offset', 0);
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (scope.resourceType) {
+      params.push(scope.resourceType);
+      where.push(`h.resource_type = $${params.length}`);
+    }
+    if (scope.id) {
+      params.push(scope.id);
+      where.push(`h.id = $${params.length}`);
+    }
+    if (scope.since) {
+      params.push(scope.since);
+      where.push(`h.last_updated >= $${params.length}::timestamptz`);
+    }
+    if (!scope.resourceType) {
+      // The audit log records every request; it would drown everything else in system history.
+      where.push("h.resource_type <> 'AuditEvent'");
+    }
+    if (this.options.policy && !scope.id) {
+      where.push(this.historyPolicyCondition(scope.resourceType, params));
+    }
+    params.push(limit, offset);
+    const { rows } = await this.query<StoredRow & { resource_type: string; id: string; is_create: boolean }>(
+      `SELECT h.resource_type, h.id, h.version_id, h.last_updated, h.deleted, h.content,
+         NOT EXISTS (SELECT 1 FROM resource_history p
+           WHERE p.resource_type = h.resource_type AND p.id = h.id AND p.last_updated < h.last_updated) AS is_create
+       FROM resource_history h
+       ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+       ORDER BY h.last_updated DESC, h.version_id DESC LIMIT $${params.length - 1} OFFSET $${params.length}`,
+      params,
+    );
+    const entries: BundleEntry<WithId<T>>[] = rows.map((row) => this.historyEntry<T>(row));
+    return { resourceType: 'Bundle', type: 'history', entry: entries };
+  }
+
+  /**
+   * Type and system history only show versions of resources the caller may see now: types it
+   * may read, and for criteria-limited types, resources that currently match the criteria.
+   */
+  private historyPolicyCondition(resourceType: string | undefined, params: unknown[]): string {
+    const types = resourceType ? [resourceType] : getResourceTypes();
+    const all: string[] = [];
+    const some: string[] = [];
+    for (const type of types) {
+      const access = this.access(type, 'history');
+      if (access.kind === 'all') {
+        all.push(type);
+      } else if (access.kind === 'some') {
+        // Continue numbering after the parameters already bound.
+        const sql = new SqlParams();
+        sql.values.push(...params);
+        const cond = criteriaCondition(this, sql, type, access.criteria, 'h.id');
+        some.push(`(h.resource_type = ${sql.add(type)} AND ${cond})`);
+        params.splice(0, params.length, ...sql.values);
+      }
+    }
+    if (resourceType && all.length === 0 && some.length === 0) {
+      throw new OperationOutcomeError(forbidden);
+    }
+    const ors = [...some];
+    if (all.length > 0) {
+      params.push(all);
+      ors.push(`h.resource_type = ANY($${params.length}::text[])`);
+    }
+    return ors.length ? `(${ors.join(' OR ')})` : 'FALSE';
+  }
+
+  private historyEntry<T extends Resource>(
+    row: StoredRow & { resource_type: string; id: string; is_create: boolean },
+  ): BundleEntry<WithId<T>> {
+    const url = `${row.resource_type}/${row.id}`;
+    const response = { lastModified: row.last_updated.toISOString(), etag: `W/"${row.version_id}"` };
+    if (row.deleted || !row.content) {
+      return { fullUrl: this.ctx.fhirBaseUrl + url, request: { method: 'DELETE', url }, response: { status: '410', ...response } };
+    }
+    return {
+      fullUrl: this.ctx.fhirBaseUrl + url,
+      resource: JSON.parse(row.content) as WithId<T>,
+      request: row.is_create ? { method: 'POST', url: row.resource_type } : { method: 'PUT', url },
+      response: { status: row.is_create ? '201' : '200', ...response },
+    };
+  }
+
+  // --- writes -----------------------------------------------------------------------------
+
+  private stamp<T extends Resource>(resource: T, id: string, previous?: Date): WithId<T> {
+    const meta: Meta = { ...resource.meta, versionId: randomUUID(), lastUpdated: nextTimestamp(previous) };
+    return { ...resource, id, meta } as WithId<T>;
+  }
+
+  private writeParams(stored: WithId<Resource>): unknown[] {
+    return [
+      stored.resourceType,
+      stored.id,
+      stored.meta?.versionId,
+      stored.meta?.lastUpdated,
+      JSON.stringify(stored),
+      ...indexColumns(clampIndexRows(buildIndexRows(stored))),
+    ];
+  }
+
+  /** Performs a decided write; false when a concurrent writer got there first. */
+  private async applyWrite(resourceType: string, id: string, current: StoredRow | undefined, write: Write): Promise<boolean> {
+    let result: pg.QueryResult<{ n: number }>;
+    if (write.kind === 'none') {
+      return true;
+    } else if (write.kind === 'delete') {
+      const params = [resourceType, id, write.versionId, write.lastUpdated, current?.version_id];
+      result = await this.query<{ n: number }>(DELETE_SQL, params);
+    } else if (current) {
+      result = await this.query<{ n: number }>(UPDATE_SQL, [...this.writeParams(write.resource), current.version_id]);
+    } else {
+      result = await this.query<{ n: number }>(INSERT_SQL, this.writeParams(write.resource));
+    }
+    return Number(result.rows[0]?.n) === 1;
+  }
+
+  /**
+   * Read-modify-write of one resource. The fast path reads without a lock and writes only if the
+   * version is unchanged; if another writer won the race, the work is redone in a transaction
+   * that holds the row lock, so concurrent writers queue up instead of losing updates or failing.
+   * `decide` sees the current row and throws for 404/410/412/400.
+   */
+  private async modify<T>(resourceType: string, id: string, decide: (current: StoredRow | undefined) => Decision<T>): Promise<T> {
+    return this.guard(async () => {
+      if (!this.inTransaction) {
+        const current = await this.readRow(resourceType, id);
+        const { write, result } = decide(current);
+        if (await this.applyWrite(resourceType, id, current, write)) {
+          return result;
+        }
+        return this.withTransaction((tx) => tx.modify(resourceType, id, decide));
+      }
+      // Under the row lock only an insert can lose (to a concurrent create of the same id); the re-read sees it.
+      for (let attempt = 0; attempt < TRANSACTION_RETRIES; attempt++) {
+        const current = await this.readRow(resourceType, id, true);
+        const { write, result } = decide(current);
+        if (await this.applyWrite(resourceType, id, current, write)) {
+          return result;
+        }
+      }
+      throw tryAgain();
+    });
+  }
+
+  private async createUnchecked<T extends Resource>(resource: T, options?: CreateResourceOptions): Promise<WithId<T>> {
+    return this.guard(async () => {
+      const id = options?.assignedId && resource.id ? resource.id : this.generateId();
+      const stored = this.stamp({ ...resource, id }, id);
+      this.validate(stored);
+      if (!(await this.applyWrite(stored.resourceType, id, undefined, { kind: 'put', resource: stored }))) {
+        throw new OperationOutcomeError(conflict(`${stored.resourceType}/${id} already exists`));
+      }
+      return stored;
+    });
+  }
+
+  private async updateUnchecked<T extends Resource>(resource: T, options?: WriteOptions): Promise<WithId<T>> {
+    if (!resource?.id) {
+      throw new OperationOutcomeError(badRequest('Missing id', `${resource?.resourceType}.id`));
+    }
+    const id = resource.id;
+    const wanted = parseVersion(options?.ifMatch);
+    this.lastUpdateCreated = false;
+    return this.modify(resource.resourceType, id, (current) => {
+      if (wanted && wanted !== current?.version_id) {
+        throw new OperationOutcomeError(preconditionFailed);
+      }
+      if (current?.content && !current.deleted && !options?.forceNewVersion) {
+        const existing = JSON.parse(current.content) as WithId<T>;
+        if (deepEquals(withoutMeta(existing), withoutMeta(resource))) {
+          return { write: { kind: 'none' }, result: existing };
+        }
+      }
+      const stored = this.stamp(resource, id, current?.last_updated);
+      this.validate(stored);
+      this.lastUpdateCreated = !current;
+      return { write: { kind: 'put', resource: stored as WithId<Resource> }, result: stored };
+    });
+  }
+
+  private async patchUnchecked<T extends Resource>(
+    resourceType: T['resourceType'],
+    id: string,
+    patch: Operation[] | Parameters,
+    options?: UpdateResourceOptions,
+  ): Promise<WithId<T>> {
+    if (!Array.isArray(patch)) {
+      throw new OperationOutcomeError(badRequest('Only JSON Patch (application/json-patch+json) is supported'));
+    }
+    checkPatch(patch);
+    const wanted = parseVersion(options?.ifMatch);
+    return this.modify(resourceType, id, (current) => {
+      if (!current) {
+        throw new OperationOutcomeError(notFound);
+      }
+      if (current.deleted || !current.content) {
+        throw new OperationOutcomeError(gone);
+      }
+      if (wanted && wanted !== current.version_id) {
+        throw new OperationOutcomeError(preconditionFailed);
+      }
+      const existing = JSON.parse(current.content) as WithId<T>;
+      const patched = applyJsonPatch(existing, patch);
+      if (patched?.resourceType !== resourceType || patched.id !== id) {
+        throw new OperationOutcomeError(badRequest('A patch may not change resourceType or id'));
+      }
+      if (deepEquals(withoutMeta(existing), withoutMeta(patched))) {
+        return { write: { kind: 'none' }, result: existing };
+      }
+      const stored = this.stamp(patched, id, current.last_updated);
+      this.validate(stored);
+      return { write: { kind: 'put', resource: stored as WithId<Resource> }, result: stored };
+    });
+  }
+
+  private async deleteUnchecked(resourceType: string, id: string, options?: DeleteResourceOptions): Promise<void> {
+    const wanted = parseVersion(options?.ifMatch);
+    await this.modify(resourceType, id, (current): Decision<void> => {
+      if (!current) {
+        throw new OperationOutcomeError(notFound);
+      }
+      if (wanted && wanted !== current.version_id) {
+        throw new OperationOutcomeError(preconditionFailed);
+      }
+      if (current.deleted) {
+        return { write: { kind: 'none' }, result: undefined };
+      }
+      return { write: { kind: 'delete', versionId: randomUUID(), lastUpdated: nextTimestamp(current.last_updated) }, result: undefined };
+    });
+  }
+
+  // Conditional writes (and a Bundle's conditional references) act on whatever their search
+  // matches. Without criteria that is every resource of the type, so they need criteria.
+
+  async conditionalCreate<T extends Resource>(
+    resource: T,
+    search: SearchRequest<T>,
+    options?: CreateResourceOptions,
+  ): Promise<{ resource: WithId<T>; outcome: OperationOutcome }> {
+    requireCriteria(search, 'create (If-None-Exist)');
+    return super.conditionalCreate(resource, search, options);
+  }
+
+  async conditionalUpdate<T extends Resource>(
+    resource: T,
+    search: SearchRequest,
+    options?: CreateResourceOptions & UpdateResourceOptions,
+  ): Promise<{ resource: WithId<T>; outcome: OperationOutcome }> {
+    requireCriteria(search, 'update');
+    return super.conditionalUpdate(resource, search, options);
+  }
+
+  async conditionalDelete(search: SearchRequest): Promise<void> {
+    requireCriteria(search, 'delete');
+    return super.conditionalDelete(search);
+  }
+
+  async conditionalPatch(search: SearchRequest, patch: Operation[], options?: UpdateResourceOptions): Promise<WithId<Resource>> {
+    requireCriteria(search, 'patch');
+    return super.conditionalPatch(search, patch, options);
+  }
+
+  // --- search -----------------------------------------------------------------------------
+
+  private async searchUnchecked<T extends Resource>(searchRequest: SearchRequest<T>, options?: SearchOptions): Promise<Bundle<WithId<T>>> {
+    return this.guard(() => executeSearch<T>(this, searchRequest, options));
+  }
+
+  /**
+   * The resources a search matches, for code that acts on them: FhirRepository's conditional
+   * writes and FhirRouter's resolution of conditional references in Bundles. Always strict: an
+   * ignored (unknown) criterion would widen the match to resources the client never meant.
+   */
+  async searchResources<T extends Resource>(searchRequest: SearchRequest<T>): Promise<WithId<T>[]> {
+    const repo = this.options.strictSearch
+      ? this
+      : new PostgresRepository(
+          this.ctx,
+          { ...this.options, strictSearch: true },
+          this.inTransaction ? (this.conn as pg.PoolClient) : undefined,
+        );
+    const bundle = await repo.search(searchRequest, { resourceOnly: true });
+    return (bundle.entry ?? []).filter((e) => e.search?.mode !== 'outcome' && e.resource).map((e) => e.resource as WithId<T>);
+  }
+
+  async searchByReference<T extends Resource>(
+    searchRequest: SearchRequest<T>,
+    referenceField: string,
+    references: string[],
+  ): Promise<Record<string, WithId<T>[]>> {
+    if (this.options.policy) {
+      this.requireAccess(searchRequest.resourceType, 'search');
+    }
+    const result = await this.guard(() => executeSearchByReference<T>(this, searchRequest, referenceField, references));
+    if (this.options.policy) {
+      for (const key of Object.keys(result)) {
+        result[key] = result[key].map((r) => this.redact(r));
+      }
+    }
+    return result;
+  }
+
+  // --- transactions -----------------------------------------------------------------------
+
+  /**
+   * Runs `callback` in a database transaction (a savepoint when already in one). Retryable
+   * conflicts (serialization failures, deadlocks) rerun the callback; errors the callback throws
+   * for other reasons are passed on unchanged, so the caller classifies its own failures.
+   */
+  async withTransaction<TResult>(callback: (txRepo: this) => Promise<TResult>, options?: TransactionOptions): Promise<TResult> {
+    if (this.inTransaction) {
+      return this.withSavepoint(callback);
+    }
+    let client: pg.PoolClient;
+    try {
+      client = await this.ctx.pool.connect();
+    } catch (err) {
+      throw classify(err, this.ctx.logger);
+    }
+    let broken = false;
+    try {
+      for (let attempt = 0; ; attempt++) {
+        await this.begin(client, options);
+        const txRepo = new PostgresRepository(this.ctx, this.options, client) as this;
+        try {
+          const result = await callback(txRepo);
+          await client.query('COMMIT');
+          return result;
+        } catch (err) {
+          broken = !(await client.query('ROLLBACK').then(
+            () => true,
+            () => false,
+          ));
+          if (!isRetryable(err)) {
+            throw sqlState(err) ? classify(err, this.ctx.logger) : err;
+          }
+          if (broken || attempt >= TRANSACTION_RETRIES) {
+            throw tryAgain();
+          }
+        }
+      }
+    } finally {
+      // A connection that could not even roll back is discarded, not reused.
+      client.release(broken);
+    }
+  }
+
+  private async begin(client: pg.PoolClient, options?: TransactionOptions): Promise<void> {
+    try {
+      await client.query(options?.serializable ? 'BEGIN ISOLATION LEVEL SERIALIZABLE' : 'BEGIN');
+    } catch (err) {
+      throw classify(err, this.ctx.logger);
+    }
+  }
+
+  /** Nested transaction: an inner failure rolls back only its own work; the outer one decides. */
+  private async withSavepoint<TResult>(callback: (txRepo: this) => Promise<TResult>): Promise<TResult> {
+    const name = `sp_${randomUUID().replaceAll('-', '')}`;
+    await this.query(`SAVEPOINT ${name}`);
+    try {
+      const result = await callback(this);
+      await this.query(`RELEASE SAVEPOINT ${name}`);
+      return result;
+    } catch (err) {
+      await this.query(`ROLLBACK TO SAVEPOINT ${name}`).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  referenceString(resource: WithId<Resource>): string {
+    return getReferenceString(resource);
+  }
+}

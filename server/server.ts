@@ -1,0 +1,106 @@
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { Redis } from 'ioredis';
+import pino, { type Logger } from 'pino';
+import { type App, createApp } from './app.ts';
+import { AuditLog } from './audit/audit-log.ts';
+import { type BootstrapResult, bootstrap, loadRoles } from './auth/bootstrap.ts';
+import { KeyStore } from './auth/keys.ts';
+import { RateLimits } from './auth/rate-limit.ts';
+import { AuthService } from './auth/service.ts';
+import type { ServerConfig } from './config.ts';
+import { type EmbeddedDatabase, startEmbeddedPostgres } from './db/embedded.ts';
+import { migrate } from './db/migrate.ts';
+import { createPool } from './db/pool.ts';
+import { loadProfiles } from './fhir/definitions.ts';
+import { reindexChangedTypes } from './fhir/reindex.ts';
+
+export interface RunningServer {
+  app: App;
+  /** Where the server listens, e.g. http://127.0.0.1:8103/ */
+  url: string;
+  databaseUrl: string;
+  logger: Logger;
+  /** The project, admin and admin client (with generated secrets on the very first start). */
+  bootstrap: BootstrapResult;
+  auth: AuthService;
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  logger?: Logger;
+  /** Listen (default) or only build the app (for in-process tools). */
+  listen?: boolean;
+}
+
+/**
+ * Starts the whole server: database (embedded if none configured), migrations, keys, first-start
+ * bootstrap and roles, then HTTP. `close()` undoes it in reverse order.
+ */
+export async function startServer(config: ServerConfig, options: StartOptions = {}): Promise<RunningServer> {
+  const logger = options.logger ?? pino({ level: config.logLevel, base: { service: 'emergisphere' } });
+  let embedded: EmbeddedDatabase | undefined;
+  let databaseUrl = config.databaseUrl;
+  const runtimeFile = join(dirname(config.dataDir), 'runtime.json');
+  if (!databaseUrl) {
+    mkdirSync(config.dataDir, { recursive: true });
+    logger.info({ dataDir: config.dataDir }, 'starting embedded PostgreSQL');
+    embedded = await startEmbeddedPostgres({ dataDir: config.dataDir, logger });
+    databaseUrl = embedded.url;
+    // Lets operator commands (npm run admin) reach the running embedded database.
+    writeFileSync(runtimeFile, JSON.stringify({ databaseUrl, pid: process.pid }), { mode: 0o600 });
+  }
+  const pool = createPool(databaseUrl, config.dbPoolSize);
+  const redis = config.redisUrl ? new Redis(config.redisUrl, { maxRetriesPerRequest: 2, lazyConnect: false }) : undefined;
+  redis?.on('error', (err) => logger.warn({ err: err.message }, 'redis error'));
+  const audit = new AuditLog(pool, logger);
+  try {
+    await migrate(databaseUrl, logger);
+    const profiles = loadProfiles(config.profilesDir);
+    await reindexChangedTypes(pool, logger);
+    const keys = new KeyStore(config.baseUrl);
+    await keys.load(pool);
+    let app: App | undefined;
+    const auth = new AuthService({ pool, keys, systemRepo: () => (app as App).repo() });
+    const limits = new RateLimits(config.rateLimits, redis);
+    app = await createApp({ config, pool, logger, profiles, security: { auth, limits, audit, keys } });
+    await loadRoles(app.repo(), config.rolesDir);
+    const boot = await bootstrap(app.repo(), config.firstStart);
+    if (config.graphqlWarmup) {
+      const started = Date.now();
+      await app.warmUpGraphql();
+      logger.info({ ms: Date.now() - started }, 'GraphQL schema built');
+    }
+    if (options.listen !== false) {
+      await app.fastify.listen({ port: config.port, host: config.host });
+    } else {
+      await app.fastify.ready();
+    }
+    let closed = false;
+    const started = app;
+    return {
+      app: started,
+      url: config.baseUrl,
+      databaseUrl,
+      logger,
+      bootstrap: boot,
+      auth,
+      close: async () => {
+        if (closed) return;
+        closed = true;
+        await started.fastify.close();
+        await audit.close();
+        await pool.end();
+        redis?.disconnect();
+        await embedded?.stop();
+        if (embedded) rmSync(runtimeFile, { force: true });
+      },
+    };
+  } catch (err) {
+    await audit.close().catch(() => undefined);
+    await pool.end().catch(() => undefined);
+    redis?.disconnect();
+    await embedded?.stop().catch(() => undefined);
+    throw err;
+  }
+}
