@@ -180,7 +180,7 @@ describe('device integrator', () => {
     expect((await device.searchResources('Device', { 'patient.name': 'Smith' })).length).toBe(0);
     expect((await device.searchResources('Device', { 'patient:Patient.name': 'Smith' })).length).toBe(0);
     // Observations of Smith exist, but the integrator may not search Observations: _has reveals nothing.
-    expect((await device.searchResources('Device', { [`_has:Observation:device:subject`]: `Patient/${smith.id}` })).length).toBe(0);
+    expect((await device.searchResources('Device', { '_has:Observation:device:subject': `Patient/${smith.id}` })).length).toBe(0);
 
     const gql = await device.graphql(`{ PatientList(name: "Smith") { id } }`).catch((err) => ({ error: err }));
     expect(JSON.stringify(gql)).not.toContain(smith.id);

@@ -126,14 +126,12 @@ export function registerAuthRoutes(fastify: FastifyInstance, deps: AuthRouteDeps
             throw new OAuthError('slow_down', 'Too many failed attempts; try again later', 429);
           }
           try {
-            return reply
-              .header('Cache-Control', 'no-store')
-              .send(
-                await auth.clientCredentials(id, secret, body.scope, {
-                  remoteAddress: request.ip,
-                  userAgent: request.headers['user-agent'],
-                }),
-              );
+            return reply.header('Cache-Control', 'no-store').send(
+              await auth.clientCredentials(id, secret, body.scope, {
+                remoteAddress: request.ip,
+                userAgent: request.headers['user-agent'],
+              }),
+            );
           } catch (err) {
             await limits.loginFailed(`client:${id}`, request.ip);
             await audit.record(
