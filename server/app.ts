@@ -7,6 +7,8 @@ import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { KeyStore } from './auth/keys.ts';
 import { registerAuthRoutes } from './auth/routes.ts';
+import { registerBotRoutes } from './bots/routes.ts';
+import type { BotRuntime } from './bots/runtime.ts';
 import type { ServerConfig } from './config.ts';
 import type { LoadedProfiles } from './fhir/definitions.ts';
 import { registerBinaryRoutes } from './fhir/operations/binary.ts';
@@ -20,6 +22,7 @@ import { checkBundle, checkFhirBody, checkPaging, preferences, splitFhirUrl } fr
 import { JSON_CONTENT_TYPES, parseJsonBody } from './http/json.ts';
 import { FHIR_JSON, outcome, sendOutcome } from './http/outcomes.ts';
 import { registerSecurity, type SecurityDeps } from './http/security.ts';
+import { registerSubscriptionAdminRoutes } from './subscriptions/routes.ts';
 
 export interface AppDeps {
   config: ServerConfig;
@@ -27,6 +30,8 @@ export interface AppDeps {
   logger: Logger;
   profiles: LoadedProfiles;
   security: SecurityDeps & { keys: KeyStore };
+  /** The bot runtime ($execute, $deploy); created by the server, which owns its workers. */
+  bots: BotRuntime;
 }
 
 export interface App {
@@ -36,6 +41,8 @@ export interface App {
   repo(options?: RepositoryOptions): PostgresRepository;
   /** Builds FhirRouter's GraphQL schema (seconds of CPU) now rather than on the first $graphql request. */
   warmUpGraphql(): Promise<void>;
+  /** Runs bots (also what the subscription engine delivers to). */
+  bots: BotRuntime;
 }
 
 export const FHIR_PREFIX = '/fhir/R4/';
@@ -116,6 +123,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     // FHIR ids and search values may contain characters fastify would otherwise reject.
     routerOptions: { maxParamLength: 1024, ignoreTrailingSlash: true },
     return503OnClosing: true,
+    trustProxy: config.trustProxy,
     frameworkErrors: (err, _request, reply) => {
       const [oo, status] = frameworkOutcome(err, config) ?? [outcome('invalid', 'Bad request'), 400];
       sendOutcome(reply, oo, status);
@@ -168,9 +176,13 @@ export async function createApp(deps: AppDeps): Promise<App> {
 
   fastify.get('/healthcheck', async (_request, reply) => {
     const postgres = await databaseReachable(pool);
-    return reply
-      .code(postgres ? 200 : 503)
-      .send({ ok: postgres, version: '0.1.0', postgres, redis: config.redisUrl ? 'configured' : 'not configured' });
+    return reply.code(postgres ? 200 : 503).send({
+      ok: postgres,
+      version: '0.1.0',
+      postgres,
+      redis: config.redisUrl ? 'configured' : 'not configured',
+      bots: deps.bots.stats(),
+    });
   });
 
   fastify.get(`${FHIR_PREFIX}metadata`, async (_request, reply) => reply.type(FHIR_JSON).send(capabilityStatement));
@@ -219,9 +231,12 @@ export async function createApp(deps: AppDeps): Promise<App> {
     });
   };
 
+  registerSubscriptionAdminRoutes(fastify, pool);
+
   const routeDeps = { fhirBaseUrl, repoFor, config, handleFhir };
   await fastify.register(async (binaryScope) => registerBinaryRoutes(binaryScope, routeDeps));
   registerHistoryRoutes(fastify, routeDeps);
+  registerBotRoutes(fastify, { bots: deps.bots, repoFor });
   registerValidateRoutes(fastify, routeDeps);
 
   for (const method of FHIR_METHODS) {
@@ -238,7 +253,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     }
   };
 
-  return { fastify, repoContext, repo: newRepo, warmUpGraphql };
+  return { fastify, repoContext, repo: newRepo, warmUpGraphql, bots: deps.bots };
 }
 
 interface RouteProblem {

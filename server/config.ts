@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { FirstStartCredentials } from './auth/bootstrap.ts';
 import type { RateLimitConfig } from './auth/rate-limit.ts';
+import type { SubscriptionSettings } from './subscriptions/settings.ts';
 
 /** Everything the server needs to run; built once at start and passed down explicitly. */
 export interface ServerConfig {
@@ -28,7 +29,7 @@ export interface ServerConfig {
   profilesDir: string;
   /**
    * Build the GraphQL schema at start instead of on the first $graphql request, which would
-   * otherwise stall the whole process for seconds. On by default when NODE_ENV=production.
+   * otherwise stall the whole process for seconds. Off by default: the schema holds ~0.5 GB of heap.
    */
   graphqlWarmup?: boolean;
   /** Credentials for the first start only (ADMIN_*); later starts never reset the admin. */
@@ -40,6 +41,8 @@ export interface ServerConfig {
   corsOrigins: string[];
   /** Trust X-Forwarded-For from a reverse proxy for client addresses (rate limits, audit). */
   trustProxy: boolean;
+  /** Subscription worker tuning beyond the SUBSCRIPTION_* environment variables (tests shorten backoff). */
+  subscriptions?: Partial<SubscriptionSettings>;
 }
 
 const DEFAULTS = {
@@ -117,7 +120,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
     defaultSearchCount: file.defaultSearchCount ?? DEFAULTS.defaultSearchCount,
     maxSearchCount: file.maxSearchCount ?? DEFAULTS.maxSearchCount,
     profilesDir: env.FHIR_PROFILES_DIR ?? file.profilesDir ?? DEFAULTS.profilesDir,
-    graphqlWarmup: boolFromEnv(env.GRAPHQL_WARMUP, 'GRAPHQL_WARMUP') ?? file.graphqlWarmup ?? env.NODE_ENV === 'production',
+    graphqlWarmup: boolFromEnv(env.GRAPHQL_WARMUP, 'GRAPHQL_WARMUP') ?? file.graphqlWarmup ?? false,
     firstStart: {
       ADMIN_EMAIL: env.ADMIN_EMAIL || undefined,
       ADMIN_PASSWORD: env.ADMIN_PASSWORD || undefined,

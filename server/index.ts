@@ -1,3 +1,4 @@
+import { deployOwnBots } from './bots/self-deploy.ts';
 import { loadConfig } from './config.ts';
 import { startServer } from './server.ts';
 
@@ -31,12 +32,9 @@ process.stdout.write(
   ].join('\n'),
 );
 
-// The GraphQL schema takes seconds of CPU to build; do it once the server is up rather than on
-// the first $graphql request (GRAPHQL_WARMUP=false skips it, =true does it before listening).
-if (config.graphqlWarmup === undefined || !config.graphqlWarmup) {
-  if (process.env.GRAPHQL_WARMUP !== 'false') {
-    setTimeout(() => void server.app.warmUpGraphql().catch((err) => logger.warn({ err }, 'GraphQL warm-up failed')), 2_000).unref();
-  }
+// The embedded default deploys the project's own bots (DEPLOY_BOTS=true|false overrides).
+if (process.env.DEPLOY_BOTS === 'true' || (process.env.DEPLOY_BOTS !== 'false' && !config.databaseUrl)) {
+  deployOwnBots(server).catch((err) => logger.warn({ err: err instanceof Error ? err.message : err }, 'deploying the bots failed'));
 }
 
 let stopping = false;

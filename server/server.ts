@@ -8,12 +8,16 @@ import { type BootstrapResult, bootstrap, loadRoles } from './auth/bootstrap.ts'
 import { KeyStore } from './auth/keys.ts';
 import { RateLimits } from './auth/rate-limit.ts';
 import { AuthService } from './auth/service.ts';
+import { BotRuntime } from './bots/runtime.ts';
 import type { ServerConfig } from './config.ts';
 import { type EmbeddedDatabase, startEmbeddedPostgres } from './db/embedded.ts';
 import { migrate } from './db/migrate.ts';
 import { createPool } from './db/pool.ts';
 import { loadProfiles } from './fhir/definitions.ts';
 import { reindexChangedTypes } from './fhir/reindex.ts';
+import { SubscriptionEngine } from './subscriptions/engine.ts';
+import { subscriptionSettings } from './subscriptions/settings.ts';
+import { WebSocketChannel } from './subscriptions/websocket.ts';
 
 export interface RunningServer {
   app: App;
@@ -24,6 +28,8 @@ export interface RunningServer {
   /** The project, admin and admin client (with generated secrets on the very first start). */
   bootstrap: BootstrapResult;
   auth: AuthService;
+  /** Subscription delivery workers of this instance (setBotExecutor wires the bot runtime). */
+  subscriptions: SubscriptionEngine;
   close(): Promise<void>;
 }
 
@@ -54,6 +60,8 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
   const redis = config.redisUrl ? new Redis(config.redisUrl, { maxRetriesPerRequest: 2, lazyConnect: false }) : undefined;
   redis?.on('error', (err) => logger.warn({ err: err.message }, 'redis error'));
   const audit = new AuditLog(pool, logger);
+  let subscriptions: SubscriptionEngine | undefined;
+  let wsChannel: WebSocketChannel | undefined;
   try {
     await migrate(databaseUrl, logger);
     const profiles = loadProfiles(config.profilesDir);
@@ -63,7 +71,8 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
     let app: App | undefined;
     const auth = new AuthService({ pool, keys, systemRepo: () => (app as App).repo() });
     const limits = new RateLimits(config.rateLimits, redis);
-    app = await createApp({ config, pool, logger, profiles, security: { auth, limits, audit, keys } });
+    const bots = new BotRuntime({ systemRepo: () => (app as App).repo(), auth, audit, baseUrl: config.baseUrl, logger });
+    app = await createApp({ config, pool, logger, profiles, security: { auth, limits, audit, keys }, bots });
     await loadRoles(app.repo(), config.rolesDir);
     const boot = await bootstrap(app.repo(), config.firstStart);
     if (config.graphqlWarmup) {
@@ -71,13 +80,37 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
       await app.warmUpGraphql();
       logger.info({ ms: Date.now() - started }, 'GraphQL schema built');
     }
+    subscriptions = new SubscriptionEngine({
+      pool,
+      databaseUrl,
+      repoContext: app.repoContext,
+      audit,
+      logger,
+      settings: subscriptionSettings(config.subscriptions),
+    });
+    subscriptions.setBotExecutor(bots);
+    wsChannel = new WebSocketChannel({
+      keys,
+      repo: (o) => (app as App).repo(o),
+      baseUrl: config.baseUrl,
+      engine: subscriptions,
+      pool,
+      databaseUrl,
+      redisUrl: config.redisUrl,
+      logger,
+    });
+    await wsChannel.register(app.fastify);
+    bots.start();
     if (options.listen !== false) {
+      await subscriptions.start();
       await app.fastify.listen({ port: config.port, host: config.host });
     } else {
       await app.fastify.ready();
     }
     let closed = false;
     const started = app;
+    const engine = subscriptions;
+    const ws = wsChannel;
     return {
       app: started,
       url: config.baseUrl,
@@ -85,9 +118,13 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
       logger,
       bootstrap: boot,
       auth,
+      subscriptions: engine,
       close: async () => {
         if (closed) return;
         closed = true;
+        await engine.stop();
+        await ws.close();
+        await bots.close();
         await started.fastify.close();
         await audit.close();
         await pool.end();
@@ -97,6 +134,8 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
       },
     };
   } catch (err) {
+    await subscriptions?.stop().catch(() => undefined);
+    await wsChannel?.close().catch(() => undefined);
     await audit.close().catch(() => undefined);
     await pool.end().catch(() => undefined);
     redis?.disconnect();

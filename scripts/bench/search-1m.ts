@@ -20,6 +20,7 @@
 //   BENCH_BATCH=2000          resources per insert batch
 //   BENCH_ADMIN_URL           admin URL of the local PostgreSQL (default postgres://postgres@127.0.0.1:5432/postgres)
 //   BENCH_QUIET_WAIT=60       before each measurement, wait up to this long for other processes to go idle
+//   BENCH_CLIENT_ID/_SECRET   admin client of a database bootstrapped by someone else (see fhir.ts)
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { parseSearchRequest } from '@medplum/core';
@@ -32,7 +33,7 @@ import { buildSearchQuery } from '../../server/fhir/search/execute.ts';
 import { accessToken, authHeaders, credentialsFor, serverEnv } from './lib/auth.ts';
 import type { WorkerInput, WorkerMessage } from './lib/bulk-load-worker.ts';
 import { onCleanup, runMain } from './lib/cleanup.ts';
-import { type CpuUse, cpuBetween, cpuSnapshot, fmtCpu, setBenchDatabase, waitForQuiet } from './lib/cpu.ts';
+import { type CpuUse, cpuBetween, cpuSnapshot, fmtCpu, setBenchDatabase, waitForQuiet, waitServerSettled } from './lib/cpu.ts';
 import { FAMILY_NAMES, LOINC, MRN_SYSTEM, makePatient, mrnOf, OBSERVATION_KINDS, rng, seedOf } from './lib/data.ts';
 import { httpLoad, type LoadResult } from './lib/load.ts';
 import {
@@ -491,6 +492,9 @@ async function main(): Promise<void> {
   const server = await startServerProcess({ databaseUrl: url, env: serverEnv(creds) });
   log(`server pid ${server.pid} healthy after ${server.startToHealthyMs.toFixed(0)} ms`);
   const headers = authHeaders(await accessToken(server.url, creds));
+  // Start-up work may continue after /healthcheck answers (e.g. GraphQL schema warm-up); let it finish.
+  const settle = await waitServerSettled(server.pid, 60);
+  log(`server settled ${settle.seconds.toFixed(0)} s after healthy (${settle.busySeconds.toFixed(1)} CPU-s of background work)`);
   const results: QueryResult[] = [];
   for (const [q, spec] of specs.entries()) {
     results.push(await measureQuery(server.fhirUrl, server.pid, headers, spec, q));
@@ -511,7 +515,7 @@ async function main(): Promise<void> {
   process.stdout.write(
     `\n## EmergiSphere search benchmark: ${RESOURCES.toLocaleString('en-US')} resources\n\n` +
       `machine: ${availableParallelism()} cores, Node ${process.versions.node}; database ${databaseName(url)}; ${loadInfo}.\n` +
-      `Each query: ${SINGLE_SECONDS}s single-client, then ${DURATION}s at ${CONNECTIONS} concurrent clients (keep-alive HTTP, exact latencies); ` +
+      `Each query: ${SINGLE_SECONDS}s single-client, then ${DURATION}s at ${CONNECTIONS} concurrent clients (keep-alive HTTP with a client_credentials bearer token, exact latencies); ` +
       `values drawn deterministically from the dataset; page size ${PAGE}.\n`,
   );
   printTable(

@@ -47,10 +47,7 @@ export class AuditLog {
       while (this.queue.length > 0) {
         const batch = this.queue.splice(0, MAX_BATCH);
         try {
-          await bulkInsertNew(
-            this.pool,
-            batch.map((p) => p.event),
-          );
+          await this.insert(batch.map((p) => p.event));
           for (const p of batch) p.resolve();
         } catch (err) {
           this.logger.error({ err, events: batch.length }, 'audit write failed');
@@ -59,6 +56,28 @@ export class AuditLog {
       }
     } finally {
       this.flushing = false;
+    }
+  }
+
+  /**
+   * One transaction per batch with asynchronous commit: the events are in PostgreSQL (and survive
+   * our process dying) when the commit returns, without waiting for the WAL flush to disk. Only a
+   * crash of the database machine itself within its WAL writer delay could lose the newest events.
+   */
+  private async insert(events: (AuditEvent & { id: string })[]): Promise<void> {
+    const client = await this.pool.connect();
+    let ok = false;
+    try {
+      await client.query('BEGIN');
+      await client.query('SET LOCAL synchronous_commit TO off');
+      await bulkInsertNew(client, events);
+      await client.query('COMMIT');
+      ok = true;
+    } finally {
+      if (!ok) {
+        await client.query('ROLLBACK').catch(() => undefined);
+      }
+      client.release();
     }
   }
 

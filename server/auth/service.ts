@@ -12,6 +12,7 @@ export const ACCESS_TOKEN_SECONDS = 3600;
 export const REFRESH_TOKEN_SECONDS = 14 * 24 * 3600;
 const CODE_SECONDS = 60;
 const CONTEXT_CACHE_MS = 5_000;
+const MAX_VERIFIED_TOKENS = 10_000;
 
 export interface TokenResponse {
   token_type: 'Bearer';
@@ -74,6 +75,7 @@ export interface AuthServiceDeps {
 export class AuthService {
   private readonly deps: AuthServiceDeps;
   private readonly cache = new Map<string, { ctx: AuthContext; expires: number }>();
+  private readonly verified = new Map<string, { claims: { login_id: string; client_id?: unknown }; exp: number }>();
 
   constructor(deps: AuthServiceDeps) {
     this.deps = deps;
@@ -205,6 +207,18 @@ export class AuthService {
     return this.issueTokens(logins[0], false);
   }
 
+  /**
+   * An access token for a membership without a credential check: the server acting as one of
+   * its own members (a bot runs with its own membership and policy). Never exposed over HTTP.
+   */
+  async tokenForMembership(membershipId: string, scope = 'openid'): Promise<string> {
+    const { rows } = await this.deps.pool.query<LoginRow>(
+      `INSERT INTO auth_login (id, membership_id, auth_method, scope, granted) VALUES ($1, $2, 'execute', $3, true) RETURNING *`,
+      [randomUUID(), membershipId, scope],
+    );
+    return (await this.issueTokens(rows[0], false)).access_token;
+  }
+
   /** `refresh_token` grant with rotation: each refresh token works once. */
   async refresh(refreshToken: string, clientId: string | undefined): Promise<TokenResponse> {
     let claims: { login_id?: unknown; refresh_secret?: unknown };
@@ -283,20 +297,8 @@ export class AuthService {
     if (!authorization?.startsWith('Bearer ')) {
       throw unauthorized('Missing bearer token');
     }
-    let claims: { login_id?: unknown; client_id?: unknown; aud?: unknown };
-    try {
-      claims = (await this.deps.keys.verify(authorization.slice(7).trim())) as typeof claims;
-    } catch {
-      throw unauthorized('Invalid or expired token');
-    }
-    if (typeof claims.login_id !== 'string' || 'refresh_secret' in claims) {
-      throw unauthorized('Invalid token');
-    }
-    // A token is for the client it names: its audience must be that client.
-    const audiences = ([] as unknown[]).concat(claims.aud ?? []);
-    if (claims.client_id !== undefined ? !audiences.includes(claims.client_id) : audiences.length > 0) {
-      throw unauthorized('Token not issued for this audience');
-    }
+    const token = authorization.slice(7).trim();
+    const claims = await this.verifiedClaims(token);
     const cached = this.cache.get(claims.login_id);
     if (cached && cached.expires > Date.now()) {
       return cached.ctx;
@@ -317,6 +319,38 @@ export class AuthService {
       this.cache.clear();
     }
     return ctx;
+  }
+
+  /**
+   * Verifies an access token's signature and claims. An RS256 verification costs more CPU than
+   * the rest of a read, so a token already verified is remembered until it expires; revocation is
+   * still checked on its login (see authenticate).
+   */
+  private async verifiedClaims(token: string): Promise<{ login_id: string; client_id?: unknown }> {
+    const known = this.verified.get(token);
+    if (known && known.exp > Date.now() / 1000) {
+      return known.claims;
+    }
+    let claims: { login_id?: unknown; client_id?: unknown; aud?: unknown; exp?: number };
+    try {
+      claims = (await this.deps.keys.verify(token)) as typeof claims;
+    } catch {
+      throw unauthorized('Invalid or expired token');
+    }
+    if (typeof claims.login_id !== 'string' || 'refresh_secret' in claims) {
+      throw unauthorized('Invalid token');
+    }
+    // A token is for the client it names: its audience must be that client.
+    const audiences = ([] as unknown[]).concat(claims.aud ?? []);
+    if (claims.client_id !== undefined ? !audiences.includes(claims.client_id) : audiences.length > 0) {
+      throw unauthorized('Token not issued for this audience');
+    }
+    const result = { login_id: claims.login_id, client_id: claims.client_id };
+    if (this.verified.size >= MAX_VERIFIED_TOKENS) {
+      this.verified.clear();
+    }
+    this.verified.set(token, { claims: result, exp: claims.exp ?? 0 });
+    return result;
   }
 
   /** Drops cached contexts, e.g. after a membership or policy change. */

@@ -29,7 +29,9 @@ function isPublic(path: string): boolean {
     path.startsWith('/.well-known/') ||
     path === '/oauth2/token' ||
     path === '/oauth2/revoke' ||
-    path === '/auth/login'
+    path === '/auth/login' ||
+    // The websocket subscription channel authenticates each bind message with its binding token.
+    path === '/ws/subscriptions-r4'
   );
 }
 

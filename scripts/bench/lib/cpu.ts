@@ -108,3 +108,32 @@ export async function waitForQuiet(serverPid: number | undefined, maxSeconds: nu
     }
   }
 }
+
+/**
+ * Waits (at most `maxSeconds`) until the server process has been nearly idle for `quietSeconds`
+ * in a row: it may start background work after /healthcheck answers (e.g. building the GraphQL
+ * schema a few seconds after start), which would otherwise land in the first measurement.
+ */
+export async function waitServerSettled(
+  serverPid: number,
+  maxSeconds: number,
+  quietSeconds = 4,
+  maxPct = 15,
+): Promise<{ seconds: number; busySeconds: number; settled: boolean }> {
+  const t0 = performance.now();
+  let quiet = 0;
+  let busySeconds = 0;
+  for (;;) {
+    const a = cpuSnapshot(serverPid);
+    await sleep(1000);
+    const used = cpuBetween(a, cpuSnapshot(serverPid)).server;
+    busySeconds += used / 100;
+    quiet = used < maxPct ? quiet + 1 : 0;
+    const seconds = (performance.now() - t0) / 1000;
+    if (quiet >= quietSeconds) return { seconds: seconds - quietSeconds, busySeconds, settled: true };
+    if (seconds > maxSeconds) {
+      log(`server still busy after ${maxSeconds}s (${used.toFixed(0)}% of a core); continuing`);
+      return { seconds, busySeconds, settled: false };
+    }
+  }
+}

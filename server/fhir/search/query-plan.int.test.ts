@@ -95,7 +95,7 @@ describe('search SQL uses the index tables’ indexes', () => {
       scans.every((s) => /^(Index Scan|Index Only Scan|Bitmap Heap Scan)/.test(s)),
       scans.join(', '),
     ).toBe(true);
-    expect(plan.some((n) => n['Index Name'] === 'sp_token_value_idx')).toBe(true);
+    expect(plan.some((n) => n['Index Name'] === 'sp_token_value_id_idx')).toBe(true);
     expect(
       scansOf(plan, 'resource').every((s) => !s.startsWith('Seq Scan')),
       scansOf(plan, 'resource').join(', '),

@@ -1,0 +1,196 @@
+/**
+ * `npm run deploy:bots`: bundles every bot in medplum.config.json to CommonJS (as Medplum's
+ * tooling does), creates or updates its Bot, deploys the code with `$deploy` and upserts the
+ * bot's Subscriptions. Works against this server or any Medplum server:
+ *
+ *   MEDPLUM_BASE_URL=http://localhost:8103/ MEDPLUM_CLIENT_ID=... MEDPLUM_CLIENT_SECRET=... npm run deploy:bots [name...]
+ *
+ * Bots are found by identifier (BOT_IDENTIFIER_SYSTEM|name), then by name, then created through
+ * `POST admin/projects/{project}/bot` (which also creates the bot's ProjectMembership), with the
+ * AccessPolicy of the bot's `role` (an AccessPolicy tagged https://emergisphere.dev/fhir/role|role).
+ */
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { MedplumClient } from '@medplum/core';
+import type { AccessPolicy, Bot, Subscription } from '@medplum/fhirtypes';
+
+export const BOT_IDENTIFIER_SYSTEM = 'https://emergisphere.dev/fhir/bot';
+const ROLE_SYSTEM = 'https://emergisphere.dev/fhir/role';
+/** Medplum's bundles end with this, so `exports.handler` exists whatever the module style. */
+const FOOTER = 'Object.assign(exports, module.exports);';
+
+export interface BotConfig {
+  name: string;
+  id?: string;
+  source: string;
+  dist: string;
+  /** Our addition (ignored by the Medplum CLI): the role code of the bot's AccessPolicy. */
+  role?: string;
+  /** Our addition: a JSON file of Subscriptions whose endpoint is `Bot/{{botId}}`. */
+  subscriptions?: string;
+}
+
+export interface DeployedBot {
+  name: string;
+  id: string;
+  created: boolean;
+  subscriptions: { created: number; updated: number; unchanged: number; deleted: number };
+}
+
+export function readBotConfig(rootDir: string): BotConfig[] {
+  const file = resolve(rootDir, 'medplum.config.json');
+  if (!existsSync(file)) {
+    return [];
+  }
+  const config = JSON.parse(readFileSync(file, 'utf8')) as { bots?: BotConfig[] };
+  return (config.bots ?? []).filter((b) => existsSync(resolve(rootDir, b.source)));
+}
+
+/** Bundles a bot to one CommonJS file (platform node, target node22); returns the code. */
+export async function bundleBot(rootDir: string, bot: Pick<BotConfig, 'source' | 'dist'>): Promise<string> {
+  const { build } = await import('esbuild');
+  const outfile = resolve(rootDir, bot.dist);
+  mkdirSync(dirname(outfile), { recursive: true });
+  await build({
+    entryPoints: [resolve(rootDir, bot.source)],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    target: 'node22',
+    format: 'cjs',
+    // The bot runtime provides @medplum/core (require allowlist), so bundles stay small.
+    external: ['@medplum/core'],
+    footer: { js: FOOTER },
+    logLevel: 'warning',
+  });
+  return readFileSync(outfile, 'utf8');
+}
+
+async function findBot(medplum: MedplumClient, bot: BotConfig): Promise<Bot | undefined> {
+  if (bot.id) {
+    const byId = await medplum.readResource('Bot', bot.id).catch(() => undefined);
+    if (byId) return byId;
+  }
+  const byIdentifier = await medplum.searchOne('Bot', { identifier: `${BOT_IDENTIFIER_SYSTEM}|${bot.name}` }, { cache: 'no-cache' });
+  if (byIdentifier) return byIdentifier;
+  // `name` search matches prefixes: insist on the exact name.
+  const byName = await medplum.searchResources('Bot', { name: bot.name }, { cache: 'no-cache' });
+  return byName.find((b) => b.name === bot.name);
+}
+
+async function createBot(medplum: MedplumClient, bot: BotConfig): Promise<Bot> {
+  const me = (await medplum.get('auth/me', { cache: 'no-cache' })) as { project: { id: string } };
+  let accessPolicy: AccessPolicy | undefined;
+  if (bot.role) {
+    accessPolicy = await medplum.searchOne('AccessPolicy', { _tag: `${ROLE_SYSTEM}|${bot.role}` }, { cache: 'no-cache' });
+    if (!accessPolicy) {
+      throw new Error(`Bot ${bot.name}: no AccessPolicy for role "${bot.role}"`);
+    }
+  }
+  return (await medplum.post(`admin/projects/${me.project.id}/bot`, {
+    name: bot.name,
+    description: `EmergiSphere bot ${bot.name}`,
+    ...(accessPolicy ? { accessPolicy: { reference: `AccessPolicy/${accessPolicy.id}` } } : {}),
+  })) as Bot;
+}
+
+/** Sorted-key JSON, for "did anything change" comparisons. */
+function canonical(value: unknown): string {
+  return JSON.stringify(value, (_k, v) =>
+    v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => a.localeCompare(b))) : v,
+  );
+}
+
+/** Makes the bot's Subscriptions exactly those in its file (matched by criteria); removes others pointing at the bot. */
+async function upsertSubscriptions(
+  medplum: MedplumClient,
+  rootDir: string,
+  bot: BotConfig,
+  botId: string,
+): Promise<DeployedBot['subscriptions']> {
+  const counts = { created: 0, updated: 0, unchanged: 0, deleted: 0 };
+  const file = bot.subscriptions ?? `${dirname(bot.source)}/subscriptions.json`;
+  const path = resolve(rootDir, file);
+  const wanted: Subscription[] = existsSync(path) ? JSON.parse(readFileSync(path, 'utf8').replaceAll('{{botId}}', botId)) : [];
+  const endpoint = `Bot/${botId}`;
+  const existing = await medplum.searchResources('Subscription', { url: endpoint, _count: '1000' }, { cache: 'no-cache' });
+  const left = [...existing];
+  for (const sub of wanted) {
+    const i = left.findIndex((e) => e.criteria === sub.criteria);
+    if (i < 0) {
+      await medplum.createResource(sub);
+      counts.created++;
+      continue;
+    }
+    const [current] = left.splice(i, 1);
+    const { id, meta, ...rest } = current;
+    if (canonical(rest) === canonical(sub)) {
+      counts.unchanged++;
+    } else {
+      await medplum.updateResource({ ...sub, id, meta: { versionId: meta?.versionId } } as Subscription);
+      counts.updated++;
+    }
+  }
+  for (const stale of left) {
+    await medplum.deleteResource('Subscription', stale.id as string);
+    counts.deleted++;
+  }
+  return counts;
+}
+
+/** Deploys the configured bots (or only those named). */
+export async function deployBots(
+  medplum: MedplumClient,
+  options: { rootDir: string; only?: string[]; log?: (line: string) => void },
+): Promise<DeployedBot[]> {
+  const log = options.log ?? (() => undefined);
+  const results: DeployedBot[] = [];
+  for (const bot of readBotConfig(options.rootDir)) {
+    if (options.only?.length && !options.only.includes(bot.name)) continue;
+    const code = await bundleBot(options.rootDir, bot);
+    let resource = await findBot(medplum, bot);
+    const created = !resource;
+    resource ??= await createBot(medplum, bot);
+    const id = resource.id as string;
+    const identifier = resource.identifier ?? [];
+    if (!identifier.some((i) => i.system === BOT_IDENTIFIER_SYSTEM)) {
+      resource = await medplum.updateResource({
+        ...resource,
+        identifier: [...identifier, { system: BOT_IDENTIFIER_SYSTEM, value: bot.name }],
+      });
+    }
+    await medplum.post(medplum.fhirUrl('Bot', id, '$deploy'), { code, filename: 'index.js' });
+    const subscriptions = await upsertSubscriptions(medplum, options.rootDir, bot, id);
+    log(`bot ${bot.name}: ${created ? 'created' : 'updated'} Bot/${id}, code deployed, subscriptions ${JSON.stringify(subscriptions)}`);
+    results.push({ name: bot.name, id, created, subscriptions });
+  }
+  return results;
+}
+
+async function main(): Promise<void> {
+  const baseUrl = process.env.MEDPLUM_BASE_URL ?? 'http://localhost:8103/';
+  const clientId = process.env.MEDPLUM_CLIENT_ID;
+  const clientSecret = process.env.MEDPLUM_CLIENT_SECRET;
+  if (!clientId || !clientSecret) {
+    process.stderr.write('Set MEDPLUM_CLIENT_ID and MEDPLUM_CLIENT_SECRET (and MEDPLUM_BASE_URL, default http://localhost:8103/)\n');
+    process.exit(2);
+  }
+  const medplum = new MedplumClient({ baseUrl, cacheTime: 0 });
+  await medplum.startClientLogin(clientId, clientSecret);
+  const results = await deployBots(medplum, {
+    rootDir: process.cwd(),
+    only: process.argv.slice(2),
+    log: (line) => process.stdout.write(`${line}\n`),
+  });
+  if (results.length === 0) {
+    process.stdout.write('No bots to deploy (medplum.config.json lists none with existing sources)\n');
+  }
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  main().catch((err) => {
+    process.stderr.write(`deploy-bots failed: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,199 @@
+import { Worker } from 'node:worker_threads';
+import type { Logger } from 'pino';
+import type { WorkerReply, WorkerTask } from './worker.ts';
+
+export interface PoolOptions {
+  /** Workers kept started and idle, ready for the next execution. */
+  minWorkers: number;
+  /** Upper bound of concurrent executions; further ones wait in line. */
+  maxWorkers: number;
+  /** V8 old-generation heap limit of each worker, in MB. */
+  memoryMb: number;
+}
+
+export interface PoolResult {
+  ok: boolean;
+  returnValue?: unknown;
+  error?: string;
+  log: string;
+}
+
+interface Slot {
+  worker: Worker;
+  ready: boolean;
+  busy: boolean;
+  /** Code versions this worker has compiled. */
+  known: Set<string>;
+  running?: { task: WorkerTask; resolve: (r: PoolResult) => void; timer: NodeJS.Timeout };
+}
+
+interface Waiting {
+  task: WorkerTask;
+  code: string;
+  timeoutMs: number;
+  resolve: (r: PoolResult) => void;
+}
+
+const WORKER_FILE = new URL('./worker.ts', import.meta.url);
+
+/**
+ * Pre-started worker threads for bot code. One execution per worker at a time; a worker that
+ * times out, runs out of memory or exits is discarded and replaced, and only its execution fails.
+ */
+export class WorkerPool {
+  private readonly options: PoolOptions;
+  private readonly logger: Logger;
+  private readonly slots = new Set<Slot>();
+  private readonly queue: Waiting[] = [];
+  private readonly codes = new Map<number, string>();
+  private nextId = 1;
+  private closed = false;
+  /** Workers replaced after a failure (timeouts, memory, exits), for the health check. */
+  replaced = 0;
+
+  constructor(options: PoolOptions, logger: Logger) {
+    this.options = options;
+    this.logger = logger;
+  }
+
+  start(): void {
+    while (this.slots.size < this.options.minWorkers) {
+      this.spawn();
+    }
+  }
+
+  stats(): { workers: number; busy: number; queued: number; replaced: number } {
+    let busy = 0;
+    for (const s of this.slots) if (s.busy) busy++;
+    return { workers: this.slots.size, busy, queued: this.queue.length, replaced: this.replaced };
+  }
+
+  run(task: Omit<WorkerTask, 'id' | 'code'>, code: string, timeoutMs: number): Promise<PoolResult> {
+    if (this.closed) {
+      return Promise.resolve({ ok: false, error: 'Bot runtime is shut down', log: '' });
+    }
+    return new Promise<PoolResult>((resolve) => {
+      this.queue.push({ task: { ...task, id: this.nextId++ }, code, timeoutMs, resolve });
+      this.dispatch();
+    });
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const w of this.queue.splice(0)) {
+      w.resolve({ ok: false, error: 'Bot runtime is shut down', log: '' });
+    }
+    const slots = [...this.slots];
+    this.slots.clear();
+    await Promise.all(
+      slots.map((s) => {
+        if (s.running) {
+          clearTimeout(s.running.timer);
+          s.running.resolve({ ok: false, error: 'Bot runtime is shut down', log: '' });
+        }
+        return s.worker.terminate().catch(() => undefined);
+      }),
+    );
+  }
+
+  private spawn(): Slot {
+    const worker = new Worker(WORKER_FILE, {
+      // Bots see none of the server's environment (database URL, keys, ...).
+      env: {},
+      execArgv: [],
+      resourceLimits: { maxOldGenerationSizeMb: this.options.memoryMb, maxYoungGenerationSizeMb: 16, stackSizeMb: 4 },
+    });
+    worker.unref();
+    const slot: Slot = { worker, ready: false, busy: false, known: new Set() };
+    this.slots.add(slot);
+    worker.on('message', (msg: WorkerReply) => this.onMessage(slot, msg));
+    worker.on('error', (err: Error & { code?: string }) => {
+      const error =
+        err.code === 'ERR_WORKER_OUT_OF_MEMORY'
+          ? `Bot exceeded its memory limit (${this.options.memoryMb} MB)`
+          : `Bot worker failed: ${err.message}`;
+      this.retire(slot, error);
+    });
+    worker.on('exit', (code) => this.retire(slot, `Bot ended its worker (exit code ${code})`));
+    return slot;
+  }
+
+  private onMessage(slot: Slot, msg: WorkerReply): void {
+    if (msg.type === 'ready') {
+      slot.ready = true;
+      this.dispatch();
+      return;
+    }
+    const running = slot.running;
+    if (!running || running.task.id !== msg.id) {
+      return;
+    }
+    if (msg.needCode) {
+      // The worker lost the compiled code (evicted): send it again with the code.
+      const code = this.codes.get(msg.id) ?? '';
+      slot.known.delete(running.task.codeKey);
+      slot.known.add(running.task.codeKey);
+      slot.worker.postMessage({ ...running.task, code });
+      return;
+    }
+    clearTimeout(running.timer);
+    this.codes.delete(msg.id);
+    slot.running = undefined;
+    slot.busy = false;
+    running.resolve({ ok: msg.ok, returnValue: msg.returnValue, error: msg.error, log: msg.log });
+    this.dispatch();
+  }
+
+  /** Takes a dead or killed worker out of the pool, fails its execution, and starts a replacement. */
+  private retire(slot: Slot, error: string): void {
+    if (!this.slots.delete(slot)) {
+      return;
+    }
+    this.replaced++;
+    const running = slot.running;
+    slot.running = undefined;
+    if (running) {
+      clearTimeout(running.timer);
+      this.codes.delete(running.task.id);
+      this.logger.warn({ error, codeKey: running.task.codeKey }, 'bot worker replaced');
+      running.resolve({ ok: false, error, log: error });
+    }
+    void slot.worker.terminate().catch(() => undefined);
+    if (!this.closed) {
+      this.start();
+      this.dispatch();
+    }
+  }
+
+  private dispatch(): void {
+    while (this.queue.length > 0) {
+      let slot: Slot | undefined;
+      let starting = 0;
+      for (const s of this.slots) {
+        if (!s.ready) starting++;
+        else if (!s.busy && (!slot || (s.known.has(this.queue[0].task.codeKey) && !slot.known.has(this.queue[0].task.codeKey)))) {
+          slot = s;
+        }
+      }
+      if (!slot) {
+        // All busy: grow up to the limit (unless enough workers are already starting).
+        if (this.slots.size < this.options.maxWorkers && starting < this.queue.length) {
+          this.spawn();
+        }
+        return;
+      }
+      const waiting = this.queue.shift() as Waiting;
+      const { task } = waiting;
+      const send: WorkerTask = slot.known.has(task.codeKey) ? task : { ...task, code: waiting.code };
+      slot.known.add(task.codeKey);
+      this.codes.set(task.id, waiting.code);
+      slot.busy = true;
+      const target = slot;
+      const timer = setTimeout(() => {
+        this.retire(target, `Bot timed out after ${waiting.timeoutMs / 1000} s`);
+      }, waiting.timeoutMs);
+      slot.running = { task, resolve: waiting.resolve, timer };
+      slot.worker.postMessage(send);
+    }
+  }
+}

@@ -1,0 +1,31 @@
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { MedplumClient } from '@medplum/core';
+import type { RunningServer } from '../server.ts';
+
+/**
+ * Deploys the project's own bots (medplum.config.json) to this server, over HTTP like any
+ * client, acting as the admin client. Returns how many were deployed; 0 when there are none.
+ * The tooling (esbuild) is a devDependency: without it, this logs and deploys nothing.
+ */
+export async function deployOwnBots(server: RunningServer, rootDir = process.cwd()): Promise<number> {
+  if (!existsSync(resolve(rootDir, 'medplum.config.json'))) {
+    return 0;
+  }
+  const tooling = resolve(rootDir, 'scripts/deploy-bots.ts');
+  if (!existsSync(tooling)) {
+    return 0;
+  }
+  const { deployBots, readBotConfig } = (await import(tooling)) as typeof import('../../scripts/deploy-bots.ts');
+  if (readBotConfig(rootDir).length === 0) {
+    return 0;
+  }
+  const membership = await server.auth.membershipForUser(`ClientApplication/${server.bootstrap.clientId}`);
+  if (!membership) {
+    throw new Error('the admin client has no membership');
+  }
+  const medplum = new MedplumClient({ baseUrl: server.url, cacheTime: 0 });
+  medplum.setAccessToken(await server.auth.tokenForMembership(membership.id));
+  const deployed = await deployBots(medplum, { rootDir, log: (line) => server.logger.info(line) });
+  return deployed.length;
+}

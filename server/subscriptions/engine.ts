@@ -1,0 +1,649 @@
+import { createHmac, randomUUID } from 'node:crypto';
+import { normalizeErrorString } from '@medplum/core';
+import type { Resource, Subscription } from '@medplum/fhirtypes';
+import pg from 'pg';
+import type { Logger } from 'pino';
+import type { AuditLog } from '../audit/audit-log.ts';
+import { PostgresRepository, type RepositoryContext } from '../fhir/repo.ts';
+import { deliveryAuditEvent } from './audit.ts';
+import type { BotExecutor } from './bot-executor.ts';
+import { matchesFhirPath, matchFiltersBatch } from './matcher.ts';
+import { backoffMs, type SubscriptionSettings } from './settings.ts';
+import { type ActiveSubscription, type Interaction, isSuccess, parseSubscription } from './subscription.ts';
+
+export const OUTBOX_CHANNEL = 'subscription_outbox';
+export const DELIVERY_CHANNEL = 'subscription_delivery';
+
+interface OutboxRow {
+  seq: string;
+  resource_type: string;
+  id: string;
+  version_id: string;
+  previous_version_id: string | null;
+  interaction: Interaction;
+  generation: string;
+}
+
+export interface DeliveryRow {
+  delivery_id: string;
+  subscription_id: string;
+  seq: string;
+  resource_type: string;
+  id: string;
+  version_id: string;
+  previous_version_id: string | null;
+  interaction: Interaction;
+  attempts: number;
+  max_attempts: number;
+  content: string | null;
+  generation: string;
+}
+
+/** The outcome of one delivery attempt. */
+export interface AttemptResult {
+  ok: boolean;
+  /** HTTP status (rest-hook) or the bot's status. */
+  status?: number;
+  error?: string;
+  durationMs: number;
+}
+
+interface Completion {
+  id: string;
+  status: 'delivered' | 'pending' | 'dead';
+  lastStatus: number | null;
+  lastError: string | null;
+  delay: number;
+  attempts: number;
+}
+
+/** A match for a `websocket` Subscription, published after the dispatch commits. */
+export interface WebSocketNotice {
+  subscriptionId: string;
+  /** The version shown to the client (for a delete: the removed version). */
+  versionId: string;
+  resource: Resource & { id: string };
+  interaction: Interaction;
+}
+
+export type NotificationListener = (notices: WebSocketNotice[]) => void;
+
+export interface EngineDeps {
+  pool: pg.Pool;
+  databaseUrl: string;
+  repoContext: RepositoryContext;
+  audit: AuditLog;
+  logger: Logger;
+  settings: SubscriptionSettings;
+  botExecutor?: BotExecutor;
+}
+
+/**
+ * The subscription workers of one server instance.
+ *
+ * dispatch: claims outbox rows (FOR UPDATE SKIP LOCKED, only the oldest row of each resource, so
+ * the versions of one resource are dispatched in order even across instances), matches them
+ * against the active Subscriptions and inserts one subscription_delivery row per match, deleting
+ * the outbox rows in the same transaction.
+ *
+ * deliver: claims due deliveries under a lease (SKIP LOCKED; never one whose earlier event for
+ * the same subscription and resource is still pending), POSTs the rest-hook or runs the bot,
+ * records an AuditEvent per attempt, then marks the row delivered, schedules a retry with
+ * exponential backoff, or dead-letters it after max-attempts.
+ *
+ * Instances wake each other with LISTEN/NOTIFY; a slow poll covers retries and lost notifications.
+ */
+export class SubscriptionEngine {
+  readonly owner = `${process.pid}-${randomUUID()}`;
+  private readonly deps: EngineDeps;
+  private readonly repo: PostgresRepository;
+  private botExecutor?: BotExecutor;
+  private listener?: pg.Client;
+  private poller?: NodeJS.Timeout;
+  private stopped = true;
+  private dispatching?: Promise<void>;
+  private dispatchAgain = false;
+  private pumping?: Promise<void>;
+  private pumpAgain = false;
+  private readonly inflight = new Set<Promise<void>>();
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private cache?: { generation: string; subs: Map<string, ActiveSubscription> };
+  private readonly listeners = new Set<NotificationListener>();
+  private completions: (Completion & { resolve: () => void; reject: (err: unknown) => void })[] = [];
+  private completing = false;
+
+  constructor(deps: EngineDeps) {
+    this.deps = deps;
+    this.repo = new PostgresRepository(deps.repoContext);
+    this.botExecutor = deps.botExecutor;
+  }
+
+  setBotExecutor(executor: BotExecutor | undefined): void {
+    this.botExecutor = executor;
+  }
+
+  /** Channels other than rest-hook (websocket) receive their matches here. */
+  onNotification(listener: NotificationListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  get running(): boolean {
+    return !this.stopped;
+  }
+
+  async start(): Promise<void> {
+    if (!this.stopped || !this.deps.settings.enabled) return;
+    this.stopped = false;
+    await this.connectListener();
+    this.poller = setInterval(() => this.kick(), this.deps.settings.pollIntervalMs);
+    this.poller.unref();
+    this.kick();
+  }
+
+  private async connectListener(): Promise<void> {
+    const client = new pg.Client({ connectionString: this.deps.databaseUrl });
+    client.on('error', (err) => {
+      this.deps.logger.warn({ err: err.message }, 'subscription listener lost its connection');
+      if (this.listener === client) this.listener = undefined;
+      client.end().catch(() => undefined);
+      if (!this.stopped) {
+        const t = setTimeout(() => {
+          this.timers.delete(t);
+          if (!this.stopped && !this.listener) this.connectListener().catch(() => undefined);
+        }, 1_000);
+        this.timers.add(t);
+      }
+    });
+    client.on('notification', (msg) => {
+      if (msg.channel === OUTBOX_CHANNEL) this.kickDispatch();
+      else this.kickDeliveries();
+    });
+    await client.connect();
+    await client.query(`LISTEN ${OUTBOX_CHANNEL}; LISTEN ${DELIVERY_CHANNEL}`);
+    this.listener = client;
+    // Anything committed while we were not listening.
+    this.kick();
+  }
+
+  /** Stops claiming work and waits for deliveries in flight (their leases expire otherwise). */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.poller) clearInterval(this.poller);
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+    const listener = this.listener;
+    this.listener = undefined;
+    await listener?.end().catch(() => undefined);
+    await Promise.allSettled([this.dispatching, this.pumping, ...this.inflight]);
+  }
+
+  kick(): void {
+    this.kickDispatch();
+    this.kickDeliveries();
+  }
+
+  kickDispatch(): void {
+    if (this.stopped) return;
+    if (this.dispatching) {
+      this.dispatchAgain = true;
+      return;
+    }
+    // The promise is stored before the loop runs: a loop that finishes without awaiting must not
+    // leave a stale "running" marker behind.
+    let done!: () => void;
+    this.dispatching = new Promise<void>((r) => {
+      done = r;
+    });
+    void (async () => {
+      try {
+        do {
+          this.dispatchAgain = false;
+          while (!this.stopped && (await this.dispatchOnce()) > 0) {
+            // keep draining
+          }
+        } while (this.dispatchAgain && !this.stopped);
+      } catch (err) {
+        this.deps.logger.error({ err }, 'subscription dispatch failed');
+      } finally {
+        this.dispatching = undefined;
+        done();
+      }
+    })();
+  }
+
+  kickDeliveries(): void {
+    if (this.stopped) return;
+    if (this.pumping) {
+      this.pumpAgain = true;
+      return;
+    }
+    let done!: () => void;
+    this.pumping = new Promise<void>((r) => {
+      done = r;
+    });
+    void (async () => {
+      try {
+        do {
+          this.pumpAgain = false;
+          while (!this.stopped) {
+            const room = this.deps.settings.concurrency - this.inflight.size;
+            if (room <= 0) break;
+            const rows = await this.claimDeliveries(room);
+            for (const row of rows) this.track(this.deliver(row));
+            if (rows.length < room) break;
+          }
+        } while (this.pumpAgain && !this.stopped);
+      } catch (err) {
+        this.deps.logger.error({ err }, 'subscription delivery claim failed');
+      } finally {
+        this.pumping = undefined;
+        done();
+      }
+    })();
+  }
+
+  private track(p: Promise<void>): void {
+    this.inflight.add(p);
+    void p.finally(() => {
+      this.inflight.delete(p);
+      this.kickDeliveries();
+    });
+  }
+
+  private later(ms: number, fn: () => void): void {
+    if (this.stopped) return;
+    const t = setTimeout(() => {
+      this.timers.delete(t);
+      fn();
+    }, ms);
+    t.unref();
+    this.timers.add(t);
+  }
+
+  // --- cache --------------------------------------------------------------------------------
+
+  private async subscriptions(conn: Pick<pg.PoolClient, 'query'>, generation: string): Promise<Map<string, ActiveSubscription>> {
+    if (this.cache?.generation === generation) return this.cache.subs;
+    const { rows } = await conn.query<{ content: string; generation: string }>(
+      `SELECT r.content, (SELECT generation FROM subscription_state)::text AS generation
+       FROM resource r WHERE r.resource_type = 'Subscription' AND NOT r.deleted`,
+    );
+    const subs = new Map<string, ActiveSubscription>();
+    for (const row of rows) {
+      const sub = JSON.parse(row.content) as Subscription & { id: string };
+      if (sub.status !== 'active') continue;
+      try {
+        subs.set(sub.id, parseSubscription(sub));
+      } catch (err) {
+        this.deps.logger.warn({ subscription: sub.id, err: normalizeErrorString(err) }, 'ignoring invalid subscription');
+      }
+    }
+    // The generation read with the rows (a write between the two reads just causes another reload).
+    this.cache = { generation: rows[0]?.generation ?? generation, subs };
+    if (rows.length === 0) this.cache.generation = generation;
+    return subs;
+  }
+
+  // --- dispatch -----------------------------------------------------------------------------
+
+  /** One dispatch transaction; returns how many outbox rows it handled. */
+  async dispatchOnce(): Promise<number> {
+    const client = await this.deps.pool.connect();
+    let ok = false;
+    try {
+      await client.query('BEGIN');
+      const { rows } = await client.query<OutboxRow>(
+        `SELECT o.seq::text, o.resource_type, o.id, o.version_id, o.previous_version_id, o.interaction,
+           (SELECT generation FROM subscription_state)::text AS generation
+         FROM subscription_outbox o
+         WHERE NOT EXISTS (SELECT 1 FROM subscription_outbox p WHERE p.resource_type = o.resource_type AND p.id = o.id AND p.seq < o.seq)
+         ORDER BY o.seq LIMIT $1 FOR UPDATE SKIP LOCKED`,
+        [this.deps.settings.batchSize],
+      );
+      if (rows.length === 0) {
+        await client.query('COMMIT');
+        ok = true;
+        return 0;
+      }
+      const subs = await this.subscriptions(client, rows[0].generation);
+      const notices: WebSocketNotice[] = [];
+      const { deliveries, contents } = await this.match(client, rows, subs, notices);
+      let leased: DeliveryRow[] = [];
+      if (deliveries.length > 0) {
+        // Deliveries this instance has room for are leased to it right here and sent right after
+        // the commit (no claim round trip); the rest wait for any instance's claim.
+        const room = Math.max(0, this.deps.settings.concurrency - this.inflight.size);
+        const { rows: inserted } = await client.query<Omit<DeliveryRow, 'content' | 'generation'>>(
+          `WITH del AS (DELETE FROM subscription_outbox WHERE seq = ANY($12::bigint[]))
+           INSERT INTO subscription_delivery (subscription_id, seq, resource_type, id, version_id, previous_version_id, interaction,
+             max_attempts, attempts, lease_owner, lease_until)
+           SELECT u.s, u.q, u.t, u.i, u.v, u.p, u.a, u.m,
+             CASE WHEN u.lease THEN 1 ELSE 0 END,
+             CASE WHEN u.lease THEN $9 END,
+             CASE WHEN u.lease THEN clock_timestamp() + $10 * interval '1 millisecond' END
+           FROM (SELECT x.*, x.n <= $11 AND NOT EXISTS (SELECT 1 FROM subscription_delivery e WHERE e.status = 'pending'
+                   AND e.subscription_id = x.s AND e.resource_type = x.t AND e.id = x.i) AS lease
+                 FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::uuid[], $6::uuid[], $7::text[], $8::int[])
+                   WITH ORDINALITY AS x(s, q, t, i, v, p, a, m, n)) u
+           RETURNING delivery_id::text, subscription_id, seq::text, resource_type, id, version_id, previous_version_id, interaction,
+             attempts, max_attempts, lease_owner,
+             CASE WHEN lease_owner IS NULL THEN pg_notify('${DELIVERY_CHANNEL}', '') END AS woke`,
+          [
+            ...[0, 1, 2, 3, 4, 5, 6, 7].map((i) => deliveries.map((d) => d[i])),
+            this.owner,
+            this.deps.settings.leaseMs,
+            room,
+            rows.map((r) => r.seq),
+          ],
+        );
+        const generation = this.cache?.generation ?? rows[0].generation;
+        leased = inserted
+          .filter((r) => (r as { lease_owner?: string }).lease_owner === this.owner)
+          .map((r) => ({
+            ...r,
+            content: contents.get(r.interaction === 'delete' ? (r.previous_version_id as string) : r.version_id) ?? null,
+            generation,
+          }));
+      } else {
+        await client.query('DELETE FROM subscription_outbox WHERE seq = ANY($1::bigint[])', [rows.map((r) => r.seq)]);
+      }
+      await client.query('COMMIT');
+      ok = true;
+      for (const row of leased) this.track(this.deliver(row));
+      if (notices.length > 0) {
+        for (const l of this.listeners) {
+          try {
+            l(notices);
+          } catch (err) {
+            this.deps.logger.warn({ err }, 'subscription notification listener failed');
+          }
+        }
+      }
+      return rows.length;
+    } finally {
+      if (!ok) await client.query('ROLLBACK').catch(() => undefined);
+      client.release(!ok);
+    }
+  }
+
+  private async match(
+    client: pg.PoolClient,
+    rows: OutboxRow[],
+    subs: Map<string, ActiveSubscription>,
+    notices: WebSocketNotice[],
+  ): Promise<{ deliveries: unknown[][]; contents: Map<string, string> }> {
+    const byType = new Map<string, ActiveSubscription[]>();
+    for (const s of subs.values()) {
+      const list = byType.get(s.resourceType) ?? [];
+      list.push(s);
+      byType.set(s.resourceType, list);
+    }
+    const work = rows
+      .map((row) => ({
+        row,
+        candidates: (byType.get(row.resource_type) ?? []).filter((s) => !s.interactions || s.interactions.has(row.interaction)),
+      }))
+      .filter((w) => w.candidates.length > 0);
+    if (work.length === 0) return { deliveries: [], contents: new Map() };
+    const versions = new Set<string>();
+    for (const { row } of work) {
+      versions.add(row.version_id);
+      if (row.previous_version_id) versions.add(row.previous_version_id);
+    }
+    const { rows: contents } = await client.query<{ version_id: string; content: string | null }>(
+      'SELECT version_id, content FROM resource_history WHERE version_id = ANY($1::uuid[])',
+      [[...versions]],
+    );
+    const raw = new Map<string, string>();
+    for (const c of contents) if (c.content) raw.set(c.version_id, c.content);
+    const content = new Map(
+      contents.map((c) => [c.version_id, c.content ? (JSON.parse(c.content) as Resource & { id: string }) : undefined]),
+    );
+    const out: unknown[][] = [];
+    // Subjects: a delete is matched (and delivered) as the resource it removed, like Medplum.
+    const subjects = work.map(({ row }) =>
+      row.interaction === 'delete'
+        ? row.previous_version_id
+          ? content.get(row.previous_version_id)
+          : undefined
+        : content.get(row.version_id),
+    );
+    // One criteria query per resource type for the whole batch.
+    const matchesOf = new Map<number, boolean[]>();
+    for (const [type, typeSubs] of byType) {
+      const idx = work.map((w, k) => ({ w, k })).filter(({ w, k }) => w.row.resource_type === type && subjects[k]);
+      if (idx.length === 0) continue;
+      let m: boolean[][];
+      try {
+        m = await matchFiltersBatch(
+          this.repo,
+          client,
+          this.deps.pool,
+          typeSubs,
+          idx.map(({ k }) => subjects[k] as Resource & { id: string }),
+          this.deps.logger,
+        );
+      } catch (err) {
+        this.deps.logger.error({ err, resourceType: type }, 'subscription criteria evaluation failed');
+        throw err;
+      }
+      idx.forEach(({ k }, j) => {
+        const byId = new Map(typeSubs.map((s, i) => [s.id, m[j][i]]));
+        matchesOf.set(
+          k,
+          work[k].candidates.map((c) => byId.get(c.id) === true),
+        );
+      });
+    }
+    for (let k = 0; k < work.length; k++) {
+      const { row, candidates } = work[k];
+      const subject = subjects[k];
+      if (!subject) continue;
+      const previous = row.previous_version_id ? content.get(row.previous_version_id) : undefined;
+      const matches = matchesOf.get(k) ?? [];
+      candidates.forEach((sub, i) => {
+        if (!matches[i]) return;
+        if (sub.fhirPath) {
+          try {
+            if (!matchesFhirPath(sub.fhirPath, subject, row.interaction === 'delete' ? undefined : previous)) return;
+          } catch (err) {
+            this.deps.logger.warn({ subscription: sub.id, err: normalizeErrorString(err) }, 'FHIRPath criteria failed');
+            return;
+          }
+        }
+        if (sub.channelType === 'websocket') {
+          notices.push({
+            subscriptionId: sub.id,
+            versionId: (row.interaction === 'delete' ? row.previous_version_id : row.version_id) as string,
+            resource: subject,
+            interaction: row.interaction,
+          });
+          return;
+        }
+        if (sub.channelType !== 'rest-hook') return;
+        out.push([sub.id, row.seq, row.resource_type, row.id, row.version_id, row.previous_version_id, row.interaction, sub.maxAttempts]);
+      });
+    }
+    return { deliveries: out, contents: raw };
+  }
+
+  // --- delivery -----------------------------------------------------------------------------
+
+  private async claimDeliveries(limit: number): Promise<DeliveryRow[]> {
+    const { rows } = await this.deps.pool.query<DeliveryRow>(
+      `WITH c AS (
+         SELECT d.delivery_id FROM subscription_delivery d
+         WHERE d.status = 'pending' AND d.next_attempt_at <= clock_timestamp()
+           AND (d.lease_until IS NULL OR d.lease_until < clock_timestamp())
+           AND NOT EXISTS (SELECT 1 FROM subscription_delivery e WHERE e.status = 'pending' AND e.subscription_id = d.subscription_id
+             AND e.resource_type = d.resource_type AND e.id = d.id AND e.seq < d.seq)
+         ORDER BY d.next_attempt_at, d.seq LIMIT $1 FOR UPDATE SKIP LOCKED)
+       UPDATE subscription_delivery d SET attempts = d.attempts + 1, lease_owner = $2,
+         lease_until = clock_timestamp() + $3 * interval '1 millisecond', updated_at = clock_timestamp()
+       FROM c WHERE d.delivery_id = c.delivery_id
+       RETURNING d.delivery_id::text, d.subscription_id, d.seq::text, d.resource_type, d.id, d.version_id, d.previous_version_id,
+         d.interaction, d.attempts, d.max_attempts,
+         (SELECT h.content FROM resource_history h WHERE h.version_id =
+           CASE WHEN d.interaction = 'delete' THEN d.previous_version_id ELSE d.version_id END) AS content,
+         (SELECT generation FROM subscription_state)::text AS generation`,
+      [limit, this.owner, this.deps.settings.leaseMs],
+    );
+    return rows;
+  }
+
+  private async deliver(row: DeliveryRow): Promise<void> {
+    const startedAt = new Date();
+    let sub: ActiveSubscription | undefined;
+    let result: AttemptResult;
+    try {
+      sub = (await this.subscriptions(this.deps.pool, row.generation)).get(row.subscription_id);
+      if (!sub) {
+        result = { ok: false, error: `Subscription/${row.subscription_id} is no longer active`, durationMs: 0 };
+      } else if (!row.content) {
+        result = { ok: false, error: `${row.resource_type}/${row.id}/_history/${row.version_id} has no content`, durationMs: 0 };
+      } else {
+        result = await this.attempt(sub, row, row.content);
+      }
+    } catch (err) {
+      result = { ok: false, error: normalizeErrorString(err), durationMs: Date.now() - startedAt.getTime() };
+    }
+    const final = result.ok || row.attempts >= row.max_attempts || !sub;
+    const status = result.ok ? 'delivered' : final ? 'dead' : 'pending';
+    const delay = final ? 0 : backoffMs(this.deps.settings, row.attempts);
+    const audit = this.deps.audit
+      .record(deliveryAuditEvent({ row, sub, result, startedAt, finalStatus: status }))
+      .catch((err) => this.deps.logger.error({ err }, 'subscription audit failed'));
+    try {
+      await this.complete({
+        id: row.delivery_id,
+        status,
+        lastStatus: result.status ?? null,
+        lastError: result.error ?? null,
+        delay,
+        attempts: row.attempts,
+      });
+    } catch (err) {
+      // The lease expires and another attempt follows: at-least-once.
+      this.deps.logger.error({ err, delivery: row.delivery_id }, 'could not record subscription delivery');
+    }
+    await audit;
+    if (status === 'pending') this.later(delay + 5, () => this.kickDeliveries());
+    if (!result.ok) {
+      this.deps.logger.warn(
+        {
+          subscription: row.subscription_id,
+          resource: `${row.resource_type}/${row.id}`,
+          attempt: row.attempts,
+          status,
+          error: result.error,
+        },
+        'subscription delivery failed',
+      );
+    }
+  }
+
+  /**
+   * Records the outcome of attempts. Outcomes that finish while a write is in flight are written
+   * together by the next statement (group commit), so throughput does not pay one round trip each.
+   * Only the lease holder of that very attempt may record it.
+   */
+  private complete(c: Completion): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.completions.push({ ...c, resolve, reject });
+      if (!this.completing) void this.flushCompletions();
+    });
+  }
+
+  private async flushCompletions(): Promise<void> {
+    this.completing = true;
+    try {
+      while (this.completions.length > 0) {
+        const batch = this.completions.splice(0, 500);
+        try {
+          await this.deps.pool.query(
+            `UPDATE subscription_delivery d SET status = u.status, last_status = u.ls, last_error = u.le, lease_until = NULL,
+               next_attempt_at = clock_timestamp() + u.delay * interval '1 millisecond', updated_at = clock_timestamp(),
+               delivered_at = CASE WHEN u.status = 'delivered' THEN clock_timestamp() ELSE d.delivered_at END
+             FROM unnest($1::bigint[], $2::text[], $3::int[], $4::text[], $5::int[], $6::int[]) AS u(id, status, ls, le, delay, attempts)
+             WHERE d.delivery_id = u.id AND d.lease_owner = $7 AND d.attempts = u.attempts`,
+            [
+              batch.map((c) => c.id),
+              batch.map((c) => c.status),
+              batch.map((c) => c.lastStatus),
+              batch.map((c) => c.lastError),
+              batch.map((c) => c.delay),
+              batch.map((c) => c.attempts),
+              this.owner,
+            ],
+          );
+          for (const c of batch) c.resolve();
+        } catch (err) {
+          for (const c of batch) c.reject(err);
+        }
+      }
+    } finally {
+      this.completing = false;
+    }
+  }
+
+  /** One attempt: a rest-hook POST, or a bot run for `Bot/{id}` endpoints. */
+  async attempt(
+    sub: ActiveSubscription,
+    row: Pick<DeliveryRow, 'interaction' | 'resource_type' | 'id' | 'version_id'>,
+    body: string,
+  ): Promise<AttemptResult> {
+    const started = performance.now();
+    const elapsed = () => Math.round((performance.now() - started) * 1000) / 1000;
+    const endpoint = sub.endpoint ?? '';
+    const botMatch = /^Bot\/([A-Za-z0-9\-.]{1,64})$/.exec(endpoint);
+    if (botMatch) {
+      if (!this.botExecutor) return { ok: false, error: 'The bot runtime is not available', durationMs: elapsed() };
+      const res = await this.botExecutor.execute({
+        botId: botMatch[1],
+        input: JSON.parse(body),
+        contentType: 'application/fhir+json',
+        headers: { 'X-Medplum-Subscription': sub.id, 'X-Medplum-Interaction': row.interaction },
+        traceId: randomUUID(),
+        requester: { reference: `Subscription/${sub.id}` },
+      });
+      return {
+        ok: res.ok,
+        status: res.status,
+        error: res.ok ? undefined : (res.error ?? `Bot failed with status ${res.status}`),
+        durationMs: elapsed(),
+      };
+    }
+    let url: URL;
+    try {
+      url = new URL(endpoint);
+      if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(`unsupported protocol ${url.protocol}`);
+    } catch (err) {
+      return { ok: false, error: `Invalid endpoint "${endpoint}": ${normalizeErrorString(err)}`, durationMs: elapsed() };
+    }
+    const headers: Record<string, string> = {
+      ...sub.headers,
+      'Content-Type': 'application/fhir+json',
+      'X-Medplum-Subscription': sub.id,
+      'X-Medplum-Interaction': row.interaction,
+    };
+    if (row.interaction === 'delete') headers['X-Medplum-Deleted-Resource'] = `${row.resource_type}/${row.id}`;
+    if (sub.secret) headers['X-Signature'] = createHmac('sha256', sub.secret).update(body).digest('hex');
+    try {
+      const res = await fetch(url, {
+        method: 'POST',
+        headers,
+        body,
+        signal: AbortSignal.timeout(this.deps.settings.deliveryTimeoutMs),
+        redirect: 'manual',
+      });
+      await res.arrayBuffer().catch(() => undefined);
+      const ok = isSuccess(sub, res.status);
+      return { ok, status: res.status, error: ok ? undefined : `HTTP ${res.status}`, durationMs: elapsed() };
+    } catch (err) {
+      const cause = (err as { cause?: unknown }).cause;
+      return { ok: false, error: `POST ${url.origin} failed: ${normalizeErrorString(cause ?? err)}`, durationMs: elapsed() };
+    }
+  }
+}

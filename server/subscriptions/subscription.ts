@@ -1,0 +1,86 @@
+import { type Filter, getExtension, normalizeErrorString, parseSearchRequest } from '@medplum/core';
+import type { Subscription } from '@medplum/fhirtypes';
+
+// Medplum's subscription extensions (packages/core/src/subscriptions, server workers/subscription.ts).
+export const EXT = {
+  interaction: 'https://medplum.com/fhir/StructureDefinition/subscription-supported-interaction',
+  fhirPath: 'https://medplum.com/fhir/StructureDefinition/fhir-path-criteria-expression',
+  maxAttempts: 'https://medplum.com/fhir/StructureDefinition/subscription-max-attempts',
+  successCodes: 'https://medplum.com/fhir/StructureDefinition/subscription-success-codes',
+  secret: 'https://www.medplum.com/fhir/StructureDefinition/subscription-secret',
+} as const;
+
+export type Interaction = 'create' | 'update' | 'delete';
+
+export const DEFAULT_MAX_ATTEMPTS = 3;
+
+/** An active Subscription, parsed once when the cache loads. */
+export interface ActiveSubscription {
+  id: string;
+  resource: Subscription & { id: string };
+  resourceType: string;
+  filters: Filter[];
+  /** undefined: every interaction. */
+  interactions?: Set<string>;
+  fhirPath?: string;
+  maxAttempts: number;
+  successCodes?: [number, number][];
+  secret?: string;
+  channelType: string;
+  endpoint?: string;
+  headers: Record<string, string>;
+}
+
+/** "200,201-299" → [[200,200],[201,299]]; undefined when absent or malformed. */
+export function parseSuccessCodes(value: string | undefined): [number, number][] | undefined {
+  if (!value) return undefined;
+  const ranges: [number, number][] = [];
+  for (const part of value.split(',')) {
+    const m = /^\s*(\d{3})\s*(?:-\s*(\d{3}))?\s*$/.exec(part);
+    if (!m) return undefined;
+    ranges.push([Number(m[1]), Number(m[2] ?? m[1])]);
+  }
+  return ranges;
+}
+
+export function isSuccess(sub: Pick<ActiveSubscription, 'successCodes'>, status: number): boolean {
+  if (!sub.successCodes) return status >= 200 && status < 300;
+  return sub.successCodes.some(([lo, hi]) => status >= lo && status <= hi);
+}
+
+/** "Authorization: Bearer x" lines of channel.header → a header map. */
+function parseHeaders(lines: string[] | undefined): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const line of lines ?? []) {
+    const i = line.indexOf(':');
+    if (i > 0) headers[line.slice(0, i).trim()] = line.slice(i + 1).trim();
+  }
+  return headers;
+}
+
+/** Parses an active Subscription; throws with a reason when it cannot ever match. */
+export function parseSubscription(resource: Subscription & { id: string }): ActiveSubscription {
+  if (!resource.criteria) throw new Error('Subscription has no criteria');
+  let search: ReturnType<typeof parseSearchRequest>;
+  try {
+    search = parseSearchRequest(resource.criteria);
+  } catch (err) {
+    throw new Error(`Invalid criteria: ${normalizeErrorString(err)}`);
+  }
+  const interactionExts = (resource.extension ?? []).filter((e) => e.url === EXT.interaction && e.valueCode);
+  const max = getExtension(resource, EXT.maxAttempts)?.valueInteger;
+  return {
+    id: resource.id,
+    resource,
+    resourceType: search.resourceType,
+    filters: search.filters ?? [],
+    interactions: interactionExts.length ? new Set(interactionExts.map((e) => e.valueCode as string)) : undefined,
+    fhirPath: getExtension(resource, EXT.fhirPath)?.valueString,
+    maxAttempts: max && max > 0 ? max : DEFAULT_MAX_ATTEMPTS,
+    successCodes: parseSuccessCodes(getExtension(resource, EXT.successCodes)?.valueString),
+    secret: getExtension(resource, EXT.secret)?.valueString,
+    channelType: resource.channel?.type ?? '',
+    endpoint: resource.channel?.endpoint,
+    headers: parseHeaders(resource.channel?.header),
+  };
+}
