@@ -7,5 +7,11 @@ export function createPool(connectionString: string, max: number): pg.Pool {
   const pool = new pg.Pool({ connectionString, max, idleTimeoutMillis: 30_000 });
   // An idle client losing its connection (database restart) must not crash the process.
   pool.on('error', () => undefined);
+  // pg-pool removes its error listener while a client is checked out; a connection cut between
+  // two queries of a transaction would then be an uncaught exception that kills the server. The
+  // next query on that client fails with the error instead, which the caller handles.
+  pool.on('connect', (client) => {
+    client.on('error', () => undefined);
+  });
   return pool;
 }

@@ -86,7 +86,6 @@ const SERIALIZATION_FAILURE = '40001';
 const DEADLOCK = '40P01';
 const UNIQUE_VIOLATION = '23505';
 const TRANSACTION_RETRIES = 3;
-/** Index values are cut to this many UTF-8 bytes: B-tree rows are limited to ~2.7 kB. */
 
 interface StoredRow {
   content: string | null;
