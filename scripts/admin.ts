@@ -5,17 +5,14 @@
 //   npm run admin -- roles
 // Uses DATABASE_URL, else the embedded PostgreSQL of a running `npm start` (data/runtime.json),
 // else starts the embedded PostgreSQL itself.
-import { existsSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { Project } from '@medplum/fhirtypes';
 import pino from 'pino';
 import { createClient, createUser, ROLE_SYSTEM, rotateClientSecret } from '../server/auth/admin.ts';
 import { loadConfig } from '../server/config.ts';
-import { type EmbeddedDatabase, startEmbeddedPostgres } from '../server/db/embedded.ts';
-import { migrate } from '../server/db/migrate.ts';
-import { createPool } from '../server/db/pool.ts';
 import { loadProfiles } from '../server/fhir/definitions.ts';
 import { PostgresRepository } from '../server/fhir/repo.ts';
+import { openCliDatabase } from './lib/cli-database.ts';
 
 const { positionals, values } = parseArgs({
   allowPositionals: true,
@@ -50,19 +47,9 @@ function fail(message: string): never {
 
 const config = loadConfig();
 const logger = pino({ level: 'warn' });
-let embedded: EmbeddedDatabase | undefined;
-let databaseUrl = config.databaseUrl;
-const runtimeFile = `${config.dataDir}/../runtime.json`;
-if (!databaseUrl && existsSync(runtimeFile)) {
-  databaseUrl = (JSON.parse(readFileSync(runtimeFile, 'utf8')) as { databaseUrl?: string }).databaseUrl;
-}
-if (!databaseUrl) {
-  embedded = await startEmbeddedPostgres({ dataDir: config.dataDir, logger });
-  databaseUrl = embedded.url;
-}
-const pool = createPool(databaseUrl, 2);
+const db = await openCliDatabase(config, logger);
+const pool = db.pool;
 try {
-  await migrate(databaseUrl, logger);
   const profiles = loadProfiles(config.profilesDir);
   const repo = new PostgresRepository({
     pool,
@@ -123,6 +110,5 @@ try {
       fail('usage: npm run admin -- user|client|rotate-secret|roles [options] (see scripts/admin.ts)');
   }
 } finally {
-  await pool.end();
-  await embedded?.stop();
+  await db.close();
 }

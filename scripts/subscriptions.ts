@@ -5,14 +5,11 @@
 //   npm run subscriptions -- stats                         outbox backlog and deliveries by status
 // Uses DATABASE_URL, else the embedded PostgreSQL of a running `npm start` (data/runtime.json),
 // else starts the embedded PostgreSQL itself. Running servers are woken by NOTIFY at once.
-import { existsSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { loadConfig } from '../server/config.ts';
-import { type EmbeddedDatabase, startEmbeddedPostgres } from '../server/db/embedded.ts';
-import { migrate } from '../server/db/migrate.ts';
-import { createPool } from '../server/db/pool.ts';
 import { listDeadLetters, replayDeadLetters } from '../server/subscriptions/dead-letters.ts';
+import { openCliDatabase } from './lib/cli-database.ts';
 
 const { positionals, values } = parseArgs({
   allowPositionals: true,
@@ -26,19 +23,9 @@ function fail(message: string): never {
 
 const config = loadConfig();
 const logger = pino({ level: 'warn' });
-let embedded: EmbeddedDatabase | undefined;
-let databaseUrl = config.databaseUrl;
-const runtimeFile = `${config.dataDir}/../runtime.json`;
-if (!databaseUrl && existsSync(runtimeFile)) {
-  databaseUrl = (JSON.parse(readFileSync(runtimeFile, 'utf8')) as { databaseUrl?: string }).databaseUrl;
-}
-if (!databaseUrl) {
-  embedded = await startEmbeddedPostgres({ dataDir: config.dataDir, logger });
-  databaseUrl = embedded.url;
-}
-const pool = createPool(databaseUrl, 2);
+const db = await openCliDatabase(config, logger);
+const pool = db.pool;
 try {
-  await migrate(databaseUrl, logger);
   switch (positionals[0]) {
     case 'dead-letters': {
       const list = await listDeadLetters(pool, Number(values.limit) || 100);
@@ -78,6 +65,5 @@ try {
       fail('usage: npm run subscriptions -- dead-letters|replay <id>|replay-all|stats (see scripts/subscriptions.ts)');
   }
 } finally {
-  await pool.end();
-  await embedded?.stop();
+  await db.close();
 }

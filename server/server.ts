@@ -3,7 +3,7 @@ import { dirname, join } from 'node:path';
 import { Redis } from 'ioredis';
 import pino, { type Logger } from 'pino';
 import { type App, createApp } from './app.ts';
-import { AuditLog } from './audit/audit-log.ts';
+import { AuditLog, createAuditPool } from './audit/audit-log.ts';
 import { type BootstrapResult, bootstrap, loadRoles } from './auth/bootstrap.ts';
 import { KeyStore } from './auth/keys.ts';
 import { RateLimits } from './auth/rate-limit.ts';
@@ -59,7 +59,8 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
   const pool = createPool(databaseUrl, config.dbPoolSize);
   const redis = config.redisUrl ? new Redis(config.redisUrl, { maxRetriesPerRequest: 2, lazyConnect: false }) : undefined;
   redis?.on('error', (err) => logger.warn({ err: err.message }, 'redis error'));
-  const audit = new AuditLog(pool, logger);
+  const auditPool = createAuditPool(databaseUrl);
+  const audit = new AuditLog(auditPool, logger);
   let subscriptions: SubscriptionEngine | undefined;
   let wsChannel: WebSocketChannel | undefined;
   try {
@@ -127,6 +128,7 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
         await bots.close();
         await started.fastify.close();
         await audit.close();
+        await auditPool.end();
         await pool.end();
         redis?.disconnect();
         await embedded?.stop();
@@ -137,6 +139,7 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
     await subscriptions?.stop().catch(() => undefined);
     await wsChannel?.close().catch(() => undefined);
     await audit.close().catch(() => undefined);
+    await auditPool.end().catch(() => undefined);
     await pool.end().catch(() => undefined);
     redis?.disconnect();
     await embedded?.stop().catch(() => undefined);

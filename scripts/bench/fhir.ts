@@ -179,7 +179,10 @@ async function rawPostgres(databaseUrl: string): Promise<RawResults> {
   // Capture the exact statement and parameters the repository sends for one create.
   const captured: { sql: string; params: unknown[] }[] = [];
   const recorder = {
-    query: async (sql: string, params: unknown[]) => {
+    // The repository sends writes as named prepared statements ({ name, text, values }).
+    query: async (q: string | { text: string; values: unknown[] }, values?: unknown[]) => {
+      const sql = typeof q === 'string' ? q : q.text;
+      const params = typeof q === 'string' ? (values ?? []) : q.values;
       captured.push({ sql, params });
       const insert = /INSERT INTO resource\b/.test(sql);
       return { rows: insert ? [{ n: 1 }] : [], rowCount: insert ? 1 : 0 };

@@ -1,7 +1,17 @@
 import type { AuditEvent } from '@medplum/fhirtypes';
-import type pg from 'pg';
+import pg from 'pg';
 import type { Logger } from 'pino';
 import { bulkInsertNew, stampNew } from '../fhir/bulk-insert.ts';
+
+/** A small pool for audit writes only: asynchronous commit, so group commits are one round trip. */
+export function createAuditPool(connectionString: string): pg.Pool {
+  const pool = new pg.Pool({ connectionString, max: 2, options: '-c synchronous_commit=off' });
+  pool.on('error', () => undefined);
+  pool.on('connect', (client) => {
+    client.on('error', () => undefined);
+  });
+  return pool;
+}
 
 interface Pending {
   event: AuditEvent & { id: string };
@@ -60,25 +70,13 @@ export class AuditLog {
   }
 
   /**
-   * One transaction per batch with asynchronous commit: the events are in PostgreSQL (and survive
-   * our process dying) when the commit returns, without waiting for the WAL flush to disk. Only a
-   * crash of the database machine itself within its WAL writer delay could lose the newest events.
+   * One statement per batch, on connections whose commits are asynchronous (see createAuditPool):
+   * the events are in PostgreSQL (and survive our process dying) when it returns, without waiting
+   * for the WAL flush to disk. Only a crash of the database machine itself within its WAL writer
+   * delay could lose the newest events.
    */
   private async insert(events: (AuditEvent & { id: string })[]): Promise<void> {
-    const client = await this.pool.connect();
-    let ok = false;
-    try {
-      await client.query('BEGIN');
-      await client.query('SET LOCAL synchronous_commit TO off');
-      await bulkInsertNew(client, events);
-      await client.query('COMMIT');
-      ok = true;
-    } finally {
-      if (!ok) {
-        await client.query('ROLLBACK').catch(() => undefined);
-      }
-      client.release();
-    }
+    await bulkInsertNew(this.pool, events);
   }
 
   /** Waits for queued events to be written; further records are refused. */

@@ -1,0 +1,59 @@
+import { existsSync, readFileSync } from 'node:fs';
+import type pg from 'pg';
+import type { Logger } from 'pino';
+import type { ServerConfig } from '../../server/config.ts';
+import { type EmbeddedDatabase, startEmbeddedPostgres } from '../../server/db/embedded.ts';
+import { migrate } from '../../server/db/migrate.ts';
+import { createPool } from '../../server/db/pool.ts';
+
+export interface CliDatabase {
+  url: string;
+  pool: pg.Pool;
+  close(): Promise<void>;
+}
+
+/**
+ * The database an operator command works on: DATABASE_URL, else the embedded PostgreSQL of a
+ * running `npm start` (data/runtime.json), else the embedded PostgreSQL started here. Migrated.
+ */
+export async function openCliDatabase(config: ServerConfig, logger: Logger): Promise<CliDatabase> {
+  let embedded: EmbeddedDatabase | undefined;
+  let url = config.databaseUrl;
+  const runtimeFile = `${config.dataDir}/../runtime.json`;
+  if (!url && existsSync(runtimeFile)) {
+    const runtime = JSON.parse(readFileSync(runtimeFile, 'utf8')) as { databaseUrl?: string; pid?: number };
+    // A server killed without a clean shutdown leaves the file behind: only trust a live one.
+    if (runtime.pid && isAlive(runtime.pid)) {
+      url = runtime.databaseUrl;
+    }
+  }
+  if (!url) {
+    embedded = await startEmbeddedPostgres({ dataDir: config.dataDir, logger });
+    url = embedded.url;
+  }
+  const pool = createPool(url, 2);
+  try {
+    await migrate(url, logger);
+  } catch (err) {
+    await pool.end();
+    await embedded?.stop();
+    throw err;
+  }
+  return {
+    url,
+    pool,
+    close: async () => {
+      await pool.end();
+      await embedded?.stop();
+    },
+  };
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
