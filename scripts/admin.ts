@@ -12,7 +12,7 @@ import { createClient, createUser, ROLE_SYSTEM, rotateClientSecret } from '../se
 import { loadConfig } from '../server/config.ts';
 import { loadProfiles } from '../server/fhir/definitions.ts';
 import { PostgresRepository } from '../server/fhir/repo.ts';
-import { openCliDatabase } from './lib/cli-database.ts';
+import { fail, openCliDatabase } from './lib/cli-database.ts';
 
 const { positionals, values } = parseArgs({
   allowPositionals: true,
@@ -38,11 +38,6 @@ function params(list: string[]): Record<string, string> {
       return [p.slice(0, eq), p.slice(eq + 1)];
     }),
   );
-}
-
-function fail(message: string): never {
-  process.stderr.write(`${message}\n`);
-  process.exit(2);
 }
 
 const config = loadConfig();

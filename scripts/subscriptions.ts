@@ -9,17 +9,12 @@ import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { loadConfig } from '../server/config.ts';
 import { listDeadLetters, replayDeadLetters } from '../server/subscriptions/dead-letters.ts';
-import { openCliDatabase } from './lib/cli-database.ts';
+import { fail, openCliDatabase } from './lib/cli-database.ts';
 
 const { positionals, values } = parseArgs({
   allowPositionals: true,
   options: { limit: { type: 'string', default: '100' }, json: { type: 'boolean', default: false } },
 });
-
-function fail(message: string): never {
-  process.stderr.write(`${message}\n`);
-  process.exit(2);
-}
 
 const config = loadConfig();
 const logger = pino({ level: 'warn' });

@@ -57,3 +57,9 @@ function isAlive(pid: number): boolean {
     return false;
   }
 }
+
+/** Ends an operator command with a usage or input error (exit code 2). */
+export function fail(message: string): never {
+  process.stderr.write(`${message}\n`);
+  process.exit(2);
+}

@@ -8,6 +8,7 @@ import { PostgresRepository, type RepositoryContext } from '../fhir/repo.ts';
 import { deliveryAuditEvent } from './audit.ts';
 import type { BotExecutor } from './bot-executor.ts';
 import { matchesFhirPath, matchFiltersBatch } from './matcher.ts';
+import { RerunLoop } from './rerun-loop.ts';
 import { backoffMs, type SubscriptionSettings } from './settings.ts';
 import { type ActiveSubscription, type Interaction, isSuccess, parseSubscription } from './subscription.ts';
 
@@ -101,10 +102,16 @@ export class SubscriptionEngine {
   private listener?: pg.Client;
   private poller?: NodeJS.Timeout;
   private stopped = true;
-  private dispatching?: Promise<void>;
-  private dispatchAgain = false;
-  private pumping?: Promise<void>;
-  private pumpAgain = false;
+  private readonly dispatchLoop = new RerunLoop(
+    () => this.drainOutbox(),
+    () => this.stopped,
+    (err) => this.deps.logger.error({ err }, 'subscription dispatch failed'),
+  );
+  private readonly deliveryLoop = new RerunLoop(
+    () => this.claimWhileRoom(),
+    () => this.stopped,
+    (err) => this.deps.logger.error({ err }, 'subscription delivery claim failed'),
+  );
   private readonly inflight = new Set<Promise<void>>();
   private readonly timers = new Set<NodeJS.Timeout>();
   private cache?: { generation: string; subs: Map<string, ActiveSubscription> };
@@ -176,7 +183,7 @@ export class SubscriptionEngine {
     const listener = this.listener;
     this.listener = undefined;
     await listener?.end().catch(() => undefined);
-    await Promise.allSettled([this.dispatching, this.pumping, ...this.inflight]);
+    await Promise.allSettled([this.dispatchLoop.running, this.deliveryLoop.running, ...this.inflight]);
   }
 
   kick(): void {
@@ -185,63 +192,27 @@ export class SubscriptionEngine {
   }
 
   kickDispatch(): void {
-    if (this.stopped) return;
-    if (this.dispatching) {
-      this.dispatchAgain = true;
-      return;
-    }
-    // The promise is stored before the loop runs: a loop that finishes without awaiting must not
-    // leave a stale "running" marker behind.
-    let done!: () => void;
-    this.dispatching = new Promise<void>((r) => {
-      done = r;
-    });
-    void (async () => {
-      try {
-        do {
-          this.dispatchAgain = false;
-          while (!this.stopped && (await this.dispatchOnce()) > 0) {
-            // keep draining
-          }
-        } while (this.dispatchAgain && !this.stopped);
-      } catch (err) {
-        this.deps.logger.error({ err }, 'subscription dispatch failed');
-      } finally {
-        this.dispatching = undefined;
-        done();
-      }
-    })();
+    this.dispatchLoop.kick();
   }
 
   kickDeliveries(): void {
-    if (this.stopped) return;
-    if (this.pumping) {
-      this.pumpAgain = true;
-      return;
+    this.deliveryLoop.kick();
+  }
+
+  private async drainOutbox(): Promise<void> {
+    while (!this.stopped && (await this.dispatchOnce()) > 0) {
+      // keep draining
     }
-    let done!: () => void;
-    this.pumping = new Promise<void>((r) => {
-      done = r;
-    });
-    void (async () => {
-      try {
-        do {
-          this.pumpAgain = false;
-          while (!this.stopped) {
-            const room = this.deps.settings.concurrency - this.inflight.size;
-            if (room <= 0) break;
-            const rows = await this.claimDeliveries(room);
-            for (const row of rows) this.track(this.deliver(row));
-            if (rows.length < room) break;
-          }
-        } while (this.pumpAgain && !this.stopped);
-      } catch (err) {
-        this.deps.logger.error({ err }, 'subscription delivery claim failed');
-      } finally {
-        this.pumping = undefined;
-        done();
-      }
-    })();
+  }
+
+  private async claimWhileRoom(): Promise<void> {
+    while (!this.stopped) {
+      const room = this.deps.settings.concurrency - this.inflight.size;
+      if (room <= 0) break;
+      const rows = await this.claimDeliveries(room);
+      for (const row of rows) this.track(this.deliver(row));
+      if (rows.length < room) break;
+    }
   }
 
   private track(p: Promise<void>): void {
