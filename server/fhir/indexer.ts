@@ -33,6 +33,61 @@ export interface IndexRows {
   uri: [code: string, value: string][];
 }
 
+/** Where each kind of index row is stored: table, value columns, and their array types for unnest(). */
+export const INDEX_TABLES: Record<keyof IndexRows, { table: string; columns: string[]; types: string[] }> = {
+  token: { table: 'sp_token', columns: ['code', 'system', 'value'], types: ['text', 'text', 'text'] },
+  string: { table: 'sp_string', columns: ['code', 'value', 'raw'], types: ['text', 'text', 'text'] },
+  date: { table: 'sp_date', columns: ['code', 'lo', 'hi'], types: ['text', 'timestamptz', 'timestamptz'] },
+  number: { table: 'sp_number', columns: ['code', 'value'], types: ['text', 'numeric'] },
+  quantity: {
+    table: 'sp_quantity',
+    columns: ['code', 'value', 'system', 'unit', 'unit_code'],
+    types: ['text', 'numeric', 'text', 'text', 'text'],
+  },
+  reference: {
+    table: 'sp_reference',
+    columns: ['code', 'target_type', 'target_id', 'reference'],
+    types: ['text', 'text', 'text', 'text'],
+  },
+  uri: { table: 'sp_uri', columns: ['code', 'value'], types: ['text', 'text'] },
+};
+
+export const INDEX_KINDS = Object.keys(INDEX_TABLES) as (keyof IndexRows)[];
+
+/**
+ * The index rows of many resources as one INSERT ... SELECT FROM unnest(...) per table: column
+ * arrays (resource_type, id, then the value columns) for each kind that has rows. `paramOffset`
+ * is the number of bind parameters already used by the statement.
+ */
+export function bulkIndexInserts(
+  resources: { resourceType: string; id: string; rows: IndexRows }[],
+  paramOffset: number,
+): { statements: string[]; params: unknown[][] } {
+  const statements: string[] = [];
+  const params: unknown[][] = [];
+  for (const kind of INDEX_KINDS) {
+    const { table, columns, types } = INDEX_TABLES[kind];
+    const lists: unknown[][] = [[], [], ...columns.map(() => [])];
+    for (const { resourceType, id, rows } of resources) {
+      for (const row of rows[kind]) {
+        lists[0].push(resourceType);
+        lists[1].push(id);
+        row.forEach((v, i) => {
+          lists[i + 2].push(v);
+        });
+      }
+    }
+    if (lists[0].length === 0) {
+      continue;
+    }
+    const start = paramOffset + params.length + 1;
+    const casts = ['text', 'text', ...types].map((t, i) => `$${start + i}::${t}[]`).join(', ');
+    statements.push(`INSERT INTO ${table} (resource_type, id, ${columns.join(', ')}) SELECT * FROM unnest(${casts})`);
+    params.push(...lists);
+  }
+  return { statements, params };
+}
+
 export function emptyIndexRows(): IndexRows {
   return { token: [], string: [], date: [], number: [], quantity: [], reference: [], uri: [] };
 }

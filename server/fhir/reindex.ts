@@ -2,46 +2,13 @@ import { globalSchema } from '@medplum/core';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import { isKnownResourceType } from './definitions.ts';
-import { buildIndexRows, type IndexRows, searchParameterFingerprint } from './indexer.ts';
+import { buildIndexRows, bulkIndexInserts, INDEX_KINDS, INDEX_TABLES, searchParameterFingerprint } from './indexer.ts';
 
-const INDEX_TABLES = ['sp_token', 'sp_string', 'sp_date', 'sp_number', 'sp_quantity', 'sp_reference', 'sp_uri'];
 const REINDEX_LOCK = 727_001;
 const BATCH = 500;
 
-const SHAPES: Record<keyof IndexRows, [table: string, columns: string, types: string]> = {
-  token: ['sp_token', 'id, code, system, value', 'text[], text[], text[], text[]'],
-  string: ['sp_string', 'id, code, value, raw', 'text[], text[], text[], text[]'],
-  date: ['sp_date', 'id, code, lo, hi', 'text[], text[], timestamptz[], timestamptz[]'],
-  number: ['sp_number', 'id, code, value', 'text[], text[], numeric[]'],
-  quantity: ['sp_quantity', 'id, code, value, system, unit, unit_code', 'text[], text[], numeric[], text[], text[], text[]'],
-  reference: ['sp_reference', 'id, code, target_type, target_id, reference', 'text[], text[], text[], text[], text[]'],
-  uri: ['sp_uri', 'id, code, value', 'text[], text[], text[]'],
-};
-
 const DEADLOCK = '40P01';
 const BATCH_ATTEMPTS = 3;
-
-/** Column arrays (for unnest) of the index rows of many resources, per index table. */
-function columnsOf(resources: { id: string; content: string }[]): Map<keyof IndexRows, unknown[][]> {
-  const cols = new Map<keyof IndexRows, unknown[][]>();
-  for (const { id, content } of resources) {
-    const idx = buildIndexRows(JSON.parse(content));
-    for (const kind of Object.keys(SHAPES) as (keyof IndexRows)[]) {
-      for (const row of idx[kind]) {
-        const values = [id, ...row];
-        let lists = cols.get(kind);
-        if (!lists) {
-          lists = values.map(() => []);
-          cols.set(kind, lists);
-        }
-        values.forEach((v, i) => {
-          lists[i].push(v);
-        });
-      }
-    }
-  }
-  return cols;
-}
 
 /**
  * Rebuilds the index rows of a batch of resources in one transaction. The rows are locked while
@@ -56,16 +23,16 @@ async function reindexBatch(client: pg.PoolClient, resourceType: string, ids: st
       [resourceType, ids],
     );
     const live = rows.map((r) => r.id);
-    for (const table of INDEX_TABLES) {
-      await client.query(`DELETE FROM ${table} WHERE resource_type = $1 AND id = ANY($2::text[])`, [resourceType, live]);
+    for (const kind of INDEX_KINDS) {
+      await client.query(`DELETE FROM ${INDEX_TABLES[kind].table} WHERE resource_type = $1 AND id = ANY($2::text[])`, [resourceType, live]);
     }
-    for (const [kind, lists] of columnsOf(rows)) {
-      const [table, columns, types] = SHAPES[kind];
-      const casts = types
-        .split(', ')
-        .map((t, i) => `$${i + 2}::${t}`)
-        .join(', ');
-      await client.query(`INSERT INTO ${table} (resource_type, ${columns}) SELECT $1, * FROM unnest(${casts})`, [resourceType, ...lists]);
+    const inserts = bulkIndexInserts(
+      rows.map((r) => ({ resourceType, id: r.id, rows: buildIndexRows(JSON.parse(r.content)) })),
+      0,
+    );
+    if (inserts.statements.length > 0) {
+      const ctes = inserts.statements.map((sql, i) => `i_${i} AS (${sql})`);
+      await client.query(`WITH ${ctes.join(', ')} SELECT 1`, inserts.params);
     }
     await client.query('COMMIT');
   } catch (err) {

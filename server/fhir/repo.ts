@@ -41,7 +41,7 @@ import {
   type TypeAccess,
   typeAccess,
 } from '../auth/access-policy.ts';
-import { buildIndexRows, type IndexRows } from './indexer.ts';
+import { buildIndexRows, INDEX_KINDS, INDEX_TABLES, type IndexRows } from './indexer.ts';
 import { SqlParams } from './search/conditions.ts';
 import { executeSearch, executeSearchByReference } from './search/execute.ts';
 import { criteriaCondition, matchesCriteria } from './search/policy.ts';
@@ -99,59 +99,31 @@ type Write = { kind: 'none' } | { kind: 'put'; resource: WithId<Resource> } | { 
 
 type Decision<T> = { write: Write; result: T };
 
-/** Write the index arrays of one resource as unnest()-able column arrays. */
+/** The index rows of one resource as unnest()-able column arrays, in INDEX_TABLES order. */
 function indexColumns(rows: IndexRows): unknown[] {
-  const col = <T extends unknown[]>(list: T[], i: number): unknown[] => list.map((r) => r[i]);
-  return [
-    col(rows.token, 0),
-    col(rows.token, 1),
-    col(rows.token, 2),
-    col(rows.string, 0),
-    col(rows.string, 1),
-    col(rows.string, 2),
-    col(rows.date, 0),
-    col(rows.date, 1),
-    col(rows.date, 2),
-    col(rows.number, 0),
-    col(rows.number, 1),
-    col(rows.quantity, 0),
-    col(rows.quantity, 1),
-    col(rows.quantity, 2),
-    col(rows.quantity, 3),
-    col(rows.quantity, 4),
-    col(rows.reference, 0),
-    col(rows.reference, 1),
-    col(rows.reference, 2),
-    col(rows.reference, 3),
-    col(rows.uri, 0),
-    col(rows.uri, 1),
-  ];
+  return INDEX_KINDS.flatMap((kind) => INDEX_TABLES[kind].columns.map((_, i) => (rows[kind] as unknown[][]).map((row) => row[i])));
 }
 
-// Index inserts for a statement whose $1/$2 are resource_type/id and whose index columns start at $6.
+/** Bind-parameter number of the first index column: $1–$5 are type, id, version, updated, content. */
+const FIRST_INDEX_PARAM = 6;
+
+// Index inserts for a statement whose $1/$2 are resource_type/id and whose index columns start at
+// FIRST_INDEX_PARAM. Every kind is always present, so the SQL text is fixed (a prepared statement).
 // `guard` limits them to the case where the resource row was actually written.
 function indexInsertCtes(guard: string): string {
-  return `
-  i_token AS (INSERT INTO sp_token (resource_type, id, code, system, value)
-    SELECT $1, $2, * FROM unnest($6::text[], $7::text[], $8::text[]) ${guard}),
-  i_string AS (INSERT INTO sp_string (resource_type, id, code, value, raw)
-    SELECT $1, $2, * FROM unnest($9::text[], $10::text[], $11::text[]) ${guard}),
-  i_date AS (INSERT INTO sp_date (resource_type, id, code, lo, hi)
-    SELECT $1, $2, * FROM unnest($12::text[], $13::timestamptz[], $14::timestamptz[]) ${guard}),
-  i_number AS (INSERT INTO sp_number (resource_type, id, code, value)
-    SELECT $1, $2, * FROM unnest($15::text[], $16::numeric[]) ${guard}),
-  i_quantity AS (INSERT INTO sp_quantity (resource_type, id, code, value, system, unit, unit_code)
-    SELECT $1, $2, * FROM unnest($17::text[], $18::numeric[], $19::text[], $20::text[], $21::text[]) ${guard}),
-  i_reference AS (INSERT INTO sp_reference (resource_type, id, code, target_type, target_id, reference)
-    SELECT $1, $2, * FROM unnest($22::text[], $23::text[], $24::text[], $25::text[]) ${guard}),
-  i_uri AS (INSERT INTO sp_uri (resource_type, id, code, value)
-    SELECT $1, $2, * FROM unnest($26::text[], $27::text[]) ${guard})`;
+  let param = FIRST_INDEX_PARAM;
+  return INDEX_KINDS.map((kind) => {
+    const { table, columns, types } = INDEX_TABLES[kind];
+    const casts = types.map((t) => `$${param++}::${t}[]`).join(', ');
+    return `i_${kind} AS (INSERT INTO ${table} (resource_type, id, ${columns.join(', ')})
+    SELECT $1, $2, * FROM unnest(${casts}) ${guard})`;
+  }).join(',\n  ');
 }
 
-const INDEX_TABLES = ['sp_token', 'sp_string', 'sp_date', 'sp_number', 'sp_quantity', 'sp_reference', 'sp_uri'];
+const INDEX_TABLE_NAMES = INDEX_KINDS.map((kind) => INDEX_TABLES[kind].table);
 
 function indexDeleteCtes(guard: string): string {
-  return INDEX_TABLES.map((t) => `d_${t} AS (DELETE FROM ${t} WHERE id = $2 AND resource_type = $1 ${guard})`).join(',\n  ');
+  return INDEX_TABLE_NAMES.map((t) => `d_${t} AS (DELETE FROM ${t} WHERE id = $2 AND resource_type = $1 ${guard})`).join(',\n  ');
 }
 
 // Transactional outbox (server/subscriptions): every committed write but an AuditEvent leaves one

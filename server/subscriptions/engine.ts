@@ -15,6 +15,7 @@ import { type ActiveSubscription, type Interaction, isSuccess, parseSubscription
 export const OUTBOX_CHANNEL = 'subscription_outbox';
 export const DELIVERY_CHANNEL = 'subscription_delivery';
 
+/** A committed write as the outbox records it. */
 interface OutboxRow {
   seq: string;
   resource_type: string;
@@ -25,19 +26,13 @@ interface OutboxRow {
   generation: string;
 }
 
-export interface DeliveryRow {
+/** One subscription's delivery of an outbox event. */
+export interface DeliveryRow extends OutboxRow {
   delivery_id: string;
   subscription_id: string;
-  seq: string;
-  resource_type: string;
-  id: string;
-  version_id: string;
-  previous_version_id: string | null;
-  interaction: Interaction;
   attempts: number;
   max_attempts: number;
   content: string | null;
-  generation: string;
 }
 
 /** The outcome of one delivery attempt. */
