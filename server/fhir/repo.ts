@@ -44,7 +44,7 @@ import {
 import { buildIndexRows, INDEX_KINDS, INDEX_TABLES, type IndexRows } from './indexer.ts';
 import { SqlParams } from './search/conditions.ts';
 import { executeSearch, executeSearchByReference } from './search/execute.ts';
-import { criteriaCondition, matchesCriteria } from './search/policy.ts';
+import { criteriaCondition, matchesCriteria, matchingIds } from './search/policy.ts';
 import { ResourceValidator, Terminology } from './validation.ts';
 
 /** Shared, immutable dependencies of every repository instance. */
@@ -409,19 +409,32 @@ export class PostgresRepository extends FhirRepository {
     if (!this.options.policy) {
       return results;
     }
-    return Promise.all(
-      results.map(async (r) => {
-        if (r instanceof Error) {
-          return r;
-        }
-        const access = this.access(r.resourceType, 'read');
-        if (access.kind === 'none' || !(await this.withinCriteria(access, r.resourceType, r.id as string))) {
-          // Outside the policy the resource does not exist for this caller.
-          return new OperationOutcomeError(notFound);
-        }
-        return this.redact(r);
-      }),
-    );
+    // Criteria are checked per type in one query each, not once per included resource.
+    const allowed = new Map<string, Set<string> | 'all'>();
+    const byType = new Map<string, string[]>();
+    for (const r of results) {
+      if (!(r instanceof Error)) {
+        byType.set(r.resourceType, [...(byType.get(r.resourceType) ?? []), r.id as string]);
+      }
+    }
+    for (const [type, ids] of byType) {
+      const access = this.access(type, 'read');
+      allowed.set(
+        type,
+        access.kind === 'all' ? 'all' : access.kind === 'none' ? new Set() : await matchingIds(this, type, ids, access.criteria),
+      );
+    }
+    return results.map((r) => {
+      if (r instanceof Error) {
+        return r;
+      }
+      const ok = allowed.get(r.resourceType);
+      if (ok !== 'all' && !ok?.has(r.id as string)) {
+        // Outside the policy the resource does not exist for this caller.
+        return new OperationOutcomeError(notFound);
+      }
+      return this.redact(r);
+    });
   }
 
   async readVersion<T extends Resource>(resourceType: string, id: string, vid: string): Promise<WithId<T>> {

@@ -35,13 +35,23 @@ export function criteriaCondition(
 
 /** Whether the stored resource matches one of the criteria (evaluated on its search index). */
 export async function matchesCriteria(repo: PostgresRepository, resourceType: string, id: string, criteria: Filter[][]): Promise<boolean> {
+  return (await matchingIds(repo, resourceType, [id], criteria)).has(id);
+}
+
+/** Which of these stored resources match one of the criteria: one query for the whole set. */
+export async function matchingIds(
+  repo: PostgresRepository,
+  resourceType: string,
+  ids: string[],
+  criteria: Filter[][],
+): Promise<Set<string>> {
   const params = new SqlParams();
   const t = params.add(resourceType);
-  const i = params.add(id);
+  const i = params.add(ids);
   const cond = criteriaCondition(repo, params, resourceType, criteria, 'r.id');
-  const { rows } = await repo.query(
-    `SELECT 1 FROM resource r WHERE r.resource_type = ${t} AND r.id = ${i} AND NOT r.deleted AND ${cond}`,
+  const { rows } = await repo.query<{ id: string }>(
+    `SELECT r.id FROM resource r WHERE r.resource_type = ${t} AND r.id = ANY(${i}::text[]) AND NOT r.deleted AND ${cond}`,
     params.values,
   );
-  return rows.length > 0;
+  return new Set(rows.map((r) => r.id));
 }
