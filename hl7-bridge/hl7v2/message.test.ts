@@ -79,7 +79,7 @@ describe('access by HL7 path', () => {
     expect(msg.version).toBe('2.5.1');
     expect(msg.get('PID-3[2].1')).toBe('987-65-4320');
     expect(msg.get('PID-5[2].7')).toBe('M');
-    expect(msg.get('PV2-3.5')).toBe('Chest pain & shortness of breath');
+    expect(msg.get('PV2-3.9')).toBe('Chest pain & shortness of breath');
     expect(msg.segment('PID')?.reps(3)).toHaveLength(2);
     expect(msg.get('PID-40')).toBe('');
     expect(msg.get('ZZZ-1')).toBe('');
