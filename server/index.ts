@@ -1,10 +1,72 @@
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { ClientApplication, Project } from '@medplum/fhirtypes';
+import { createClient, rotateClientSecret } from './auth/admin.ts';
 import { deployOwnBots } from './bots/self-deploy.ts';
 import { loadConfig } from './config.ts';
-import { startServer } from './server.ts';
+import { type RunningServer, startServer } from './server.ts';
+
+const HL7_CLIENT_NAME = 'EmergiSphere HL7 bridge';
+
+/**
+ * The HL7 v2 bridge runs beside the server (its own component in hl7-bridge/, loaded dynamically
+ * so server/ has no static dependency on it) and reaches it over HTTP as its own ClientApplication
+ * (role hl7-bridge), whose secret is renewed at every start and kept in memory only. The bridge's
+ * API URL becomes the project secret HL7_BRIDGE_URL, where the hl7-outbound bot finds it.
+ */
+async function startHl7Bridge(
+  server: RunningServer,
+): Promise<{ ports: Record<string, number>; apiUrl: string; close(): Promise<void> } | undefined> {
+  const runtime = resolve('hl7-bridge/runtime.ts');
+  if (!existsSync(runtime)) return undefined;
+  const repo = server.app.repo();
+  const found = await repo.search<ClientApplication>({
+    resourceType: 'ClientApplication',
+    filters: [{ code: 'name', operator: 'eq', value: HL7_CLIENT_NAME }],
+  });
+  const existing = found.entry?.map((e) => e.resource).find((c) => c?.name === HL7_CLIENT_NAME);
+  const credentials = existing
+    ? { clientId: existing.id as string, clientSecret: await rotateClientSecret(repo, existing.id as string) }
+    : await createClient(repo, server.bootstrap.project, { name: HL7_CLIENT_NAME, role: 'hl7-bridge' }).then((c) => ({
+        clientId: c.client.id,
+        clientSecret: c.secret,
+      }));
+  const { runBridge } = (await import(runtime)) as typeof import('../hl7-bridge/runtime.ts');
+  const bridge = await runBridge({
+    baseUrl: server.url,
+    ...credentials,
+    databaseUrl: server.databaseUrl,
+    logger: server.logger.child({ component: 'hl7' }),
+  });
+  const project = await repo.readResource<Project>('Project', server.bootstrap.project.id);
+  const secret = (project.secret ?? []).filter((s) => s.name !== 'HL7_BRIDGE_URL');
+  await repo.updateResource<Project>({ ...project, secret: [...secret, { name: 'HL7_BRIDGE_URL', valueString: bridge.apiUrl }] });
+  return bridge;
+}
 
 const config = loadConfig();
 const server = await startServer(config);
 const { logger, bootstrap } = server;
+
+// npm start on the embedded default runs the HL7 bridge too (HL7_BRIDGE=true|false overrides).
+let hl7: Awaited<ReturnType<typeof startHl7Bridge>>;
+let hl7Error: string | undefined;
+if (process.env.HL7_BRIDGE === 'true' || (process.env.HL7_BRIDGE !== 'false' && !config.databaseUrl)) {
+  try {
+    hl7 = await startHl7Bridge(server);
+  } catch (err) {
+    hl7Error = err instanceof Error ? err.message : String(err);
+    logger.warn({ err: hl7Error }, 'the HL7 bridge did not start');
+  }
+}
+const hl7Lines = hl7
+  ? [
+      ...Object.entries(hl7.ports).map(([name, port]) => `  HL7 v2 (MLLP) ${name.padEnd(11)} port ${port}`),
+      `  HL7 bridge API:           ${hl7.apiUrl}hl7/`,
+    ]
+  : hl7Error
+    ? [`  HL7 bridge:               not started (${hl7Error.split('\n')[0]})`]
+    : [];
 
 logger.info({ url: server.url }, 'EmergiSphere is running');
 const login = bootstrap.created
@@ -26,6 +88,7 @@ process.stdout.write(
     `  EmergiSphere FHIR server: ${server.url}`,
     `  FHIR base:                ${server.url}fhir/R4/`,
     `  Health:                   ${server.url}healthcheck`,
+    ...hl7Lines,
     ...login,
     '',
     '',
@@ -43,6 +106,7 @@ async function shutdown(signal: string): Promise<void> {
   stopping = true;
   logger.info({ signal }, 'shutting down');
   try {
+    await hl7?.close();
     await server.close();
     process.exit(0);
   } catch (err) {
