@@ -34,6 +34,11 @@ function errorsOf(ack: Message): AckError[] {
   });
 }
 
+/** The bot failed on this message as a whole (it threw): AE with the bot's error. */
+function failed(err: unknown): ConversionResult {
+  return { code: 'AE', errors: [{ code: '207', severity: 'E', text: err instanceof Error ? err.message : String(err) }] };
+}
+
 function normalizeAckCode(code: string): ConversionResult['code'] {
   if (code === 'AA' || code === 'CA') return 'AA';
   if (code === 'AR' || code === 'CR') return 'AR';
@@ -60,7 +65,8 @@ export class BotConverter implements Converter {
     try {
       return await this.execute(bodies);
     } catch (err) {
-      if (err instanceof TransientConversionError || bodies.length === 1) throw err;
+      if (err instanceof TransientConversionError) throw err;
+      if (bodies.length === 1) return [failed(err)];
     }
     const results: ConversionResult[] = [];
     for (const body of bodies) {
@@ -68,7 +74,7 @@ export class BotConverter implements Converter {
         results.push(...(await this.execute([body])));
       } catch (err) {
         if (err instanceof TransientConversionError) throw err;
-        results.push({ code: 'AE', errors: [{ code: '207', severity: 'E', text: err instanceof Error ? err.message : String(err) }] });
+        results.push(failed(err));
       }
     }
     return results;

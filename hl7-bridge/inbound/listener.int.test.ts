@@ -13,7 +13,7 @@ import { Message } from '../hl7v2/message.ts';
 import { MllpClient } from '../mllp/client.ts';
 import { frame } from '../mllp/framing.ts';
 import { adtA01, corpus, garbage, invalid } from '../test-corpus/messages.ts';
-import { sendRaw, testChannels } from '../testing.ts';
+import { sendRaw, testChannels } from '../test-support/mllp.ts';
 
 const TLS_DIR = resolve(import.meta.dirname, '../test-corpus/tls');
 let db: { url: string; drop(): Promise<void> };
