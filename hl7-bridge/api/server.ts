@@ -40,7 +40,7 @@ function list(value: unknown): string[] | undefined {
 /**
  * The bridge's HTTP API (JSON; errors as OperationOutcomes), every route but /hl7/health behind a
  * bearer token verified against the server:
- *   GET  /hl7/messages?type=&patient=&date=&status=&channel=&control=&_count=&_offset=   message log
+ *   GET  /hl7/messages?type=&patient=&date=&status=&channel=&control=&ack=&_count=&_offset=   message log
  *   GET  /hl7/messages/{id}            one message with its text, ACK and error detail
  *   GET  /hl7/messages/{id}/raw        the bytes as received
  *   GET  /hl7/errors                   the error queue (failed conversions)
@@ -82,6 +82,7 @@ export async function startApi(deps: ApiDeps, port: number, host: string): Promi
       status: status ?? (q.status as string | undefined),
       channel: q.channel as string | undefined,
       control: q.control as string | undefined,
+      ack: q.ack as string | undefined,
       count,
       offset,
     });

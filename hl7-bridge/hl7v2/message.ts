@@ -85,6 +85,8 @@ export class Segment {
   readonly name: string;
   private readonly fields: string[];
   private readonly ctx: Context;
+  /** Fields split into repetitions, on first read (converters read the same fields many times). */
+  private readonly split: (Rep[] | undefined)[] = [];
 
   constructor(raw: string, ctx: Context) {
     this.ctx = ctx;
@@ -115,6 +117,7 @@ export class Segment {
     }
     while (this.fields.length <= n) this.fields.push('');
     this.fields[n] = raw;
+    this.split[n] = undefined;
   }
 
   private get isHeader(): boolean {
@@ -123,14 +126,18 @@ export class Segment {
 
   /** The repetitions of field n (none when the field is empty). */
   reps(n: number): Rep[] {
+    const cached = this.split[n];
+    if (cached) return cached;
     const raw = this.field(n);
-    if (raw === '') return [];
-    if (this.isHeader && n <= 2) {
+    let reps: Rep[];
+    if (raw === '') reps = [];
+    else if (this.isHeader && n <= 2) {
       // MSH-1 and MSH-2 are the delimiters themselves: one literal value, never split or unescaped.
       const literal = { ...this.ctx.delimiters, component: '\u0000', subcomponent: '\u0000', escape: '\u0000' };
-      return [new Rep(raw, { ...this.ctx, delimiters: literal })];
-    }
-    return raw.split(this.ctx.delimiters.repetition).map((r) => new Rep(r, this.ctx));
+      reps = [new Rep(raw, { ...this.ctx, delimiters: literal })];
+    } else reps = raw.split(this.ctx.delimiters.repetition).map((r) => new Rep(r, this.ctx));
+    this.split[n] = reps;
+    return reps;
   }
 
   /** Repetition i (from 1) of field n; an empty Rep when absent. */

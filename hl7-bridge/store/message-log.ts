@@ -11,8 +11,10 @@ export interface LogQuery {
   date?: string[];
   status?: string;
   channel?: string;
-  /** MSH-10 of the message, or of the ACK we sent. */
+  /** MSH-10 of the message. */
   control?: string;
+  /** MSH-10 of the ACK we sent (a sender asking "what was ACK ES…?"; not indexed). */
+  ack?: string;
   count: number;
   offset: number;
 }
@@ -95,7 +97,8 @@ export async function searchMessages(pool: pg.Pool, q: LogQuery): Promise<{ entr
     where.push(`status = ${param(q.status)}`);
   }
   if (q.channel) where.push(`channel = ${param(q.channel)}`);
-  if (q.control) where.push(`(control_id = ${param(q.control)} OR ack_control_id = ${param(q.control)})`);
+  if (q.control) where.push(`control_id = ${param(q.control)}`);
+  if (q.ack) where.push(`ack_control_id = ${param(q.ack)}`);
   for (const d of q.date ?? []) {
     const m = DATE.exec(d);
     if (!m) throw new LogQueryError(`date "${d}" must be [eq|ne|ge|gt|le|lt]YYYY-MM-DD[Thh:mm[:ss][Z|±hh:mm]]`);

@@ -189,7 +189,12 @@ export class MessageStore {
         columns[i].push(v);
       });
     }
-    const { rows } = await this.pool.query<{ id: string; ack_control_id: string }>(INSERT_SQL, columns);
+    // A named statement is parsed and planned once per connection, not for every group commit.
+    const { rows } = await this.pool.query<{ id: string; ack_control_id: string }>({
+      name: 'hl7-message-insert',
+      text: INSERT_SQL,
+      values: columns,
+    });
     const inserted = new Map(rows.map((r) => [r.ack_control_id, String(r.id)]));
     const duplicates: Pending[] = [];
     for (const p of batch) {
