@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { decodeBytes } from '../hl7v2/charset.ts';
+import { decodeBytes, encodeText } from '../hl7v2/charset.ts';
 
 /** The message log's search: by type, patient identifier, date, status (as the API exposes it). */
 export interface LogQuery {
@@ -153,6 +153,11 @@ export async function getMessage(pool: pg.Pool, id: string): Promise<LogDetail |
 /** The bytes as they arrived (to resend them elsewhere, or to inspect a charset problem). */
 export async function getRaw(pool: pg.Pool, id: string): Promise<Buffer | undefined> {
   if (!/^\d+$/.test(id)) return undefined;
-  const { rows } = await pool.query<{ raw: Buffer }>('SELECT raw FROM hl7.message WHERE id = $1', [id]);
-  return rows[0]?.raw;
+  const { rows } = await pool.query<{ raw: Buffer | null; body: string; charset: string | null }>(
+    'SELECT raw, body, charset FROM hl7.message WHERE id = $1',
+    [id],
+  );
+  const row = rows[0];
+  if (!row) return undefined;
+  return row.raw ?? Buffer.from(encodeText(row.body, row.charset ?? undefined));
 }

@@ -1,9 +1,11 @@
 import type pg from 'pg';
+import { encodeText } from '../hl7v2/charset.ts';
 
 /** One inbound message as the listener stores it, with the ACK it is about to send. */
 export interface InboundRecord {
   channel: string;
   remote?: string;
+  /** The bytes as received; stored only when `body` encoded in `charset` is not the same bytes. */
   raw: Buffer;
   body: string;
   charset?: string;
@@ -97,11 +99,17 @@ const COLUMNS = [
   ['lease_ms', 'integer'],
 ] as const;
 
+/** The raw bytes, unless re-encoding the text gives them back exactly (then they are not stored twice). */
+function rawUnlessDerivable(r: InboundRecord): Buffer | null {
+  const derived = encodeText(r.body, r.charset);
+  return derived.length === r.raw.length && Buffer.from(derived.buffer, derived.byteOffset, derived.length).equals(r.raw) ? null : r.raw;
+}
+
 function columnValues(r: InboundRecord): unknown[] {
   return [
     r.channel,
     r.remote ?? null,
-    r.raw,
+    rawUnlessDerivable(r),
     r.body,
     r.charset ?? null,
     r.sendingApplication,

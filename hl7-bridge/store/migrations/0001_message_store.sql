@@ -11,10 +11,11 @@ CREATE TABLE hl7.message (
   channel text NOT NULL,
   received_at timestamptz NOT NULL DEFAULT clock_timestamp(),
   remote text,
-  -- The message's bytes as they arrived (one message of a batch, without the MLLP frame).
-  raw bytea NOT NULL,
   -- The decoded text (MSH-18 charset), what the converter reads.
   body text NOT NULL,
+  -- The bytes as they arrived (without the MLLP frame), when they are not simply `body` encoded in
+  -- `charset` (a BOM, invalid UTF-8, a NUL): NULL otherwise, so the common case is stored once.
+  raw bytea,
   charset text,
   sending_application text NOT NULL DEFAULT '',
   sending_facility text NOT NULL DEFAULT '',
