@@ -67,6 +67,11 @@ function prepareMessage(text: string, raw: Buffer, charset: string, ctx: IngestC
     processingIds: ctx.channel.processingIds,
     allowedSenders: ctx.channel.allowedSenders,
   });
+  return withRecord(text, raw, charset, ctx, verdict);
+}
+
+/** The record to store for a message (parsed or not) and its verdict, with the ACK that answers it. */
+function withRecord(text: string, raw: Buffer, charset: string, ctx: IngestContext, verdict: Verdict): PreparedMessage {
   const message = verdict.message;
   const ackControlId = ctx.ids.next();
   const code = ackCodeFor(verdict.code, message);
@@ -102,37 +107,7 @@ function prepareMessage(text: string, raw: Buffer, charset: string, ctx: IngestC
 
 /** A frame that could not even be split into messages: one AR for the whole frame. */
 function rejectFrame(raw: Buffer, text: string, charset: string, ctx: IngestContext, error: AckError): PreparedFrame {
-  const ackControlId = ctx.ids.next();
-  const ack = buildAck(undefined, { code: 'AR', controlId: ackControlId, errors: [error], identity: ctx.identity });
-  return {
-    charset,
-    messages: [
-      {
-        verdict: { code: 'AR', errors: [error] },
-        record: {
-          channel: ctx.channel.name,
-          remote: ctx.remote,
-          raw,
-          body: storableText(text),
-          charset,
-          sendingApplication: '',
-          sendingFacility: '',
-          controlId: '',
-          messageType: '',
-          patientIds: [],
-          lane: `ack:${ackControlId}`,
-          accepted: false,
-          status: 'rejected',
-          ackCode: 'AR',
-          ackControlId,
-          ack: Buffer.from(encodeText(ack, charset)),
-          resultCode: 'AR',
-          error: error.text,
-          errorDetail: [error],
-        },
-      },
-    ],
-  };
+  return { charset, messages: [withRecord(text, raw, charset, ctx, { code: 'AR', errors: [error] })] };
 }
 
 /**

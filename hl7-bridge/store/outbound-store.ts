@@ -9,14 +9,8 @@ export interface OutboundMessage {
   body: string;
 }
 
-export interface OutboundRow {
+export interface OutboundRow extends OutboundMessage {
   id: string;
-  destination: string;
-  dedupeKey: string;
-  lane: string;
-  messageType: string;
-  controlId: string;
-  body: string;
   status: 'pending' | 'sent' | 'dead';
   attempts: number;
   nextAttemptAt: Date;
