@@ -106,8 +106,11 @@ describe('FHIR changes → ADT for legacy systems', () => {
     expect(a01.get('PID-5.2')).toBe('Pat1');
     expect(a01.get('PV1-2')).toBe('E');
     expect(a03.get('PV1-45')).toBe('20260105110000-0500');
-    const sent = (await outbound('sent')).filter((r) => r.body.includes('VOUT-1'));
-    expect(sent).toHaveLength(3);
+    // The legacy system has them; the bridge records each ACK right after.
+    const sent = await waitFor('three sent rows', async () => {
+      const rows = (await outbound('sent')).filter((r) => r.body.includes('VOUT-1'));
+      return rows.length === 3 ? rows : undefined;
+    });
     expect(sent.every((r) => r.ackCode === 'AA' && r.ack?.includes(`MSA|AA|${r.controlId}`))).toBe(true);
   }, 30_000);
 
@@ -174,7 +177,7 @@ describe('delivery that survives legacy trouble', () => {
       await newEncounter(patient, 'VOUT-RETRY');
       await waitFor('the retried A01', async () => acceptedFor('VOUT-RETRY').length === 1, 20_000);
       expect(receivedFor('VOUT-RETRY')).toHaveLength(3);
-      const row = (await outbound('sent')).find((r) => r.body.includes('VOUT-RETRY'));
+      const row = await waitFor('the sent row', async () => (await outbound('sent')).find((r) => r.body.includes('VOUT-RETRY')));
       expect(row).toMatchObject({ attempts: 3, ackCode: 'AA' });
       const { body } = await s.api<{ counters: Record<string, number> }>('hl7/metrics');
       expect(body.counters.outboundNegativeAcks).toBeGreaterThanOrEqual(1);
@@ -214,6 +217,8 @@ describe('delivery that survives legacy trouble', () => {
       rejecting = false;
       expect((await s.api(`hl7/outbound/${dead.id}/$replay`, { method: 'POST' })).status).toBe(200);
       await waitFor('the replayed A01', async () => acceptedFor('VOUT-DEAD').includes('ADT^A01'));
+      await waitFor('the replayed row sent', async () => (await outbound('sent')).some((r) => r.id === dead.id));
+      // A sent message can be sent again on request too.
       expect((await s.api(`hl7/outbound/${dead.id}/$replay`, { method: 'POST' })).status).toBe(200);
     } finally {
       legacy.behavior = () => 'AA';
