@@ -301,7 +301,7 @@ function decisionB(ctx: Context): Reason[] {
       values: { glucose: v.glucose },
     });
   }
-  if (ctx.news2.score !== null && ctx.news2.score >= ESI_THRESHOLDS.news2High) {
+  if (news2Applies(ctx) && ctx.news2.score !== null && ctx.news2.score >= ESI_THRESHOLDS.news2High) {
     out.push({
       code: 'B.news2',
       source: 'local policy',
@@ -310,6 +310,11 @@ function decisionB(ctx: Context): Reason[] {
     });
   }
   return out;
+}
+
+/** NEWS2 uses adult physiology (not validated under 16 years): its policies apply from 16, or when age is unknown. */
+function news2Applies(ctx: Context): boolean {
+  return ctx.age.years === undefined || ctx.age.years >= 16;
 }
 
 /** Pediatric fever (ESI v4): 1–28 days ≥ 38.0 °C → ESI 2; 1–3 months ≥ 38.0 °C → consider ESI 2 (applied). */
@@ -559,7 +564,7 @@ export function esi(input: TriageInput, options: EsiOptions = {}): EsiResult {
   const floors: { level: EsiLevel; point: EsiDecisionPoint; reason: Reason }[] = [];
   for (const r of feverLevel3(ctx, notes)) floors.push({ level: 3, point: 'pediatric-fever', reason: r });
   const n = ctx.news2;
-  if (n.score !== null && (n.score >= ESI_THRESHOLDS.news2Urgent || n.singleParameter3)) {
+  if (news2Applies(ctx) && n.score !== null && (n.score >= ESI_THRESHOLDS.news2Urgent || n.singleParameter3)) {
     floors.push({
       level: 3,
       point: 'local-policy',
