@@ -131,6 +131,7 @@ export interface MatchContext {
 
 /** Negation scope, in words after the cue (NegEx uses five to six). */
 const NEGATION_WINDOW = 6;
+const WORD_CACHE_SIZE = 20_000;
 /** Typos are corrected only in words this long: short words are too often legitimate. */
 const MIN_FUZZY_LENGTH = 6;
 
@@ -221,6 +222,8 @@ export function compileComplaintTable(table: ComplaintTable): CompiledComplaints
   const negations = stemmedSet(table.negations);
   const clauseBreaks = stemmedSet(table.clauseBreaks);
   const vocabulary = new Set<string>();
+  // Words recur across complaints; remembering their canonical form saves the typo search.
+  const wordCache = new Map<string, { words: string[]; correction?: { from: string; to: string } }>();
   const byDeletion = new Map<string, string[]>();
 
   // `fuzzy` is off while the table itself is being normalised: the vocabulary is being built.
@@ -236,6 +239,20 @@ export function compileComplaintTable(table: ComplaintTable): CompiledComplaints
       if (!stopWords.has(word)) words.push(word);
     };
     const canonical = (raw: string): string[] => {
+      const cached = fuzzy ? wordCache.get(raw) : undefined;
+      if (cached) {
+        if (cached.correction) corrections.push(cached.correction);
+        return cached.words;
+      }
+      const words = canonicalUncached(raw);
+      if (fuzzy) {
+        if (wordCache.size >= WORD_CACHE_SIZE) wordCache.clear();
+        const last = corrections[corrections.length - 1];
+        wordCache.set(raw, { words, correction: last?.from === raw ? last : undefined });
+      }
+      return words;
+    };
+    const canonicalUncached = (raw: string): string[] => {
       const direct = replacements.get(raw);
       if (direct) return direct;
       const stemmed = stem(raw);
