@@ -15,6 +15,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { onCleanup, runMain } from './lib/cleanup.ts';
+import { rng } from './lib/data.ts';
 import { type Check, fmtMs, fmtRate, log, printChecks, printTable } from './lib/table.ts';
 
 const num = (v: string | undefined, d: number): number => (v && Number.isFinite(Number(v)) && Number(v) > 0 ? Number(v) : d);
@@ -24,18 +25,6 @@ const SEED = num(process.env.BENCH_SEED, 20_240_605);
 const TARGET_MS = 5000;
 const ROOT = resolve(import.meta.dirname, '../..');
 const TICKS_PER_SECOND = 100; // USER_HZ on Linux
-
-/** mulberry32: a small seeded PRNG, so every run triages the same cases. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const COMPLAINTS = [
   'ant. chest pain',
@@ -186,7 +175,8 @@ function generateCases(n: number, seed: number): string[] {
       arrivalMode: pick(ARRIVALS),
       injury: r() < 0.15 ? pick(MECHANISMS) : r() < 0.5 ? false : undefined,
       mentalStatus: r() < 0.9 ? 'A' : pick(['V', 'P', 'U', 'C']),
-      painScore: r() < 0.8 ? Math.floor(r() * 11) : undefined,
+      // Skewed low, as reported pain is in an ED waiting room.
+      painScore: r() < 0.8 ? Math.round(10 * r() ** 1.6) : undefined,
     };
     if (r() > 0.03) c.vitals = vitals;
     lines.push(JSON.stringify(c));
@@ -267,7 +257,7 @@ async function main(): Promise<void> {
   );
   printTable(
     'Triage levels (last run)',
-    ['ESI 1', 'ESI 2', 'ESI 3', 'ESI 4', 'ESI 5', 'no vitals (NEWS2 null)', 'error lines'],
+    ['ESI 1', 'ESI 2', 'ESI 3', 'ESI 4', 'ESI 5', 'NEWS2 null (nothing measured)', 'error lines'],
     [[...byLevel, noNews2, errors]],
   );
   const wall = median(runs.map((r) => r.wallMs));
