@@ -72,8 +72,9 @@ describe('extractSamples', () => {
       avpu('Alert', 0),
       { ...avpu('x', 1), valueCodeableConcept: { coding: [{ code: 'V', display: 'Voice' }] } },
       avpu('sleepy', 2),
+      { ...avpu('x', 3), valueCodeableConcept: { coding: [{ system: 'http://snomed.info/sct', code: '450847001' }] } },
     ]);
-    expect(samples.map((s) => s.avpu)).toEqual(['A', 'V']);
+    expect(samples.map((s) => s.avpu)).toEqual(['A', 'V', 'P']);
     expect(ignored[0].reason).toContain('not an AVPU answer');
   });
 

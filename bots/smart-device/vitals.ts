@@ -52,7 +52,12 @@ export const VITAL_CODES: Record<string, VitalCode> = {
 export const BP_PANEL = '85354-9';
 export const VITAL_SIGNS_PANEL = '85353-1';
 
+/** AVPU answers by letter, word, or SNOMED CT finding (mentally alert, responds to voice, responds to pain, unresponsive). */
 const AVPU_TEXT: Record<string, Avpu> = {
+  '248234008': 'A',
+  '300202002': 'V',
+  '450847001': 'P',
+  '422768004': 'U',
   a: 'A',
   alert: 'A',
   v: 'V',
