@@ -442,6 +442,13 @@ function contextNotes(ctx: Context): Reason[] {
       text: `Spelling read as: ${c.corrections.map((x) => `${x.from} → ${x.to}`).join(', ')}`,
     });
   }
+  if (ctx.input.arrivalMode) {
+    notes.push({
+      code: 'arrival',
+      source: 'complaint table',
+      text: `Arrival: ${ctx.input.arrivalMode} (context only; ESI does not use it)`,
+    });
+  }
   if (ctx.modifiers.size > 0)
     notes.push({ code: 'complaint.modifiers', source: 'complaint table', text: `Modifiers: ${[...ctx.modifiers].join(', ')}` });
   if (ctx.band.assumed)

@@ -12,6 +12,16 @@ import type { TriageInput, Vitals } from './types.ts';
 export const PAIN_SCORE_LOINC = '72514-3';
 const SNOMED = 'http://snomed.info/sct';
 const PREGNANCY_SNOMED = '77386006';
+/** Core R4 extension, valued from HL7 v2 table 0430 (docs/ed-data.md). */
+export const MODE_OF_ARRIVAL_EXTENSION = 'http://hl7.org/fhir/StructureDefinition/encounter-modeOfArrival';
+const ARRIVAL_MODES: Record<string, string> = {
+  A: 'ambulance',
+  C: 'car',
+  F: 'on foot',
+  H: 'helicopter',
+  P: 'public transport',
+  O: 'other',
+};
 
 export interface TriageContext {
   patient?: Patient;
@@ -23,7 +33,7 @@ export interface TriageContext {
   at?: string;
   /** Vitals older than this before `at` are not used; default 60 min. */
   windowMinutes?: number;
-  /** Not in core FHIR R4 Encounter: pass it if the intake recorded it. */
+  /** Overrides the Encounter's mode-of-arrival extension. */
   arrivalMode?: string;
   injury?: boolean | string;
 }
@@ -52,7 +62,9 @@ export function triageInputFromFhir(ctx: TriageContext): TriageInput {
   if (gender) input.sex = gender;
   const complaint = complaintText(ctx.encounter);
   if (complaint) input.chiefComplaint = complaint;
-  if (ctx.arrivalMode) input.arrivalMode = ctx.arrivalMode;
+  const arrival = ctx.encounter?.extension?.find((e) => e.url === MODE_OF_ARRIVAL_EXTENSION)?.valueCoding;
+  const arrivalMode = ctx.arrivalMode ?? (arrival ? (ARRIVAL_MODES[arrival.code ?? ''] ?? arrival.display ?? arrival.code) : undefined);
+  if (arrivalMode) input.arrivalMode = arrivalMode;
   if (ctx.injury !== undefined) input.injury = ctx.injury;
 
   const observations = ctx.observations ?? [];

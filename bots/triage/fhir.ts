@@ -1,8 +1,9 @@
 /**
- * The triage result as FHIR resources, for the handler to write in one transaction: an ESI
- * Observation (LOINC 75636-1, valued in the ESI-level CodeSystem and the LOINC answers), NEWS2
- * and qSOFA Observations with a component per parameter, a RiskAssessment, and the
- * Encounter.priority. Every resource carries the rationale. Pure: ids, times and references come in.
+ * The triage result as FHIR resources, for the handler to write in one transaction, as docs/ed-data.md
+ * describes them: an ESI Observation (ES observation-code `esi` and LOINC 75636-1, valued in the ES
+ * ESI CodeSystem and the LOINC answers, one component per reason), NEWS2 and qSOFA Observations with
+ * a component per parameter/criterion, a RiskAssessment, and the Encounter.priority. Every resource
+ * carries the rationale. Pure: ids, times and references come in.
  */
 import type {
   CodeableConcept,
@@ -21,7 +22,11 @@ import { ESI_LEVEL_NAMES } from './rationale.ts';
 import type { TriageResult } from './triage.ts';
 import type { EsiLevel } from './types.ts';
 
-export const ESI_CODE_SYSTEM = 'https://emergisphere.dev/fhir/CodeSystem/esi-level';
+/** fhir-profiles/terminology: esi.json, observation-code.json, observation-method.json. */
+export const ESI_CODE_SYSTEM = 'https://emergisphere.dev/fhir/CodeSystem/esi';
+export const OBSERVATION_CODE_SYSTEM = 'https://emergisphere.dev/fhir/CodeSystem/observation-code';
+export const OBSERVATION_METHOD_SYSTEM = 'https://emergisphere.dev/fhir/CodeSystem/observation-method';
+/** server-config/triage/triage-score.codesystem.json: the parts of the scores that have no standard code. */
 export const TRIAGE_SCORE_SYSTEM = 'https://emergisphere.dev/fhir/CodeSystem/triage-score';
 const LOINC = 'http://loinc.org';
 const ACT_PRIORITY = 'http://terminology.hl7.org/CodeSystem/v3-ActPriority';
@@ -31,9 +36,9 @@ const OBSERVATION_CATEGORY = 'http://terminology.hl7.org/CodeSystem/observation-
 /** LOINC answer list for 75636-1 (Emergency severity index). */
 const ESI_LOINC_ANSWERS: Record<EsiLevel, string> = { 1: 'LA21567-5', 2: 'LA21752-3', 3: 'LA21753-1', 4: 'LA21754-9', 5: 'LA21755-6' };
 
-/** v3 ActPriority for Encounter.priority: stat, emergency, urgent, routine. */
+/** The nearest v3 ActPriority for Encounter.priority: emergency, urgent, routine. */
 const PRIORITY: Record<EsiLevel, { code: string; display: string }> = {
-  1: { code: 'S', display: 'stat' },
+  1: { code: 'EM', display: 'emergency' },
   2: { code: 'EM', display: 'emergency' },
   3: { code: 'UR', display: 'urgent' },
   4: { code: 'R', display: 'routine' },
@@ -50,8 +55,16 @@ const NEWS2_COMPONENT_CODES: Record<News2Parameter, { system: string; code: stri
   temperature: { system: LOINC, code: '8310-5', display: 'Body temperature' },
 };
 
+const ESI_DISPLAY: Record<EsiLevel, string> = {
+  1: 'ESI 1 - Resuscitation',
+  2: 'ESI 2 - Emergent',
+  3: 'ESI 3 - Urgent',
+  4: 'ESI 4 - Less urgent',
+  5: 'ESI 5 - Non-urgent',
+};
+
 export function esiConcept(level: EsiLevel): CodeableConcept {
-  const display = `ESI ${level} — ${ESI_LEVEL_NAMES[level]}`;
+  const display = ESI_DISPLAY[level];
   return {
     coding: [
       { system: ESI_CODE_SYSTEM, code: String(level), display },
@@ -65,8 +78,8 @@ export function encounterPriority(level: EsiLevel): CodeableConcept {
   const p = PRIORITY[level];
   return {
     coding: [
+      { system: ESI_CODE_SYSTEM, code: String(level), display: ESI_DISPLAY[level] },
       { system: ACT_PRIORITY, code: p.code, display: p.display },
-      { system: ESI_CODE_SYSTEM, code: String(level), display: `ESI ${level}` },
     ],
     text: `ESI ${level} (${ESI_LEVEL_NAMES[level]})`,
   };
@@ -130,19 +143,38 @@ export function triageResources(result: TriageResult, ctx: TriageResourceContext
   }
 
   const esi = survey(
-    { coding: [{ system: LOINC, code: '75636-1', display: 'Emergency severity index [ESI]' }], text: 'Emergency Severity Index' },
+    {
+      coding: [
+        { system: OBSERVATION_CODE_SYSTEM, code: 'esi', display: 'Emergency Severity Index triage level' },
+        { system: LOINC, code: '75636-1', display: 'Emergency severity index [ESI]' },
+      ],
+      text: 'Emergency Severity Index',
+    },
     ctx,
     'final',
   );
   esi.valueCodeableConcept = esiConcept(level);
+  const raised = refinement?.changed === true;
   esi.method = {
-    text: `ESI v4 rules, decision point ${result.esi.decisionPoint}${refinement?.changed ? `; raised by ${refinement.model} (AI)` : ''}`,
+    coding: [
+      raised
+        ? { system: OBSERVATION_METHOD_SYSTEM, code: 'rules-llm', display: 'Rules refined by a language model' }
+        : { system: OBSERVATION_METHOD_SYSTEM, code: 'rules', display: 'Deterministic rules' },
+    ],
+    text: `ESI v4 rules, decision point ${result.esi.decisionPoint}${raised ? `; raised by ${refinement?.model} (AI)` : ''}`,
   };
   esi.note = notes;
+  // One component per reason that set the level (docs/ed-data.md).
+  esi.component = result.reasons.map(
+    (r): ObservationComponent => ({
+      code: { text: r.code },
+      valueString: r.source === 'local policy' ? `[local policy] ${r.text}` : r.text,
+    }),
+  );
 
   const n = result.news2;
   const news2 = survey(
-    { coding: [{ system: TRIAGE_SCORE_SYSTEM, code: 'news2', display: 'NEWS2 total score' }], text: 'NEWS2' },
+    { coding: [{ system: OBSERVATION_CODE_SYSTEM, code: 'news2', display: 'National Early Warning Score 2' }], text: 'NEWS2' },
     ctx,
     n.complete ? 'final' : 'preliminary',
   );
@@ -177,7 +209,7 @@ export function triageResources(result: TriageResult, ctx: TriageResourceContext
 
   const q = result.qsofa;
   const qsofa = survey(
-    { coding: [{ system: TRIAGE_SCORE_SYSTEM, code: 'qsofa', display: 'qSOFA score' }], text: 'qSOFA' },
+    { coding: [{ system: OBSERVATION_CODE_SYSTEM, code: 'qsofa', display: 'quick Sequential Organ Failure Assessment' }], text: 'qSOFA' },
     ctx,
     q.missing.length === 0 ? 'final' : 'preliminary',
   );
@@ -185,7 +217,7 @@ export function triageResources(result: TriageResult, ctx: TriageResourceContext
   qsofa.interpretation = [
     {
       coding: [{ system: TRIAGE_SCORE_SYSTEM, code: q.high ? 'qsofa-high' : 'qsofa-not-high' }],
-      text: q.high ? 'high risk if infection suspected' : 'not high',
+      text: q.high ? 'high risk' : 'not high risk',
     },
   ];
   qsofa.component = q.criteria.map(
@@ -206,7 +238,7 @@ export function triageResources(result: TriageResult, ctx: TriageResourceContext
     encounter: ctx.encounter,
     occurrenceDateTime: ctx.effective,
     ...(ctx.performer ? { performer: ctx.performer } : {}),
-    method: { coding: [{ system: TRIAGE_SCORE_SYSTEM, code: 'esi-news2-qsofa', display: 'ESI v4 with NEWS2 and qSOFA' }] },
+    method: { text: 'ESI v4 + NEWS2' },
     ...(ctx.fullUrls
       ? { basis: [{ reference: ctx.fullUrls.esi }, { reference: ctx.fullUrls.news2 }, { reference: ctx.fullUrls.qsofa }] }
       : {}),
