@@ -57,6 +57,8 @@ const PLAUSIBLE: Record<Exclude<keyof Vitals, 'onOxygen'>, [number, number, stri
   glucose: [0, 2000, 'mg/dL'],
 };
 
+const PLAUSIBLE_ENTRIES = Object.entries(PLAUSIBLE) as [keyof typeof PLAUSIBLE, [number, number, string]][];
+
 /** The vitals ESI and NEWS2 use; their absence is worth saying in the rationale. */
 const KEY_VITALS = ['hr', 'rr', 'spo2', 'sbp', 'temp'] as const;
 
@@ -103,7 +105,7 @@ export function plausibleVitals(vitals: Vitals | undefined): { vitals: Vitals; n
   const out: Vitals = {};
   const notes: Reason[] = [];
   if (!vitals) return { vitals: out, notes };
-  for (const [key, [min, max, unit]] of Object.entries(PLAUSIBLE) as [keyof typeof PLAUSIBLE, [number, number, string]][]) {
+  for (const [key, [min, max, unit]] of PLAUSIBLE_ENTRIES) {
     const v = vitals[key];
     if (v === undefined || v === null) continue;
     if (typeof v === 'number' && Number.isFinite(v) && v >= min && v <= max) out[key] = v;

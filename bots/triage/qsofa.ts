@@ -8,6 +8,10 @@ import type { Avpu } from './types.ts';
 export const QSOFA_RR_MIN = 22;
 export const QSOFA_SBP_MAX = 100;
 
+const RR_RULE = `RR ≥ ${QSOFA_RR_MIN}/min`;
+const MENTATION_RULE = 'altered mentation (AVPU below A or new confusion)';
+const SBP_RULE = `SBP ≤ ${QSOFA_SBP_MAX} mmHg`;
+
 export type QsofaCriterionName = 'respiratoryRate' | 'alteredMentation' | 'systolicBP';
 
 export interface QsofaCriterion {
@@ -49,9 +53,9 @@ export function qsofa(input: QsofaInput): QsofaResult {
     mentationValue = input.mentalStatus;
   }
   const criteria: QsofaCriterion[] = [
-    { name: 'respiratoryRate', met: rr === undefined ? null : rr >= QSOFA_RR_MIN, value: rr ?? null, rule: `RR ≥ ${QSOFA_RR_MIN}/min` },
-    { name: 'alteredMentation', met: mentation, value: mentationValue, rule: 'altered mentation (AVPU below A or new confusion)' },
-    { name: 'systolicBP', met: sbp === undefined ? null : sbp <= QSOFA_SBP_MAX, value: sbp ?? null, rule: `SBP ≤ ${QSOFA_SBP_MAX} mmHg` },
+    { name: 'respiratoryRate', met: rr === undefined ? null : rr >= QSOFA_RR_MIN, value: rr ?? null, rule: RR_RULE },
+    { name: 'alteredMentation', met: mentation, value: mentationValue, rule: MENTATION_RULE },
+    { name: 'systolicBP', met: sbp === undefined ? null : sbp <= QSOFA_SBP_MAX, value: sbp ?? null, rule: SBP_RULE },
   ];
   const score = criteria.filter((c) => c.met === true).length;
   const missing = criteria.filter((c) => c.met === null).map((c) => c.name);

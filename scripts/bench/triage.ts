@@ -9,7 +9,7 @@
 // user + system time (from /proc/self/stat cutime/cstime, i.e. the waited-for child). The target
 // (issue 5): 10,000 cases in ≤ 5 s. An empty input measures start-up alone.
 //
-// Environment: BENCH_CASES, BENCH_RUNS, BENCH_SEED.
+// Environment: BENCH_CASES, BENCH_RUNS, BENCH_SEED; BENCH_CASES_FILE keeps the generated cases at that path.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -218,7 +218,7 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'bench-triage-'));
   onCleanup('remove case files', () => rmSync(dir, { recursive: true, force: true }));
-  const file = join(dir, 'cases.jsonl');
+  const file = process.env.BENCH_CASES_FILE ? resolve(process.env.BENCH_CASES_FILE) : join(dir, 'cases.jsonl');
   const empty = join(dir, 'empty.jsonl');
   const t0 = performance.now();
   writeFileSync(file, `${generateCases(CASES, SEED).join('\n')}\n`);
