@@ -26,7 +26,10 @@ const email = { to: 'dr.grey@hospital.example', subject: '[STAT] ED page', text:
 describe('emailSetup', () => {
   test('key and sender configure the channel', () => {
     expect(
-      emailSetup({ SENDGRID_API_KEY: { name: 'SENDGRID_API_KEY', valueString: KEY }, SENDGRID_FROM: { name: 'SENDGRID_FROM', valueString: 'a@b' } }),
+      emailSetup({
+        SENDGRID_API_KEY: { name: 'SENDGRID_API_KEY', valueString: KEY },
+        SENDGRID_FROM: { name: 'SENDGRID_FROM', valueString: 'a@b' },
+      }),
     ).toEqual({ config: { apiKey: KEY, from: 'a@b', apiBaseUrl: undefined, timeoutMs: 4000 } });
   });
 

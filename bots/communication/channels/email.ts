@@ -3,7 +3,15 @@
  * first use so in-app delivery never waits for it. Each send gets its own client instance: no
  * SDK singleton, so two projects' keys never mix.
  */
-import { type ChannelResult, type ChannelSetup, loadError, readSecrets, type Secrets, transportError, VENDOR_TIMEOUT_MS } from './channel.ts';
+import {
+  type ChannelResult,
+  type ChannelSetup,
+  loadError,
+  readSecrets,
+  type Secrets,
+  transportError,
+  VENDOR_TIMEOUT_MS,
+} from './channel.ts';
 
 export interface EmailConfig {
   apiKey: string;

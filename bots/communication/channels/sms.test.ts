@@ -53,7 +53,9 @@ describe('sendSms through the official SDK against a local Twilio', () => {
   test('POSTs the form to Messages.json with basic auth and returns the message SID', async () => {
     const result = await sendSms(config, { to: '+15551234567', body: 'STAT page: bed 4' });
     expect(result).toEqual({ status: 'sent', vendorId: expect.stringMatching(/^SM[0-9a-f]{32}$/) });
-    expect(twilio.messages).toEqual([{ sid: (result as { vendorId: string }).vendorId, to: '+15551234567', from: '+15550000001', body: 'STAT page: bed 4' }]);
+    expect(twilio.messages).toEqual([
+      { sid: (result as { vendorId: string }).vendorId, to: '+15551234567', from: '+15550000001', body: 'STAT page: bed 4' },
+    ]);
     const [req] = twilio.requests;
     expect(req.method).toBe('POST');
     expect(req.url).toBe(`/2010-04-01/Accounts/${ACCOUNT}/Messages.json`);
@@ -64,7 +66,10 @@ describe('sendSms through the official SDK against a local Twilio', () => {
 
   test('a rejected credential is a failed result with Twilio’s code', async () => {
     twilio.failure = 'unauthorized';
-    expect(await sendSms(config, { to: '+15551234567', body: 'x' })).toEqual({ status: 'failed', error: 'twilio 401 (20003): Authenticate' });
+    expect(await sendSms(config, { to: '+15551234567', body: 'x' })).toEqual({
+      status: 'failed',
+      error: 'twilio 401 (20003): Authenticate',
+    });
   });
 
   test('a wrong auth token is rejected by the fake itself', async () => {

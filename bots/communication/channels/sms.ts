@@ -7,7 +7,15 @@
  * generated code for every Twilio product and costs ~0.5 s to compile in each bot worker.
  */
 import type TwilioRequestClient from 'twilio/lib/base/RequestClient.js';
-import { type ChannelResult, type ChannelSetup, loadError, readSecrets, type Secrets, transportError, VENDOR_TIMEOUT_MS } from './channel.ts';
+import {
+  type ChannelResult,
+  type ChannelSetup,
+  loadError,
+  readSecrets,
+  type Secrets,
+  transportError,
+  VENDOR_TIMEOUT_MS,
+} from './channel.ts';
 
 export interface SmsConfig {
   accountSid: string;
