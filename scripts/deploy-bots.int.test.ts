@@ -7,7 +7,7 @@ import type { Bot, Communication, Patient, ProjectMembership, Subscription } fro
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { deployOwnBots } from '../server/bots/self-deploy.ts';
 import { startTestServer, type TestServer } from '../test/server.ts';
-import { BOT_IDENTIFIER_SYSTEM, deployBots } from './deploy-bots.ts';
+import { BOT_IDENTIFIER_SYSTEM, deployBots, readBotConfig } from './deploy-bots.ts';
 
 const run = promisify(execFile);
 const ROOT = resolve(import.meta.dirname, '..');
@@ -51,7 +51,7 @@ describe('npm run deploy:bots', () => {
 
 describe('npm start', () => {
   test("deploys the project's own bots in-process, over HTTP, as the admin client", async () => {
-    expect(await deployOwnBots(t.server, ROOT)).toBe(1);
+    expect(await deployOwnBots(t.server, ROOT)).toBe(readBotConfig(ROOT).length);
     const bots = await t.medplum.searchResources('Bot', { identifier: `${BOT_IDENTIFIER_SYSTEM}|hello` }, { cache: 'no-cache' });
     expect(bots).toHaveLength(1);
   }, 60_000);

@@ -92,8 +92,10 @@ describe('nextEscalation', () => {
     });
   });
 
-  test('the first page never went out: send it', () => {
-    expect(refs(nextEscalation({ request: stat, team, pages: [], now: at(0) }))).toEqual([0, ['Practitioner/a']]);
+  test('the first page never went out: send it once the delivery has had an interval', () => {
+    const written = { ...stat, authoredOn: at(0).toISOString() };
+    expect(nextEscalation({ request: written, team, pages: [], now: at(1) })).toEqual({ kind: 'wait', until: at(5) });
+    expect(refs(nextEscalation({ request: written, team, pages: [], now: at(5) }))).toEqual([0, ['Practitioner/a']]);
   });
 
   test('acknowledged (request completed), not stat, not a page, or no team: nothing to do', () => {

@@ -53,7 +53,10 @@ export function nextEscalation({ request, team, pages, now }: EscalationInput): 
   if (request.status !== 'active') return { kind: 'done', reason: 'closed' };
   if (!escalates(request) || !team) return { kind: 'done', reason: 'not-escalating' };
   if (pages.length === 0) {
-    // The first page never went out (its delivery failed every attempt): send it now.
+    // The first page never went out (its delivery failed every attempt): send it, but only once
+    // the delivery has had an interval's time, so a run never races a delivery in progress.
+    const due = (Date.parse(request.authoredOn ?? request.meta?.lastUpdated ?? '') || 0) + escalateAfterMs(request);
+    if (now.getTime() < due) return { kind: 'wait', until: new Date(due) };
     const targets = teamTargets(team, true, now);
     return targets.length ? { kind: 'page', level: FIRST_LEVEL, targets } : { kind: 'done', reason: 'exhausted' };
   }
