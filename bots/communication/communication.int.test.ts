@@ -19,6 +19,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { deployBots } from '../../scripts/deploy-bots.ts';
 import { type FakeSendGrid, startFakeSendGrid } from '../../test/fakes/sendgrid.ts';
 import { type FakeTwilio, startFakeTwilio } from '../../test/fakes/twilio.ts';
+import { FAKE_EMAIL_FROM, vendorSecrets } from '../../test/fakes/vendor-secrets.ts';
 import { startTestServer, type TestServer } from '../../test/server.ts';
 import { CATEGORY_SYSTEM, CONSENT_PURPOSE_SYSTEM, ESCALATE_AFTER_EXT, ESCALATION_LEVEL_EXT, ON_CALL_SYSTEM } from './codes.ts';
 import { type Delivery, deliveriesOf } from './delivery.ts';
@@ -114,9 +115,8 @@ afterAll(async () => {
   await Promise.all([t?.close(), twilio?.close(), sendgrid?.close()]);
 });
 
-async function setSecrets(values: Record<string, string>): Promise<void> {
+async function setSecrets(secret: ProjectSetting[]): Promise<void> {
   const project = await t.medplum.readResource('Project', t.server.bootstrap.project.id as string);
-  const secret: ProjectSetting[] = Object.entries(values).map(([name, valueString]) => ({ name, valueString }));
   await t.medplum.updateResource<Project>({ ...project, secret });
   await new Promise((r) => setTimeout(r, SECRETS_CACHE_MS + 200));
 }
@@ -247,15 +247,7 @@ describe('with Twilio and SendGrid configured (official SDKs, local fakes)', () 
   let sdkProblem: string | undefined;
 
   beforeAll(async () => {
-    await setSecrets({
-      TWILIO_ACCOUNT_SID: ACCOUNT,
-      TWILIO_AUTH_TOKEN: TOKEN,
-      TWILIO_FROM: '+15550000000',
-      TWILIO_API_BASE_URL: twilio.url,
-      SENDGRID_API_KEY: SG_KEY,
-      SENDGRID_FROM: 'ed@hospital.example',
-      SENDGRID_API_BASE_URL: sendgrid.url,
-    });
+    await setSecrets(vendorSecrets(twilio, sendgrid));
     const check = (await t.medplum.executeBot(botId, { action: 'check-channels' }, 'application/json')) as Record<
       string,
       { status: string; error?: string }
@@ -272,7 +264,7 @@ describe('with Twilio and SendGrid configured (official SDKs, local fakes)', () 
     const sms = twilio.messages.find((m) => m.to === '+15550001001');
     const email = sendgrid.emails.find((e) => e.customArgs.communication === c.id);
     expect(sms?.body).toContain('[STAT] ED page: SpO2 84%');
-    expect(email).toMatchObject({ to: 'grey@h.example', from: 'ed@hospital.example' });
+    expect(email).toMatchObject({ to: 'grey@h.example', from: FAKE_EMAIL_FROM });
     expect(deliveriesOf(c)).toEqual([
       { channel: 'in-app', status: 'sent' },
       { channel: 'sms', status: 'sent', vendorId: sms?.sid },

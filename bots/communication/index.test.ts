@@ -16,6 +16,7 @@ import { MockClient } from '@medplum/mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest';
 import { type FakeSendGrid, startFakeSendGrid } from '../../test/fakes/sendgrid.ts';
 import { type FakeTwilio, startFakeTwilio } from '../../test/fakes/twilio.ts';
+import { FAKE_SMS_FROM, vendorSecrets } from '../../test/fakes/vendor-secrets.ts';
 import { CATEGORY_SYSTEM, CONSENT_PURPOSE_SYSTEM, ESCALATE_AFTER_EXT, ESCALATION_LEVEL_EXT } from './codes.ts';
 import { type Delivery, deliveriesOf, INTERRUPTED } from './delivery.ts';
 import { actionOf, handler } from './index.ts';
@@ -52,16 +53,7 @@ beforeEach(() => {
 });
 
 function secrets(): Record<string, ProjectSetting> {
-  const values = {
-    TWILIO_ACCOUNT_SID: ACCOUNT,
-    TWILIO_AUTH_TOKEN: TOKEN,
-    TWILIO_FROM: '+15550000000',
-    TWILIO_API_BASE_URL: twilio.url,
-    SENDGRID_API_KEY: SG_KEY,
-    SENDGRID_FROM: 'ed@hospital.example',
-    SENDGRID_API_BASE_URL: sendgrid.url,
-  };
-  return Object.fromEntries(Object.entries(values).map(([name, valueString]) => [name, { name, valueString }]));
+  return Object.fromEntries(vendorSecrets(twilio, sendgrid).map((s) => [s.name, s]));
 }
 
 function event(input: unknown, withKeys = true): BotEvent {
@@ -150,7 +142,7 @@ describe('a CommunicationRequest', () => {
       { channel: 'email', status: 'sent', vendorId: sendgrid.emails[0]?.messageId },
     ]);
     expect(page.medium?.map((m) => m.coding?.[0]?.code)).toEqual(['WRITTEN', 'SMSWRIT', 'EMAILWRIT']);
-    expect(twilio.messages).toEqual([expect.objectContaining({ to: '+15550000001', from: '+15550000000' })]);
+    expect(twilio.messages).toEqual([expect.objectContaining({ to: '+15550000001', from: FAKE_SMS_FROM })]);
     expect(twilio.messages[0].body).toContain('[STAT] ED page: SpO2 84%');
     expect(twilio.messages[0].body).not.toContain('Roe');
     expect(sendgrid.emails).toEqual([expect.objectContaining({ to: 'grey@h.example', customArgs: { communication: page.id } })]);

@@ -21,6 +21,7 @@ import { MedplumClient } from '@medplum/core';
 import type { CareTeam, Communication, CommunicationRequest, Practitioner, Project } from '@medplum/fhirtypes';
 import { startFakeSendGrid } from '../../test/fakes/sendgrid.ts';
 import { startFakeTwilio } from '../../test/fakes/twilio.ts';
+import { vendorSecrets } from '../../test/fakes/vendor-secrets.ts';
 import { type ReceivedHook, startHookReceiver } from '../../test/hook-receiver.ts';
 import { deployBots } from '../deploy-bots.ts';
 import { accessToken, credentialsFor, serverEnv } from './lib/auth.ts';
@@ -109,48 +110,43 @@ async function main(): Promise<void> {
     recipient: to.map((reference) => ({ reference })),
   });
 
-  // 0. The fixed cost of a request and a bot run that writes nothing (a page with no recipients).
-  async function baseline(): Promise<{ server: number; postgres: number }> {
-    for (let i = 0; i < 20; i++) await medplum.createResource(page(`warm-0-${i}`, []));
-    await sleep(2000);
-    await waitForQuiet(server.pid, 30);
-    const total = RATE * DURATION;
-    log(`0 baseline: ${RATE} pages without recipients/s for ${DURATION} s`);
-    const before = cpuSnapshot(server.pid);
-    const t0 = performance.now();
-    const writes: Promise<unknown>[] = [];
-    for (let i = 0; i < total; i++) {
-      const wait = t0 + (i * 1000) / RATE - performance.now();
-      if (wait > 0) await sleep(wait);
-      writes.push(medplum.createResource(page(`0-${i}`, [])));
-    }
-    await Promise.all(writes);
-    await sleep(3000); // let the bot runs finish; the CPU of this idle tail is negligible
-    const after = cpuSnapshot(server.pid);
-    const cpu = cpuBetween(before, after);
-    const seconds = (after.at - before.at) / 1000;
-    return { server: (cpu.server * 10 * seconds) / total, postgres: (cpu.postgres * 10 * seconds) / total };
-  }
-
-  async function phase(phaseName: string, external: boolean): Promise<PhaseResult> {
-    // Warm-up: every bot worker instantiates the bundle (and, with keys, loads the SDKs) once.
-    for (let i = 0; i < 20; i++) await medplum.createResource(page(`warm-${phaseName}-${i}`));
+  /** Warms every bot worker up (bundle instantiated, SDKs loaded), then writes pages at RATE/s; returns the CPU snapshot taken at the start. */
+  async function pacedPages(label: string, to: string[] | undefined, sent?: (ref: string, startedAt: number) => void) {
+    for (let i = 0; i < 20; i++) await medplum.createResource(page(`warm-${label}-${i}`, to));
     await sleep(2000);
     await waitForQuiet(server.pid, 30);
     receiver.received.length = 0;
-    const sentAt = new Map<string, number>();
-    const total = RATE * DURATION;
-    log(`${phaseName}: ${RATE} stat pages/s for ${DURATION} s`);
+    log(`${label}: ${RATE} stat pages/s for ${DURATION} s`);
     const before = cpuSnapshot(server.pid);
     const t0 = performance.now();
     const writes: Promise<unknown>[] = [];
-    for (let i = 0; i < total; i++) {
+    for (let i = 0; i < RATE * DURATION; i++) {
       const wait = t0 + (i * 1000) / RATE - performance.now();
       if (wait > 0) await sleep(wait);
       const started = performance.now();
-      writes.push(medplum.createResource(page(`${phaseName}-${i}`)).then((cr) => sentAt.set(`CommunicationRequest/${cr.id}`, started)));
+      writes.push(medplum.createResource(page(`${label}-${i}`, to)).then((cr) => sent?.(`CommunicationRequest/${cr.id}`, started)));
     }
     await Promise.all(writes);
+    return before;
+  }
+
+  const perRequest = (before: ReturnType<typeof cpuSnapshot>, after: ReturnType<typeof cpuSnapshot>) => {
+    const cpu = cpuBetween(before, after);
+    const ms = (pctOfCore: number) => (pctOfCore * 10 * ((after.at - before.at) / 1000)) / (RATE * DURATION);
+    return { cpu, server: ms(cpu.server), postgres: ms(cpu.postgres) };
+  };
+
+  // 0. The fixed cost of a request and a bot run that writes nothing (a page with no recipients).
+  async function baseline(): Promise<{ server: number; postgres: number }> {
+    const before = await pacedPages('0 no recipients', []);
+    await sleep(3000); // let the bot runs finish; the CPU of this idle tail is negligible
+    return perRequest(before, cpuSnapshot(server.pid));
+  }
+
+  async function phase(phaseName: string, external: boolean): Promise<PhaseResult> {
+    const sentAt = new Map<string, number>();
+    const total = RATE * DURATION;
+    const before = await pacedPages(phaseName, undefined, (ref, at) => sentAt.set(ref, at));
     const isDone = (c: Communication) => c.status === 'completed';
     const arrived = (done: boolean) =>
       new Set(receiver.received.filter((h) => !done || isDone(comm(h))).map((h) => comm(h).basedOn?.[0]?.reference));
@@ -167,33 +163,14 @@ async function main(): Promise<void> {
     }
     const lat = (m: Map<string, number>) =>
       [...sentAt].flatMap(([ref, s]) => (m.has(ref) ? [(m.get(ref) as number) - s] : [])).sort((a, b) => a - b);
-    const cpu = cpuBetween(before, after);
-    const seconds = (after.at - before.at) / 1000;
-    return {
-      name: phaseName,
-      sent: total,
-      inApp: lat(first),
-      completed: lat(done),
-      cpu,
-      cpuMsPerRequest: { server: (cpu.server * 10 * seconds) / total, postgres: (cpu.postgres * 10 * seconds) / total },
-    };
+    const { cpu, server: serverMs, postgres } = perRequest(before, after);
+    return { name: phaseName, sent: total, inApp: lat(first), completed: lat(done), cpu, cpuMsPerRequest: { server: serverMs, postgres } };
   }
 
   const fixed = await baseline();
   const results: PhaseResult[] = [await phase('A in-app only', false)];
   const project = await medplum.readResource('Project', ((await medplum.get('auth/me')) as { project: { id: string } }).project.id);
-  await medplum.updateResource<Project>({
-    ...project,
-    secret: Object.entries({
-      TWILIO_ACCOUNT_SID: ACCOUNT,
-      TWILIO_AUTH_TOKEN: 'bench',
-      TWILIO_FROM: '+15550000000',
-      TWILIO_API_BASE_URL: twilio.url,
-      SENDGRID_API_KEY: 'SG.bench',
-      SENDGRID_FROM: 'ed@hospital.example',
-      SENDGRID_API_BASE_URL: sendgrid.url,
-    }).map(([n, valueString]) => ({ name: n, valueString })),
-  });
+  await medplum.updateResource<Project>({ ...project, secret: vendorSecrets(twilio, sendgrid) });
   await sleep(2500); // the bot runtime caches project secrets for 2 s
   const check = (await medplum.executeBot(bot.id, { action: 'check-channels' }, 'application/json')) as Record<
     string,

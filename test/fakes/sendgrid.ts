@@ -15,7 +15,7 @@ export interface FakeEmail {
   customArgs: Record<string, string>;
 }
 
-export interface FakeSendGrid extends FakeServer {
+export interface FakeSendGrid extends FakeServer, FakeSendGridOptions {
   emails: FakeEmail[];
 }
 
@@ -81,5 +81,5 @@ export async function startFakeSendGrid(options: FakeSendGridOptions): Promise<F
     unauthorized: sendGridError(401, 'The provided authorization grant is invalid, expired, or revoked'),
     'server-error': sendGridError(500, 'Internal Server Error'),
   });
-  return Object.assign(server, { emails });
+  return Object.assign(server, { emails, apiKey: options.apiKey });
 }

@@ -14,7 +14,7 @@ export interface FakeSms {
   body: string;
 }
 
-export interface FakeTwilio extends FakeServer {
+export interface FakeTwilio extends FakeServer, FakeTwilioOptions {
   /** Accepted messages, in order. */
   messages: FakeSms[];
 }
@@ -92,5 +92,5 @@ export async function startFakeTwilio(options: FakeTwilioOptions): Promise<FakeT
     unauthorized: twilioError(401, 20003, 'Authenticate'),
     'server-error': twilioError(500, 20500, 'Internal Server Error'),
   });
-  return Object.assign(server, { messages });
+  return Object.assign(server, { messages, accountSid: options.accountSid, authToken: options.authToken });
 }

@@ -56,7 +56,14 @@ export function transportError(vendor: string, err: unknown, timeoutMs: number):
   return `${vendor}: ${code ? `${code} ` : ''}${message}`;
 }
 
-/** Text for a failure to load a vendor SDK in the bot runtime (e.g. a runtime without Node's built-in modules). */
-export function loadError(sdk: string, err: unknown): string {
-  return `cannot load the ${sdk} SDK in this bot runtime: ${err instanceof Error ? err.message : String(err)}`;
+/**
+ * Loads a vendor SDK (bundled, loaded on first use); a runtime that cannot (e.g. one without Node's
+ * built-in modules) gets an error text instead of a throw.
+ */
+export async function loadSdk<T>(sdk: string, load: () => Promise<T>): Promise<{ sdk: T } | { error: string }> {
+  try {
+    return { sdk: await load() };
+  } catch (err) {
+    return { error: `cannot load the ${sdk} SDK in this bot runtime: ${err instanceof Error ? err.message : String(err)}` };
+  }
 }

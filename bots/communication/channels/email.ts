@@ -3,15 +3,7 @@
  * first use so in-app delivery never waits for it. Each send gets its own client instance: no
  * SDK singleton, so two projects' keys never mix.
  */
-import {
-  type ChannelResult,
-  type ChannelSetup,
-  loadError,
-  readSecrets,
-  type Secrets,
-  transportError,
-  VENDOR_TIMEOUT_MS,
-} from './channel.ts';
+import { type ChannelResult, type ChannelSetup, loadSdk, readSecrets, type Secrets, transportError, VENDOR_TIMEOUT_MS } from './channel.ts';
 
 export interface EmailConfig {
   apiKey: string;
@@ -42,24 +34,22 @@ export function emailSetup(secrets: Secrets): ChannelSetup<EmailConfig> {
 type SendGridClient = typeof import('@sendgrid/client');
 type SendGridMail = typeof import('@sendgrid/mail');
 
-async function loadSendGrid() {
-  const [client, mail] = await Promise.all([import('@sendgrid/client'), import('@sendgrid/mail')]);
-  // Both packages export a singleton and attach the class to it (`module.exports.Client = Client`);
-  // their typings declare only the singleton, so the classes are typed here.
-  return {
-    Client: (client.default as unknown as { Client: new () => SendGridClient }).Client,
-    MailService: (mail.default as unknown as { MailService: new () => SendGridMail }).MailService,
-  };
+function loadSendGrid() {
+  return loadSdk('@sendgrid/mail', async () => {
+    const [client, mail] = await Promise.all([import('@sendgrid/client'), import('@sendgrid/mail')]);
+    // Both packages export a singleton and attach the class to it (`module.exports.Client = Client`);
+    // their typings declare only the singleton, so the classes are typed here.
+    return {
+      Client: (client.default as unknown as { Client: new () => SendGridClient }).Client,
+      MailService: (mail.default as unknown as { MailService: new () => SendGridMail }).MailService,
+    };
+  });
 }
 
-/** Loads the SDK without sending anything (for the bot's channel check). */
+/** Loads the SDK without sending anything (for the bot's channel check): an error text, or undefined. */
 export async function checkEmailSdk(): Promise<string | undefined> {
-  try {
-    await loadSendGrid();
-    return undefined;
-  } catch (err) {
-    return loadError('@sendgrid/mail', err);
-  }
+  const loaded = await loadSendGrid();
+  return 'error' in loaded ? loaded.error : undefined;
 }
 
 function sendGridError(err: unknown, timeoutMs: number): string {
@@ -79,12 +69,11 @@ function header(headers: unknown, name: string): string | undefined {
 
 /** Sends one email; a vendor or network failure is a `failed` result, never a throw. */
 export async function sendEmail(config: EmailConfig, email: Email): Promise<ChannelResult> {
-  let sdk: Awaited<ReturnType<typeof loadSendGrid>>;
-  try {
-    sdk = await loadSendGrid();
-  } catch (err) {
-    return { status: 'failed', error: loadError('@sendgrid/mail', err) };
+  const loaded = await loadSendGrid();
+  if ('error' in loaded) {
+    return { status: 'failed', error: loaded.error };
   }
+  const { sdk } = loaded;
   try {
     const client = new sdk.Client();
     client.setApiKey(config.apiKey);

@@ -7,15 +7,7 @@
  * generated code for every Twilio product and costs ~0.5 s to compile in each bot worker.
  */
 import type TwilioRequestClient from 'twilio/lib/base/RequestClient.js';
-import {
-  type ChannelResult,
-  type ChannelSetup,
-  loadError,
-  readSecrets,
-  type Secrets,
-  transportError,
-  VENDOR_TIMEOUT_MS,
-} from './channel.ts';
+import { type ChannelResult, type ChannelSetup, loadSdk, readSecrets, type Secrets, transportError, VENDOR_TIMEOUT_MS } from './channel.ts';
 
 export interface SmsConfig {
   accountSid: string;
@@ -56,23 +48,21 @@ export function rebaseUrl(uri: string, base: string): string {
   return to.href;
 }
 
-async function loadTwilio() {
-  const [{ default: Api }, { default: BaseTwilio }, { default: RequestClient }] = await Promise.all([
-    import('twilio/lib/rest/Api.js'),
-    import('twilio/lib/base/BaseTwilio.js'),
-    import('twilio/lib/base/RequestClient.js'),
-  ]);
-  return { Api, BaseTwilio, RequestClient };
+function loadTwilio() {
+  return loadSdk('twilio', async () => {
+    const [{ default: Api }, { default: BaseTwilio }, { default: RequestClient }] = await Promise.all([
+      import('twilio/lib/rest/Api.js'),
+      import('twilio/lib/base/BaseTwilio.js'),
+      import('twilio/lib/base/RequestClient.js'),
+    ]);
+    return { Api, BaseTwilio, RequestClient };
+  });
 }
 
-/** Loads the SDK without sending anything (for the bot's channel check). */
+/** Loads the SDK without sending anything (for the bot's channel check): an error text, or undefined. */
 export async function checkSmsSdk(): Promise<string | undefined> {
-  try {
-    await loadTwilio();
-    return undefined;
-  } catch (err) {
-    return loadError('twilio', err);
-  }
+  const loaded = await loadTwilio();
+  return 'error' in loaded ? loaded.error : undefined;
 }
 
 /**
@@ -104,12 +94,11 @@ function twilioError(err: unknown, timeoutMs: number): string {
 
 /** Sends one SMS; a vendor or network failure is a `failed` result, never a throw. */
 export async function sendSms(config: SmsConfig, sms: Sms): Promise<ChannelResult> {
-  let sdk: Awaited<ReturnType<typeof loadTwilio>>;
-  try {
-    sdk = await loadTwilio();
-  } catch (err) {
-    return { status: 'failed', error: loadError('twilio', err) };
+  const loaded = await loadTwilio();
+  if ('error' in loaded) {
+    return { status: 'failed', error: loaded.error };
   }
+  const { sdk } = loaded;
   try {
     const client = new sdk.BaseTwilio.Client(config.accountSid, config.authToken, {
       httpClient: httpClient(sdk.RequestClient, config),
