@@ -15,7 +15,8 @@
 //   B. Twilio and SendGrid keys pointing at local fakes of their APIs (official SDKs); skipped with
 //      the reason when the server's bot runtime cannot load the SDKs.
 //
-// Environment: BENCH_RATE, BENCH_DURATION, BENCH_ADMIN_URL (see lib/pg.ts).
+// Environment: BENCH_RATE, BENCH_DURATION, BENCH_DRAIN (seconds to wait for the backlog, default 120),
+// BENCH_ADMIN_URL (see lib/pg.ts). CPU per request counts everything until the backlog is done.
 import { resolve } from 'node:path';
 import { MedplumClient } from '@medplum/core';
 import type { CareTeam, Communication, CommunicationRequest, Practitioner, Project } from '@medplum/fhirtypes';
@@ -26,7 +27,7 @@ import { type ReceivedHook, startHookReceiver } from '../../test/hook-receiver.t
 import { deployBots } from '../deploy-bots.ts';
 import { accessToken, credentialsFor, serverEnv } from './lib/auth.ts';
 import { onCleanup, runMain } from './lib/cleanup.ts';
-import { cpuBetween, cpuSnapshot, fmtCpu, setBenchDatabase, waitForQuiet } from './lib/cpu.ts';
+import { cpuBetween, cpuSnapshot, fmtCpu, setBenchDatabase, waitForQuiet, waitServerSettled } from './lib/cpu.ts';
 import { ADMIN_URL, createDatabase, dropDatabase, scratchName } from './lib/pg.ts';
 import { startServerProcess } from './lib/server-process.ts';
 import { type Cell, type Check, fmtMs, log, printChecks, printTable } from './lib/table.ts';
@@ -34,6 +35,8 @@ import { type Cell, type Check, fmtMs, log, printChecks, printTable } from './li
 const num = (v: string | undefined, d: number): number => (v && Number.isFinite(Number(v)) && Number(v) > 0 ? Number(v) : d);
 const RATE = num(process.env.BENCH_RATE, 100);
 const DURATION = num(process.env.BENCH_DURATION, 10);
+/** How long to wait for the backlog after the last request. */
+const DRAIN_S = num(process.env.BENCH_DRAIN, 120);
 /** The issue's budget for the whole device path (Observation → staff Communication pushed); this hop is part of it. */
 const TARGET_P99_MS = 250;
 const CATEGORY_SYSTEM = 'https://emergisphere.dev/fhir/CodeSystem/communication-category';
@@ -139,7 +142,8 @@ async function main(): Promise<void> {
   // 0. The fixed cost of a request and a bot run that writes nothing (a page with no recipients).
   async function baseline(): Promise<{ server: number; postgres: number }> {
     const before = await pacedPages('0 no recipients', []);
-    await sleep(3000); // let the bot runs finish; the CPU of this idle tail is negligible
+    // No Communication to wait for: the bot runs are over once the server is idle again.
+    await waitServerSettled(server.pid, DRAIN_S, 2, 10);
     return perRequest(before, cpuSnapshot(server.pid));
   }
 
@@ -150,7 +154,8 @@ async function main(): Promise<void> {
     const isDone = (c: Communication) => c.status === 'completed';
     const arrived = (done: boolean) =>
       new Set(receiver.received.filter((h) => !done || isDone(comm(h))).map((h) => comm(h).basedOn?.[0]?.reference));
-    const end = performance.now() + 20_000;
+    // Wait for the whole backlog (so the CPU measured is all the work, and the next phase starts clean).
+    const end = performance.now() + DRAIN_S * 1000;
     while (performance.now() < end && [...sentAt.keys()].some((r) => !arrived(external).has(r))) await sleep(50);
     const after = cpuSnapshot(server.pid);
     const first = new Map<string, number>();
