@@ -11,14 +11,8 @@ import type {
   RequestGroup,
   Task,
 } from '@medplum/fhirtypes';
-import {
-  ENDED_STATUSES,
-  ESI_SYSTEM,
-  OBSERVATION_CODE_SYSTEM,
-  OBSERVATION_METHOD_SYSTEM,
-  STEP_ATTEMPTS_EXTENSION,
-  stepOf,
-} from '../lib/workflow.ts';
+import { ESI_OBSERVATION_CODE, esiConcept, priorityForEsi } from '../lib/acuity.ts';
+import { ENDED_STATUSES, OBSERVATION_METHOD_SYSTEM, STEP_ATTEMPTS_EXTENSION, stepOf } from '../lib/workflow.ts';
 
 export const OVERRIDE_ACTIONS = ['set-acuity', 'skip', 'rerun', 'cancel'] as const;
 export type OverrideAction = (typeof OVERRIDE_ACTIONS)[number];
@@ -61,27 +55,6 @@ export function parseOverride(params: Parameters): OverrideRequest {
     throw new Error(`Parameter "step" is required for ${action}`);
   }
   return request;
-}
-
-const ACT_PRIORITY = 'http://terminology.hl7.org/CodeSystem/v3-ActPriority';
-
-/** Encounter.priority for an ESI level: the ESI code first, then the nearest v3 ActPriority. */
-export function priorityForEsi(level: number): Encounter['priority'] {
-  const v3 =
-    level <= 2 ? { code: 'EM', display: 'emergency' } : level === 3 ? { code: 'UR', display: 'urgent' } : { code: 'R', display: 'routine' };
-  return {
-    coding: [
-      { system: ESI_SYSTEM, code: String(level), display: `ESI ${level}` },
-      { system: ACT_PRIORITY, ...v3 },
-    ],
-    text: `ESI ${level}`,
-  };
-}
-
-/** The ESI level an Encounter's priority carries, if any. */
-export function esiOfPriority(priority: Encounter['priority']): number | undefined {
-  const code = priority?.coding?.find((c) => c.system === ESI_SYSTEM)?.code;
-  return code ? Number(code) : undefined;
 }
 
 function provenance(targets: Reference[], who: Reference, reason: string, activity: string): Provenance {
@@ -139,12 +112,12 @@ export async function applyOverride(medplum: MedplumClient, req: OverrideRequest
       resourceType: 'Observation',
       status: 'final',
       category: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/observation-category', code: 'survey' }] }],
-      code: { coding: [{ system: OBSERVATION_CODE_SYSTEM, code: 'esi', display: 'Emergency Severity Index triage level' }], text: 'ESI' },
+      code: ESI_OBSERVATION_CODE,
       subject: encounter.subject,
       encounter: createReference(encounter),
       effectiveDateTime: now,
       performer: [requester as NonNullable<Observation['performer']>[number]],
-      valueCodeableConcept: { coding: [{ system: ESI_SYSTEM, code: String(level), display: `ESI ${level}` }], text: `ESI ${level}` },
+      valueCodeableConcept: esiConcept(level),
       method: { coding: [{ system: OBSERVATION_METHOD_SYSTEM, code: 'clinician-override', display: 'Clinician override' }] },
       note: [{ text: `Clinician override by ${who}: ${req.reason}` }],
     };
