@@ -6,8 +6,9 @@ import esiCodeSystem from '../../fhir-profiles/terminology/esi.json' with { type
 import observationCodes from '../../fhir-profiles/terminology/observation-code.json' with { type: 'json' };
 import observationMethods from '../../fhir-profiles/terminology/observation-method.json' with { type: 'json' };
 import scoreCodeSystem from '../../server-config/triage/triage-score.codesystem.json' with { type: 'json' };
+import { ESI_SYSTEM as ESI_CODE_SYSTEM, OBSERVATION_CODE_SYSTEM, OBSERVATION_METHOD_SYSTEM } from '../lib/workflow.ts';
 import { at, avpu, bp, hr, rr, spo2, temp } from '../smart-device/test-helpers.ts';
-import { ESI_CODE_SYSTEM, OBSERVATION_CODE_SYSTEM, OBSERVATION_METHOD_SYSTEM, TRIAGE_SCORE_SYSTEM, triageResources } from './fhir.ts';
+import { TRIAGE_SCORE_SYSTEM, triageResources } from './fhir.ts';
 import { triageInputFromFhir } from './fhir-input.ts';
 import type { LlmRefinement } from './llm.ts';
 import { triage } from './triage.ts';
@@ -40,7 +41,7 @@ describe('triage result as FHIR resources', () => {
     for (const resource of [r.esi, r.news2, r.qsofa, r.riskAssessment]) valid(resource);
     expect(r.esi.code.coding?.map((c) => `${c.system}|${c.code}`)).toEqual([`${OBSERVATION_CODE_SYSTEM}|esi`, 'http://loinc.org|75636-1']);
     expect(r.esi.valueCodeableConcept?.coding).toEqual([
-      { system: ESI_CODE_SYSTEM, code: '2', display: 'ESI 2 - Emergent' },
+      { system: ESI_CODE_SYSTEM, code: '2', display: 'ESI 2' },
       { system: 'http://loinc.org', code: 'LA21752-3', display: '2' },
     ]);
     expect(r.esi.note?.[0].text).toBe(result.rationale);
@@ -63,7 +64,7 @@ describe('triage result as FHIR resources', () => {
     expect(r.riskAssessment.basis).toEqual([{ reference: 'urn:uuid:1' }, { reference: 'urn:uuid:2' }, { reference: 'urn:uuid:3' }]);
     expect(r.riskAssessment.prediction?.[0].qualitativeRisk?.coding?.[0].code).toBe('high');
     expect(r.priority.coding).toEqual([
-      { system: ESI_CODE_SYSTEM, code: '2', display: 'ESI 2 - Emergent' },
+      { system: ESI_CODE_SYSTEM, code: '2', display: 'ESI 2' },
       { system: 'http://terminology.hl7.org/CodeSystem/v3-ActPriority', code: 'EM', display: 'emergency' },
     ]);
   });

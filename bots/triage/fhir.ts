@@ -16,34 +16,21 @@ import type {
   Reference,
   RiskAssessment,
 } from '@medplum/fhirtypes';
+import { esiConcept, priorityForEsi } from '../lib/acuity.ts';
+import { OBSERVATION_CODE_SYSTEM, OBSERVATION_METHOD_SYSTEM } from '../lib/workflow.ts';
 import type { LlmRefinement } from './llm.ts';
 import type { News2Parameter } from './news2.ts';
-import { ESI_LEVEL_NAMES } from './rationale.ts';
 import type { TriageResult } from './triage.ts';
 import type { EsiLevel } from './types.ts';
 
-/** fhir-profiles/terminology: esi.json, observation-code.json, observation-method.json. */
-export const ESI_CODE_SYSTEM = 'https://emergisphere.dev/fhir/CodeSystem/esi';
-export const OBSERVATION_CODE_SYSTEM = 'https://emergisphere.dev/fhir/CodeSystem/observation-code';
-export const OBSERVATION_METHOD_SYSTEM = 'https://emergisphere.dev/fhir/CodeSystem/observation-method';
 /** server-config/triage/triage-score.codesystem.json: the parts of the scores that have no standard code. */
 export const TRIAGE_SCORE_SYSTEM = 'https://emergisphere.dev/fhir/CodeSystem/triage-score';
 const LOINC = 'http://loinc.org';
-const ACT_PRIORITY = 'http://terminology.hl7.org/CodeSystem/v3-ActPriority';
 const RISK_PROBABILITY = 'http://terminology.hl7.org/CodeSystem/risk-probability';
 const OBSERVATION_CATEGORY = 'http://terminology.hl7.org/CodeSystem/observation-category';
 
 /** LOINC answer list for 75636-1 (Emergency severity index). */
 const ESI_LOINC_ANSWERS: Record<EsiLevel, string> = { 1: 'LA21567-5', 2: 'LA21752-3', 3: 'LA21753-1', 4: 'LA21754-9', 5: 'LA21755-6' };
-
-/** The nearest v3 ActPriority for Encounter.priority: emergency, urgent, routine. */
-const PRIORITY: Record<EsiLevel, { code: string; display: string }> = {
-  1: { code: 'EM', display: 'emergency' },
-  2: { code: 'EM', display: 'emergency' },
-  3: { code: 'UR', display: 'urgent' },
-  4: { code: 'R', display: 'routine' },
-  5: { code: 'R', display: 'routine' },
-};
 
 const NEWS2_COMPONENT_CODES: Record<News2Parameter, { system: string; code: string; display: string }> = {
   respirationRate: { system: LOINC, code: '9279-1', display: 'Respiratory rate' },
@@ -55,34 +42,10 @@ const NEWS2_COMPONENT_CODES: Record<News2Parameter, { system: string; code: stri
   temperature: { system: LOINC, code: '8310-5', display: 'Body temperature' },
 };
 
-const ESI_DISPLAY: Record<EsiLevel, string> = {
-  1: 'ESI 1 - Resuscitation',
-  2: 'ESI 2 - Emergent',
-  3: 'ESI 3 - Urgent',
-  4: 'ESI 4 - Less urgent',
-  5: 'ESI 5 - Non-urgent',
-};
-
-export function esiConcept(level: EsiLevel): CodeableConcept {
-  const display = ESI_DISPLAY[level];
-  return {
-    coding: [
-      { system: ESI_CODE_SYSTEM, code: String(level), display },
-      { system: LOINC, code: ESI_LOINC_ANSWERS[level], display: `${level}` },
-    ],
-    text: display,
-  };
-}
-
-export function encounterPriority(level: EsiLevel): CodeableConcept {
-  const p = PRIORITY[level];
-  return {
-    coding: [
-      { system: ESI_CODE_SYSTEM, code: String(level), display: ESI_DISPLAY[level] },
-      { system: ACT_PRIORITY, code: p.code, display: p.display },
-    ],
-    text: `ESI ${level} (${ESI_LEVEL_NAMES[level]})`,
-  };
+/** The ESI value: the ES ESI code (shared with the override, bots/lib/acuity.ts) and the LOINC answer. */
+export function esiValue(level: EsiLevel): CodeableConcept {
+  const concept = esiConcept(level);
+  return { ...concept, coding: [...(concept.coding ?? []), { system: LOINC, code: ESI_LOINC_ANSWERS[level], display: `${level}` }] };
 }
 
 export interface TriageResourceContext {
@@ -153,7 +116,7 @@ export function triageResources(result: TriageResult, ctx: TriageResourceContext
     ctx,
     'final',
   );
-  esi.valueCodeableConcept = esiConcept(level);
+  esi.valueCodeableConcept = esiValue(level);
   const raised = refinement?.changed === true;
   esi.method = {
     coding: [
@@ -252,7 +215,7 @@ export function triageResources(result: TriageResult, ctx: TriageResourceContext
     note: notes,
   };
 
-  return { esi, news2, qsofa, riskAssessment, priority: encounterPriority(level), level };
+  return { esi, news2, qsofa, riskAssessment, priority: priorityForEsi(level), level };
 }
 
 function refinementNote(r: LlmRefinement): string {
