@@ -15,7 +15,8 @@ export function esiConcept(level: number): CodeableConcept {
 
 /** Encounter.priority for an ESI level: the ESI code first, then the nearest v3 ActPriority. */
 export function priorityForEsi(level: number): CodeableConcept {
-  const v3 = level <= 2 ? { code: 'EM', display: 'emergency' } : level === 3 ? { code: 'UR', display: 'urgent' } : { code: 'R', display: 'routine' };
+  const v3 =
+    level <= 2 ? { code: 'EM', display: 'emergency' } : level === 3 ? { code: 'UR', display: 'urgent' } : { code: 'R', display: 'routine' };
   const esi = esiConcept(level);
   return { coding: [...(esi.coding ?? []), { system: ACT_PRIORITY, ...v3 }], text: esi.text };
 }

@@ -5,7 +5,7 @@ import { beforeAll, describe, expect, test } from 'vitest';
 import esiCodeSystem from '../../fhir-profiles/terminology/esi.json' with { type: 'json' };
 import observationCodes from '../../fhir-profiles/terminology/observation-code.json' with { type: 'json' };
 import observationMethods from '../../fhir-profiles/terminology/observation-method.json' with { type: 'json' };
-import scoreCodeSystem from '../../server-config/triage/triage-score.codesystem.json' with { type: 'json' };
+import scoreCodeSystem from '../../fhir-profiles/terminology/triage-score.json' with { type: 'json' };
 import { ESI_SYSTEM as ESI_CODE_SYSTEM, OBSERVATION_CODE_SYSTEM, OBSERVATION_METHOD_SYSTEM } from '../lib/workflow.ts';
 import { at, avpu, bp, hr, rr, spo2, temp } from '../smart-device/test-helpers.ts';
 import { TRIAGE_SCORE_SYSTEM, triageResources } from './fhir.ts';

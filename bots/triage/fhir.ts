@@ -23,7 +23,7 @@ import type { News2Parameter } from './news2.ts';
 import type { TriageResult } from './triage.ts';
 import type { EsiLevel } from './types.ts';
 
-/** server-config/triage/triage-score.codesystem.json: the parts of the scores that have no standard code. */
+/** fhir-profiles/terminology/triage-score.json: the parts of the scores that have no standard code. */
 export const TRIAGE_SCORE_SYSTEM = 'https://emergisphere.dev/fhir/CodeSystem/triage-score';
 const LOINC = 'http://loinc.org';
 const RISK_PROBABILITY = 'http://terminology.hl7.org/CodeSystem/risk-probability';
