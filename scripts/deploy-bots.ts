@@ -13,7 +13,7 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { MedplumClient } from '@medplum/core';
-import type { AccessPolicy, Bot, Subscription } from '@medplum/fhirtypes';
+import type { AccessPolicy, Bot, OperationDefinition, Subscription } from '@medplum/fhirtypes';
 
 export const BOT_IDENTIFIER_SYSTEM = 'https://emergisphere.dev/fhir/bot';
 const ROLE_SYSTEM = 'https://emergisphere.dev/fhir/role';
@@ -29,6 +29,8 @@ export interface BotConfig {
   role?: string;
   /** Our addition: a JSON file of Subscriptions whose endpoint is `Bot/{{botId}}`. */
   subscriptions?: string;
+  /** Our addition: a JSON file of OperationDefinitions the bot implements (custom operations, `Bot/{{botId}}`). */
+  operations?: string;
 }
 
 export interface DeployedBot {
@@ -36,6 +38,7 @@ export interface DeployedBot {
   id: string;
   created: boolean;
   subscriptions: { created: number; updated: number; unchanged: number; deleted: number };
+  operations: number;
 }
 
 export function readBotConfig(rootDir: string): BotConfig[] {
@@ -139,14 +142,41 @@ async function upsertSubscriptions(
   return counts;
 }
 
-/** Deploys the configured bots (or only those named). */
+/**
+ * Upserts the OperationDefinitions the bot implements (Medplum's custom operations), matched by
+ * canonical URL; an unchanged definition is left alone. Returns how many the file declares.
+ */
+async function upsertOperations(medplum: MedplumClient, rootDir: string, bot: BotConfig, botId: string): Promise<number> {
+  const path = resolve(rootDir, bot.operations ?? `${dirname(bot.source)}/operations.json`);
+  if (!existsSync(path)) {
+    return 0;
+  }
+  const wanted: OperationDefinition[] = JSON.parse(readFileSync(path, 'utf8').replaceAll('{{botId}}', botId));
+  for (const op of wanted) {
+    if (!op.url) {
+      throw new Error(`Bot ${bot.name}: every OperationDefinition in ${path} needs a url`);
+    }
+    const current = await medplum.searchOne('OperationDefinition', { url: op.url }, { cache: 'no-cache' });
+    if (!current) {
+      await medplum.createResource(op);
+    } else {
+      const { id, meta, ...rest } = current;
+      if (canonical(rest) !== canonical(op)) {
+        await medplum.updateResource({ ...op, id, meta: { versionId: meta?.versionId } } as OperationDefinition);
+      }
+    }
+  }
+  return wanted.length;
+}
+
+/** Deploys the configured bots (or only those named; `bots` replaces medplum.config.json, e.g. for test fixtures). */
 export async function deployBots(
   medplum: MedplumClient,
-  options: { rootDir: string; only?: string[]; log?: (line: string) => void },
+  options: { rootDir: string; only?: string[]; log?: (line: string) => void; bots?: BotConfig[] },
 ): Promise<DeployedBot[]> {
   const log = options.log ?? (() => undefined);
   const results: DeployedBot[] = [];
-  for (const bot of readBotConfig(options.rootDir)) {
+  for (const bot of options.bots ?? readBotConfig(options.rootDir)) {
     if (options.only?.length && !options.only.includes(bot.name)) continue;
     const code = await bundleBot(options.rootDir, bot);
     let resource = await findBot(medplum, bot);
@@ -162,8 +192,12 @@ export async function deployBots(
     }
     await medplum.post(medplum.fhirUrl('Bot', id, '$deploy'), { code, filename: 'index.js' });
     const subscriptions = await upsertSubscriptions(medplum, options.rootDir, bot, id);
-    log(`bot ${bot.name}: ${created ? 'created' : 'updated'} Bot/${id}, code deployed, subscriptions ${JSON.stringify(subscriptions)}`);
-    results.push({ name: bot.name, id, created, subscriptions });
+    const operations = await upsertOperations(medplum, options.rootDir, bot, id);
+    log(
+      `bot ${bot.name}: ${created ? 'created' : 'updated'} Bot/${id}, code deployed, subscriptions ${JSON.stringify(subscriptions)}` +
+        (operations ? `, ${operations} operation(s)` : ''),
+    );
+    results.push({ name: bot.name, id, created, subscriptions, operations });
   }
   return results;
 }

@@ -8,10 +8,11 @@ import type { Logger } from 'pino';
 import type { KeyStore } from './auth/keys.ts';
 import { registerAuthRoutes } from './auth/routes.ts';
 import { registerBotRoutes } from './bots/routes.ts';
-import type { BotRuntime } from './bots/runtime.ts';
+import { type BotRuntime, baseContentType } from './bots/runtime.ts';
 import type { ServerConfig } from './config.ts';
 import type { LoadedProfiles } from './fhir/definitions.ts';
 import { registerBinaryRoutes } from './fhir/operations/binary.ts';
+import { type CustomOperationResult, tryCustomOperation } from './fhir/operations/custom.ts';
 import { registerHistoryRoutes } from './fhir/operations/history.ts';
 import { buildCapabilityStatement } from './fhir/operations/metadata.ts';
 import { registerValidateRoutes } from './fhir/operations/validate.ts';
@@ -187,10 +188,45 @@ export async function createApp(deps: AppDeps): Promise<App> {
 
   fastify.get(`${FHIR_PREFIX}metadata`, async (_request, reply) => reply.type(FHIR_JSON).send(capabilityStatement));
 
+  /** A bot-implemented operation (OperationDefinition + Bot, as in Medplum), if one matches the URL. */
+  const runCustomOperation = async (request: FastifyRequest, segments: string[]): Promise<CustomOperationResult | undefined> => {
+    if (!request.auth) {
+      return undefined;
+    }
+    const headers: Record<string, string> = {};
+    for (const [k, v] of Object.entries(request.headers)) {
+      if (typeof v === 'string' && k !== 'authorization' && k !== 'cookie') headers[k] = v;
+    }
+    return tryCustomOperation(
+      {
+        method: request.method,
+        segments,
+        body: request.body,
+        query: (request.query ?? {}) as Record<string, unknown>,
+        contentType: baseContentType(request.headers['content-type']) || 'application/json',
+        headers,
+        traceId: headers['x-trace-id'],
+      },
+      { caller: repoFor(request), system: newRepo() },
+      deps.bots,
+      request.auth,
+    );
+  };
+
   const handleFhir = async (request: FastifyRequest, reply: FastifyReply, parsedBody: unknown = request.body): Promise<FastifyReply> => {
     const prefer = preferences(request.headers.prefer);
     const { path, search, segments } = splitFhirUrl(request.url, FHIR_PREFIX);
     const url = search ? `${path}?${search}` : path;
+    // FhirRouter itself implements only $graphql; any other `$code` here is a custom operation
+    // (a GET of `Type/$code` would otherwise be taken for a read of the id "$code").
+    if (segments.at(-1)?.startsWith('$') && path !== '$graphql') {
+      const custom = await runCustomOperation(request, segments);
+      if (custom) {
+        return 'outcome' in custom
+          ? sendOutcome(reply, custom.outcome, custom.status)
+          : reply.code(custom.status).type(FHIR_JSON).send(JSON.stringify(custom.resource));
+      }
+    }
     const problem = routeProblem(router, request.method, segments, url);
     if (problem) {
       if (problem.allow) {

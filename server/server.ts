@@ -13,6 +13,7 @@ import type { ServerConfig } from './config.ts';
 import { type EmbeddedDatabase, startEmbeddedPostgres } from './db/embedded.ts';
 import { migrate } from './db/migrate.ts';
 import { createPool } from './db/pool.ts';
+import { storeConformanceResources } from './fhir/conformance.ts';
 import { loadProfiles } from './fhir/definitions.ts';
 import { reindexChangedTypes } from './fhir/reindex.ts';
 import { SubscriptionEngine } from './subscriptions/engine.ts';
@@ -75,6 +76,7 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
     const bots = new BotRuntime({ systemRepo: () => (app as App).repo(), auth, audit, baseUrl: config.baseUrl, logger });
     app = await createApp({ config, pool, logger, profiles, security: { auth, limits, audit, keys }, bots });
     await loadRoles(app.repo(), config.rolesDir);
+    await storeConformanceResources(app.repo(), [...profiles.profiles.values(), ...profiles.searchParameters, ...profiles.others]);
     const boot = await bootstrap(app.repo(), config.firstStart);
     if (config.graphqlWarmup) {
       const started = Date.now();

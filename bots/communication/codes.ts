@@ -1,0 +1,23 @@
+/** The URLs and codes of docs/workflows.md, "Notifications: CommunicationRequest in, Communication out". */
+const ES = 'https://emergisphere.dev/fhir';
+
+export const CATEGORY_SYSTEM = `${ES}/CodeSystem/communication-category`;
+export type Category = 'page' | 'staff-notice' | 'family-update' | 'appointment' | 'payment';
+
+/** CareTeam identifier system of the on-call lists (`ES/on-call|ed-physician`). */
+export const ON_CALL_SYSTEM = `${ES}/on-call`;
+/** CommunicationRequest extension (valueDuration): how long a stat page waits for an acknowledgement. */
+export const ESCALATE_AFTER_EXT = `${ES}/StructureDefinition/escalate-after`;
+export const DEFAULT_ESCALATE_AFTER_MS = 5 * 60_000;
+/** Communication extension (valueInteger): 0 = the first page, 1 = the next on the list, 2 = the whole team. */
+export const ESCALATION_LEVEL_EXT = `${ES}/StructureDefinition/escalation-level`;
+/** Communication extension, one per channel: channel, status, vendorId, error, attempt. */
+export const DELIVERY_EXT = `${ES}/StructureDefinition/delivery`;
+
+export const CONSENT_PURPOSE_SYSTEM = `${ES}/CodeSystem/consent-purpose`;
+export const FAMILY_UPDATES = 'family-updates';
+
+export const PARTICIPATION_MODE_SYSTEM = 'http://terminology.hl7.org/CodeSystem/v3-ParticipationMode';
+
+/** The bot's name in idempotency keys. */
+export const BOT_NAME = 'communication';

@@ -1,0 +1,200 @@
+/**
+ * Running one workflow step (a Task that became `ready`) the same way in every agent:
+ *
+ *   export async function handler(medplum: MedplumClient, event: BotEvent<Task>) {
+ *     return runStep(medplum, event, async (ctx) => {
+ *       ...decide with pure functions, write with createOnce(...)...
+ *       return { outputs: [{ type: 'ESI Observation', reference: 'Observation/1' }], rationale: '...' };
+ *     });
+ *   }
+ *
+ * The Task goes `ready` → `in-progress` (executionPeriod.start) → `completed` (outputs,
+ * executionPeriod.end). A thrown error is noted on the Task and rethrown so the subscription
+ * runtime retries the delivery; the last attempt marks the Task `failed` with the reason instead,
+ * so the rest of the workflow can go on. Deliveries of the same event carry the same Task version,
+ * which is what effects should be keyed on (`ctx.trigger` with createOnce).
+ */
+import {
+  type BotEvent,
+  getReferenceString,
+  getStatus,
+  type MedplumClient,
+  normalizeErrorString,
+  OperationOutcomeError,
+  type WithId,
+} from '@medplum/core';
+import type { Device, Encounter, Patient, Reference, Task, TaskOutput } from '@medplum/fhirtypes';
+import { ENDED_STATUSES, STEP_ATTEMPTS_EXTENSION, STEP_MAX_ATTEMPTS, stepOf } from './workflow.ts';
+
+export interface StepContext {
+  medplum: MedplumClient;
+  /** The Task as it is now (in progress). */
+  task: WithId<Task>;
+  /** The Task version this delivery is about: key idempotent effects on it. */
+  trigger: WithId<Task>;
+  step: string;
+  encounter?: WithId<Encounter>;
+  device?: WithId<Device>;
+  patient?: WithId<Patient>;
+  secrets: BotEvent['secrets'];
+}
+
+export interface StepOutput {
+  /** What the output is, e.g. "ESI Observation". */
+  type: string;
+  reference?: string;
+  text?: string;
+}
+
+export interface StepOutcome {
+  outputs?: StepOutput[];
+  /** Why the step decided what it did (shown with the Task). */
+  rationale?: string;
+  /** A short progress note for businessStatus. */
+  note?: string;
+}
+
+export type StepRunResult =
+  | { status: 'completed'; task: WithId<Task> }
+  | { status: 'failed'; task: WithId<Task>; error: string }
+  | { status: 'skipped'; reason: string };
+
+function attemptsOf(task: Task): number {
+  return task.extension?.find((e) => e.url === STEP_ATTEMPTS_EXTENSION)?.valueInteger ?? 0;
+}
+
+function withAttempts(task: Task, attempts: number): Task['extension'] {
+  return [
+    ...(task.extension ?? []).filter((e) => e.url !== STEP_ATTEMPTS_EXTENSION),
+    { url: STEP_ATTEMPTS_EXTENSION, valueInteger: attempts },
+  ];
+}
+
+function ifMatch(task: Task): { headers: Record<string, string> } {
+  return { headers: { 'If-Match': `W/"${task.meta?.versionId}"` } };
+}
+
+export function toTaskOutputs(outcome: StepOutcome): TaskOutput[] {
+  const outputs: TaskOutput[] = (outcome.outputs ?? []).map((o) =>
+    o.reference
+      ? { type: { text: o.type }, valueReference: { reference: o.reference } }
+      : { type: { text: o.type }, valueString: o.text ?? '' },
+  );
+  if (outcome.rationale) {
+    outputs.push({ type: { text: 'rationale' }, valueString: outcome.rationale });
+  }
+  return outputs;
+}
+
+async function loadFocus(medplum: MedplumClient, task: Task): Promise<Pick<StepContext, 'encounter' | 'device' | 'patient'>> {
+  const out: Pick<StepContext, 'encounter' | 'device' | 'patient'> = {};
+  const focus = task.focus?.reference ?? task.encounter?.reference;
+  if (focus?.startsWith('Encounter/')) {
+    out.encounter = await medplum.readReference<Encounter>({ reference: focus } as Reference<Encounter>);
+  } else if (focus?.startsWith('Device/')) {
+    out.device = await medplum.readReference<Device>({ reference: focus } as Reference<Device>);
+  }
+  const patientRef = task.for?.reference ?? out.encounter?.subject?.reference ?? out.device?.patient?.reference;
+  if (patientRef?.startsWith('Patient/')) {
+    out.patient = await medplum.readReference<Patient>({ reference: patientRef } as Reference<Patient>);
+  }
+  return out;
+}
+
+/** Runs `work` as the step of the delivered Task; see the module comment for the protocol. */
+export async function runStep(
+  medplum: MedplumClient,
+  event: BotEvent<Task>,
+  work: (ctx: StepContext) => Promise<StepOutcome>,
+  options: { maxAttempts?: number } = {},
+): Promise<StepRunResult> {
+  const trigger = event.input as WithId<Task>;
+  if (trigger?.resourceType !== 'Task' || !trigger.id) {
+    throw new Error(`A workflow step expects a Task, got ${trigger?.resourceType ?? typeof trigger}`);
+  }
+  const step = stepOf(trigger);
+  if (!step) {
+    throw new Error(`Task/${trigger.id} is not a workflow step`);
+  }
+  let task = await medplum.readResource('Task', trigger.id);
+  if (ENDED_STATUSES.has(task.status) || (task.status !== 'ready' && task.status !== 'in-progress')) {
+    return { status: 'skipped', reason: `Task/${task.id} is ${task.status}` };
+  }
+  if (task.status === 'ready') {
+    const started = await updateUnlessEnded(medplum, task, (current) => ({
+      ...current,
+      status: 'in-progress',
+      executionPeriod: { ...current.executionPeriod, start: new Date().toISOString() },
+      businessStatus: { text: 'running' },
+    }));
+    if (!started) {
+      return { status: 'skipped', reason: `Task/${task.id} was ended before the step started` };
+    }
+    task = started;
+  }
+  const maxAttempts = options.maxAttempts ?? STEP_MAX_ATTEMPTS;
+  let outcome: StepOutcome;
+  try {
+    const context = await loadFocus(medplum, task);
+    outcome = await work({ medplum, task, trigger, step, secrets: event.secrets, ...context });
+  } catch (err) {
+    const error = normalizeErrorString(err);
+    const attempts = attemptsOf(task) + 1;
+    if (attempts >= maxAttempts) {
+      const failed = await updateUnlessEnded(medplum, task, (current) => ({
+        ...current,
+        status: 'failed',
+        extension: withAttempts(current, attempts),
+        statusReason: { text: error },
+        businessStatus: { text: `failed after ${attempts} attempt${attempts === 1 ? '' : 's'}` },
+        executionPeriod: { ...current.executionPeriod, end: new Date().toISOString() },
+      }));
+      console.log(`${step} failed for good on ${getReferenceString(task)}: ${error}`);
+      return failed ? { status: 'failed', task: failed, error } : { status: 'skipped', reason: `Task/${task.id} was ended meanwhile` };
+    }
+    await updateUnlessEnded(medplum, task, (current) => ({
+      ...current,
+      extension: withAttempts(current, attempts),
+      businessStatus: { text: `attempt ${attempts} of ${maxAttempts} failed: ${error}` },
+    }));
+    throw err;
+  }
+  const done = await updateUnlessEnded(medplum, task, (current) => ({
+    ...current,
+    status: 'completed',
+    output: toTaskOutputs(outcome),
+    businessStatus: { text: outcome.note ?? 'completed' },
+    executionPeriod: { ...current.executionPeriod, end: new Date().toISOString() },
+  }));
+  return done ? { status: 'completed', task: done } : { status: 'skipped', reason: `Task/${task.id} was ended while the step ran` };
+}
+
+/**
+ * Applies `change` to the Task unless someone ended it meanwhile (a clinician who cancelled or
+ * skipped the step wins over the bot). If-Match makes the check and the write one step.
+ */
+async function updateUnlessEnded(
+  medplum: MedplumClient,
+  task: WithId<Task>,
+  change: (current: WithId<Task>) => Task,
+): Promise<WithId<Task> | undefined> {
+  let current = task;
+  for (let attempt = 0; attempt < 5; attempt++) {
+    if (ENDED_STATUSES.has(current.status)) {
+      return undefined;
+    }
+    try {
+      return await medplum.updateResource<Task>(change(current), ifMatch(current));
+    } catch (err) {
+      if (!isPreconditionFailed(err)) {
+        throw err;
+      }
+      current = await medplum.readResource('Task', task.id);
+    }
+  }
+  throw new Error(`Task/${task.id} keeps changing; giving up this attempt`);
+}
+
+function isPreconditionFailed(err: unknown): boolean {
+  return err instanceof OperationOutcomeError && getStatus(err.outcome) === 412;
+}

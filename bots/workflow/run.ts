@@ -1,0 +1,116 @@
+/** The workflow runner's FHIR reads and writes: starting a plan and advancing it as steps end. */
+import { createReference, getReferenceString, getStatus, type MedplumClient, OperationOutcomeError, type WithId } from '@medplum/core';
+import type { Bundle, Device, Encounter, Identifier, PlanDefinition, Reference, RequestGroup, Task } from '@medplum/fhirtypes';
+import { BOT_SYSTEM, PLAN_URL } from '../lib/workflow.ts';
+import { type ApplyContext, buildWorkflow, identifierQuery, planSteps, stepsToReady, workflowEnded, workflowGroup } from './plan.ts';
+
+/** The plan an Encounter starts by default: emergency for EMER, the regular visit otherwise. */
+export function defaultPlanFor(focus: Encounter | Device): string {
+  if (focus.resourceType === 'Device') {
+    return 'device_scan';
+  }
+  return focus.class?.code === 'EMER' ? 'emergency' : 'regular';
+}
+
+async function findAgents(medplum: MedplumClient, plan: PlanDefinition): Promise<Map<string, Reference>> {
+  const names = [...new Set(planSteps(plan).flatMap((s) => (s.agent?.value ? [s.agent.value] : [])))];
+  const agents = new Map<string, Reference>();
+  if (names.length === 0) {
+    return agents;
+  }
+  const bots = await medplum.searchResources(
+    'Bot',
+    { identifier: names.map((n) => `${BOT_SYSTEM}|${n}`).join(','), _count: '100' },
+    { cache: 'no-cache' },
+  );
+  for (const bot of bots) {
+    const name = bot.identifier?.find((i) => i.system === BOT_SYSTEM)?.value;
+    if (name) agents.set(name, { reference: `Bot/${bot.id}`, display: bot.name ?? name });
+  }
+  return agents;
+}
+
+/**
+ * Applies the named plan to an Encounter or Device, once: a second call for the same plan and
+ * focus returns the workflow that already exists. Two phases, because a transaction with
+ * conditional entries is limited to 8 entries: the RequestGroup is created conditionally (the
+ * claim), then built with its Tasks in one transaction guarded by If-Match on that RequestGroup.
+ * A crash between the two leaves a draft RequestGroup that the next delivery builds.
+ */
+export async function startWorkflow(
+  medplum: MedplumClient,
+  planName: string,
+  focus: WithId<Encounter> | WithId<Device>,
+  options: { requester?: Reference; instanceKey?: string } = {},
+): Promise<WithId<RequestGroup>> {
+  const url = PLAN_URL(planName);
+  const plan = await medplum.searchOne('PlanDefinition', { url }, { cache: 'no-cache' });
+  if (!plan) {
+    throw new Error(`No workflow definition ${url} (is fhir-profiles/workflows loaded?)`);
+  }
+  const ctx: ApplyContext = {
+    plan,
+    focus: { reference: getReferenceString(focus) },
+    patient: focus.resourceType === 'Encounter' ? focus.subject : focus.patient,
+    encounter: focus.resourceType === 'Encounter' ? createReference(focus) : undefined,
+    agents: new Map(),
+    now: new Date().toISOString(),
+    requester: options.requester,
+    instanceKey: options.instanceKey,
+  };
+  const draft = workflowGroup(ctx);
+  const group = await medplum.createResourceIfNoneExist(draft, identifierQuery(draft.identifier?.[0] as Identifier));
+  if (group.status !== 'draft') {
+    return group;
+  }
+  ctx.agents = await findAgents(medplum, plan);
+  try {
+    await medplum.executeBatch({ resourceType: 'Bundle', type: 'transaction', entry: buildWorkflow(ctx, group) } satisfies Bundle);
+  } catch (err) {
+    // Someone else built it first (If-Match failed): theirs stands, and nothing of ours was written.
+    if (!(err instanceof OperationOutcomeError && getStatus(err.outcome) === 412)) {
+      throw err;
+    }
+  }
+  return medplum.readResource('RequestGroup', group.id);
+}
+
+/**
+ * After a step ended: readies the steps now unblocked and completes the workflow when every step
+ * has ended. Runs for each ending step, possibly concurrently: If-Match makes each transition
+ * happen once, and a lost race is fine because the winner made the same change.
+ */
+export async function advanceWorkflow(medplum: MedplumClient, ended: Task): Promise<{ readied: string[]; completed: boolean }> {
+  const groupRef = ended.basedOn?.find((r) => r.reference?.startsWith('RequestGroup/'));
+  if (!groupRef) {
+    return { readied: [], completed: false };
+  }
+  const group = await medplum.readReference<RequestGroup>(groupRef as Reference<RequestGroup>);
+  const tasks = await medplum.searchResources('Task', { 'based-on': groupRef.reference as string, _count: '100' }, { cache: 'no-cache' });
+  const readied: string[] = [];
+  for (const task of stepsToReady(group, tasks)) {
+    const ok = await updateIfUnchanged(medplum, { ...task, status: 'ready', lastModified: new Date().toISOString() });
+    if (ok) {
+      readied.push(`Task/${task.id}`);
+      task.status = 'ready';
+    }
+  }
+  let completed = false;
+  if (group.status === 'active' && workflowEnded(group, tasks)) {
+    completed = await updateIfUnchanged(medplum, { ...group, status: 'completed' });
+  }
+  return { readied, completed };
+}
+
+/** Updates with If-Match on the version read; false when someone changed it first. */
+async function updateIfUnchanged(medplum: MedplumClient, resource: Task | RequestGroup): Promise<boolean> {
+  try {
+    await medplum.updateResource(resource, { headers: { 'If-Match': `W/"${resource.meta?.versionId}"` } });
+    return true;
+  } catch (err) {
+    if (err instanceof OperationOutcomeError && getStatus(err.outcome) === 412) {
+      return false;
+    }
+    throw err;
+  }
+}
