@@ -54,6 +54,18 @@ describe('ADT^A01 emergency admit', () => {
     expect(e.subject?.reference).toBe(`local:${patient.key}`);
     expect(e.period).toEqual({ start: '2026-01-05T08:10:00-05:00' });
     expect(e.location).toEqual([{ location: expect.objectContaining({ display: 'ED BAY01 1' }), status: 'active' }]);
+    expect(e.extension).toEqual([
+      {
+        url: 'http://hl7.org/fhir/StructureDefinition/encounter-modeOfArrival',
+        valueCoding: { system: 'http://terminology.hl7.org/CodeSystem/v2-0430', code: 'A', display: 'Ambulance' },
+      },
+    ]);
+    // The bed is part of the ED area (ES convention), both created only when unknown.
+    const locations = plan.upserts.filter((u) => u.resourceType === 'Location');
+    expect(locations.map((l) => [l.identifier.value, (l.resource as { partOf?: { reference?: string } }).partOf?.reference])).toEqual([
+      ['GENHOSP^ED^^', undefined],
+      ['GENHOSP^ED^BAY01^1', 'local:Location|https://emergisphere.dev/fhir/sid/hl7v2-location|GENHOSP^ED^^'],
+    ]);
     expect(e.participant?.[0].type?.[0].coding?.[0].code).toBe('ATND');
     expect(e.reasonCode?.[0]).toMatchObject({
       coding: [{ code: 'R07.9', system: 'http://hl7.org/fhir/sid/icd-10' }],
@@ -96,7 +108,7 @@ describe('status by event (IG Event[EncounterStatus])', () => {
     const e = find<Encounter>(planAdt(Message.parse(corpus.adtA03), TZ), 'Encounter').resource;
     expect(e.status).toBe('finished');
     expect(e.period?.end).toBe('2026-01-05T17:55:00-05:00');
-    expect(e.hospitalization?.dischargeDisposition?.coding?.[0].code).toBe('01');
+    expect(e.hospitalization?.dischargeDisposition?.coding?.map((c) => c.code)).toEqual(['home', '01']);
   });
   test('A03 without PV1-45 ends at EVN-2', () => {
     const text = corpus.adtA03.replace('|20260105081000-0500|20260105175500-0500', '|20260105081000-0500|');

@@ -59,7 +59,8 @@ describe('hl7-inbound handler (MockClient)', () => {
     const reply = await handler(medplum, event(corpus.adtA01));
     expect(acks(reply)[0].get('MSA-1')).toBe('AA');
     expect([await versions(medplum, 'Patient', patient.id), await versions(medplum, 'Encounter', encounter.id)]).toEqual(before);
-    expect(await medplum.searchResources('Location', {})).toHaveLength(1);
+    // The bed and the ED area, once each.
+    expect(await medplum.searchResources('Location', {})).toHaveLength(2);
   });
 
   test('an older message does not overwrite what a newer one wrote', async () => {

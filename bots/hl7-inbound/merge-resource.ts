@@ -1,4 +1,4 @@
-import type { Coding, Encounter, EncounterLocation, Identifier, Meta, Resource } from '@medplum/fhirtypes';
+import type { Coding, Encounter, EncounterLocation, Extension, Identifier, Meta, Resource } from '@medplum/fhirtypes';
 import { MESSAGE_TAG_SYSTEM, MESSAGE_TIME_TAG_SYSTEM } from './plan.ts';
 
 /**
@@ -22,6 +22,11 @@ function sameIdentifier(a: Identifier, b: Identifier): boolean {
 /** Stored identifiers first (their order and extra detail kept), then new ones. */
 export function uniteIdentifiers(stored: Identifier[] = [], incoming: Identifier[] = []): Identifier[] {
   return [...stored, ...incoming.filter((i) => !stored.some((s) => sameIdentifier(s, i)))];
+}
+
+/** Extensions the message sends replace stored ones of the same URL; others (other agents') stay. */
+function uniteExtensions(stored: Extension[] = [], incoming: Extension[] = []): Extension[] {
+  return [...stored.filter((s) => !incoming.some((i) => i.url === s.url)), ...incoming];
 }
 
 /**
@@ -71,9 +76,11 @@ export function mergeResource<T extends Resource>(stored: T, incoming: T, clear:
     if (prefix) {
       for (const k of Object.keys(out)) if (k !== key && choicePrefix(k) === prefix) delete out[k];
     }
-    if (key === 'identifier')
+    if (key === 'identifier') {
       out.identifier = uniteIdentifiers((stored as { identifier?: Identifier[] }).identifier, value as Identifier[]);
-    else if (key === 'location' && stored.resourceType === 'Encounter') {
+    } else if (key === 'extension') {
+      out.extension = uniteExtensions((stored as { extension?: Extension[] }).extension, value as Extension[]);
+    } else if (key === 'location' && stored.resourceType === 'Encounter') {
       out.location = uniteLocations((stored as Encounter).location, value as EncounterLocation[]);
     } else out[key] = value;
   }

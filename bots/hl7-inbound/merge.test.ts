@@ -74,6 +74,26 @@ describe('merging a message into a stored resource', () => {
     ]);
     expect(merged.meta).toEqual(stored.meta);
   });
+  test('extensions are united by URL', () => {
+    const withExt = {
+      ...stored,
+      extension: [
+        { url: 'a', valueString: 'kept' },
+        { url: 'b', valueString: 'old' },
+      ],
+    };
+    const merged = mergeResource(withExt, {
+      resourceType: 'Encounter',
+      status: 'in-progress',
+      class: { code: 'EMER' },
+      extension: [{ url: 'b', valueString: 'new' }],
+    });
+    expect(merged.extension).toEqual([
+      { url: 'a', valueString: 'kept' },
+      { url: 'b', valueString: 'new' },
+    ]);
+  });
+
   test('clear removes nested elements; choice types replace each other', () => {
     expect(
       mergeResource(stored, { resourceType: 'Encounter', status: 'in-progress', class: { code: 'EMER' } }, ['period.end']).period,

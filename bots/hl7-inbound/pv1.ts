@@ -1,4 +1,13 @@
-import type { Coding, Encounter, EncounterLocation, EncounterParticipant, Identifier, Location, Practitioner } from '@medplum/fhirtypes';
+import type {
+  CodeableConcept,
+  Coding,
+  Encounter,
+  EncounterLocation,
+  EncounterParticipant,
+  Identifier,
+  Location,
+  Practitioner,
+} from '@medplum/fhirtypes';
 import { dtmToFhirDateTime } from '../../hl7-bridge/hl7v2/datetime.ts';
 import type { Message, Rep, Segment } from '../../hl7-bridge/hl7v2/message.ts';
 import { cweToCodeableConcept } from './datatypes/cwe.ts';
@@ -10,6 +19,7 @@ import { addUpsert, ConversionError, type ConversionOptions, localRef, type Upse
 
 const ACT_CODE = 'http://terminology.hl7.org/CodeSystem/v3-ActCode';
 const PARTICIPATION = 'http://terminology.hl7.org/CodeSystem/v3-ParticipationType';
+const MODE_OF_ARRIVAL = 'http://hl7.org/fhir/StructureDefinition/encounter-modeOfArrival';
 
 /** PV1-2 patient class → Encounter.class (IG PatientClass[EncounterClass]). */
 export const ENCOUNTER_CLASS: Record<string, Coding> = {
@@ -61,18 +71,53 @@ export function practitionerRef(rep: Rep, message: Message, upserts: Upsert[]): 
   return localRef(key, p.display);
 }
 
-/** A PL → a Location upsert (create-only) and a reference to it. */
+/** A PL → Location upserts (create-only: the bed, and the area it is part of) and a reference to the bed. */
 export function locationRef(rep: Rep, upserts: Upsert[]): EncounterLocation['location'] | undefined {
   const l = plToLocation(rep);
   if (!l) return undefined;
+  let partOf: Location['partOf'];
+  if (l.area) {
+    const areaKey = addUpsert(upserts, {
+      key: upsertKey('Location', l.area.identifier),
+      resourceType: 'Location',
+      identifier: l.area.identifier,
+      resource: l.area.location,
+      mode: 'create-only',
+    });
+    partOf = localRef(areaKey, l.area.display);
+  }
   const key = addUpsert(upserts, {
     key: upsertKey('Location', l.identifier),
     resourceType: 'Location',
     identifier: l.identifier,
-    resource: l.location as Location,
+    resource: { ...l.location, ...(partOf ? { partOf } : {}) },
     mode: 'create-only',
   });
   return localRef(key, l.display);
+}
+
+/** HL7 table 0112 discharge disposition → FHIR discharge-disposition (the ES convention), original code kept. */
+const DISPOSITION: Record<string, string> = {
+  '01': 'home',
+  '02': 'other-hcf',
+  '03': 'snf',
+  '04': 'long',
+  '05': 'other-hcf',
+  '06': 'home',
+  '07': 'aadvice',
+  '20': 'exp',
+  '62': 'rehab',
+  '65': 'psy',
+};
+
+function dispositionOf(rep: Rep): CodeableConcept | undefined {
+  const original = cweToCodeableConcept(rep);
+  const code = DISPOSITION[rep.c(1)];
+  if (!original || !code) return original;
+  return {
+    ...original,
+    coding: [{ system: 'http://terminology.hl7.org/CodeSystem/discharge-disposition', code }, ...(original.coding ?? [])],
+  };
 }
 
 export interface EncounterInput {
@@ -141,7 +186,7 @@ export function encounterFromPv1(input: EncounterInput, upserts: Upsert[]): Upse
   if (admitSource) hospitalization.admitSource = admitSource;
   const vip = cweToCodeableConcept(pv1.rep(16));
   if (vip) hospitalization.specialCourtesy = [vip];
-  const disposition = cweToCodeableConcept(pv1.rep(36));
+  const disposition = dispositionOf(pv1.rep(36));
   if (disposition) hospitalization.dischargeDisposition = disposition;
   const diet = cweToCodeableConcept(pv1.rep(38));
   if (diet) hospitalization.dietPreference = [diet];
@@ -152,6 +197,20 @@ export function encounterFromPv1(input: EncounterInput, upserts: Upsert[]): Upse
   const pv2 = message.segment('PV2');
   const reason = pv2 && cweToCodeableConcept(pv2.rep(3));
   if (reason) encounter.reasonCode = [reason];
+  // PV2-38 mode of arrival (HL7 table 0430: ambulance, car, on foot, …), as the ES convention records it.
+  const arrival = pv2?.rep(38);
+  if (arrival?.c(1)) {
+    encounter.extension = [
+      {
+        url: MODE_OF_ARRIVAL,
+        valueCoding: {
+          system: 'http://terminology.hl7.org/CodeSystem/v2-0430',
+          code: arrival.c(1),
+          ...(arrival.c(2) ? { display: arrival.c(2) } : {}),
+        },
+      },
+    ];
+  }
   return {
     key: upsertKey('Encounter', identifier),
     resourceType: 'Encounter',

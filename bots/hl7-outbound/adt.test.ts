@@ -107,7 +107,14 @@ describe('Encounter + Patient → ADT', () => {
     const done = Message.parse(
       buildAdt(
         'A03',
-        { ...encounter, status: 'finished', period: { ...encounter.period, end: '2026-01-05T12:00:00-05:00' } },
+        {
+          ...encounter,
+          status: 'finished',
+          period: { ...encounter.period, end: '2026-01-05T12:00:00-05:00' },
+          hospitalization: {
+            dischargeDisposition: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/discharge-disposition', code: 'aadvice' }] },
+          },
+        },
         patient,
         {},
         sender,
@@ -116,5 +123,7 @@ describe('Encounter + Patient → ADT', () => {
     );
     expect(done.header.field(9)).toBe('ADT^A03^ADT_A03');
     expect(done.get('PV1-45')).toBe('20260105120000-0500');
+    // Left against advice, in the receiver's table 0112.
+    expect(done.segment('PV1')?.field(36)).toBe('07^^HL70112');
   });
 });

@@ -1,4 +1,4 @@
-import type { Encounter, Location, Patient, Practitioner } from '@medplum/fhirtypes';
+import type { CodeableConcept, Encounter, Location, Patient, Practitioner } from '@medplum/fhirtypes';
 import { fhirToDtm } from '../../hl7-bridge/hl7v2/datetime.ts';
 import { DEFAULT_DELIMITERS } from '../../hl7-bridge/hl7v2/delimiters.ts';
 import { escapeValue } from '../../hl7-bridge/hl7v2/escape.ts';
@@ -74,6 +74,29 @@ export function visitNumber(encounter: Encounter): string {
   return vn ? cxOf(D, vn) : components(D, [esc(encounter.id), '', '', 'EMERGISPHERE', 'VN']);
 }
 
+/** FHIR discharge-disposition → HL7 table 0112 (what legacy receivers expect in PV1-36). */
+const DISPOSITION: Record<string, string> = {
+  home: '01',
+  'other-hcf': '02',
+  snf: '03',
+  long: '04',
+  aadvice: '07',
+  exp: '20',
+  rehab: '62',
+  psy: '65',
+};
+
+function dispositionOf(cc: CodeableConcept | undefined): string {
+  if (!cc) return '';
+  const v2 = cc.coding?.find((c) => c.system === 'http://terminology.hl7.org/CodeSystem/v2-0112');
+  if (v2) return cweOf(D, { coding: [v2] });
+  const fhir = cc.coding?.find((c) => c.system === 'http://terminology.hl7.org/CodeSystem/discharge-disposition');
+  const code = fhir?.code ? DISPOSITION[fhir.code] : undefined;
+  return code
+    ? cweOf(D, { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v2-0112', code, display: fhir?.display }], text: cc.text })
+    : cweOf(D, cc);
+}
+
 /** Encounter → PV1 (IG PV1[Encounter] in reverse). */
 export function pv1(encounter: Encounter, refs: EncounterRefs): string {
   const active = encounter.location?.find((l) => l.status === 'active') ?? encounter.location?.[0];
@@ -84,7 +107,7 @@ export function pv1(encounter: Encounter, refs: EncounterRefs): string {
     3: active ? plOf(refs.location, active.location.display) : '',
     7: attending ? xcnOf(D, refs.attending, attending.individual?.display) : '',
     19: visitNumber(encounter),
-    36: cweOf(D, encounter.hospitalization?.dischargeDisposition),
+    36: dispositionOf(encounter.hospitalization?.dischargeDisposition),
     44: fhirToDtm(encounter.period?.start),
     45: fhirToDtm(encounter.period?.end),
   });

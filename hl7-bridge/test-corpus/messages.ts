@@ -44,7 +44,7 @@ EVN|A01|20260105081500-0500
 PID|1||000123456^^^GENHOSP^MR~987-65-4320^^^SSA^SS||O'Brien^Mary^Kate^^Mrs^^L~Smith^Mary^^^^^M||19750301|F|||400 Elm St^^Springfield^IL^62701^USA^H||^PRN^PH^^^217^5550000|^WPN^PH^^^217^5559999|en^English^ISO639|M||||||||||||||N
 NK1|1|O'Brien^Patrick|SPO^Spouse^HL70063|400 Elm St^^Springfield^IL^62701|^PRN^PH^^^217^5550001
 ${seg('PV1', { 1: '1', 2: 'E', 3: 'ED^BAY01^1^GENHOSP', 7: '0042^Carter^John^^^Dr^^^NPI', 10: 'EM', 14: '7', 18: 'E', 19: 'V00098765^^^GENHOSP^VN', 44: '20260105081000-0500' })}
-PV2|||R07.9^Chest pain, unspecified^I10^^^^^^Chest pain \T\ shortness of breath
+PV2|||R07.9^Chest pain, unspecified^I10^^^^^^Chest pain \T\ shortness of breath|||||||||||||||||||||||||||||||||||A^Ambulance^HL70430
 AL1|1|DA|70618^Penicillin^RXNORM|SV|Hives
 ZPD|1|VIP^Board member|Custom \F\ field
 `),

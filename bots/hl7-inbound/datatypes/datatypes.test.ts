@@ -108,7 +108,10 @@ describe('XCN, PL, EI', () => {
     expect(l?.identifier).toEqual({ system: 'https://emergisphere.dev/fhir/sid/hl7v2-location', value: 'GENHOSP^ED^BAY04^A' });
     expect(l?.location.physicalType?.coding?.[0].code).toBe('bd');
     expect(l?.display).toBe('ED BAY04 A');
+    expect(l?.area?.identifier.value).toBe('GENHOSP^ED^^');
+    expect(l?.area?.location.physicalType?.coding?.[0].code).toBe('wa');
     expect(plToLocation(rep('ED'))?.location.physicalType?.coding?.[0].code).toBe('wa');
+    expect(plToLocation(rep('ED'))?.area).toBeUndefined();
   });
   test('EI → Identifier with type', () => {
     expect(eiToIdentifier(rep('LAB5001^LAB^2.16.840.1.1^ISO'), 'FILL')).toEqual({
