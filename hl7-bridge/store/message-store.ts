@@ -147,6 +147,28 @@ ON CONFLICT (sending_application, sending_facility, control_id) WHERE accepted D
 RETURNING id, ack_control_id`;
 
 /**
+ * Runs a queue claim with the plan a queue needs: walk the pending index in id order and stop at
+ * the limit. Without statistics (a fresh table, a sudden backlog) the planner may instead read
+ * every pending row, sort them and then take the first few — one claim per batch then costs
+ * O(backlog). Turning off bitmap scans and sorts for this one transaction rules that plan out.
+ */
+export async function queuePlan<R extends pg.QueryResultRow>(pool: pg.Pool, sql: string, params: unknown[]): Promise<R[]> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    await client.query('SET LOCAL enable_bitmapscan = off; SET LOCAL enable_sort = off');
+    const { rows } = await client.query<R>(sql, params);
+    await client.query('COMMIT');
+    return rows;
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  } finally {
+    client.release();
+  }
+}
+
+/**
  * The inbound message store. `write()` is a group commit: records arriving while an INSERT is in
  * flight go into the next one, and each promise resolves once its row is committed — the listener
  * sends the ACK only then. A resend of an accepted message (same MSH-3, MSH-4, MSH-10) inserts
@@ -250,7 +272,7 @@ export class MessageStore {
    * worker holds. The lease makes a crashed worker's claim expire.
    */
   async claim(limit: number, leaseMs: number): Promise<ClaimedMessage[]> {
-    const { rows } = await this.pool.query<{
+    const rows = await queuePlan<{
       id: string;
       channel: string;
       body: string;
@@ -260,16 +282,20 @@ export class MessageStore {
       message_type: string;
       received_at: Date;
     }>(
+      this.pool,
+      // = ANY(ARRAY(…)) keeps the update on the primary key.
       `UPDATE hl7.message m SET lease_until = clock_timestamp() + make_interval(secs => $2::double precision / 1000), attempts = m.attempts + 1
-       WHERE m.id IN (
+       WHERE m.id = ANY(ARRAY(
          SELECT p.id FROM hl7.message p
          WHERE p.status = 'pending'
            AND (p.lease_until IS NULL OR p.lease_until < clock_timestamp())
            AND (p.next_attempt_at IS NULL OR p.next_attempt_at <= clock_timestamp())
-           AND NOT EXISTS (SELECT 1 FROM hl7.message q WHERE q.status = 'pending' AND q.lane = p.lane AND q.id < p.id)
+           -- The lane's head. A correlated scalar subquery runs per candidate (an index probe),
+           -- where NOT EXISTS may be planned as a hash anti-join over every pending row.
+           AND p.id = (SELECT q.id FROM hl7.message q WHERE q.status = 'pending' AND q.lane = p.lane ORDER BY q.id LIMIT 1)
          ORDER BY p.id
          LIMIT $1
-         FOR UPDATE SKIP LOCKED)
+         FOR UPDATE SKIP LOCKED))
        RETURNING m.id, m.channel, m.body, m.lane, m.attempts, m.control_id, m.message_type, m.received_at`,
       [limit, leaseMs],
     );

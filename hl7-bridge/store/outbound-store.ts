@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { queuePlan } from './message-store.ts';
 
 export interface OutboundMessage {
   destination: string;
@@ -94,14 +95,15 @@ export class OutboundStore {
 
   /** Claims the next sendable message of a destination (the head of a lane, due, not leased). */
   async claim(destination: string, leaseMs: number): Promise<OutboundRow | undefined> {
-    const { rows } = await this.pool.query<Row>(
+    const rows = await queuePlan<Row>(
+      this.pool,
       `UPDATE hl7.outbound o SET lease_until = clock_timestamp() + make_interval(secs => $2::double precision / 1000), attempts = o.attempts + 1
        WHERE o.id = (
          SELECT p.id FROM hl7.outbound p
          WHERE p.destination = $1 AND p.status = 'pending'
            AND (p.lease_until IS NULL OR p.lease_until < clock_timestamp())
            AND p.next_attempt_at <= clock_timestamp()
-           AND NOT EXISTS (SELECT 1 FROM hl7.outbound q WHERE q.destination = p.destination AND q.lane = p.lane AND q.status = 'pending' AND q.id < p.id)
+           AND p.id = (SELECT q.id FROM hl7.outbound q WHERE q.destination = p.destination AND q.lane = p.lane AND q.status = 'pending' ORDER BY q.id LIMIT 1)
          ORDER BY p.id
          LIMIT 1
          FOR UPDATE SKIP LOCKED)

@@ -45,7 +45,9 @@ CREATE TABLE hl7.message (
   converted_at timestamptz,
   resends integer NOT NULL DEFAULT 0,
   last_resend_at timestamptz
-);
+) WITH (fillfactor = 80);
+-- fillfactor: room on each page, so the workers' lease updates (no indexed column changes) are
+-- HOT updates that touch no index.
 
 -- Duplicate control: a resend (same MSH-10 from the same application and facility) of an
 -- accepted message gets the original ACK instead of a second conversion.
