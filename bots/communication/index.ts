@@ -4,19 +4,22 @@
  *   at once, then SMS (Twilio) and email (SendGrid) when configured, outcome written back;
  * - a Communication `inResponseTo` a page (its Subscription) → the page's request is completed,
  *   which stops escalation;
+ * - a workflow Task for the `communication` step → the notifications the visit calls for (step.ts);
  * - a cron run (the Bot, a Parameters, `{}`) or `$execute` with `{ "action": "escalate" }` →
  *   unacknowledged stat pages escalate; `{ "action": "check-channels" }` → which channels work.
  * Secrets: TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, TWILIO_FROM, SENDGRID_API_KEY, SENDGRID_FROM
  * (+ TWILIO_API_BASE_URL, SENDGRID_API_BASE_URL to point the SDKs elsewhere, e.g. at test fakes).
  */
 import { type BotEvent, generateId, type MedplumClient } from '@medplum/core';
-import type { Communication, CommunicationRequest, Parameters, Resource } from '@medplum/fhirtypes';
+import type { Communication, CommunicationRequest, Parameters, Resource, Task } from '@medplum/fhirtypes';
+import { runStep } from '../lib/workflow-step.ts';
 import { acknowledge } from './acknowledge.ts';
 import type { ChannelSetup, Secrets } from './channels/channel.ts';
 import { checkEmailSdk, emailSetup } from './channels/email.ts';
 import { checkSmsSdk, smsSetup } from './channels/sms.ts';
 import { deliverRequest } from './deliver.ts';
 import type { Run } from './send.ts';
+import { communicationStep } from './step.ts';
 import { escalateStatPages } from './sweep.ts';
 
 export type Action = 'escalate' | 'check-channels';
@@ -65,6 +68,9 @@ export async function handler(medplum: MedplumClient, event: BotEvent): Promise<
   }
   if (isResource(input, 'Communication')) {
     return acknowledge(run, input as Communication);
+  }
+  if (isResource(input, 'Task')) {
+    return runStep(medplum, event as BotEvent<Task>, communicationStep);
   }
   const action = actionOf(input);
   switch (action) {

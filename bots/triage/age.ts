@@ -66,3 +66,12 @@ export function describeAge(age: Age): string {
   if (age.years < 2) return `${Math.round(age.days / 30.44)} months`;
   return `${Math.floor(age.years)} years`;
 }
+
+/** Age in days at `at` from a FHIR birth date (year or year-month only: mid-period); undefined when unknown. */
+export function ageInDays(birthDate: string | undefined, at: string | undefined): number | undefined {
+  if (!birthDate || !at) return undefined;
+  const born = Date.parse(birthDate.length === 4 ? `${birthDate}-07-01` : birthDate.length === 7 ? `${birthDate}-15` : birthDate);
+  const now = Date.parse(at);
+  if (Number.isNaN(born) || Number.isNaN(now) || now < born) return undefined;
+  return Math.floor((now - born) / 86_400_000);
+}

@@ -6,6 +6,7 @@
  */
 import type { Condition, Encounter, Observation, Patient } from '@medplum/fhirtypes';
 import { extractSamples, LOINC, latestVitalSet } from '../smart-device/vitals.ts';
+import { ageInDays } from './age.ts';
 import type { TriageInput, Vitals } from './types.ts';
 
 /** Pain severity 0–10 verbal numeric rating, reported. */
@@ -36,14 +37,6 @@ export interface TriageContext {
   /** Overrides the Encounter's mode-of-arrival extension. */
   arrivalMode?: string;
   injury?: boolean | string;
-}
-
-function ageInDays(birthDate: string | undefined, at: string | undefined): number | undefined {
-  if (!birthDate || !at) return undefined;
-  const born = Date.parse(birthDate.length === 4 ? `${birthDate}-07-01` : birthDate.length === 7 ? `${birthDate}-15` : birthDate);
-  const now = Date.parse(at);
-  if (Number.isNaN(born) || Number.isNaN(now) || now < born) return undefined;
-  return Math.floor((now - born) / 86_400_000);
 }
 
 function complaintText(encounter: Encounter | undefined): string | undefined {

@@ -2,23 +2,28 @@
  * Triage through the real server: an EMER Encounter is created → the workflow bot starts the
  * emergency workflow → the triage Task becomes ready → the triage bot (its own Subscription and
  * role) writes ESI, NEWS2, qSOFA, the RiskAssessment, the priority and a page; the communication
- * bot turns the page into a Communication to the on-call physician.
+ * bot turns the page into a Communication to the on-call physician and tells the family.
  */
 import { resolve } from 'node:path';
-import type { WithId } from '@medplum/core';
+import { MedplumClient, type WithId } from '@medplum/core';
 import type {
   Bundle,
   CareTeam,
   Communication,
+  Consent,
   Encounter,
   Observation,
+  Parameters,
   Patient,
   Practitioner,
+  Project,
+  RelatedPerson,
   RiskAssessment,
   Task,
 } from '@medplum/fhirtypes';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { deployBots } from '../../scripts/deploy-bots.ts';
+import { createUser } from '../../server/auth/admin.ts';
 import { startTestServer, type TestServer } from '../../test/server.ts';
 import { waitFor } from '../../test/workflow-agents.ts';
 import { ES, STEP_CODES, stepOf } from '../lib/workflow.ts';
@@ -176,6 +181,106 @@ describe('the emergency path, end to end', () => {
     // "Within seconds": the whole path, from the arrival's commit to the page on the physician's screen.
     expect(Date.now() - started).toBeLessThan(20_000);
   }, 60_000);
+
+  test("the family is told (with consent), and a physician's override wins over a later re-triage", async () => {
+    const { patient, encounter } = await arrive('abd pain, vomiting since this morning', '1980-09-09', [
+      vital('8867-4', 96, '/min', '/min'),
+    ]);
+    const sister = await t.medplum.createResource<RelatedPerson>({
+      resourceType: 'RelatedPerson',
+      active: true,
+      patient: { reference: `Patient/${patient.id}` },
+      name: [{ family: 'Moreau', given: ['Claire'] }],
+    });
+    await t.medplum.createResource<Consent>({
+      resourceType: 'Consent',
+      status: 'active',
+      scope: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/consentscope', code: 'patient-privacy' }] },
+      category: [{ coding: [{ system: LOINC, code: '59284-0' }] }],
+      patient: { reference: `Patient/${patient.id}` },
+      policyRule: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'OPTIN' }] },
+      provision: {
+        type: 'permit',
+        actor: [
+          {
+            role: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-RoleCode', code: 'SIS' }] },
+            reference: { reference: `RelatedPerson/${sister.id}` },
+          },
+        ],
+        purpose: [{ system: `${ES}/CodeSystem/consent-purpose`, code: 'family-updates' }],
+      },
+    });
+    await esiOf(encounter);
+    // The communication step may run before the RelatedPerson exists: re-run it, as a clinician would.
+    const project = t.server.bootstrap.project as WithId<Project>;
+    await createUser(t.server.app.repo(), project, {
+      email: 'dr.grey@example.org',
+      password: 'correct horse battery staple',
+      firstName: 'Meredith',
+      lastName: 'Grey',
+      role: 'ed-physician',
+    });
+    const doctor = new MedplumClient({ baseUrl: t.baseUrl, cacheTime: 0 });
+    const login = await doctor.startLogin({ email: 'dr.grey@example.org', password: 'correct horse battery staple' });
+    await doctor.processCode(login.code as string);
+    const override = (parameter: Parameters['parameter']) =>
+      doctor.post(doctor.fhirUrl('Encounter', '$workflow-override'), { resourceType: 'Parameters', parameter });
+    await waitFor(async () => {
+      const tasks = (await t.medplum.searchResources('Task', { encounter: `Encounter/${encounter.id}` }, { cache: 'no-cache' })) as Task[];
+      const c = tasks.find((x) => stepOf(x) === 'communication');
+      return c && ['completed', 'failed'].includes(c.status) ? c : undefined;
+    });
+    await override([
+      { name: 'encounter', valueReference: { reference: `Encounter/${encounter.id}` } },
+      { name: 'action', valueCode: 'rerun' },
+      { name: 'step', valueCode: 'communication' },
+      { name: 'reason', valueString: 'sister arrived at the desk' },
+    ]);
+    const update = await waitFor(
+      async () => {
+        const found = (await t.medplum.searchResources(
+          'Communication',
+          { recipient: `RelatedPerson/${sister.id}` },
+          { cache: 'no-cache' },
+        )) as Communication[];
+        return found.find((c) => c.status === 'completed');
+      },
+      20_000,
+      'the family update',
+    );
+    expect(update.payload?.[0]?.contentString).toMatch(/being cared for/);
+    expect(JSON.stringify(update)).not.toMatch(/abd pain|vomiting/);
+
+    // The physician sets ESI 2; a re-run of triage records its own result but the priority stays.
+    await override([
+      { name: 'encounter', valueReference: { reference: `Encounter/${encounter.id}` } },
+      { name: 'action', valueCode: 'set-acuity' },
+      { name: 'acuity', valueInteger: 2 },
+      { name: 'reason', valueString: 'looks septic' },
+    ]);
+    await override([
+      { name: 'encounter', valueReference: { reference: `Encounter/${encounter.id}` } },
+      { name: 'action', valueCode: 'rerun' },
+      { name: 'step', valueCode: 'triage' },
+      { name: 'reason', valueString: 'new vitals' },
+    ]);
+    const rerun = await waitFor(
+      async () => {
+        const tasks = (await t.medplum.searchResources(
+          'Task',
+          { encounter: `Encounter/${encounter.id}` },
+          { cache: 'no-cache' },
+        )) as Task[];
+        const x = tasks.find((y) => stepOf(y) === 'triage');
+        return x?.status === 'completed' && /override/.test(x.businessStatus?.text ?? '') ? x : undefined;
+      },
+      20_000,
+      'the re-run triage',
+    );
+    expect(rerun.output?.find((o) => o.type?.text === 'rationale')?.valueString).toMatch(/Clinician override in force: ESI 2/);
+    const after = await t.medplum.readResource('Encounter', encounter.id as string);
+    expect(after.priority?.coding?.[0]?.code).toBe('2');
+  }, 90_000);
 
   test('a minor complaint with normal vitals is not paged; missing vitals never lower acuity', async () => {
     const { encounter } = await arrive('sprained ankle, twisted playing football', '1995-06-01', [vital('8867-4', 78, '/min', '/min')]);

@@ -1,0 +1,217 @@
+/**
+ * The device path through the real server: a device integrator (its own client, limited to its
+ * Devices) streams vital signs; a deteriorating stream raises a Flag and a DetectedIssue, pages
+ * the on-call team, starts emergency_device, and escalates an unacknowledged page; repeated
+ * alarms are not repeated; a low battery is an alert too.
+ */
+import { resolve } from 'node:path';
+import { MedplumClient, type WithId } from '@medplum/core';
+import type {
+  Bundle,
+  CareTeam,
+  Communication,
+  DetectedIssue,
+  Device,
+  Flag,
+  Observation,
+  Organization,
+  Patient,
+  Practitioner,
+  Project,
+  RequestGroup,
+} from '@medplum/fhirtypes';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { deployBots } from '../../scripts/deploy-bots.ts';
+import { createClient } from '../../server/auth/admin.ts';
+import { startTestServer, type TestServer } from '../../test/server.ts';
+import { waitFor } from '../../test/workflow-agents.ts';
+import { ES } from '../lib/workflow.ts';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+const LOINC = 'http://loinc.org';
+const HOUR = 3_600_000;
+let t: TestServer;
+let integrator: MedplumClient;
+let org: WithId<Organization>;
+let first: WithId<Practitioner>;
+let second: WithId<Practitioner>;
+let communicationBot: string;
+
+function vital(device: Device, patient: Patient, code: string, value: number, ucum: string, minutesAgo: number): Observation {
+  return {
+    resourceType: 'Observation',
+    status: 'final',
+    category: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/observation-category', code: 'vital-signs' }] }],
+    code: { coding: [{ system: LOINC, code }] },
+    subject: { reference: `Patient/${patient.id}` },
+    device: { reference: `Device/${device.id}` },
+    effectiveDateTime: new Date(Date.now() - minutesAgo * 60_000).toISOString(),
+    valueQuantity: { value, unit: ucum, system: 'http://unitsofmeasure.org', code: ucum },
+  };
+}
+
+/** One reading set as the integrator posts it: a batch of Observations (one event each on the server). */
+async function post(observations: Observation[]): Promise<void> {
+  const bundle: Bundle = {
+    resourceType: 'Bundle',
+    type: 'transaction',
+    entry: observations.map((resource) => ({ resource, request: { method: 'POST', url: 'Observation' } })),
+  };
+  await integrator.executeBatch(bundle);
+}
+
+async function wornDevice(serial: string): Promise<{ patient: WithId<Patient>; device: WithId<Device> }> {
+  const patient = await t.medplum.createResource<Patient>({
+    resourceType: 'Patient',
+    name: [{ family: `Wearer-${serial}` }],
+    birthDate: '1950-01-01',
+  });
+  const device = await t.medplum.createResource<Device>({
+    resourceType: 'Device',
+    status: 'active',
+    serialNumber: serial,
+    deviceName: [{ name: 'Pulse oximeter', type: 'user-friendly-name' }],
+    owner: { reference: `Organization/${org.id}` },
+    patient: { reference: `Patient/${patient.id}` },
+  });
+  return { patient, device };
+}
+
+const flagsOf = (patient: Patient) =>
+  t.medplum.searchResources('Flag', { subject: `Patient/${patient.id}`, status: 'active' }, { cache: 'no-cache' }) as Promise<Flag[]>;
+const pagesTo = (who: Practitioner) =>
+  t.medplum.searchResources('Communication', { recipient: `Practitioner/${who.id}` }, { cache: 'no-cache' }) as Promise<Communication[]>;
+
+beforeAll(async () => {
+  t = await startTestServer({ subscriptions: { backoffBaseMs: 100, backoffMaxMs: 500 } });
+  const deployed = await deployBots(t.medplum, { rootDir: ROOT, only: ['workflow', 'smart-device', 'communication'] });
+  communicationBot = deployed.find((b) => b.name === 'communication')?.id as string;
+  org = await t.medplum.createResource<Organization>({ resourceType: 'Organization', name: 'Acme Monitors' });
+  const { client, secret } = await createClient(t.server.app.repo(), t.server.bootstrap.project as WithId<Project>, {
+    name: 'Acme monitors',
+    role: 'device-integrator',
+    parameters: { organization: `Organization/${org.id}` },
+  });
+  integrator = new MedplumClient({ baseUrl: t.baseUrl, cacheTime: 0 });
+  await integrator.startClientLogin(client.id, secret);
+  first = await t.medplum.createResource<Practitioner>({ resourceType: 'Practitioner', name: [{ family: 'Yang' }] });
+  second = await t.medplum.createResource<Practitioner>({ resourceType: 'Practitioner', name: [{ family: 'Hunt' }] });
+  const shift = { start: new Date(Date.now() - HOUR).toISOString(), end: new Date(Date.now() + 8 * HOUR).toISOString() };
+  await t.medplum.createResource<CareTeam>({
+    resourceType: 'CareTeam',
+    status: 'active',
+    name: 'Rapid response',
+    identifier: [{ system: `${ES}/on-call`, value: 'rapid-response' }],
+    // Pages to this team escalate after a second (tests cannot wait five minutes).
+    extension: [
+      {
+        url: `${ES}/StructureDefinition/escalate-after`,
+        valueDuration: { value: 1, unit: 's', system: 'http://unitsofmeasure.org', code: 's' },
+      },
+    ],
+    participant: [
+      { member: { reference: `Practitioner/${first.id}` }, period: shift },
+      { member: { reference: `Practitioner/${second.id}` }, period: shift },
+    ],
+  });
+}, 120_000);
+
+afterAll(async () => {
+  await t?.close();
+});
+
+describe('a deteriorating device stream', () => {
+  test('normal readings raise nothing; falling SpO2 raises a Flag, a DetectedIssue, a page and emergency_device; escalation follows', async () => {
+    const { patient, device } = await wornDevice('OX-1001');
+    await post([vital(device, patient, '8867-4', 82, '/min', 12), vital(device, patient, '59408-5', 97, '%', 12)]);
+    await post([vital(device, patient, '8867-4', 88, '/min', 8), vital(device, patient, '59408-5', 95, '%', 8)]);
+    // Give the bot time to assess both readings: no alert for normal values.
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(await flagsOf(patient)).toHaveLength(0);
+
+    await post([vital(device, patient, '8867-4', 118, '/min', 1), vital(device, patient, '59408-5', 86, '%', 1)]);
+    const flags = await waitFor(
+      async () => {
+        const found = await flagsOf(patient);
+        return found.length > 0 ? found : undefined;
+      },
+      20_000,
+      'an alert Flag',
+    );
+    expect(flags.some((f) => /spo2/i.test(f.code.coding?.[0]?.code ?? ''))).toBe(true);
+    const issues = (await t.medplum.searchResources(
+      'DetectedIssue',
+      { patient: `Patient/${patient.id}` },
+      { cache: 'no-cache' },
+    )) as DetectedIssue[];
+    expect(issues).toHaveLength(1);
+    expect(issues[0].severity).toBe('high');
+    expect(issues[0].detail).toMatch(/SpO2/);
+
+    const page = await waitFor(
+      async () => (await pagesTo(first)).find((c) => c.subject?.reference === `Patient/${patient.id}`),
+      20_000,
+      'the page',
+    );
+    expect(page.payload?.[0]?.contentString).toMatch(/CRITICAL/);
+
+    const group = await waitFor(
+      async () => {
+        const found = (await t.medplum.searchResources(
+          'RequestGroup',
+          { subject: `Patient/${patient.id}` },
+          { cache: 'no-cache' },
+        )) as RequestGroup[];
+        return found.find((g) => g.instantiatesCanonical?.[0] === `${ES}/PlanDefinition/emergency_device`);
+      },
+      20_000,
+      'the emergency_device workflow',
+    );
+    expect(group.status).not.toBe('draft');
+
+    // Nobody acknowledged: after the team's interval the next person is paged.
+    await new Promise((r) => setTimeout(r, 1200));
+    await t.medplum.executeBot(communicationBot, { action: 'escalate' }, 'application/json');
+    const escalated = await waitFor(
+      async () => (await pagesTo(second)).find((c) => c.subject?.reference === `Patient/${patient.id}`),
+      20_000,
+      'the escalation',
+    );
+    expect(escalated.payload?.[0]?.contentString).toMatch(/CRITICAL/);
+
+    // The same problem a minute later is not a new alarm (alarm fatigue).
+    await post([vital(device, patient, '59408-5', 85, '%', 0)]);
+    await new Promise((r) => setTimeout(r, 1500));
+    const after = (await t.medplum.searchResources(
+      'DetectedIssue',
+      { patient: `Patient/${patient.id}` },
+      { cache: 'no-cache' },
+    )) as DetectedIssue[];
+    expect(after).toHaveLength(1);
+    expect((await pagesTo(first)).filter((c) => c.subject?.reference === `Patient/${patient.id}`)).toHaveLength(1);
+  }, 90_000);
+
+  test('a low battery reported on the Device is an alert; the integrator cannot touch another vendor’s device', async () => {
+    const { patient, device } = await wornDevice('OX-1002');
+    await integrator.updateResource<Device>({
+      ...device,
+      property: [
+        {
+          type: { coding: [{ system: 'urn:iso:std:iso:11073:10101', code: '67996' }] },
+          valueQuantity: [{ value: 8, unit: '%', system: 'http://unitsofmeasure.org', code: '%' }],
+        },
+      ],
+    });
+    const flags = await waitFor(
+      async () => {
+        const found = await flagsOf(patient);
+        return found.find((f) => f.code.coding?.[0]?.code === 'device:battery-low');
+      },
+      20_000,
+      'the battery alert',
+    );
+    expect(flags.code.text).toMatch(/battery 8 %/);
+    const other = await t.medplum.createResource<Device>({ resourceType: 'Device', status: 'active', serialNumber: 'OTHER-1' });
+    await expect(integrator.updateResource<Device>({ ...other, serialNumber: 'hacked' })).rejects.toThrow();
+  }, 60_000);
+});
