@@ -101,7 +101,7 @@ describe('Encounter + Patient → ADT', () => {
     expect(back.address?.[0]).toMatchObject({ line: ['400 Elm St'], city: 'Springfield', use: 'home' });
     const e = plan.upserts.find((u) => u.resourceType === 'Encounter');
     expect(e?.identifier).toMatchObject({ system: 'https://emergisphere.dev/fhir/sid/hl7v2/GENHOSP', value: 'V1' });
-    expect((e?.resource as Encounter).class.code).toBe('EMER');
+    expect((e?.resource as Encounter | undefined)?.class.code).toBe('EMER');
   });
   test('A03 uses the ADT_A03 structure and carries the end', () => {
     const done = Message.parse(
