@@ -16,7 +16,7 @@ export const AI_SUMMARY_TIMEOUT_MS = 6000;
 const MAX_SUMMARY = 2000;
 const MAX_SOURCES = 60;
 
-export const AI_TAG = { system: `${ES}/CodeSystem/provenance-tag`, code: 'ai-generated', display: 'AI-generated, not clinician-reviewed' };
+export const AI_TAG = { system: `${ES}/CodeSystem/content-origin`, code: 'ai-generated', display: 'AI-generated, not clinician-reviewed' };
 
 export interface Source {
   tag: string;
