@@ -29,7 +29,7 @@ export interface Source {
 export function sourcesOf(composition: Composition): Source[] {
   const sources: Source[] = [];
   for (const s of composition.section ?? []) {
-    const items = [...(s.text?.div ?? '').matchAll(/<li>(.*?)<\/li>/g)].map((m) => unescape(m[1]));
+    const items = [...(s.text?.div ?? '').matchAll(/<li>(.*?)<\/li>/g)].map((m) => unescapeXhtml(m[1]));
     (s.entry ?? []).forEach((entry, i) => {
       if (entry.reference && sources.length < MAX_SOURCES) {
         sources.push({ tag: `S${sources.length + 1}`, reference: entry.reference, section: s.title ?? '', text: items[i] ?? '' });
@@ -39,7 +39,7 @@ export function sourcesOf(composition: Composition): Source[] {
   return sources;
 }
 
-function unescape(text: string): string {
+function unescapeXhtml(text: string): string {
   return text.replace(/&(amp|lt|gt|quot|#39);/g, (_m, e: string) => ({ amp: '&', lt: '<', gt: '>', quot: '"', '#39': "'" })[e] as string);
 }
 
