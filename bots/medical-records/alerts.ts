@@ -109,27 +109,26 @@ function allergyConflict(o: OrderDrug, a: AllergyIntolerance, drugs: CompiledDru
   const highCriticality = a.criticality === 'high';
   const implicated = [ref(o.order), ref(a)];
   const base = { implicated, key: '' };
+  const conflict = (detail: string): Alert => ({
+    ...base,
+    kind: 'drug-allergy',
+    actCode: 'ALGY',
+    severity: lowCriticality ? 'moderate' : 'high',
+    title: `Drug-allergy conflict: ${o.name}`,
+    detail,
+  });
   const direct = o.ingredients.find((i) => source.ingredients.includes(i));
   if (direct) {
-    return {
-      ...base,
-      kind: 'drug-allergy',
-      actCode: 'ALGY',
-      severity: lowCriticality ? 'moderate' : 'high',
-      title: `Drug-allergy conflict: ${o.name}`,
-      detail: `${o.name} contains ${display(drugs, direct)}; the patient is allergic to it: ${described}. Rule: ordered ingredient equals a recorded allergen.`,
-    };
+    return conflict(
+      `${o.name} contains ${display(drugs, direct)}; the patient is allergic to it: ${described}. Rule: ordered ingredient equals a recorded allergen.`,
+    );
   }
   const namedClass = o.classes.find((c) => source.classes.includes(c));
   if (namedClass) {
-    return {
-      ...base,
-      kind: 'drug-allergy',
-      actCode: 'ALGY',
-      severity: lowCriticality ? 'moderate' : 'high',
-      title: `Drug-allergy conflict: ${o.name}`,
-      detail: `${o.name} is one of the ${display(drugs, namedClass)}; the patient is allergic to ${display(drugs, namedClass).toLowerCase()}: ${described}. Rule: ordered drug in an allergen class.`,
-    };
+    const name = display(drugs, namedClass);
+    return conflict(
+      `${o.name} is one of the ${name}; the patient is allergic to ${name.toLowerCase()}: ${described}. Rule: ordered drug in an allergen class.`,
+    );
   }
   for (const ingredient of source.ingredients) {
     const shared = drugs.classesOf(ingredient).find((c) => o.classes.includes(c) && drugs.drugClass(c)?.intraClassCrossReactivity);
