@@ -13,6 +13,7 @@ import type { ServerConfig } from './config.ts';
 import type { LoadedProfiles } from './fhir/definitions.ts';
 import { registerBinaryRoutes } from './fhir/operations/binary.ts';
 import { type CustomOperationResult, tryCustomOperation } from './fhir/operations/custom.ts';
+import { registerEverythingRoutes } from './fhir/operations/everything.ts';
 import { registerHistoryRoutes } from './fhir/operations/history.ts';
 import { buildCapabilityStatement } from './fhir/operations/metadata.ts';
 import { registerValidateRoutes } from './fhir/operations/validate.ts';
@@ -274,6 +275,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
   registerHistoryRoutes(fastify, routeDeps);
   registerBotRoutes(fastify, { bots: deps.bots, repoFor });
   registerValidateRoutes(fastify, routeDeps);
+  registerEverythingRoutes(fastify, routeDeps);
 
   for (const method of FHIR_METHODS) {
     fastify.route({ method, url: `${FHIR_PREFIX}*`, handler: (request, reply) => handleFhir(request, reply) });
