@@ -30,7 +30,7 @@ function formatPlain(cents: Cents): string {
   return `${sign}${Math.floor(abs / 100)}.${String(abs % 100).padStart(2, '0')}`;
 }
 
-export function money(cents: Cents, currency = 'USD'): Money {
+export function money(cents: Cents, currency: Money['currency'] = 'USD'): Money {
   return { value: toDecimal(cents), currency };
 }
 

@@ -201,7 +201,8 @@ export async function tryCustomOperation(
 
 function errorOutcome(value: unknown): OperationOutcome | undefined {
   if (!isResource(value, 'OperationOutcome')) return undefined;
-  return value.issue?.some((i) => i.severity === 'error' || i.severity === 'fatal') ? value : undefined;
+  const outcome = value as OperationOutcome;
+  return outcome.issue?.some((i) => i.severity === 'error' || i.severity === 'fatal') ? outcome : undefined;
 }
 
 /** 4xx only: a bot may refuse a request, but a server error is never the bot's to declare. */
