@@ -21,7 +21,15 @@ export const DATA_OPERATION_SYSTEM = 'http://terminology.hl7.org/CodeSystem/v3-D
 export const OCCUPIED: Coding = { system: BED_STATUS_SYSTEM, code: 'O', display: 'Occupied' };
 export const UNOCCUPIED: Coding = { system: BED_STATUS_SYSTEM, code: 'U', display: 'Unoccupied' };
 
-export const CONFIRM_MATCH_TASK: Coding = { system: ADMISSION_TASK_SYSTEM, code: 'confirm-patient-match', display: 'Confirm patient match' };
-export const ID_MISMATCH_ISSUE: Coding = { system: ADMISSION_ISSUE_SYSTEM, code: 'id-mismatch', display: 'ID document does not match the record' };
+export const CONFIRM_MATCH_TASK: Coding = {
+  system: ADMISSION_TASK_SYSTEM,
+  code: 'confirm-patient-match',
+  display: 'Confirm patient match',
+};
+export const ID_MISMATCH_ISSUE: Coding = {
+  system: ADMISSION_ISSUE_SYSTEM,
+  code: 'id-mismatch',
+  display: 'ID document does not match the record',
+};
 export const ID_CARD_TYPE = 'id-card';
 export const INSURANCE_CARD_TYPE = 'insurance-card';

@@ -126,7 +126,11 @@ export function demographicsOf(patient: Patient): Demographics {
     family,
     birthDate: completeDate(patient.birthDate),
     sex: patient.gender === 'male' || patient.gender === 'female' ? patient.gender : undefined,
-    phones: [...new Set((patient.telecom ?? []).filter((t) => t.system === 'phone' && t.value).flatMap((t) => phoneDigits(t.value as string) ?? []))],
+    phones: [
+      ...new Set(
+        (patient.telecom ?? []).filter((t) => t.system === 'phone' && t.value).flatMap((t) => phoneDigits(t.value as string) ?? []),
+      ),
+    ],
     postalCode: address?.postalCode ? normalizeIdentifierValue(address.postalCode).slice(0, 5) : undefined,
     line: line || undefined,
     identifiers: strongIdentifiers(patient),

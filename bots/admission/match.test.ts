@@ -50,7 +50,12 @@ const record = d({
 
 describe('matchPatient', () => {
   test('a misspelt surname with the same birth date and phone is linked, with reasons', () => {
-    const arrival = d({ family: 'Dubios', given: ['Catherine'], birthDate: '1971-05-09', telecom: [{ system: 'phone', value: '415-555-0101' }] });
+    const arrival = d({
+      family: 'Dubios',
+      given: ['Catherine'],
+      birthDate: '1971-05-09',
+      telecom: [{ system: 'phone', value: '415-555-0101' }],
+    });
     const result = matchPatient(arrival, [{ candidate: 'Patient/1', demographics: record }]);
     expect(result.decision).toBe('link');
     expect(result.rationale).toContain('family name misspelt');
@@ -63,8 +68,22 @@ describe('matchPatient', () => {
     expect(result.best?.score.reasons.map((r) => r.field)).toEqual(['family', 'given', 'birthDate']);
   });
   test('twins: same birth date, surname, phone and address but a different given name are never linked', () => {
-    const liam = d({ family: 'Okafor', given: ['Liam'], birthDate: '2001-07-14', gender: 'male', telecom: [{ system: 'phone', value: '5550199' }], address: [{ line: ['4 Elm Rd'], postalCode: '10001' }] });
-    const noah = d({ family: 'Okafor', given: ['Noah'], birthDate: '2001-07-14', gender: 'male', telecom: [{ system: 'phone', value: '5550199' }], address: [{ line: ['4 Elm Road'], postalCode: '10001' }] });
+    const liam = d({
+      family: 'Okafor',
+      given: ['Liam'],
+      birthDate: '2001-07-14',
+      gender: 'male',
+      telecom: [{ system: 'phone', value: '5550199' }],
+      address: [{ line: ['4 Elm Rd'], postalCode: '10001' }],
+    });
+    const noah = d({
+      family: 'Okafor',
+      given: ['Noah'],
+      birthDate: '2001-07-14',
+      gender: 'male',
+      telecom: [{ system: 'phone', value: '5550199' }],
+      address: [{ line: ['4 Elm Road'], postalCode: '10001' }],
+    });
     const score = scoreCandidate(noah, liam);
     expect(score.block).toBe('different-person');
     const result = matchPatient(noah, [{ candidate: 'Patient/liam', demographics: liam }]);
@@ -74,8 +93,12 @@ describe('matchPatient', () => {
   test('a shared SSN links deterministically; a different SSN is a different person', () => {
     const withSsn = (value: string, given: string) =>
       d({ family: 'Rivera', given: [given], birthDate: '1984-02-03', identifier: [{ system: SSN_SYSTEM, value }] });
-    expect(matchPatient(withSsn('123-45-6789', 'Ana'), [{ candidate: 'a', demographics: withSsn('123456789', 'Anna') }]).decision).toBe('link');
-    expect(matchPatient(withSsn('123-45-6789', 'Ana'), [{ candidate: 'a', demographics: withSsn('987654321', 'Ana') }]).decision).toBe('new');
+    expect(matchPatient(withSsn('123-45-6789', 'Ana'), [{ candidate: 'a', demographics: withSsn('123456789', 'Anna') }]).decision).toBe(
+      'link',
+    );
+    expect(matchPatient(withSsn('123-45-6789', 'Ana'), [{ candidate: 'a', demographics: withSsn('987654321', 'Ana') }]).decision).toBe(
+      'new',
+    );
   });
   test('a shared MRN on someone who looks different goes to a clerk', () => {
     const mrn = [{ type: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v2-0203', code: 'MR' }] }, value: 'M100' }];

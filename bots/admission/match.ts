@@ -47,7 +47,16 @@ export interface MatchResult<T> {
 }
 
 const FAMILY_POINTS = { exact: 4, compound: 3, typo: 3, weak: 1, different: -4, missing: 0 } as const;
-const GIVEN_POINTS = { exact: 3, nickname: 2.5, typo: 2.5, 'middle-name': 1.5, initial: 0.5, weak: 0.5, different: -4, missing: 0 } as const;
+const GIVEN_POINTS = {
+  exact: 3,
+  nickname: 2.5,
+  typo: 2.5,
+  'middle-name': 1.5,
+  initial: 0.5,
+  weak: 0.5,
+  different: -4,
+  missing: 0,
+} as const;
 const DATE_POINTS = { exact: 5, transposed: 3, typo: 2.5, different: -6, missing: 0 } as const;
 /** Identifiers that belong to one person only: a different value means a different person. */
 const PERSONAL: ReadonlySet<IdentifierKind> = new Set(['ssn', 'national-id', 'passport']);
@@ -120,7 +129,9 @@ export function scoreCandidate(a: Demographics, b: Demographics): CandidateScore
   if (a.phones.length && b.phones.length) {
     const same = a.phones.some((p) => b.phones.includes(p));
     // Phones change, and families share them: a match says more than a difference.
-    reasons.push(same ? { field: 'phone', points: 2.5, text: 'same phone number' } : { field: 'phone', points: -0.5, text: 'different phone number' });
+    reasons.push(
+      same ? { field: 'phone', points: 2.5, text: 'same phone number' } : { field: 'phone', points: -0.5, text: 'different phone number' },
+    );
   }
   if (a.postalCode && b.postalCode) {
     if (a.line && b.line && a.line === b.line && a.postalCode === b.postalCode) {
@@ -133,7 +144,21 @@ export function scoreCandidate(a: Demographics, b: Demographics): CandidateScore
   // given name tells them apart, so a clearly different given name is never the same person.
   if (!identifierMatch && date === 'exact' && (family.kind === 'exact' || family.kind === 'compound') && given.kind === 'different') {
     block = 'different-person';
-    reasons.push({ field: 'twin', points: 0, text: 'same birth date and family name but a different given name: possibly a twin, not the same person' });
+    reasons.push({
+      field: 'twin',
+      points: 0,
+      text: 'same birth date and family name but a different given name: possibly a twin, not the same person',
+    });
+  }
+  // A first name that is the other's middle name is how many people go by their second name, and
+  // also how twins are often named (Ana Maria / Maria Ana): a person decides.
+  if (!identifierMatch && given.kind === 'middle-name' && date === 'exact' && (family.kind === 'exact' || family.kind === 'compound')) {
+    block ??= 'review-only';
+    reasons.push({
+      field: 'twin',
+      points: 0,
+      text: "first names differ but one is the other's middle name: a clerk confirms (could be a twin)",
+    });
   }
   const score = Math.round(reasons.reduce((sum, r) => sum + r.points, 0) * 10) / 10;
   return { score, reasons, identifierMatch, block };
@@ -175,7 +200,12 @@ export function matchPatient<T>(
     };
   }
   if (links.length === 1) {
-    return { decision: 'link', best: links[0], ranked, rationale: `Linked to ${label(links[0].candidate)}, ${describeScore(links[0].score)}.` };
+    return {
+      decision: 'link',
+      best: links[0],
+      ranked,
+      rationale: `Linked to ${label(links[0].candidate)}, ${describeScore(links[0].score)}.`,
+    };
   }
   const review = decided.find((r) => r.decision === 'review');
   if (review) {
