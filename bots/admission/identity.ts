@@ -18,6 +18,7 @@ import type {
 import { TEMPORARY_IDENTIFIER_SYSTEM, TEMPORARY_IDENTITY_TAG } from './codes.ts';
 import { demographicsOf, isIdentifiable } from './demographics.ts';
 
+type Who = Provenance['agent'][number]['who'];
 const LIFECYCLE_SYSTEM = 'http://hl7.org/fhir/iso-21089-lifecycle';
 
 export function isTemporary(patient: Patient): boolean {
@@ -133,13 +134,13 @@ export function mergePlan(input: MergeInput): MergePlan {
     agent: [
       {
         type: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/provenance-participant-type', code: 'author' }] },
-        who: input.decidedBy,
+        who: input.decidedBy as Who,
       },
       ...(input.decidedBy.reference !== input.bot.reference
         ? [
             {
               type: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/provenance-participant-type', code: 'performer' }] },
-              who: input.bot,
+              who: input.bot as Who,
             },
           ]
         : []),
@@ -154,10 +155,10 @@ export function mergePlan(input: MergeInput): MergePlan {
     outcome: '0',
     outcomeDesc: `${from} merged into ${to}: ${moved.length} resource(s) moved. ${input.reason}`,
     agent: [
-      { who: input.decidedBy, requestor: true },
-      ...(input.decidedBy.reference !== input.bot.reference ? [{ who: input.bot, requestor: false }] : []),
+      { who: input.decidedBy as Who, requestor: true },
+      ...(input.decidedBy.reference !== input.bot.reference ? [{ who: input.bot as Who, requestor: false }] : []),
     ],
-    source: { observer: input.bot },
+    source: { observer: input.bot as Who },
     entity: targets.map((what) => ({ what })),
   };
   entries.push({ resource: provenance, request: { method: 'POST', url: 'Provenance' } });
