@@ -4,7 +4,7 @@
  * (the payer's answer, or an `error` outcome saying why there is none). Pure; the HTTP call is in
  * eligibility.ts. Nothing here can hold up care: an unknown or unreachable payer is a note.
  */
-import type { Coverage, CoverageEligibilityRequest, CoverageEligibilityResponse, Encounter, Patient, Reference } from '@medplum/fhirtypes';
+import type { Coverage, CoverageEligibilityRequest, CoverageEligibilityResponse, Encounter, Organization, Patient, Reference } from '@medplum/fhirtypes';
 
 const ref = (r: { resourceType: string; id?: string }) => ({ reference: `${r.resourceType}/${r.id}` });
 
@@ -38,7 +38,7 @@ export function readInsuranceCard(text: string): InsuranceCard | undefined {
   };
 }
 
-export function coverageFromCard(card: InsuranceCard, patient: Patient & { id: string }, payer?: Reference): Coverage {
+export function coverageFromCard(card: InsuranceCard, patient: Patient & { id: string }, payer?: Reference<Organization>): Coverage {
   return {
     resourceType: 'Coverage',
     status: 'active',
@@ -69,7 +69,7 @@ export function eligibilityRequest(
     patient: ref(patient),
     created,
     servicedDate: created.slice(0, 10),
-    insurer: coverage.payor?.[0] ?? { display: 'unknown payer' },
+    insurer: (coverage.payor?.[0] ?? { display: 'unknown payer' }) as Reference<Organization>,
     ...(encounter.serviceProvider ? { provider: encounter.serviceProvider } : {}),
     insurance: [{ focal: true, coverage: ref(coverage) }],
     item: [
