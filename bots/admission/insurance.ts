@@ -4,7 +4,15 @@
  * (the payer's answer, or an `error` outcome saying why there is none). Pure; the HTTP call is in
  * eligibility.ts. Nothing here can hold up care: an unknown or unreachable payer is a note.
  */
-import type { Coverage, CoverageEligibilityRequest, CoverageEligibilityResponse, Encounter, Organization, Patient, Reference } from '@medplum/fhirtypes';
+import type {
+  Coverage,
+  CoverageEligibilityRequest,
+  CoverageEligibilityResponse,
+  Encounter,
+  Organization,
+  Patient,
+  Reference,
+} from '@medplum/fhirtypes';
 
 const ref = (r: { resourceType: string; id?: string }) => ({ reference: `${r.resourceType}/${r.id}` });
 
