@@ -16,6 +16,7 @@ import {
   eligibilityRequest,
   eligibilitySummary,
   errorResponse,
+  payerPayload,
   pickCoverage,
   readInsuranceCard,
   responseFromPayer,
@@ -69,7 +70,7 @@ export async function checkCoverage(ctx: StepContext, patient: WithId<Patient>):
   const timeout = Number(secret(ctx.secrets, 'PAYER_TIMEOUT_MS'));
   const answer = await askPayer(
     { url, token: secret(ctx.secrets, 'PAYER_ELIGIBILITY_TOKEN'), timeoutMs: timeout > 0 ? timeout : DEFAULT_PAYER_TIMEOUT_MS },
-    request,
+    payerPayload(request, coverage, patient),
   );
   const response =
     (answer.ok && responseFromPayer(answer.body, request, now)) ||

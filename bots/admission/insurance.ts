@@ -92,6 +92,38 @@ export function eligibilityRequest(
   };
 }
 
+/**
+ * What goes over the wire: the request with the Coverage and the patient's identifying data
+ * contained, since the payer cannot read our server (only what it needs: no clinical data).
+ */
+export function payerPayload(request: CoverageEligibilityRequest, coverage: Coverage, patient: Patient): CoverageEligibilityRequest {
+  const { id: _id, meta: _meta, ...rest } = request as CoverageEligibilityRequest & { id?: string };
+  return {
+    ...rest,
+    contained: [
+      {
+        resourceType: 'Patient',
+        id: 'patient',
+        name: patient.name?.filter((n) => n.use !== 'old').slice(0, 1),
+        birthDate: patient.birthDate,
+        gender: patient.gender,
+      },
+      {
+        resourceType: 'Coverage',
+        id: 'coverage',
+        status: coverage.status,
+        subscriberId: coverage.subscriberId,
+        beneficiary: { reference: '#patient' },
+        payor: coverage.payor,
+        ...(coverage.class ? { class: coverage.class } : {}),
+        ...(coverage.relationship ? { relationship: coverage.relationship } : {}),
+      },
+    ],
+    patient: { reference: '#patient' },
+    insurance: [{ focal: true, coverage: { reference: '#coverage' } }],
+  };
+}
+
 /** The payer's answer as ours: its references are to our request, patient and insurer. */
 export function responseFromPayer(
   body: unknown,
