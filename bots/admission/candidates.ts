@@ -20,7 +20,8 @@ export function transposedDate(date: string | undefined): string | undefined {
 
 export function candidateSearches(d: Demographics, count = 50): CandidateSearch[] {
   const searches: CandidateSearch[] = [];
-  const common = { _count: String(count), active: 'true' };
+  // Inactive and merged records are dropped after the search: `active` is often absent.
+  const common = { _count: String(count) };
   for (const id of d.identifiers) {
     searches.push({ why: `identifier ${id.kind}`, params: { ...common, identifier: id.system ? `${id.system}|${id.value}` : id.value } });
   }

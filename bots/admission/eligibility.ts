@@ -9,18 +9,43 @@ export interface PayerEndpoint {
 
 export type PayerAnswer = { ok: true; body: unknown } | { ok: false; reason: string };
 
+const TIMED_OUT = 'payer-timeout';
+
+/**
+ * `fetch` with a deadline. The bot sandbox has no AbortSignal.timeout (nor always an
+ * AbortController), so a timer races the request and aborts it where it can.
+ */
+async function fetchWithin(url: string, init: RequestInit, timeoutMs: number): Promise<Response> {
+  const controller = typeof AbortController === 'function' ? new AbortController() : undefined;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      reject(new Error(TIMED_OUT));
+      controller?.abort();
+    }, timeoutMs);
+  });
+  try {
+    return await Promise.race([fetch(url, { ...init, signal: controller?.signal }), deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 export async function askPayer(endpoint: PayerEndpoint, request: CoverageEligibilityRequest): Promise<PayerAnswer> {
   try {
-    const response = await fetch(endpoint.url, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/fhir+json',
-        accept: 'application/fhir+json',
-        ...(endpoint.token ? { authorization: `Bearer ${endpoint.token}` } : {}),
+    const response = await fetchWithin(
+      endpoint.url,
+      {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/fhir+json',
+          accept: 'application/fhir+json',
+          ...(endpoint.token ? { authorization: `Bearer ${endpoint.token}` } : {}),
+        },
+        body: JSON.stringify(request),
       },
-      body: JSON.stringify(request),
-      signal: AbortSignal.timeout(endpoint.timeoutMs),
-    });
+      endpoint.timeoutMs,
+    );
     const text = await response.text();
     if (!response.ok) return { ok: false, reason: `the payer answered HTTP ${response.status}` };
     try {
@@ -29,11 +54,10 @@ export async function askPayer(endpoint: PayerEndpoint, request: CoverageEligibi
       return { ok: false, reason: 'the payer answered something that is not JSON' };
     }
   } catch (err) {
-    const name = (err as Error).name;
     return {
       ok: false,
       reason:
-        name === 'TimeoutError' || name === 'AbortError'
+        (err as Error).message === TIMED_OUT
           ? `the payer did not answer within ${endpoint.timeoutMs} ms`
           : `the payer could not be reached (${(err as Error).message})`,
     };

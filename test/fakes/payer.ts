@@ -40,7 +40,14 @@ export async function startFakePayer(): Promise<FakePayer> {
             coverage: { reference: '#coverage' },
             inforce,
             ...(inforce
-              ? { item: [{ category: { text: 'Emergency room' }, benefit: [{ type: { text: 'copay' }, allowedMoney: { value: 150, currency: 'USD' } }] }] }
+              ? {
+                  item: [
+                    {
+                      category: { text: 'Emergency room' },
+                      benefit: [{ type: { text: 'copay' }, allowedMoney: { value: 150, currency: 'USD' } }],
+                    },
+                  ],
+                }
               : {}),
           },
         ],
