@@ -26,6 +26,7 @@ import { JSON_CONTENT_TYPES, parseJsonBody } from './http/json.ts';
 import { FHIR_JSON, outcome, sendOutcome } from './http/outcomes.ts';
 import { registerSecurity, type SecurityDeps } from './http/security.ts';
 import { registerSubscriptionAdminRoutes } from './subscriptions/routes.ts';
+import { registerStripeWebhook } from './webhooks/stripe.ts';
 
 export interface AppDeps {
   config: ServerConfig;
@@ -278,6 +279,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
   registerValidateRoutes(fastify, routeDeps);
   registerEverythingRoutes(fastify, routeDeps);
   registerOcrRoutes(fastify, routeDeps);
+  await registerStripeWebhook(fastify, { bots: deps.bots, systemRepo: () => newRepo() });
 
   for (const method of FHIR_METHODS) {
     fastify.route({ method, url: `${FHIR_PREFIX}*`, handler: (request, reply) => handleFhir(request, reply) });

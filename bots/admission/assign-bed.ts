@@ -33,7 +33,7 @@ export async function assignBed(medplum: MedplumClient, encounterId: string): Pr
       )
     ).filter(isBed);
     const esi = esiOfPriority(encounter.priority);
-    const choice = chooseBed(beds, esi, tried);
+    const choice = chooseBed(beds, esi, tried, await areasOf(medplum, beds));
     if (!choice.bed) return { outputs: [], line: `Bed: ${choice.reason}.` };
     const bed = choice.bed;
     tried.add(bed.id);
@@ -73,6 +73,13 @@ export async function assignBed(medplum: MedplumClient, encounterId: string): Pr
     }
   }
   return { outputs: [], line: `Bed: beds kept being taken while assigning (${ATTEMPTS} attempts); the charge nurse assigns one.` };
+}
+
+/** The areas (`partOf`) of the beds, which may carry the zone. */
+async function areasOf(medplum: MedplumClient, beds: Location[]): Promise<Map<string, Location>> {
+  const refs = [...new Set(beds.flatMap((b) => (b.partOf?.reference?.startsWith('Location/') ? [b.partOf.reference] : [])))];
+  const areas = await Promise.all(refs.map((reference) => medplum.readReference<Location>({ reference } as never).catch(() => undefined)));
+  return new Map(refs.flatMap((r, i) => (areas[i] ? [[r, areas[i] as Location] as [string, Location]] : [])));
 }
 
 async function currentBed(medplum: MedplumClient, encounter: Encounter): Promise<WithId<Location> | undefined> {

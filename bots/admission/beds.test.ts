@@ -39,3 +39,16 @@ test('no acuity yet: treated as ESI 3', () => {
   expect(chooseBed(beds, undefined).reason).toContain('no acuity yet');
   expect(chooseBed(beds, undefined).bed?.id).toBe('A2');
 });
+
+test("a bed without a zone takes its area's (type or name, as the seed has them)", () => {
+  const plain = (id: string, area: string): Location => ({ ...bed(id, 'x', 'U'), type: undefined, partOf: { reference: area } });
+  const areas = new Map<string, Location>([
+    ['Location/r', { resourceType: 'Location', name: 'ED Resuscitation', identifier: [{ value: 'ed-resus' }] }],
+    ['Location/f', { resourceType: 'Location', name: 'ED Fast track' }],
+    ['Location/a', { resourceType: 'Location', name: 'ED Acute care' }],
+  ]);
+  const seeded = [plain('Acute 1', 'Location/a'), plain('Fast 1', 'Location/f'), plain('Resuscitation 1', 'Location/r')];
+  expect(chooseBed(seeded, 1, new Set(), areas).bed?.id).toBe('Resuscitation 1');
+  expect(chooseBed(seeded, 5, new Set(), areas).bed?.id).toBe('Fast 1');
+  expect(chooseBed(seeded, 3, new Set(), areas).bed?.id).toBe('Acute 1');
+});

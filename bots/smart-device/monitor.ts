@@ -66,12 +66,13 @@ async function raiseAlerts(
   findings: Finding[],
   context: { now: string; device?: Reference<Device>; rationale?: string; evidence?: Reference<Observation>[] },
 ): Promise<{ decisions: AlarmDecision[]; written: string[] }> {
+  const alerting = findings.filter((f) => f.severity !== 'info');
+  // Decisions are made per finding, so normal readings (most of a stream) need no Flag search.
+  if (alerting.length === 0) {
+    return { decisions: [], written: [] };
+  }
   const flags = await activeAlertFlags(medplum, patient);
-  const decisions = decideAlarms(
-    findings.filter((f) => f.severity !== 'info'),
-    openAlertsFromFlags(flags),
-    context.now,
-  );
+  const decisions = decideAlarms(alerting, openAlertsFromFlags(flags), context.now);
   if (!decisions.some((d) => d.notify)) {
     return { decisions, written: [] };
   }

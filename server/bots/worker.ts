@@ -6,11 +6,11 @@
  * globals, so whatever a bot does to this thread (loop forever, exhaust memory, call
  * process.exit) ends this worker alone, and the pool replaces it.
  */
-import * as nodeCrypto from 'node:crypto';
 import { format } from 'node:util';
 import vm from 'node:vm';
 import { parentPort } from 'node:worker_threads';
 import * as core from '@medplum/core';
+import { botProcess, botRequire } from './sandbox-modules.ts';
 
 const { ContentType, Hl7Message, MedplumClient } = core;
 
@@ -75,37 +75,36 @@ function log(...args: unknown[]): void {
 
 const botConsole = { log, info: log, debug: log, trace: log, warn: log, error: log, dir: log };
 
-/** Modules a bot may `require`; everything else should be bundled into it. */
-const ALLOWED_MODULES: Record<string, unknown> = {
-  '@medplum/core': core,
-  crypto: nodeCrypto,
-  'node:crypto': nodeCrypto,
-};
+/** Bots share the server's @medplum/core; the rest of what they load comes from sandbox-modules.ts. */
+const requireInBot = botRequire({ '@medplum/core': core });
 
-function botRequire(name: string): unknown {
-  if (Object.hasOwn(ALLOWED_MODULES, name)) {
-    return ALLOWED_MODULES[name];
-  }
-  throw new Error(`Cannot require "${name}" in a bot: bundle it into the bot code`);
+function tracked<A extends unknown[], T>(start: (fn: (...a: A) => void, ...rest: A) => T, once: boolean) {
+  return (fn: (...a: A) => void, ...rest: A): T => {
+    const t = start(
+      (...a: A) => {
+        if (once) timers.delete(t as ReturnType<typeof setTimeout>);
+        fn(...a);
+      },
+      ...rest,
+    );
+    timers.add(t as ReturnType<typeof setTimeout>);
+    return t;
+  };
 }
 
 const sandboxTimers = {
-  setTimeout: (fn: (...a: unknown[]) => void, ms?: number, ...args: unknown[]) => {
-    const t = setTimeout(
-      (...a: unknown[]) => {
-        timers.delete(t);
-        fn(...a);
-      },
-      ms,
-      ...args,
-    );
-    timers.add(t);
-    return t;
-  },
+  setTimeout: tracked(setTimeout as (fn: (...a: unknown[]) => void, ...rest: unknown[]) => ReturnType<typeof setTimeout>, true),
+  setInterval: tracked(setInterval as (fn: (...a: unknown[]) => void, ...rest: unknown[]) => ReturnType<typeof setInterval>, false),
+  setImmediate: (fn: (...a: unknown[]) => void, ...args: unknown[]) => setImmediate(fn, ...args),
   clearTimeout: (t: ReturnType<typeof setTimeout>) => {
     timers.delete(t);
     clearTimeout(t);
   },
+  clearInterval: (t: ReturnType<typeof setInterval>) => {
+    timers.delete(t);
+    clearInterval(t);
+  },
+  clearImmediate,
 };
 
 type Handler = (medplum: unknown, event: unknown) => unknown;
@@ -128,13 +127,24 @@ function instantiate(code: string, filename: string): Handler {
     Request,
     Response,
     AbortController,
+    AbortSignal,
     Blob,
+    File,
     FormData,
+    ReadableStream,
+    WritableStream,
+    TransformStream,
+    Event,
+    EventTarget,
+    DOMException,
+    performance,
+    crypto: globalThis.crypto,
     Buffer,
     atob,
     btoa,
     structuredClone,
     queueMicrotask,
+    process: botProcess(),
     ...sandboxTimers,
   };
   const context = vm.createContext(sandbox, { name: filename, codeGeneration: { strings: true, wasm: false } });
@@ -144,7 +154,8 @@ function instantiate(code: string, filename: string): Handler {
   });
   const fn = wrapper.runInContext(context) as (e: unknown, r: unknown, m: unknown, f: string, d: string) => void;
   const mod = { exports: {} as Record<string, unknown> };
-  fn.call(mod.exports, mod.exports, botRequire, mod, filename, '/');
+  vm.runInContext('globalThis.global = globalThis;', context);
+  fn.call(mod.exports, mod.exports, requireInBot, mod, filename, '/');
   const handler = (mod.exports.handler ?? (mod.exports.default as Record<string, unknown> | undefined)?.handler) as Handler | undefined;
   if (typeof handler !== 'function') {
     throw new Error('The bot code does not export a handler function (exports.handler)');
@@ -215,7 +226,7 @@ async function run(task: WorkerTask): Promise<WorkerReply> {
     captured.write(`Unhandled error: ${message}${err instanceof Error && err.stack ? `\n${err.stack}` : ''}`);
     return { type: 'result', id: task.id, ok: false, error: message, log: captured.toString() };
   } finally {
-    for (const t of timers) clearTimeout(t);
+    for (const t of timers) clearInterval(t);
     timers.clear();
     current = undefined;
   }

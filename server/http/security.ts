@@ -30,6 +30,8 @@ function isPublic(path: string): boolean {
     path === '/oauth2/token' ||
     path === '/oauth2/revoke' ||
     path === '/auth/login' ||
+    // Stripe signs its webhooks; the billing agent verifies the signature.
+    path === '/webhook/stripe' ||
     // The websocket subscription channel authenticates each bind message with its binding token.
     path === '/ws/subscriptions-r4'
   );

@@ -42,7 +42,7 @@ function startChild(): ChildProcess {
   return proc;
 }
 
-async function waitHealthy(timeoutMs = 20_000): Promise<void> {
+async function waitHealthy(timeoutMs = 60_000): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (Date.now() < end) {
     try {

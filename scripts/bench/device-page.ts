@@ -1,0 +1,225 @@
+// The device path benchmark (issue 5): a device's vital-sign Observation posted → the staff page
+// (a Communication) committed and pushed to a clinician's websocket.
+//
+//   node scripts/bench/device-page.ts            (npm run bench:device)
+//
+// Starts `node server/index.ts` as a child process on a fresh scratch database, deploys the
+// workflow, smart-device and communication bots, an on-call rapid-response team of one physician,
+// and BENCH_DEVICES (default 100) worn pulse oximeters, each on its own patient. The physician's
+// app session is a real MedplumClient websocket subscription (`subscribeToCriteria`, Medplum's
+// binding-token flow) on Communications to them.
+//
+// Load: BENCH_RATE Observations/s (default 100) for BENCH_DURATION s (default 60), round-robin over
+// the devices (heart rate and SpO2, normal values). Once per device, at a random moment, the SpO2
+// reading is critical (84 %), so each device's patient is paged exactly once (repeats of the same
+// alarm are de-duplicated by design). Measured per critical reading: POST sent → the page's
+// Communication received on the websocket. "None lost": every Observation answered 201 and every
+// critical reading produced its page.
+//
+// Environment: BENCH_RATE, BENCH_DURATION, BENCH_DEVICES, BENCH_DRAIN (seconds to wait for the
+// backlog, default 120), BENCH_ADMIN_URL (see lib/pg.ts), BENCH_CPU_PROF (a directory: the server
+// and its bot threads write V8 CPU profiles there).
+import { resolve } from 'node:path';
+import { MedplumClient } from '@medplum/core';
+import type { Bundle, CareTeam, Communication, Device, Observation, Organization, Patient, Practitioner } from '@medplum/fhirtypes';
+import { deployBots } from '../deploy-bots.ts';
+import { accessToken, credentialsFor, serverEnv } from './lib/auth.ts';
+import { onCleanup, runMain } from './lib/cleanup.ts';
+import { cpuBetween, cpuSnapshot, fmtCpu, setBenchDatabase, waitForQuiet } from './lib/cpu.ts';
+import { ADMIN_URL, createDatabase, dropDatabase, scratchName } from './lib/pg.ts';
+import { startServerProcess } from './lib/server-process.ts';
+import { type Check, fmtMs, log, printChecks, printTable } from './lib/table.ts';
+
+const num = (v: string | undefined, d: number): number => (v && Number.isFinite(Number(v)) && Number(v) > 0 ? Number(v) : d);
+const RATE = num(process.env.BENCH_RATE, 100);
+const DURATION = num(process.env.BENCH_DURATION, 60);
+const DEVICES = num(process.env.BENCH_DEVICES, 100);
+const DRAIN_S = num(process.env.BENCH_DRAIN, 120);
+const TARGET_P99_MS = 250;
+const ROOT = resolve(import.meta.dirname, '../..');
+const ES = 'https://emergisphere.dev/fhir';
+const LOINC = 'http://loinc.org';
+const HOUR = 3_600_000;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function pct(sorted: number[], p: number): number {
+  return sorted.length ? sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] : Number.NaN;
+}
+
+function reading(device: string, patient: string, code: string, value: number, ucum: string): Observation {
+  return {
+    resourceType: 'Observation',
+    status: 'final',
+    category: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/observation-category', code: 'vital-signs' }] }],
+    code: { coding: [{ system: LOINC, code }] },
+    subject: { reference: patient },
+    device: { reference: device },
+    effectiveDateTime: new Date().toISOString(),
+    valueQuantity: { value, unit: ucum, system: 'http://unitsofmeasure.org', code: ucum },
+  };
+}
+
+async function main(): Promise<void> {
+  const name = scratchName('es_bench_device');
+  const dbUrl = await createDatabase(ADMIN_URL, name);
+  setBenchDatabase(name);
+  onCleanup(`drop database ${name}`, () => dropDatabase(ADMIN_URL, name));
+  const creds = await credentialsFor(dbUrl);
+  const profileDir = process.env.BENCH_CPU_PROF;
+  const server = await startServerProcess({
+    databaseUrl: dbUrl,
+    env: { ...serverEnv(creds), GRAPHQL_WARMUP: 'false' },
+    nodeArgs: profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : undefined,
+  });
+  onCleanup('stop server', () => server.stop().then(() => undefined));
+  log(`server healthy in ${server.startToHealthyMs.toFixed(0)} ms`);
+  const medplum = new MedplumClient({ baseUrl: server.url, cacheTime: 0 });
+  medplum.setAccessToken((await accessToken(server.url, creds)) as string);
+  await deployBots(medplum, { rootDir: ROOT, only: ['workflow', 'smart-device', 'communication'] });
+
+  const doctor = await medplum.createResource<Practitioner>({ resourceType: 'Practitioner', name: [{ family: 'Bench' }] });
+  await medplum.createResource<CareTeam>({
+    resourceType: 'CareTeam',
+    status: 'active',
+    name: 'Rapid response',
+    identifier: [{ system: `${ES}/on-call`, value: 'rapid-response' }],
+    participant: [{ member: { reference: `Practitioner/${doctor.id}` }, period: { start: new Date(Date.now() - HOUR).toISOString() } }],
+  });
+  const org = await medplum.createResource<Organization>({ resourceType: 'Organization', name: 'Bench monitors' });
+  const worn: { device: string; patient: string }[] = [];
+  for (let i = 0; i < DEVICES; i++) {
+    const patient = await medplum.createResource<Patient>({
+      resourceType: 'Patient',
+      name: [{ family: `Wearer${i}` }],
+      birthDate: '1960-01-01',
+    });
+    const device = await medplum.createResource<Device>({
+      resourceType: 'Device',
+      status: 'active',
+      serialNumber: `BENCH-${i}`,
+      owner: { reference: `Organization/${org.id}` },
+      patient: { reference: `Patient/${patient.id}` },
+    });
+    worn.push({ device: `Device/${device.id}`, patient: `Patient/${patient.id}` });
+  }
+
+  // The physician's app: a websocket subscription on their pages.
+  await medplum.getProfileAsync();
+  const pushed = new Map<string, number>();
+  const emitter = medplum.subscribeToCriteria(`Communication?recipient=Practitioner/${doctor.id}`);
+  let connected = false;
+  emitter.addEventListener('connect', () => {
+    connected = true;
+  });
+  emitter.addEventListener('message', (e) => {
+    const c = (e.payload as Bundle).entry?.[1]?.resource as Communication | undefined;
+    const subject = c?.subject?.reference;
+    if (subject && !pushed.has(subject)) pushed.set(subject, performance.now());
+  });
+  for (let i = 0; i < 250 && !connected; i++) await sleep(20);
+  if (!connected) throw new Error('the websocket subscription did not connect');
+  onCleanup('close websocket', async () => medplum.getSubscriptionManager().closeWebSocket());
+
+  // Warm-up: every bot worker has the bundles instantiated before the measured phase.
+  for (let i = 0; i < 20; i++) {
+    const w = worn[i % worn.length];
+    await medplum.createResource(reading(w.device, w.patient, '8867-4', 80, '/min'));
+  }
+  await sleep(3000);
+  await waitForQuiet(server.pid, 30);
+
+  const total = RATE * DURATION;
+  // Each device's critical reading lands at a random slot it owns (slot % DEVICES === its index).
+  const criticalSlot = new Map<number, number>();
+  for (let d = 0; d < DEVICES; d++) {
+    const rounds = Math.floor((total - d - 1) / DEVICES);
+    if (rounds >= 1) criticalSlot.set(d + DEVICES * (1 + Math.floor(Math.random() * rounds)), d);
+  }
+  const sentCritical = new Map<string, number>();
+  let failed = 0;
+  let firstError = '';
+  log(`${RATE} Observations/s for ${DURATION} s over ${DEVICES} devices; ${criticalSlot.size} critical readings`);
+  const before = cpuSnapshot(server.pid);
+  const t0 = performance.now();
+  const writes: Promise<unknown>[] = [];
+  for (let i = 0; i < total; i++) {
+    const wait = t0 + (i * 1000) / RATE - performance.now();
+    if (wait > 0) await sleep(wait);
+    const d = i % DEVICES;
+    const w = worn[d];
+    const critical = criticalSlot.has(i);
+    const obs = critical
+      ? reading(w.device, w.patient, '59408-5', 84, '%')
+      : Math.floor(i / DEVICES) % 2 === 0
+        ? reading(w.device, w.patient, '8867-4', 72 + (i % 9), '/min')
+        : reading(w.device, w.patient, '59408-5', 97 + (i % 3), '%');
+    const started = performance.now();
+    if (critical) sentCritical.set(w.patient, started);
+    writes.push(
+      medplum.createResource(obs).catch((err: unknown) => {
+        failed++;
+        firstError ||= err instanceof Error ? err.message : String(err);
+      }),
+    );
+  }
+  await Promise.all(writes);
+  const sendSeconds = (performance.now() - t0) / 1000;
+  const end = performance.now() + DRAIN_S * 1000;
+  while (performance.now() < end && [...sentCritical.keys()].some((p) => !pushed.has(p))) await sleep(50);
+  const after = cpuSnapshot(server.pid);
+  const cpu = cpuBetween(before, after);
+
+  const latencies = [...sentCritical].flatMap(([p, s]) => (pushed.has(p) ? [(pushed.get(p) as number) - s] : [])).sort((a, b) => a - b);
+  const lost = sentCritical.size - latencies.length;
+  const achieved = total / sendSeconds;
+  printTable(
+    `Device Observation → staff page pushed over the websocket (${RATE}/s for ${DURATION} s, ${DEVICES} devices)`,
+    ['Measure', 'Count', 'p50', 'p90', 'p99', 'max'],
+    [
+      ['Observations posted (201)', `${total - failed}/${total}`, '', '', '', ''],
+      [
+        'critical reading → page on websocket',
+        `${latencies.length}/${sentCritical.size}`,
+        fmtMs(pct(latencies, 50)),
+        fmtMs(pct(latencies, 90)),
+        fmtMs(pct(latencies, 99)),
+        fmtMs(latencies.at(-1)),
+      ],
+    ],
+  );
+  const perObs = (pctOfCore: number) => ((pctOfCore * 10 * ((after.at - before.at) / 1000)) / total).toFixed(2);
+  printTable(
+    'CPU (percent of one core: server / PostgreSQL / load generator / other) and per Observation',
+    ['CPU %', 'server ms/Observation', 'PostgreSQL ms/Observation', 'achieved rate'],
+    [[fmtCpu(cpu), perObs(cpu.server), perObs(cpu.postgres), `${achieved.toFixed(0)}/s`]],
+  );
+  if (firstError) log(`first failed write: ${firstError}`);
+  if (lost) {
+    const count = async (resourceType: 'Flag' | 'CommunicationRequest' | 'Communication', query: Record<string, string>) =>
+      (await medplum.search(resourceType, { ...query, _summary: 'count', _total: 'accurate' }, { cache: 'no-cache' })).total;
+    log(
+      `pages missing on the websocket; committed: ${await count('Flag', {})} Flags, ` +
+        `${await count('CommunicationRequest', {})} CommunicationRequests, ` +
+        `${await count('Communication', { recipient: `Practitioner/${doctor.id}` })} Communications to the physician`,
+    );
+  }
+  const checks: Check[] = [
+    {
+      metric: `critical reading → page pushed, p99 @ ${RATE} Observations/s for ${DURATION} s`,
+      target: `≤ ${TARGET_P99_MS} ms`,
+      measured: fmtMs(pct(latencies, 99)),
+      pass: lost === 0 && pct(latencies, 99) <= TARGET_P99_MS && achieved >= RATE * 0.95,
+      note: achieved < RATE * 0.95 ? `only ${achieved.toFixed(0)}/s sent` : undefined,
+    },
+    {
+      metric: 'none lost',
+      target: 'every Observation 201, every page pushed',
+      measured: `${failed} failed, ${lost} pages missing`,
+      pass: failed === 0 && lost === 0,
+    },
+  ];
+  printChecks('Device path benchmark', checks);
+}
+
+runMain(main);
