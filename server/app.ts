@@ -16,6 +16,7 @@ import { type CustomOperationResult, tryCustomOperation } from './fhir/operation
 import { registerEverythingRoutes } from './fhir/operations/everything.ts';
 import { registerHistoryRoutes } from './fhir/operations/history.ts';
 import { buildCapabilityStatement } from './fhir/operations/metadata.ts';
+import { registerOcrRoutes } from './fhir/operations/ocr.ts';
 import { registerValidateRoutes } from './fhir/operations/validate.ts';
 import { internalError, PostgresRepository, type RepositoryContext, type RepositoryOptions } from './fhir/repo.ts';
 import { installSearchRoutes } from './fhir/search/routes.ts';
@@ -277,6 +278,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
   registerBotRoutes(fastify, { bots: deps.bots, repoFor });
   registerValidateRoutes(fastify, routeDeps);
   registerEverythingRoutes(fastify, routeDeps);
+  registerOcrRoutes(fastify, routeDeps);
   await registerStripeWebhook(fastify, { bots: deps.bots, systemRepo: () => newRepo() });
 
   for (const method of FHIR_METHODS) {
