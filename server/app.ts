@@ -166,7 +166,6 @@ export async function createApp(deps: AppDeps): Promise<App> {
     }
     return sendOutcome(reply, outcome('not-found', `No route for ${request.method} ${request.url.split('?')[0]}`), 404);
   };
-  fastify.setNotFoundHandler(notFound);
 
   await registerSecurity(fastify, deps.security, { baseUrl: config.baseUrl, corsOrigins: config.corsOrigins });
   registerAuthRoutes(fastify, {
@@ -274,7 +273,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
   registerSubscriptionAdminRoutes(fastify, pool);
   registerHl7LogRoute(fastify, () => newRepo());
   // The clinician app at `/` when it has been built (`npm start` builds it when missing or stale).
-  await registerStaticApp(fastify, config.appDir, notFound);
+  fastify.setNotFoundHandler(await registerStaticApp(fastify, config.appDir, notFound));
 
   const routeDeps = { fhirBaseUrl, repoFor, config, handleFhir };
   await fastify.register(async (binaryScope) => registerBinaryRoutes(binaryScope, routeDeps));

@@ -220,7 +220,15 @@ export function registerAuthRoutes(fastify: FastifyInstance, deps: AuthRouteDeps
     };
     return reply.send({
       user: user ? { resourceType: 'User', id: user.id, email: user.email } : undefined,
-      project: { resourceType: 'Project', id: ctx.project.id, name: ctx.project.name, description: ctx.project.description },
+      project: {
+        resourceType: 'Project',
+        id: ctx.project.id,
+        name: ctx.project.name,
+        description: ctx.project.description,
+        // This server always offers the websocket subscription channel; Medplum's client (and
+        // @medplum/react's useSubscription) only subscribes when the project lists the feature.
+        features: [...new Set([...(ctx.project.features ?? []), 'websocket-subscriptions' as const])],
+      },
       membership,
       profile,
       config: {

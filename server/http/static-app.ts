@@ -22,6 +22,8 @@ const APP_CSP = [
   "form-action 'self'",
 ].join('; ');
 
+type NotFound = (request: FastifyRequest, reply: FastifyReply) => unknown;
+
 export function isAppPath(path: string): boolean {
   return !API_PREFIXES.some((p) => path === p.replace(/\/$/, '') || path.startsWith(p));
 }
@@ -29,16 +31,13 @@ export function isAppPath(path: string): boolean {
 /**
  * Serves the built clinician app (`app/dist`) at `/`: hashed assets with long caching, and
  * `index.html` for any other GET that asks for HTML (client-side routes such as /Encounter/123),
- * so a reload or a shared link opens the right screen. Returns false when no build is there.
+ * so a reload or a shared link opens the right screen. Returns the not-found handler to install:
+ * `notFound` itself when no build is there, else `notFound` behind the app's fallback.
  */
-export async function registerStaticApp(
-  fastify: FastifyInstance,
-  appDir: string,
-  notFound: (request: FastifyRequest, reply: FastifyReply) => unknown,
-): Promise<boolean> {
+export async function registerStaticApp(fastify: FastifyInstance, appDir: string, notFound: NotFound): Promise<NotFound> {
   const root = resolve(appDir);
   if (!existsSync(resolve(root, 'index.html'))) {
-    return false;
+    return notFound;
   }
   await fastify.register(fastifyStatic, {
     root,
@@ -55,13 +54,12 @@ export async function registerStaticApp(
   const sendIndex = (reply: FastifyReply) =>
     reply.header('Cache-Control', 'no-cache').header('Content-Security-Policy', APP_CSP).type('text/html').sendFile('index.html');
   fastify.get('/', (_request, reply) => sendIndex(reply));
-  fastify.setNotFoundHandler((request, reply) => {
+  return (request, reply) => {
     const path = request.url.split('?')[0];
     const wantsHtml = (request.headers.accept ?? '').includes('text/html');
     if ((request.method === 'GET' || request.method === 'HEAD') && wantsHtml && isAppPath(path) && !path.startsWith('/assets/')) {
       return sendIndex(reply);
     }
     return notFound(request, reply);
-  });
-  return true;
+  };
 }
