@@ -125,8 +125,11 @@ describe.skipIf(!chromiumAvailable())('the clinician app in a browser', () => {
       await page.getByText('Acuity set to ESI 1').waitFor({ timeout: STEP_TIMEOUT });
       await page.getByRole('link', { name: 'Tracking board' }).click();
       await row(encounterId).locator('[data-testid="esi"][data-esi="1"]').waitFor({ timeout: STEP_TIMEOUT });
-      // And live: an override written elsewhere reaches the open board.
-      await t.medplum.post(t.medplum.fhirUrl('Encounter', '$workflow-override'), {
+      // And live: an override written elsewhere (the same clinician on another workstation) reaches the open board.
+      const elsewhere = t.anonymousClient();
+      const login = await elsewhere.startLogin({ email: t.admin.email, password: t.admin.password });
+      await elsewhere.processCode(login.code as string);
+      await elsewhere.post(elsewhere.fhirUrl('Encounter', '$workflow-override'), {
         resourceType: 'Parameters',
         parameter: [
           { name: 'encounter', valueReference: { reference: `Encounter/${encounterId}` } },
