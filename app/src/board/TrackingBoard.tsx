@@ -1,6 +1,6 @@
 import { Alert, Badge, Button, Center, Group, Loader, Select, Stack, Table, Text, Title, Tooltip, VisuallyHidden } from '@mantine/core';
 import { normalizeErrorString } from '@medplum/core';
-import type { Bundle } from '@medplum/fhirtypes';
+import type { Bundle, Resource } from '@medplum/fhirtypes';
 import { useMedplum } from '@medplum/react';
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { Link, useNavigate } from 'react-router';
@@ -20,7 +20,7 @@ import {
   refId,
 } from './board-data.ts';
 import { type ConnectionState, useBoardSubscriptions } from './live.ts';
-import { loadBoard, loadEncounterSlice, mergeSlice } from './load-board.ts';
+import { applyResource, loadBoard, loadEncounterSlice, mergeSlice } from './load-board.ts';
 
 const FULL_RELOAD_DEBOUNCE_MS = 250;
 
@@ -31,6 +31,9 @@ export function TrackingBoard() {
   const [now, setNow] = useState(() => new Date());
   const [filter, setFilter] = useState<BoardFilter>({});
   const reloadTimer = useRef<ReturnType<typeof setTimeout>>(undefined);
+  // The latest input, for notifications applied between renders.
+  const inputRef = useRef<BoardInput>(undefined);
+  inputRef.current = input;
 
   const reload = useCallback(() => {
     loadBoard(medplum)
@@ -50,14 +53,14 @@ export function TrackingBoard() {
   const refreshEncounter = useCallback(
     (encounterId: string) => {
       loadEncounterSlice(medplum, encounterId)
-        .then((slice) =>
-          setInput((prev) => {
-            if (!prev) return prev;
-            const old = prev.encounters.find((e) => e.id === encounterId);
-            const patientId = refId((slice.encounters[0] ?? old)?.subject, 'Patient');
-            return mergeSlice(prev, encounterId, patientId, slice);
-          }),
-        )
+        .then((slice) => {
+          const prev = inputRef.current;
+          if (!prev) return;
+          const old = prev.encounters.find((e) => e.id === encounterId);
+          const patientId = refId((slice.encounters[0] ?? old)?.subject, 'Patient');
+          inputRef.current = mergeSlice(prev, encounterId, patientId, slice);
+          setInput(inputRef.current);
+        })
         .catch(() => scheduleReload());
     },
     [medplum, scheduleReload],
@@ -65,6 +68,15 @@ export function TrackingBoard() {
 
   const onEvent = useCallback(
     (bundle: Bundle) => {
+      const resource = bundle.entry?.[1]?.resource as Resource | undefined;
+      const deleted = bundle.entry?.[0]?.resource && JSON.stringify(bundle.entry[0].resource).includes('"delete"');
+      const current = inputRef.current;
+      const applied = resource && current && !deleted ? applyResource(current, resource) : undefined;
+      if (applied) {
+        inputRef.current = applied;
+        setInput(applied);
+        return;
+      }
       const encounterId = encounterOfNotification(bundle);
       if (encounterId) refreshEncounter(encounterId);
       else scheduleReload();
@@ -165,9 +177,8 @@ export function EsiBadge({ esi, method }: { esi?: number; method?: string }) {
   const c = ESI_COLOURS[esi];
   return (
     <Tooltip label={`ESI ${esi} ${c.label}${method === 'clinician-override' ? ' (clinician override)' : ''}`}>
-      <Badge size="lg" radius="sm" style={{ background: c.bg, color: c.fg }} data-testid="esi" data-esi={esi}>
-        ESI {esi}
-        {method === 'clinician-override' ? ' ✎' : ''}
+      <Badge size="lg" radius="sm" miw={72} style={{ background: c.bg, color: c.fg, overflow: 'visible' }} data-testid="esi" data-esi={esi}>
+        {method === 'clinician-override' ? `ESI ${esi} ✎` : `ESI ${esi}`}
       </Badge>
     </Tooltip>
   );

@@ -1,5 +1,5 @@
 import type { Bundle } from '@medplum/fhirtypes';
-import { useSubscription } from '@medplum/react';
+import { useMedplum, useSubscription } from '@medplum/react';
 import { useCallback, useRef, useState } from 'react';
 import { OBSERVATION_CODE_SYSTEM } from '../codes.ts';
 
@@ -20,7 +20,11 @@ export const BOARD_CRITERIA = [
  * once it is back, so the caller reloads what it may have missed.
  */
 export function useBoardSubscriptions(onEvent: (bundle: Bundle) => void, onReconnect: () => void): ConnectionState {
-  const [state, setState] = useState<ConnectionState>('connecting');
+  const medplum = useMedplum();
+  // The socket outlives the screen: coming back to the board finds it already open.
+  const [state, setState] = useState<ConnectionState>(() =>
+    medplum.getSubscriptionManager().getWebSocket().readyState === WebSocket.OPEN ? 'live' : 'connecting',
+  );
   const wasLost = useRef(false);
   const events = useRef(onEvent);
   events.current = onEvent;

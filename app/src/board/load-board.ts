@@ -1,5 +1,5 @@
 import type { MedplumClient } from '@medplum/core';
-import type { Bundle } from '@medplum/fhirtypes';
+import type { Bundle, Resource } from '@medplum/fhirtypes';
 import { ACTIVE_ED_STATUSES, OBSERVATION_CODE_SYSTEM } from '../codes.ts';
 import { type BoardInput, collect, emptyInput, refId } from './board-data.ts';
 
@@ -88,4 +88,38 @@ export function mergeSlice(input: BoardInput, encounterId: string, patientId: st
     flags: replace(input.flags, slice.flags, (f) => notPatient(f.subject)),
     issues: replace(input.issues, slice.issues, (d) => notPatient(d.patient)),
   };
+}
+
+/**
+ * Applies a notified resource to the board input directly (the notification carries it), so a
+ * change shows without another request. Returns undefined when the board must ask the server
+ * instead: a new arrival whose patient is not loaded yet.
+ */
+export function applyResource(input: BoardInput, resource: Resource): BoardInput | undefined {
+  const upsert = <T extends { id?: string }>(list: T[], r: T) => [...list.filter((x) => x.id !== r.id), r];
+  switch (resource.resourceType) {
+    case 'Encounter': {
+      const active = (ACTIVE_ED_STATUSES as readonly string[]).includes(resource.status) && resource.class?.code === 'EMER';
+      if (!active) return { ...input, encounters: input.encounters.filter((e) => e.id !== resource.id) };
+      const known = input.encounters.find((e) => e.id === resource.id);
+      const patientId = refId(resource.subject, 'Patient');
+      const sameLinks =
+        known &&
+        known.subject?.reference === resource.subject?.reference &&
+        JSON.stringify(known.location) === JSON.stringify(resource.location) &&
+        JSON.stringify(known.participant) === JSON.stringify(resource.participant);
+      if (!sameLinks || !input.patients.some((p) => p.id === patientId)) return undefined;
+      return { ...input, encounters: upsert(input.encounters, resource) };
+    }
+    case 'Observation':
+      return { ...input, observations: upsert(input.observations, resource) };
+    case 'Task':
+      return { ...input, tasks: upsert(input.tasks, resource) };
+    case 'Flag':
+      return { ...input, flags: upsert(input.flags, resource) };
+    case 'DetectedIssue':
+      return { ...input, issues: upsert(input.issues, resource) };
+    default:
+      return undefined;
+  }
 }
