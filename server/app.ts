@@ -22,9 +22,11 @@ import { internalError, PostgresRepository, type RepositoryContext, type Reposit
 import { installSearchRoutes } from './fhir/search/routes.ts';
 import { ResourceValidator, Terminology } from './fhir/validation.ts';
 import { checkBundle, checkFhirBody, checkPaging, preferences, splitFhirUrl } from './http/fhir-request.ts';
+import { registerHl7LogRoute } from './http/hl7-log.ts';
 import { JSON_CONTENT_TYPES, parseJsonBody } from './http/json.ts';
 import { FHIR_JSON, outcome, sendOutcome } from './http/outcomes.ts';
 import { registerSecurity, type SecurityDeps } from './http/security.ts';
+import { registerStaticApp } from './http/static-app.ts';
 import { registerSubscriptionAdminRoutes } from './subscriptions/routes.ts';
 import { registerStripeWebhook } from './webhooks/stripe.ts';
 
@@ -159,13 +161,13 @@ export async function createApp(deps: AppDeps): Promise<App> {
     request.log.error({ err }, 'unhandled error');
     return sendOutcome(reply, internalError, 500);
   });
-  fastify.setNotFoundHandler((request, reply) => {
+  const notFound = (request: FastifyRequest, reply: FastifyReply) => {
     if (!KNOWN_METHODS.has(request.method)) {
       reply.header('Allow', [...KNOWN_METHODS].join(', '));
       return sendOutcome(reply, outcome('not-supported', `HTTP method ${request.method} is not supported`), 405);
     }
     return sendOutcome(reply, outcome('not-found', `No route for ${request.method} ${request.url.split('?')[0]}`), 404);
-  });
+  };
 
   await registerSecurity(fastify, deps.security, { baseUrl: config.baseUrl, corsOrigins: config.corsOrigins });
   registerAuthRoutes(fastify, {
@@ -271,6 +273,9 @@ export async function createApp(deps: AppDeps): Promise<App> {
   };
 
   registerSubscriptionAdminRoutes(fastify, pool);
+  registerHl7LogRoute(fastify, () => newRepo());
+  // The clinician app at `/` when it has been built (`npm start` builds it when missing or stale).
+  fastify.setNotFoundHandler(await registerStaticApp(fastify, config.appDir, notFound));
 
   const routeDeps = { fhirBaseUrl, repoFor, config, handleFhir };
   await fastify.register(async (binaryScope) => registerBinaryRoutes(binaryScope, routeDeps));
