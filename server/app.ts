@@ -104,6 +104,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     profiles: profiles.profiles,
     validator: new ResourceValidator(profiles.profiles, terminology),
     logger,
+    auditReady: () => deps.security.audit.indexPending(),
   };
   const newRepo = (options: RepositoryOptions = {}): PostgresRepository => new PostgresRepository(repoContext, options);
   const repoFor = (request: FastifyRequest, options: RepositoryOptions = {}): PostgresRepository => {
