@@ -406,15 +406,24 @@ export class PostgresRepository extends FhirRepository {
 
   /** The stored JSON text of the current version, for responses that need no parsing. */
   async readResourceText(resourceType: string, id: string): Promise<string> {
+    return (await this.readStored(resourceType, id)).text;
+  }
+
+  /**
+   * A read as the client will get it: the stored JSON text (not parsed and re-serialised unless
+   * the caller's policy hides fields of the type), with the version and time for the headers.
+   */
+  async readStored(resourceType: string, id: string): Promise<{ text: string; versionId: string; lastUpdated: Date }> {
     const access = this.requireAccess(resourceType, 'read');
-    const text = await this.readTextUnchecked(resourceType, id);
+    const row = await this.readStoredUnchecked(resourceType, id);
     if (!(await this.withinCriteria(access, resourceType, id))) {
       throw new OperationOutcomeError(notFound);
     }
+    let text = row.content as string;
     if (this.options.policy && hiddenFields(this.options.policy, resourceType).length > 0) {
-      return JSON.stringify(this.redact(JSON.parse(text) as Resource));
+      text = JSON.stringify(this.redact(JSON.parse(text) as Resource));
     }
-    return text;
+    return { text, versionId: row.version_id, lastUpdated: row.last_updated };
   }
 
   async readReferences<T extends Resource>(references: readonly Reference<T>[]): Promise<(T | Error)[]> {
@@ -589,8 +598,12 @@ export class PostgresRepository extends FhirRepository {
     return rows[0];
   }
 
-  /** The stored JSON text of the current version, for responses that need no parsing. */
   private async readTextUnchecked(resourceType: string, id: string): Promise<string> {
+    return (await this.readStoredUnchecked(resourceType, id)).content as string;
+  }
+
+  /** The current row of a live resource (404 when absent, 410 when deleted). */
+  private async readStoredUnchecked(resourceType: string, id: string): Promise<StoredRow> {
     await this.auditVisible(resourceType === AUDIT_EVENT);
     return this.guard(async () => {
       const row = await this.readRow(resourceType, id);
@@ -600,7 +613,7 @@ export class PostgresRepository extends FhirRepository {
       if (row.deleted || row.content === null) {
         throw new OperationOutcomeError(gone);
       }
-      return row.content;
+      return row;
     });
   }
 
