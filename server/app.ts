@@ -108,6 +108,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     profiles: profiles.profiles,
     validator: new ResourceValidator(profiles.profiles, terminology),
     logger,
+    auditReady: () => deps.security.audit.indexPending(),
   };
   const newRepo = (options: RepositoryOptions = {}): PostgresRepository => new PostgresRepository(repoContext, options);
   const repoFor = (request: FastifyRequest, options: RepositoryOptions = {}): PostgresRepository => {
@@ -239,6 +240,13 @@ export async function createApp(deps: AppDeps): Promise<App> {
       }
       return sendOutcome(reply, problem.outcome, problem.status);
     }
+    if (isPlainRead(request.method, segments, search)) {
+      // The stored JSON goes out as stored: FhirRouter would parse it and serialise it again.
+      const stored = await repoFor(request).readStored(segments[0], segments[1]);
+      reply.header('ETag', `W/"${stored.versionId}"`);
+      reply.header('Last-Modified', stored.lastUpdated.toUTCString());
+      return reply.code(200).type(FHIR_JSON).send(stored.text);
+    }
     const body = checkFhirBody(request.method, segments, parsedBody, request.headers['content-type']);
     if (request.method === 'POST' && segments.length === 0) {
       checkBundle(body as Record<string, unknown>);
@@ -301,6 +309,13 @@ export async function createApp(deps: AppDeps): Promise<App> {
   };
 
   return { fastify, repoContext, repo: newRepo, warmUpGraphql, bots: deps.bots };
+}
+
+/** `GET Type/id` without parameters: a read that needs nothing but the stored text. */
+function isPlainRead(method: string, segments: string[], search: string): boolean {
+  return (
+    (method === 'GET' || method === 'HEAD') && !search && segments.length === 2 && !/^[$_]/.test(segments[0]) && !/^[$_]/.test(segments[1])
+  );
 }
 
 interface RouteProblem {

@@ -1,3 +1,4 @@
+import './heap.ts';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { ClientApplication, Project } from '@medplum/fhirtypes';
