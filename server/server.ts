@@ -92,6 +92,11 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
       settings: subscriptionSettings(config.subscriptions),
     });
     subscriptions.setBotExecutor(bots);
+    if (subscriptions.willListen && options.listen !== false) {
+      // Every instance hears of every write to a Bot, Project or membership: caches live long.
+      subscriptions.onResourceChange((type, id) => bots.resourceChanged(type, id));
+      bots.useChangeFeed();
+    }
     wsChannel = new WebSocketChannel({
       keys,
       repo: (o) => (app as App).repo(o),

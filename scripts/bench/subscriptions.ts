@@ -34,7 +34,6 @@ const RATE = num(process.env.BENCH_RATE, 100);
 const DURATION = num(process.env.BENCH_DURATION, 10);
 const BACKLOG = num(process.env.BENCH_BACKLOG, 5000);
 const TARGETS = { p50Ms: 10, p99Ms: 50, throughput: 500 };
-const TICKS = 100; // USER_HZ
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
