@@ -134,6 +134,7 @@ export class SubscriptionEngine {
   private botExecutor?: BotExecutor;
   private listener?: pg.Client;
   private poller?: NodeJS.Timeout;
+  private pruner?: NodeJS.Timeout;
   private stopped = true;
   private readonly dispatchLoop = new RerunLoop(
     () => this.drainOutbox(),
@@ -204,6 +205,10 @@ export class SubscriptionEngine {
     await this.connectListener();
     this.poller = setInterval(() => this.kick(), this.deps.settings.pollIntervalMs);
     this.poller.unref();
+    this.pruner = setInterval(() => {
+      this.prune().catch((err) => this.deps.logger.warn({ err }, 'pruning delivered subscription rows failed'));
+    }, this.deps.settings.pruneIntervalMs);
+    this.pruner.unref();
     this.kick();
   }
 
@@ -242,12 +247,32 @@ export class SubscriptionEngine {
     if (this.stopped) return;
     this.stopped = true;
     if (this.poller) clearInterval(this.poller);
+    if (this.pruner) clearInterval(this.pruner);
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
     const listener = this.listener;
     this.listener = undefined;
     await listener?.end().catch(() => undefined);
     await Promise.allSettled([this.dispatchLoop.running, this.deliveryLoop.running, ...this.inflight]);
+  }
+
+  /**
+   * Deletes delivered rows older than the retention (dead letters stay until replayed), a bounded
+   * batch at a time so no statement holds many locks; returns how many went.
+   */
+  async prune(now?: Date): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const { rowCount } = await this.deps.pool.query(
+        `DELETE FROM subscription_delivery WHERE delivery_id IN (
+           SELECT delivery_id FROM subscription_delivery
+           WHERE status = 'delivered' AND delivered_at < coalesce($2::timestamptz, clock_timestamp()) - $1 * interval '1 millisecond'
+           LIMIT 5000)`,
+        [this.deps.settings.retainDeliveredMs, now?.toISOString() ?? null],
+      );
+      total += rowCount ?? 0;
+      if ((rowCount ?? 0) < 5000 || this.stopped) return total;
+    }
   }
 
   kick(): void {
