@@ -261,6 +261,11 @@ export class SubscriptionEngine {
    * batch at a time so no statement holds many locks; returns how many went.
    */
   async prune(now?: Date): Promise<number> {
+    // Bindings of instances that died without unbinding (their heartbeat stopped).
+    await this.deps.pool.query(
+      `WITH gone AS (DELETE FROM subscription_ws_binding WHERE expires_at < clock_timestamp() RETURNING 1)
+       UPDATE subscription_state SET generation = generation + 1 WHERE EXISTS (SELECT 1 FROM gone)`,
+    );
     let total = 0;
     for (;;) {
       const { rowCount } = await this.deps.pool.query(
@@ -326,14 +331,17 @@ export class SubscriptionEngine {
 
   private async subscriptions(conn: Pick<pg.PoolClient, 'query'>, generation: string): Promise<Map<string, ActiveSubscription>> {
     if (this.cache?.generation === generation) return this.cache.subs;
-    const { rows } = await conn.query<{ content: string; generation: string }>(
-      `SELECT r.content, (SELECT generation FROM subscription_state)::text AS generation
+    const { rows } = await conn.query<{ content: string; generation: string; bound: boolean }>(
+      `SELECT r.content, (SELECT generation FROM subscription_state)::text AS generation,
+         EXISTS (SELECT 1 FROM subscription_ws_binding b WHERE b.subscription_id = r.id AND b.expires_at > clock_timestamp()) AS bound
        FROM resource r WHERE r.resource_type = 'Subscription' AND NOT r.deleted`,
     );
     const subs = new Map<string, ActiveSubscription>();
     for (const row of rows) {
       const sub = JSON.parse(row.content) as Subscription & { id: string };
       if (sub.status !== 'active') continue;
+      // A websocket Subscription is matched only while a client is bound to it on some instance.
+      if (sub.channel?.type === 'websocket' && !row.bound) continue;
       try {
         subs.set(sub.id, parseSubscription(sub));
       } catch (err) {

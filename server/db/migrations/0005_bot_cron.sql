@@ -11,5 +11,16 @@ CREATE TABLE bot_cron_run (
 );
 CREATE INDEX bot_cron_run_claimed_idx ON bot_cron_run (claimed_at);
 
+-- Websocket Subscriptions bound to a client, per instance (server/subscriptions/websocket.ts):
+-- only those are matched. Refreshed by the instance's heartbeat; an expired row (its instance
+-- died) is removed by any instance. Bind and unbind bump subscription_state.generation.
+CREATE TABLE subscription_ws_binding (
+  subscription_id text NOT NULL,
+  owner text NOT NULL,
+  expires_at timestamptz NOT NULL,
+  PRIMARY KEY (subscription_id, owner)
+);
+
 -- Down Migration
+DROP TABLE subscription_ws_binding;
 DROP TABLE bot_cron_run;
