@@ -158,7 +158,7 @@ export function compileMemoryCriteria(resourceType: string, filters: Filter[]): 
   for (const f of filters) {
     if (f.operator !== Operator.EQUALS && f.operator !== Operator.NOT && f.operator !== Operator.EXACT) return undefined;
     const sp = getSearchParameters(resourceType)?.[f.code];
-    if (!sp || sp.type !== 'token' || !sp.expression || NON_INDEXED_PARAMS.has(f.code)) return undefined;
+    if (sp?.type !== 'token' || !sp.expression || NON_INDEXED_PARAMS.has(f.code)) return undefined;
     try {
       if (getSearchParameterDetails(resourceType, sp).elementDefinitions?.some((ed) => ed.type?.some((t) => t.code === 'ContactPoint'))) {
         return undefined;
