@@ -100,7 +100,7 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
     if (subscriptions.willListen && options.listen !== false) {
       // Every instance hears of every write to a Bot, Project or membership: caches live long.
       subscriptions.onResourceChange((type, id) => bots.resourceChanged(type, id));
-      bots.useChangeFeed();
+      bots.followChangeFeed();
       if (settings.cron) {
         const scheduler = new CronScheduler({ pool, executor: bots, logger, owner: subscriptions.owner });
         subscriptions.onResourceChange((type, id) => {

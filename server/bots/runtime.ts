@@ -143,7 +143,7 @@ export class BotRuntime implements BotExecutor {
   }
 
   /** Switches to long-lived caches, invalidated by resourceChanged() for writes on any instance. */
-  useChangeFeed(): void {
+  followChangeFeed(): void {
     this.cacheMs = CACHE_MS.fed;
   }
 
