@@ -104,8 +104,14 @@ describe('finding and booking', () => {
       { 'based-on': `Appointment/${appointment.id}` },
       { cache: 'no-cache' },
     );
-    expect(messages.map((m) => m.status).sort()).toEqual(['active', 'on-hold']);
-    expect(messages.find((m) => m.status === 'active')?.payload?.[0].contentString).toContain('is booked for');
+    expect(messages).toHaveLength(2);
+    const confirmation = messages.find((m) => m.payload?.[0].contentString?.includes('is booked for'));
+    expect(confirmation?.status).toBe('active');
+    // The reminder waits for the day before; for an appointment within 24 h it is due at once, and
+    // any scheduling event (another booking here) may already have sent it.
+    const reminder = messages.find((m) => m.payload?.[0].contentString?.startsWith('Reminder:'));
+    const reminderDue = Date.parse(reminder?.occurrenceDateTime as string) <= Date.now();
+    expect(reminder?.status).toEqual(reminderDue ? expect.stringMatching(/^(on-hold|active)$/) : 'on-hold');
   });
 
   test('reschedule moves the appointment and frees the old slot; cancel frees the slot and tells the patient', async () => {
@@ -165,6 +171,49 @@ describe('finding and booking', () => {
     await expect(book(`Slot/${slot.id}`)).rejects.toThrow(/no longer free/);
     await t.medplum.updateResource({ ...linked, status: 'cancelled' });
     await waitFor(async () => ((await slotStatus(`Slot/${slot.id}`)) === 'free' ? true : undefined), 20_000, 'the SIU slot freed');
+  });
+});
+
+describe('reminders', () => {
+  async function pendingReminder(): Promise<WithId<CommunicationRequest>> {
+    return t.medplum.createResource<CommunicationRequest>({
+      resourceType: 'CommunicationRequest',
+      status: 'on-hold',
+      category: [{ coding: [{ system: 'https://emergisphere.dev/fhir/CodeSystem/communication-category', code: 'appointment' }] }],
+      subject: { reference: `Patient/${patient.id}` },
+      recipient: [{ reference: `Patient/${patient.id}` }],
+      occurrenceDateTime: new Date(Date.now() - 60_000).toISOString(),
+      payload: [{ contentString: 'Reminder: your appointment is tomorrow.' }],
+    });
+  }
+  const statusOf = async (r: WithId<CommunicationRequest>) =>
+    (await t.medplum.readResource('CommunicationRequest', r.id, { cache: 'no-cache' })).status;
+
+  test('a due reminder goes out with the next scheduling event (no cron needed); a future one waits', async () => {
+    const due = await pendingReminder();
+    const later = await t.medplum.createResource<CommunicationRequest>({
+      ...(await pendingReminder()),
+      id: undefined,
+      occurrenceDateTime: new Date(Date.now() + 86_400_000).toISOString(),
+    });
+    // Any Appointment event reaches the scheduling bot through its Subscription.
+    const [slot] = await findSlots({ specialty: CARDIOLOGY, count: '1' });
+    await book(`Slot/${slot.id}`);
+    await waitFor(async () => ((await statusOf(due)) === 'active' ? true : undefined), 20_000, 'the due reminder activated');
+    expect(await statusOf(later)).toBe('on-hold');
+  });
+
+  test('$execute {"action":"send-due-reminders"} and a cron run (the Bot as input) send due reminders', async () => {
+    const bot = await t.medplum.searchOne('Bot', { identifier: 'https://emergisphere.dev/fhir/bot|scheduling' });
+    const first = await pendingReminder();
+    const viaAction = (await t.medplum.executeBot(bot?.id as string, { action: 'send-due-reminders' }, 'application/json')) as {
+      activated: string[];
+    };
+    expect(viaAction.activated).toContain(`CommunicationRequest/${first.id}`);
+    const second = await pendingReminder();
+    const viaCron = (await t.medplum.executeBot(bot?.id as string, bot, 'application/fhir+json')) as { activated: string[] };
+    expect(viaCron.activated).toContain(`CommunicationRequest/${second.id}`);
+    expect(await statusOf(second)).toBe('active');
   });
 });
 
