@@ -7,7 +7,18 @@
  */
 import { resolve } from 'node:path';
 import { OperationOutcomeError, type WithId } from '@medplum/core';
-import type { Appointment, Bundle, CommunicationRequest, Encounter, OperationOutcome, Patient, Slot, Task } from '@medplum/fhirtypes';
+import type {
+  Appointment,
+  Bundle,
+  CarePlan,
+  CommunicationRequest,
+  Encounter,
+  OperationOutcome,
+  Patient,
+  ServiceRequest,
+  Slot,
+  Task,
+} from '@medplum/fhirtypes';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { deployBots } from '../../scripts/deploy-bots.ts';
 import { seed } from '../../scripts/seed.ts';
@@ -267,4 +278,92 @@ test('emergency workflow: the scheduling step books cardiology within 72 h from 
   expect(task.output?.find((o) => o.type?.text === 'appointment')?.valueReference?.reference).toBe(`Appointment/${appointment?.id}`);
   expect(task.output?.find((o) => o.type?.text === 'rationale')?.valueString).toContain('Cardiology (asap');
   expect(await slotStatus(appointment?.slot?.[0].reference as string)).toBe('busy');
+}, 90_000);
+
+test('a discharge CarePlan: a detail activity and a referenced ServiceRequest are both booked and recorded on the plan', async () => {
+  const m = t.medplum;
+  const neuro = await m.createResource<ServiceRequest>({
+    resourceType: 'ServiceRequest',
+    status: 'active',
+    intent: 'order',
+    priority: 'urgent',
+    code: { text: 'Neurology review' },
+    performerType: { coding: [{ system: 'http://snomed.info/sct', code: '394591006', display: 'Neurology' }], text: 'Neurology' },
+    subject: { reference: `Patient/${patient.id}` },
+  });
+  const bundle = await m.executeBatch({
+    resourceType: 'Bundle',
+    type: 'transaction',
+    entry: [
+      {
+        fullUrl: 'urn:uuid:6b1f0c2e-0000-4000-8000-000000000101',
+        request: { method: 'POST', url: 'Encounter' },
+        resource: {
+          resourceType: 'Encounter',
+          status: 'in-progress',
+          class: { system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'EMER' },
+          subject: { reference: `Patient/${patient.id}` },
+          reasonCode: [{ text: 'fall, wrist pain, brief loss of consciousness' }],
+        } satisfies Encounter,
+      },
+      {
+        request: { method: 'POST', url: 'CarePlan' },
+        resource: {
+          resourceType: 'CarePlan',
+          status: 'active',
+          intent: 'plan',
+          title: 'Discharge plan',
+          subject: { reference: `Patient/${patient.id}` },
+          encounter: { reference: 'urn:uuid:6b1f0c2e-0000-4000-8000-000000000101' },
+          activity: [
+            {
+              detail: {
+                status: 'not-started',
+                code: {
+                  coding: [{ system: 'http://snomed.info/sct', code: '394801008', display: 'Trauma and orthopedics' }],
+                  text: 'Fracture clinic',
+                },
+                scheduledString: 'within 2 weeks',
+                reasonCode: [{ text: 'distal radius fracture' }],
+              },
+            },
+            { reference: { reference: `ServiceRequest/${neuro.id}` } },
+            { detail: { status: 'not-started', description: 'Rest and ice the wrist' } },
+          ],
+        } satisfies CarePlan,
+      },
+    ],
+  });
+  const encounterId = bundle.entry?.[0].response?.location?.split('/')[1] as string;
+  const planId = bundle.entry?.[1].response?.location?.split('/')[1] as string;
+  const task = await waitFor(
+    async () => {
+      const tasks: Task[] = await m.searchResources('Task', { focus: `Encounter/${encounterId}` }, { cache: 'no-cache' });
+      const step = tasks.find((x) => stepOf(x) === 'scheduling');
+      return step?.status === 'completed' || step?.status === 'failed' ? step : undefined;
+    },
+    60_000,
+    'the scheduling step',
+  );
+  expect(task.status).toBe('completed');
+  const ortho = await m.searchOne('ServiceRequest', { identifier: `https://emergisphere.dev/fhir/care-plan-activity|${planId}/0` });
+  expect(ortho).toMatchObject({ basedOn: [{ reference: `CarePlan/${planId}` }], encounter: { reference: `Encounter/${encounterId}` } });
+  const orthoAppt = await m.searchOne('Appointment', { 'based-on': `ServiceRequest/${ortho?.id}` }, { cache: 'no-cache' });
+  const neuroAppt = await m.searchOne('Appointment', { 'based-on': `ServiceRequest/${neuro.id}` }, { cache: 'no-cache' });
+  expect(orthoAppt?.specialty?.[0].coding?.[0].code).toBe('394801008');
+  expect(Date.parse(orthoAppt?.start as string)).toBeLessThan(Date.now() + 14 * 86_400_000);
+  expect(neuroAppt?.specialty?.[0].coding?.[0].code).toBe('394591006');
+  expect(Date.parse(neuroAppt?.start as string)).toBeLessThan(Date.now() + 7 * 86_400_000);
+  for (const a of [orthoAppt, neuroAppt]) {
+    expect(a?.status).toBe('booked');
+    expect(await slotStatus(a?.slot?.[0].reference as string)).toBe('busy');
+  }
+  const plan = await m.readResource('CarePlan', planId, { cache: 'no-cache' });
+  expect(plan.activity?.[0]).toMatchObject({
+    detail: { status: 'scheduled' },
+    outcomeReference: [{ reference: `Appointment/${orthoAppt?.id}` }],
+  });
+  expect(plan.activity?.[1].outcomeReference).toEqual([{ reference: `Appointment/${neuroAppt?.id}` }]);
+  expect(plan.activity?.[2].outcomeReference).toBeUndefined();
+  expect(task.output?.filter((o) => o.type?.text === 'appointment')).toHaveLength(2);
 }, 90_000);
