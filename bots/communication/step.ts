@@ -133,7 +133,11 @@ async function appointmentMessages(ctx: StepContext): Promise<{ outputs: StepOut
   const reasons: string[] = [];
   if (!ctx.encounter) return { outputs, reasons: ['no encounter: no appointment to confirm'] };
   const noCache = { cache: 'no-cache' } as const;
-  const requests = await ctx.medplum.searchResources('ServiceRequest', { encounter: `Encounter/${ctx.encounter.id}`, _count: '50' }, noCache);
+  const requests = await ctx.medplum.searchResources(
+    'ServiceRequest',
+    { encounter: `Encounter/${ctx.encounter.id}`, _count: '50' },
+    noCache,
+  );
   const appointments = requests.length
     ? await ctx.medplum.searchResources(
         'Appointment',
