@@ -31,6 +31,8 @@ export interface BotConfig {
   subscriptions?: string;
   /** Our addition: a JSON file of OperationDefinitions the bot implements (custom operations, `Bot/{{botId}}`). */
   operations?: string;
+  /** Our addition: the bot's execution time limit in seconds (Bot.timeout; the runtime's default is 10). */
+  timeout?: number;
 }
 
 export interface DeployedBot {
@@ -189,6 +191,12 @@ export async function deployBots(
         ...resource,
         identifier: [...identifier, { system: BOT_IDENTIFIER_SYSTEM, value: bot.name }],
       });
+    }
+    if (bot.timeout !== undefined && resource.timeout !== bot.timeout) {
+      if (!Number.isInteger(bot.timeout) || bot.timeout <= 0) {
+        throw new Error(`Bot ${bot.name}: "timeout" must be a positive whole number of seconds, got ${bot.timeout}`);
+      }
+      resource = await medplum.updateResource({ ...resource, timeout: bot.timeout });
     }
     await medplum.post(medplum.fhirUrl('Bot', id, '$deploy'), { code, filename: 'index.js' });
     const subscriptions = await upsertSubscriptions(medplum, options.rootDir, bot, id);

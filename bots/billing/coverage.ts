@@ -67,7 +67,7 @@ export function benefitsFrom(
   response: CoverageEligibilityResponse | undefined,
   emergency: boolean,
 ): Benefits | undefined {
-  if (!coverage || coverage.status !== 'active') return undefined;
+  if (coverage?.status !== 'active') return undefined;
   const payer = coverage.payor?.[0]?.display ?? coverage.payor?.[0]?.reference ?? 'the insurer';
   const insurance = response?.insurance?.find((i) => !i.coverage?.reference || i.coverage.reference === `Coverage/${coverage.id}`);
   if (!response || response.outcome === 'error' || !insurance) {
@@ -116,7 +116,7 @@ export function splitCharges(lines: ChargeLine[], benefits: Benefits | undefined
   let deductibleLeft = benefits?.covered ? benefits.deductibleRemaining : 0;
   for (const line of lines) {
     const name = `${line.entry.display} (${line.entry.code}) ${format(line.total)}`;
-    if (!benefits || !benefits.covered) {
+    if (!benefits?.covered) {
       const why = benefits ? `not covered by ${benefits.payer} (${benefits.basis})` : 'no insurance on file (self-pay)';
       shares.push({
         key: line.key,

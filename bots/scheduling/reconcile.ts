@@ -40,7 +40,7 @@ async function matchSlot(medplum: MedplumClient, a: Appointment): Promise<WithId
         { schedule: `Schedule/${schedule.id}`, start: `eq${instant}`, status: 'free' },
         { cache: 'no-cache' },
       );
-      if (slot && slot.start && Date.parse(slot.start) === Date.parse(a.start)) return slot;
+      if (slot?.start && Date.parse(slot.start) === Date.parse(a.start)) return slot;
     }
   }
   return undefined;

@@ -74,7 +74,8 @@ function envInt(name: string): number | undefined {
 export function defaultRuntimeOptions(): BotRuntimeOptions {
   const cpus = availableParallelism();
   return {
-    minWorkers: envInt('BOT_MIN_WORKERS') ?? 2,
+    // Workers start with the first execution: two idle isolates would cost ~60 MB of a server that runs no bots.
+    minWorkers: envInt('BOT_MIN_WORKERS') ?? 0,
     maxWorkers: envInt('BOT_MAX_WORKERS') ?? Math.max(4, Math.min(16, cpus * 2)),
     memoryMb: envInt('BOT_MEMORY_MB') ?? 128,
     defaultTimeoutSeconds: 10,

