@@ -114,6 +114,7 @@ test('an appointment request runs admission → triage → records → devices �
     const task = byStep.get(step.code) as Task;
     if (DEPLOYED.includes(step.agent?.value as string)) {
       expect(task.status, `${step.code}: ${task.statusReason?.text ?? ''}`).toBe('completed');
+      expect(rationale(step.code), `${step.code} records why it did what it did`).not.toBe('');
     } else {
       expect(task.status).toBe('failed');
       expect(task.statusReason?.text).toContain('No agent is deployed');
