@@ -8,6 +8,7 @@ import { type BootstrapResult, bootstrap, loadRoles } from './auth/bootstrap.ts'
 import { KeyStore } from './auth/keys.ts';
 import { RateLimits } from './auth/rate-limit.ts';
 import { AuthService } from './auth/service.ts';
+import { CronScheduler } from './bots/cron.ts';
 import { BotRuntime } from './bots/runtime.ts';
 import type { ServerConfig } from './config.ts';
 import { type EmbeddedDatabase, startEmbeddedPostgres } from './db/embedded.ts';
@@ -31,6 +32,8 @@ export interface RunningServer {
   auth: AuthService;
   /** Subscription delivery workers of this instance (setBotExecutor wires the bot runtime). */
   subscriptions: SubscriptionEngine;
+  /** Cron bots of this instance (absent when subscription workers or BOT_CRON are off). */
+  cron?: CronScheduler;
   close(): Promise<void>;
 }
 
@@ -83,15 +86,29 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
       await app.warmUpGraphql();
       logger.info({ ms: Date.now() - started }, 'GraphQL schema built');
     }
+    const settings = subscriptionSettings(config.subscriptions);
     subscriptions = new SubscriptionEngine({
       pool,
       databaseUrl,
       repoContext: app.repoContext,
       audit,
       logger,
-      settings: subscriptionSettings(config.subscriptions),
+      settings,
     });
     subscriptions.setBotExecutor(bots);
+    let cron: CronScheduler | undefined;
+    if (subscriptions.willListen && options.listen !== false) {
+      // Every instance hears of every write to a Bot, Project or membership: caches live long.
+      subscriptions.onResourceChange((type, id) => bots.resourceChanged(type, id));
+      bots.followChangeFeed();
+      if (settings.cron) {
+        const scheduler = new CronScheduler({ pool, executor: bots, logger, owner: subscriptions.owner });
+        subscriptions.onResourceChange((type, id) => {
+          if (type === 'Bot' || type === '*') scheduler.botChanged(id);
+        });
+        cron = scheduler;
+      }
+    }
     wsChannel = new WebSocketChannel({
       keys,
       repo: (o) => (app as App).repo(o),
@@ -106,6 +123,7 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
     bots.start();
     if (options.listen !== false) {
       await subscriptions.start();
+      await cron?.start();
       await app.fastify.listen({ port: config.port, host: config.host });
     } else {
       await app.fastify.ready();
@@ -122,9 +140,11 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
       bootstrap: boot,
       auth,
       subscriptions: engine,
+      cron,
       close: async () => {
         if (closed) return;
         closed = true;
+        await cron?.stop();
         await engine.stop();
         await ws.close();
         await bots.close();

@@ -78,6 +78,8 @@ export async function startTestServer(overrides: Partial<ServerConfig> = {}, opt
     logLevel: process.env.TEST_LOG_LEVEL ?? 'silent',
     dbPoolSize: 8,
     ...overrides,
+    // Cron bots stay off unless a test asks for them: a schedule firing mid-test would race its assertions.
+    subscriptions: { cron: false, ...overrides.subscriptions },
   });
   let server: RunningServer | undefined;
   // The free port is found before the server binds it; another process may take it meanwhile
