@@ -324,6 +324,7 @@ test('the payer refuses the claim: the claim is kept with the reason, a Task sho
 
   // A retry while the payer is still down: still open, attempt 2 recorded.
   const bot = (await m.searchOne('Bot', { identifier: 'https://emergisphere.dev/fhir/bot|billing' })) as WithId<Bot>;
+  expect(bot.cronString).toBe('*/15 * * * *'); // the retry also runs on this schedule (medplum.config.json)
   const down = (await m.executeBot(bot.id, { action: 'resubmit-claims' }, 'application/json')) as { retried: { claim: string }[] };
   expect(down.retried.map((r) => r.claim)).toContain(`Claim/${claim.id}`);
   expect((await m.readResource('Task', task.id, { cache: 'no-cache' })).businessStatus?.text).toMatch(/^attempt 2: refused/);

@@ -91,8 +91,7 @@ export async function revokeReminders(medplum: MedplumClient, appointmentId: str
 
 /**
  * The reminder run: on-hold reminders whose time has come become active (the communication agent
- * sends them). It runs on the bot's cron schedule (`cronString` in medplum.config.json, once cron
- * bots exist), on `$execute {"action":"send-due-reminders"}`, and after every scheduling event the
+ * sends them). It runs on the bot's cron schedule (`cronString` in medplum.config.json), on `$execute {"action":"send-due-reminders"}`, and after every scheduling event the
  * bot receives, so reminders go out even where no cron is configured.
  */
 export async function sendDueReminders(medplum: MedplumClient, now = new Date()): Promise<{ activated: string[] }> {

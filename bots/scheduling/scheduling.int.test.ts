@@ -9,6 +9,7 @@ import { resolve } from 'node:path';
 import { OperationOutcomeError, type WithId } from '@medplum/core';
 import type {
   Appointment,
+  Bot,
   Bundle,
   CarePlan,
   CommunicationRequest,
@@ -52,7 +53,7 @@ async function findSlots(query: Record<string, string>): Promise<WithId<Slot>[]>
 const slotStatus = async (ref: string) => (await t.medplum.readReference<Slot>({ reference: ref }, { cache: 'no-cache' })).status;
 
 beforeAll(async () => {
-  t = await startTestServer({ subscriptions: { backoffBaseMs: 50, backoffMaxMs: 200 } });
+  t = await startTestServer({ subscriptions: { backoffBaseMs: 50, backoffMaxMs: 200, cron: true } });
   const seeded = await seed(t.medplum, { dir: resolve(ROOT, 'seed'), days: 7 });
   leeId = seeded.ids.get('Practitioner/dr-lee') as string;
   await deployBots(t.medplum, { rootDir: ROOT, only: ['workflow', 'scheduling'] });
@@ -367,3 +368,34 @@ test('a discharge CarePlan: a detail activity and a referenced ServiceRequest ar
   expect(plan.activity?.[2].outcomeReference).toBeUndefined();
   expect(task.output?.filter((o) => o.type?.text === 'appointment')).toHaveLength(2);
 }, 90_000);
+
+test('cron: deploy-bots gives the bot its cronString, and a cron run alone sends due reminders', async () => {
+  const m = t.medplum;
+  const bot = (await m.searchOne(
+    'Bot',
+    { identifier: 'https://emergisphere.dev/fhir/bot|scheduling' },
+    { cache: 'no-cache' },
+  )) as WithId<Bot>;
+  expect(bot.cronString).toBe('*/5 * * * *'); // from medplum.config.json
+  const reminder = await m.createResource<CommunicationRequest>({
+    resourceType: 'CommunicationRequest',
+    status: 'on-hold',
+    category: [{ coding: [{ system: 'https://emergisphere.dev/fhir/CodeSystem/communication-category', code: 'appointment' }] }],
+    subject: { reference: `Patient/${patient.id}` },
+    recipient: [{ reference: `Patient/${patient.id}` }],
+    occurrenceDateTime: new Date(Date.now() - 60_000).toISOString(),
+    payload: [{ contentString: 'Reminder: your appointment is tomorrow.' }],
+  });
+  // Every second instead of every five minutes, so the test need not wait; no scheduling event happens meanwhile.
+  await m.updateResource<Bot>({ ...bot, cronString: '* * * * * *' });
+  try {
+    await waitFor(
+      async () =>
+        (await m.readResource('CommunicationRequest', reminder.id, { cache: 'no-cache' })).status === 'active' ? true : undefined,
+      20_000,
+      'the cron run to send the reminder',
+    );
+  } finally {
+    await m.updateResource<Bot>({ ...(await m.readResource('Bot', bot.id, { cache: 'no-cache' })), cronString: '*/5 * * * *' });
+  }
+}, 60_000);
