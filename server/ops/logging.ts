@@ -31,8 +31,11 @@ export const REDACT_PATHS = [
   'err.parameters',
   'err.cause.detail',
   '*.err.detail',
-  'resource',
-  '*.resource',
+  // Free text that can quote clinical data: bot error messages and failed deliveries (the
+  // AuditEvent and the dead-letter API keep them, behind access control), outcome diagnostics.
+  'error',
+  'outcome.issue[*].diagnostics',
+  'outcome.issue[*].details.text',
   'body',
   '*.body',
 ];
