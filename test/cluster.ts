@@ -94,7 +94,7 @@ export async function spawnServer(options: ServerChildOptions, timeoutMs = 90_00
   throw new Error(`${options.name} did not become ready`);
 }
 
-export interface Proxy {
+export interface RoundRobinProxy {
   url: string;
   /** Requests sent to each upstream (by index). */
   forwarded: number[];
@@ -106,7 +106,9 @@ export interface Proxy {
  * retried on the next upstream (like nginx `proxy_next_upstream error`); any other failure of an
  * upstream reaches the client as a 502, because a write may or may not have happened.
  */
-export async function startRoundRobinProxy(upstreams: { port: number }[] = []): Promise<Proxy & { upstreams: { port: number }[] }> {
+export async function startRoundRobinProxy(
+  upstreams: { port: number }[] = [],
+): Promise<RoundRobinProxy & { upstreams: { port: number }[] }> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
   const forwarded = upstreams.map(() => 0);
   const downUntil: number[] = [];

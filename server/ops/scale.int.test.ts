@@ -6,7 +6,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type { Observation, Subscription } from '@medplum/fhirtypes';
 import pg from 'pg';
 import { afterAll, beforeAll, expect, inject, test } from 'vitest';
-import { clientToken, type Proxy, type ServerChild, spawnServer, startRoundRobinProxy } from '../../test/cluster.ts';
+import { clientToken, type RoundRobinProxy, type ServerChild, spawnServer, startRoundRobinProxy } from '../../test/cluster.ts';
 import { createScratchDatabase } from '../../test/database.ts';
 import { type HookReceiver, startHookReceiver } from '../../test/hook-receiver.ts';
 
@@ -17,7 +17,7 @@ const ENV = { SUBSCRIPTION_BACKOFF_MS: '50', SUBSCRIPTION_POLL_MS: '200', SUBSCR
 let db: { url: string; drop(): Promise<void> };
 let hooks: HookReceiver;
 let servers: ServerChild[] = [];
-let proxy: Proxy | undefined;
+let proxy: RoundRobinProxy | undefined;
 
 beforeAll(async () => {
   db = await createScratchDatabase(inject('adminDatabaseUrl'));
