@@ -2,10 +2,23 @@
 // horizontal scale (server/ops/scale.int.test.ts) and `npm run bench:scale` use it.
 import { type ChildProcess, spawn } from 'node:child_process';
 import http from 'node:http';
+import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { freePort } from './server.ts';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
+/** A free local port (this module is also used outside vitest, by the scale benchmark). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const p = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => resolve(p));
+    });
+  });
+}
+
 /** How long an upstream that refused or reset a connection is skipped. */
 const DOWN_MS = 1_000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
