@@ -23,9 +23,6 @@ export interface OpsRouteDeps extends OpsHookDeps {
   metricsToken?: string;
 }
 
-/** Paths the ops module serves without a user (the server's auth hook must let them through). */
-export const OPS_PUBLIC_PATHS = ['/health/ready', '/metrics'];
-
 const FHIR_PREFIX = '/fhir/R4';
 
 interface RequestState {
