@@ -8,6 +8,7 @@ export default defineConfig({
       'hl7-bridge/**/*.test.ts',
       'scripts/**/*.test.ts',
       'test/**/*.test.ts',
+      'app/**/*.test.ts',
       'deploy/**/*.test.ts',
     ],
     globalSetup: ['test/global-setup.ts'],

@@ -49,6 +49,33 @@ describe('npm run deploy:bots', () => {
   }, 60_000);
 });
 
+describe('schedules and timeouts from medplum.config.json', () => {
+  test('cronString and timeout are set on the Bot, left alone when unchanged, removed when dropped from the config', async () => {
+    const hello = readBotConfig(ROOT).find((b) => b.name === 'hello');
+    const config = { ...(hello as NonNullable<typeof hello>), name: 'hello-cron', cronString: '*/5 * * * *', timeout: 42 };
+    const [first] = await deployBots(t.medplum, { rootDir: ROOT, bots: [config] });
+    const bot = await t.medplum.readResource('Bot', first.id);
+    expect(bot).toMatchObject({ cronString: '*/5 * * * *', timeout: 42 });
+    // A second run writes only the $deploy's new code version, no settings update.
+    const versions = async () => (await t.medplum.readHistory('Bot', first.id, { count: 100 })).entry?.length ?? 0;
+    const before = await versions();
+    await deployBots(t.medplum, { rootDir: ROOT, bots: [config] });
+    expect(await versions()).toBe(before + 1);
+    const { cronString: _c, timeout: _t, ...plain } = config;
+    await deployBots(t.medplum, { rootDir: ROOT, bots: [plain] });
+    const after = await t.medplum.readResource('Bot', first.id);
+    expect(after.cronString).toBeUndefined();
+    expect(after.timeout).toBeUndefined();
+    await expect(deployBots(t.medplum, { rootDir: ROOT, bots: [{ ...plain, timeout: -1 }] })).rejects.toThrow(/timeout/);
+  }, 60_000);
+
+  test("the escalation sweep and the device-health check run on the project's schedule", () => {
+    const bots = new Map(readBotConfig(ROOT).map((b) => [b.name, b]));
+    expect(bots.get('communication')?.cronString).toBe('* * * * *');
+    expect(bots.get('smart-device')?.cronString).toBe('*/2 * * * *');
+  });
+});
+
 describe('npm start', () => {
   test("deploys the project's own bots in-process, over HTTP, as the admin client", async () => {
     expect(await deployOwnBots(t.server, ROOT)).toBe(readBotConfig(ROOT).length);

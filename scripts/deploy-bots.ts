@@ -31,6 +31,10 @@ export interface BotConfig {
   subscriptions?: string;
   /** Our addition: a JSON file of OperationDefinitions the bot implements (custom operations, `Bot/{{botId}}`). */
   operations?: string;
+  /** Our addition: `Bot.cronString` (a cron expression; six fields for seconds): the bot also runs on this schedule. */
+  cronString?: string;
+  /** Our addition: `Bot.timeout` in seconds (the runtime's default is 10). */
+  timeout?: number;
 }
 
 export interface DeployedBot {
@@ -169,6 +173,27 @@ async function upsertOperations(medplum: MedplumClient, rootDir: string, bot: Bo
   return wanted.length;
 }
 
+/**
+ * The Bot as the config wants it (identifier, cronString, timeout), or undefined when it already is.
+ * A setting absent from the config is removed from the Bot, so the config stays the source of truth.
+ */
+export function botSettings(resource: Bot, bot: BotConfig): Bot | undefined {
+  if (bot.timeout !== undefined && (!Number.isInteger(bot.timeout) || bot.timeout <= 0)) {
+    throw new Error(`Bot ${bot.name}: timeout must be a positive whole number of seconds`);
+  }
+  const identifier = resource.identifier ?? [];
+  const { cronString: _c, timeout: _t, ...rest } = resource;
+  const wanted: Bot = {
+    ...rest,
+    identifier: identifier.some((i) => i.system === BOT_IDENTIFIER_SYSTEM)
+      ? identifier
+      : [...identifier, { system: BOT_IDENTIFIER_SYSTEM, value: bot.name }],
+    ...(bot.cronString ? { cronString: bot.cronString } : {}),
+    ...(bot.timeout !== undefined ? { timeout: bot.timeout } : {}),
+  };
+  return canonical(wanted) === canonical(resource) ? undefined : wanted;
+}
+
 /** Deploys the configured bots (or only those named; `bots` replaces medplum.config.json, e.g. for test fixtures). */
 export async function deployBots(
   medplum: MedplumClient,
@@ -183,12 +208,9 @@ export async function deployBots(
     const created = !resource;
     resource ??= await createBot(medplum, bot);
     const id = resource.id as string;
-    const identifier = resource.identifier ?? [];
-    if (!identifier.some((i) => i.system === BOT_IDENTIFIER_SYSTEM)) {
-      resource = await medplum.updateResource({
-        ...resource,
-        identifier: [...identifier, { system: BOT_IDENTIFIER_SYSTEM, value: bot.name }],
-      });
+    const settings = botSettings(resource, bot);
+    if (settings) {
+      resource = await medplum.updateResource(settings);
     }
     await medplum.post(medplum.fhirUrl('Bot', id, '$deploy'), { code, filename: 'index.js' });
     const subscriptions = await upsertSubscriptions(medplum, options.rootDir, bot, id);

@@ -16,16 +16,20 @@ import { type CustomOperationResult, tryCustomOperation } from './fhir/operation
 import { registerEverythingRoutes } from './fhir/operations/everything.ts';
 import { registerHistoryRoutes } from './fhir/operations/history.ts';
 import { buildCapabilityStatement } from './fhir/operations/metadata.ts';
+import { registerOcrRoutes } from './fhir/operations/ocr.ts';
 import { registerValidateRoutes } from './fhir/operations/validate.ts';
 import { internalError, PostgresRepository, type RepositoryContext, type RepositoryOptions } from './fhir/repo.ts';
 import { installSearchRoutes } from './fhir/search/routes.ts';
 import { ResourceValidator, Terminology } from './fhir/validation.ts';
 import { checkBundle, checkFhirBody, checkPaging, preferences, splitFhirUrl } from './http/fhir-request.ts';
+import { registerHl7LogRoute } from './http/hl7-log.ts';
 import { JSON_CONTENT_TYPES, parseJsonBody } from './http/json.ts';
 import { FHIR_JSON, outcome, sendOutcome } from './http/outcomes.ts';
 import { registerSecurity, type SecurityDeps } from './http/security.ts';
+import { registerStaticApp } from './http/static-app.ts';
 import { type OpsHookDeps, registerOpsHooks, requestId } from './ops/register.ts';
 import { registerSubscriptionAdminRoutes } from './subscriptions/routes.ts';
+import { registerStripeWebhook } from './webhooks/stripe.ts';
 
 export interface AppDeps {
   config: ServerConfig;
@@ -107,6 +111,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     profiles: profiles.profiles,
     validator: new ResourceValidator(profiles.profiles, terminology),
     logger,
+    auditReady: () => deps.security.audit.indexPending(),
     traceparent: deps.ops?.tracing ? () => deps.ops?.tracing?.currentTraceparent() : undefined,
   };
   const newRepo = (options: RepositoryOptions = {}): PostgresRepository => new PostgresRepository(repoContext, options);
@@ -163,13 +168,13 @@ export async function createApp(deps: AppDeps): Promise<App> {
     request.log.error({ err }, 'unhandled error');
     return sendOutcome(reply, internalError, 500);
   });
-  fastify.setNotFoundHandler((request, reply) => {
+  const notFound = (request: FastifyRequest, reply: FastifyReply) => {
     if (!KNOWN_METHODS.has(request.method)) {
       reply.header('Allow', [...KNOWN_METHODS].join(', '));
       return sendOutcome(reply, outcome('not-supported', `HTTP method ${request.method} is not supported`), 405);
     }
     return sendOutcome(reply, outcome('not-found', `No route for ${request.method} ${request.url.split('?')[0]}`), 404);
-  });
+  };
 
   if (deps.ops) registerOpsHooks(fastify, deps.ops);
   await registerSecurity(fastify, deps.security, { baseUrl: config.baseUrl, corsOrigins: config.corsOrigins });
@@ -242,6 +247,13 @@ export async function createApp(deps: AppDeps): Promise<App> {
       }
       return sendOutcome(reply, problem.outcome, problem.status);
     }
+    if (isPlainRead(request.method, segments, search)) {
+      // The stored JSON goes out as stored: FhirRouter would parse it and serialise it again.
+      const stored = await repoFor(request).readStored(segments[0], segments[1]);
+      reply.header('ETag', `W/"${stored.versionId}"`);
+      reply.header('Last-Modified', stored.lastUpdated.toUTCString());
+      return reply.code(200).type(FHIR_JSON).send(stored.text);
+    }
     const body = checkFhirBody(request.method, segments, parsedBody, request.headers['content-type']);
     if (request.method === 'POST' && segments.length === 0) {
       checkBundle(body as Record<string, unknown>);
@@ -276,6 +288,9 @@ export async function createApp(deps: AppDeps): Promise<App> {
   };
 
   registerSubscriptionAdminRoutes(fastify, pool);
+  registerHl7LogRoute(fastify, () => newRepo());
+  // The clinician app at `/` when it has been built (`npm start` builds it when missing or stale).
+  fastify.setNotFoundHandler(await registerStaticApp(fastify, config.appDir, notFound));
 
   const routeDeps = { fhirBaseUrl, repoFor, config, handleFhir };
   await fastify.register(async (binaryScope) => registerBinaryRoutes(binaryScope, routeDeps));
@@ -283,6 +298,8 @@ export async function createApp(deps: AppDeps): Promise<App> {
   registerBotRoutes(fastify, { bots: deps.bots, repoFor });
   registerValidateRoutes(fastify, routeDeps);
   registerEverythingRoutes(fastify, routeDeps);
+  registerOcrRoutes(fastify, routeDeps);
+  await registerStripeWebhook(fastify, { bots: deps.bots, systemRepo: () => newRepo() });
 
   for (const method of FHIR_METHODS) {
     fastify.route({ method, url: `${FHIR_PREFIX}*`, handler: (request, reply) => handleFhir(request, reply) });
@@ -299,6 +316,13 @@ export async function createApp(deps: AppDeps): Promise<App> {
   };
 
   return { fastify, repoContext, repo: newRepo, warmUpGraphql, bots: deps.bots };
+}
+
+/** `GET Type/id` without parameters: a read that needs nothing but the stored text. */
+function isPlainRead(method: string, segments: string[], search: string): boolean {
+  return (
+    (method === 'GET' || method === 'HEAD') && !search && segments.length === 2 && !/^[$_]/.test(segments[0]) && !/^[$_]/.test(segments[1])
+  );
 }
 
 interface RouteProblem {

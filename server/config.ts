@@ -36,6 +36,8 @@ export interface ServerConfig {
   firstStart: FirstStartCredentials;
   /** Directory of role AccessPolicies upserted at start. */
   rolesDir: string;
+  /** The built clinician app served at `/` (nothing is served there when it has no index.html). */
+  appDir: string;
   rateLimits: RateLimitConfig;
   /** Origins allowed by CORS (the app's); the server's own origin is always allowed. */
   corsOrigins: string[];
@@ -57,6 +59,7 @@ const DEFAULTS = {
   maxSearchCount: 1000,
   profilesDir: './fhir-profiles',
   rolesDir: './server-config/roles',
+  appDir: './app/dist',
   rateLimits: { perIpPerMinute: 60_000, perClientPerMinute: 60_000, loginFailuresPerEmail: 5, loginFailuresPerIp: 50 },
 } as const;
 
@@ -128,6 +131,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
       ADMIN_CLIENT_SECRET: env.ADMIN_CLIENT_SECRET || undefined,
     },
     rolesDir: env.ROLES_DIR ?? file.rolesDir ?? DEFAULTS.rolesDir,
+    appDir: env.APP_DIR ?? file.appDir ?? DEFAULTS.appDir,
     rateLimits: {
       perIpPerMinute:
         intFromEnv(env.RATE_LIMIT_PER_IP, 'RATE_LIMIT_PER_IP') ?? file.rateLimits?.perIpPerMinute ?? DEFAULTS.rateLimits.perIpPerMinute,

@@ -1,8 +1,9 @@
+import './heap.ts';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { ClientApplication, Project } from '@medplum/fhirtypes';
 import { createClient, rotateClientSecret } from './auth/admin.ts';
-import { deployOwnBots } from './bots/self-deploy.ts';
+import { deployOwnBots, seedHospital } from './bots/self-deploy.ts';
 import { loadConfig } from './config.ts';
 import type { Hl7MetricsSource } from './ops/metrics.ts';
 import { type RunningServer, startServer } from './server.ts';
@@ -99,8 +100,17 @@ process.stdout.write(
 );
 
 // The embedded default deploys the project's own bots (DEPLOY_BOTS=true|false overrides).
-if (process.env.DEPLOY_BOTS === 'true' || (process.env.DEPLOY_BOTS !== 'false' && !config.databaseUrl)) {
-  deployOwnBots(server).catch((err) => logger.warn({ err: err instanceof Error ? err.message : err }, 'deploying the bots failed'));
+const deploying =
+  process.env.DEPLOY_BOTS === 'true' || (process.env.DEPLOY_BOTS !== 'false' && !config.databaseUrl)
+    ? deployOwnBots(server).catch((err) => logger.warn({ err: err instanceof Error ? err.message : err }, 'deploying the bots failed'))
+    : Promise.resolve();
+// The first start of an empty database loads the demo hospital of seed/ (SEED=true|false overrides),
+// after the bots, so their subscriptions see it as they would see a real one.
+if (process.env.SEED === 'true' || (process.env.SEED !== 'false' && bootstrap.created)) {
+  void deploying
+    .then(() => seedHospital(server))
+    .then((n) => n && logger.info(`seeded the demo hospital (${n} resources; npm run seed reloads it)`))
+    .catch((err) => logger.warn({ err: err instanceof Error ? err.message : err }, 'seeding the hospital failed'));
 }
 
 let stopping = false;

@@ -9,6 +9,7 @@ import { type BootstrapResult, bootstrap, loadRoles } from './auth/bootstrap.ts'
 import { KeyStore } from './auth/keys.ts';
 import { RateLimits } from './auth/rate-limit.ts';
 import { AuthService } from './auth/service.ts';
+import { CronScheduler } from './bots/cron.ts';
 import { BotRuntime } from './bots/runtime.ts';
 import type { ServerConfig } from './config.ts';
 import { type EmbeddedDatabase, startEmbeddedPostgres } from './db/embedded.ts';
@@ -40,6 +41,8 @@ export interface RunningServer {
   /** Prometheus metrics of this instance (its registry is the one passed in, or a new one). */
   metrics: OpsMetrics;
   tracing?: Tracing;
+  /** Cron bots of this instance (absent when subscription workers or BOT_CRON are off). */
+  cron?: CronScheduler;
   close(): Promise<void>;
 }
 
@@ -109,6 +112,19 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
       settings,
     });
     subscriptions.setBotExecutor(tracing ? tracedBotExecutor(bots, tracing, pool) : bots);
+    let cron: CronScheduler | undefined;
+    if (subscriptions.willListen && options.listen !== false) {
+      // Every instance hears of every write to a Bot, Project or membership: caches live long.
+      subscriptions.onResourceChange((type, id) => bots.resourceChanged(type, id));
+      bots.followChangeFeed();
+      if (settings.cron) {
+        const scheduler = new CronScheduler({ pool, executor: bots, logger, owner: subscriptions.owner });
+        subscriptions.onResourceChange((type, id) => {
+          if (type === 'Bot' || type === '*') scheduler.botChanged(id);
+        });
+        cron = scheduler;
+      }
+    }
     wsChannel = new WebSocketChannel({
       keys,
       repo: (o) => (app as App).repo(o),
@@ -146,6 +162,7 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
     bots.start();
     if (options.listen !== false) {
       await subscriptions.start();
+      await cron?.start();
       await app.fastify.listen({ port: config.port, host: config.host });
     } else {
       await app.fastify.ready();
@@ -164,11 +181,13 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
       subscriptions: engine,
       metrics,
       tracing,
+      cron,
       close: async () => {
         if (closed) return;
         closed = true;
         closing = true;
         if (pruner) clearInterval(pruner);
+        await cron?.stop();
         await engine.stop();
         await ws.close();
         await bots.close();

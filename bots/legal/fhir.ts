@@ -28,6 +28,8 @@ import { durationMs, type RuleAction } from './rules.ts';
 export const RESTRICTED: Coding = { system: 'http://terminology.hl7.org/CodeSystem/v3-Confidentiality', code: 'R', display: 'restricted' };
 export const LEGAL_FINDING_SYSTEM = `${ES}/CodeSystem/legal-finding`;
 export const LEGAL_TASK_SYSTEM = `${ES}/CodeSystem/legal-task`;
+export const LEGAL_CASE_TYPE_SYSTEM = `${ES}/CodeSystem/legal-case-type`;
+const LEGAL_REPORT_PROFILE = `${ES}/StructureDefinition/legal-report-detectedissue`;
 export const LEGAL_EVENT_SYSTEM = `${ES}/CodeSystem/legal-event`;
 export const HIPAA_BASIS_SYSTEM = `${ES}/CodeSystem/hipaa-disclosure-basis`;
 export const AUTHORITY_SYSTEM = `${ES}/authority`;
@@ -139,6 +141,7 @@ export function detectedIssueOf(f: Finding, ctx: FindingContext): DetectedIssue 
   const sources = [...new Set(f.evidence.flatMap((e) => e.items.map((i) => i.source.split(' ')[0])))];
   return {
     resourceType: 'DetectedIssue',
+    meta: { profile: [LEGAL_REPORT_PROFILE] },
     identifier: [identifier(ID.finding, findingKey(f, ctx.encounter.id))],
     status: 'preliminary',
     code: { coding: [{ system: LEGAL_FINDING_SYSTEM, code: f.rule.finding, display: f.rule.title }], text: f.rule.title },
@@ -193,6 +196,7 @@ export function caseTaskOf(f: Finding, ctx: FindingContext): Task | undefined {
     businessStatus: { text: 'open' },
     intent: 'order',
     code: { coding: [{ system: LEGAL_TASK_SYSTEM, code: 'legal-case', display: 'Legal case' }], text: `Legal case (${caseType})` },
+    reasonCode: { coding: [{ system: LEGAL_CASE_TYPE_SYSTEM, code: caseType }], text: caseType },
     description: `Legal case (${caseType}) opened for ${f.rule.title.toLowerCase()}`,
     focus: { reference: `Encounter/${ctx.encounter.id}` },
     for: { reference: `Patient/${ctx.patient.id}` },

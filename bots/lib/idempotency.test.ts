@@ -55,4 +55,14 @@ describe('createOnce against the server', () => {
       expect(found).toHaveLength(1);
     }
   });
+
+  test('concurrent runs for the same version (two instances, a replay racing a retry) create the effect once', async () => {
+    const enc = await t.medplum.createResource<Encounter>({ resourceType: 'Encounter', status: 'arrived', class: { code: 'EMER' } });
+    const effect: Observation = { resourceType: 'Observation', status: 'final', code: { text: 'ESI' }, valueInteger: 3 };
+    const clients = Array.from({ length: 8 }, () => t.newClient());
+    const created = await Promise.all(clients.map((c) => createOnce(c, { bot: 'triage', trigger: enc, effect: 'race', resource: effect })));
+    expect(new Set(created.map((r) => r.id)).size).toBe(1);
+    const tag = `${IDEMPOTENCY_TAG_SYSTEM}|${idempotencyKey('triage', enc, 'race')}`;
+    expect(await t.medplum.searchResources('Observation', { _tag: tag }, { cache: 'no-cache' })).toHaveLength(1);
+  });
 });

@@ -18,11 +18,11 @@
  *
  * The second run for the same version finds the tagged resource and returns it instead of
  * creating a duplicate; a new version of the trigger (a real change) gets a new key.
- * Redeliveries of one event are never run in parallel by the server (leases), which is what a
- * search-then-create needs; for side effects outside FHIR (an SMS, a payment) pass
+ * Concurrent runs for one version (a replay racing a retry) still create once: see createOnce.
+ * For side effects outside FHIR (an SMS, a payment) pass
  * idempotencyKey(...) to the vendor's own idempotency header.
  */
-import type { MedplumClient } from '@medplum/core';
+import { getStatus, type MedplumClient, OperationOutcomeError } from '@medplum/core';
 import type { Resource } from '@medplum/fhirtypes';
 
 export const IDEMPOTENCY_TAG_SYSTEM = 'https://emergisphere.org/fhir/CodeSystem/idempotency-key';
@@ -51,9 +51,24 @@ export function withIdempotencyTag<T extends Resource>(resource: T, key: string)
   return { ...resource, meta: { ...resource.meta, tag: [...tags, { system: IDEMPOTENCY_TAG_SYSTEM, code: key }] } } as T;
 }
 
-/** Creates the resource once per (bot, trigger version, effect); later calls return the first one. */
+const CONFLICT_RETRIES = 5;
+
+/**
+ * Creates the resource once per (bot, trigger version, effect); later calls return the first one.
+ * Race-free: the server runs a conditional create as one serializable transaction, so of two
+ * concurrent runs (a replay racing a retry, two instances) one creates and the other's
+ * transaction fails; the server retries it, and should it still conflict (409), so do we, after
+ * a short random pause: the retry finds the resource the winner created.
+ */
 export async function createOnce<T extends Resource>(medplum: MedplumClient, req: IdempotentCreate<T>): Promise<T> {
   const key = idempotencyKey(req.bot, req.trigger, req.effect);
   const query = new URLSearchParams({ _tag: `${IDEMPOTENCY_TAG_SYSTEM}|${key}` }).toString();
-  return medplum.createResourceIfNoneExist<T>(withIdempotencyTag(req.resource, key), query);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await medplum.createResourceIfNoneExist<T>(withIdempotencyTag(req.resource, key), query);
+    } catch (err) {
+      if (attempt >= CONFLICT_RETRIES || !(err instanceof OperationOutcomeError) || getStatus(err.outcome) !== 409) throw err;
+      await new Promise((r) => setTimeout(r, 10 + Math.random() * 40 * attempt));
+    }
+  }
 }

@@ -5,6 +5,8 @@
 import type { Coding, Identifier, Reference, Task } from '@medplum/fhirtypes';
 
 export const ES = 'https://emergisphere.dev/fhir';
+/** The profile of a workflow step Task (fhir-profiles/profiles/workflow-task.json). */
+export const WORKFLOW_TASK_PROFILE = `${ES}/StructureDefinition/workflow-task`;
 export const STEP_SYSTEM = `${ES}/CodeSystem/workflow-step`;
 export const BOT_SYSTEM = `${ES}/bot`;
 export const STEP_AGENT_EXTENSION = `${ES}/StructureDefinition/step-agent`;

@@ -17,7 +17,7 @@ import type {
   RiskAssessment,
 } from '@medplum/fhirtypes';
 import { esiConcept, priorityForEsi } from '../lib/acuity.ts';
-import { OBSERVATION_CODE_SYSTEM, OBSERVATION_METHOD_SYSTEM } from '../lib/workflow.ts';
+import { ES, OBSERVATION_CODE_SYSTEM, OBSERVATION_METHOD_SYSTEM } from '../lib/workflow.ts';
 import type { LlmRefinement } from './llm.ts';
 import type { News2Parameter } from './news2.ts';
 import type { TriageResult } from './triage.ts';
@@ -116,6 +116,7 @@ export function triageResources(result: TriageResult, ctx: TriageResourceContext
     ctx,
     'final',
   );
+  esi.meta = { ...esi.meta, profile: [`${ES}/StructureDefinition/esi-observation`] };
   esi.valueCodeableConcept = esiValue(level);
   const raised = refinement?.changed === true;
   esi.method = {
@@ -141,6 +142,7 @@ export function triageResources(result: TriageResult, ctx: TriageResourceContext
     ctx,
     n.complete ? 'final' : 'preliminary',
   );
+  news2.meta = { ...news2.meta, profile: [`${ES}/StructureDefinition/news2-observation`] };
   if (n.score === null)
     news2.dataAbsentReason = {
       coding: [{ system: 'http://terminology.hl7.org/CodeSystem/data-absent-reason', code: 'not-performed' }],

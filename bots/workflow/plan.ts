@@ -20,6 +20,7 @@ import {
   STEP_SYSTEM,
   stepCoding,
   WORKFLOW_INSTANCE_SYSTEM,
+  WORKFLOW_TASK_PROFILE,
   WORKFLOW_TASK_SYSTEM,
 } from '../lib/workflow.ts';
 
@@ -186,6 +187,7 @@ export function buildWorkflow(ctx: ApplyContext, group: RequestGroup & { id: str
     const taskStatus = status.get(step.id) as Task['status'];
     const task: Task = {
       resourceType: 'Task',
+      meta: { profile: [WORKFLOW_TASK_PROFILE] },
       identifier: [taskIdentifier(planUrl, key, step.id)],
       status: taskStatus,
       intent: 'order',

@@ -106,6 +106,16 @@ export function registerAuthRoutes(fastify: FastifyInstance, deps: AuthRouteDeps
     return reply.send(result);
   });
 
+  // Medplum's sign-in form asks first whether the email's domain signs in elsewhere (SSO);
+  // every account here signs in with its password, so the answer names no external provider.
+  fastify.post('/auth/method', async (request, reply) => {
+    const email = str(((request.body ?? {}) as Record<string, unknown>).email);
+    if (!email) {
+      return sendOutcome(reply, outcome('invalid', 'email is required'), 400);
+    }
+    return reply.send({ domain: email.split('@')[1] ?? '' });
+  });
+
   fastify.post('/oauth2/token', async (request, reply) => {
     if (!request.headers['content-type']?.startsWith('application/x-www-form-urlencoded')) {
       return reply
@@ -210,7 +220,15 @@ export function registerAuthRoutes(fastify: FastifyInstance, deps: AuthRouteDeps
     };
     return reply.send({
       user: user ? { resourceType: 'User', id: user.id, email: user.email } : undefined,
-      project: { resourceType: 'Project', id: ctx.project.id, name: ctx.project.name, description: ctx.project.description },
+      project: {
+        resourceType: 'Project',
+        id: ctx.project.id,
+        name: ctx.project.name,
+        description: ctx.project.description,
+        // This server always offers the websocket subscription channel; Medplum's client (and
+        // @medplum/react's useSubscription) only subscribes when the project lists the feature.
+        features: [...new Set([...(ctx.project.features ?? []), 'websocket-subscriptions' as const])],
+      },
       membership,
       profile,
       config: {

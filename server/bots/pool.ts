@@ -166,6 +166,27 @@ export class WorkerPool {
   }
 
   private dispatch(): void {
+    this.assign();
+    this.keepSpare();
+  }
+
+  /**
+   * Once bots are in use, one worker beyond the busy ones stands ready (up to the limit): a bot
+   * that loops until its timeout must not make the next execution wait for a worker to start.
+   * Before the first execution there are none (BOT_MIN_WORKERS aside), which keeps an idle
+   * server ~30 MB per worker smaller.
+   */
+  private keepSpare(): void {
+    if (this.closed || this.slots.size === 0 || this.slots.size >= this.options.maxWorkers) {
+      return;
+    }
+    for (const s of this.slots) {
+      if (!s.busy) return;
+    }
+    this.spawn();
+  }
+
+  private assign(): void {
     while (this.queue.length > 0) {
       let slot: Slot | undefined;
       let starting = 0;

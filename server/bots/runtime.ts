@@ -17,6 +17,11 @@ export interface BotExecutionRequest {
   headers?: Record<string, string>;
   traceId?: string;
   requester?: Reference;
+  /**
+   * false: the caller records the execution in its own AuditEvent (the subscription engine's
+   * delivery audit carries the bot's outcome and log), so one AuditEvent is written, not two.
+   */
+  audit?: boolean;
 }
 
 export interface BotExecutionResult {
@@ -59,11 +64,15 @@ export interface BotRuntimeDeps {
 /** Content types $execute passes through unchanged (Medplum's EXECUTE_CONTENT_TYPES). */
 export const EXECUTE_CONTENT_TYPES: string[] = [ContentType.JSON, ContentType.FHIR_JSON, ContentType.TEXT, ContentType.HL7_V2];
 
-const MEMBERSHIP_CACHE_MS = 30_000;
+/**
+ * How long what is read about a bot is reused. Short unless invalidate()/resourceChanged() are fed
+ * by the subscription engine's notifications (every instance hears of every write to a Bot,
+ * Project or ProjectMembership), then long: the notification drops it.
+ */
+const CACHE_MS = { short: { bot: 0, membership: 30_000, secrets: 2_000 }, fed: { bot: 60_000, membership: 300_000, secrets: 60_000 } };
 /** Bot tokens last an hour; a new one is minted when less than this remains. */
 const TOKEN_REFRESH_MS = 10 * 60_000;
 const TOKEN_LIFETIME_MS = 3600_000;
-const SECRETS_CACHE_MS = 2_000;
 const MAX_CODE_CACHE = 200;
 
 function envInt(name: string): number | undefined {
@@ -74,7 +83,8 @@ function envInt(name: string): number | undefined {
 export function defaultRuntimeOptions(): BotRuntimeOptions {
   const cpus = availableParallelism();
   return {
-    minWorkers: envInt('BOT_MIN_WORKERS') ?? 2,
+    // Workers start with the first execution: two idle isolates would cost ~60 MB of a server that runs no bots.
+    minWorkers: envInt('BOT_MIN_WORKERS') ?? 0,
     maxWorkers: envInt('BOT_MAX_WORKERS') ?? Math.max(4, Math.min(16, cpus * 2)),
     memoryMb: envInt('BOT_MEMORY_MB') ?? 128,
     defaultTimeoutSeconds: 10,
@@ -97,6 +107,8 @@ export class BotRuntime implements BotExecutor {
   private readonly pool: WorkerPool;
   private readonly code = new Map<string, string>();
   private readonly memberships = new Map<string, { membership: WithId<ProjectMembership>; expires: number }>();
+  private readonly bots = new Map<string, { bot: WithId<Bot>; expires: number }>();
+  private cacheMs = CACHE_MS.short;
   private readonly tokens = new Map<string, { token: string; expires: number }>();
   private readonly secrets = new Map<string, { value: Record<string, unknown>; expires: number }>();
 
@@ -123,19 +135,46 @@ export class BotRuntime implements BotExecutor {
   invalidate(botId?: string): void {
     if (botId) {
       this.memberships.delete(botId);
+      this.bots.delete(botId);
     } else {
       this.memberships.clear();
+      this.bots.clear();
+    }
+  }
+
+  /** Switches to long-lived caches, invalidated by resourceChanged() for writes on any instance. */
+  followChangeFeed(): void {
+    this.cacheMs = CACHE_MS.fed;
+  }
+
+  /** A committed write to a Bot, Project or ProjectMembership (`'*'`: anything may have changed). */
+  resourceChanged(resourceType: string, id: string): void {
+    if (resourceType === 'Bot') {
+      this.invalidate(id);
+    } else if (resourceType === 'ProjectMembership') {
+      this.memberships.clear();
+    } else if (resourceType === 'Project') {
+      this.secrets.delete(`Project/${id}`);
+    } else if (resourceType === '*') {
+      this.invalidate();
+      this.secrets.clear();
     }
   }
 
   async execute(req: BotExecutionRequest): Promise<BotExecutionResult> {
     const started = performance.now();
     let bot: WithId<Bot>;
-    try {
-      bot = await this.deps.systemRepo().readResource<Bot>('Bot', req.botId);
-    } catch (err) {
-      const error = err instanceof OperationOutcomeError ? `Bot ${req.botId} not found` : String(err);
-      return { ok: false, status: 404, error, durationMs: performance.now() - started, log: '' };
+    const cached = this.bots.get(req.botId);
+    if (cached && cached.expires > Date.now()) {
+      bot = cached.bot;
+    } else {
+      try {
+        bot = await this.deps.systemRepo().readResource<Bot>('Bot', req.botId);
+      } catch (err) {
+        const error = err instanceof OperationOutcomeError ? `Bot ${req.botId} not found` : String(err);
+        return { ok: false, status: 404, error, durationMs: performance.now() - started, log: '' };
+      }
+      if (this.cacheMs.bot > 0) this.bots.set(req.botId, { bot, expires: Date.now() + this.cacheMs.bot });
     }
     return this.executeBot(bot, req);
   }
@@ -156,6 +195,9 @@ export class BotRuntime implements BotExecutor {
     }
     const durationMs = performance.now() - started;
     const full: BotExecutionResult = { ...result, durationMs };
+    if (req.audit === false) {
+      return full;
+    }
     await this.recordAudit(bot, { ...req, traceId }, full, startedAt).catch((err) =>
       this.deps.logger.error({ err, bot: bot.id }, 'bot audit record failed'),
     );
@@ -213,7 +255,7 @@ export class BotRuntime implements BotExecutor {
       return cached.membership;
     }
     const membership = await ensureBotMembership(this.deps.systemRepo(), bot, projectId);
-    this.memberships.set(bot.id, { membership, expires: Date.now() + MEMBERSHIP_CACHE_MS });
+    this.memberships.set(bot.id, { membership, expires: Date.now() + this.cacheMs.membership });
     return membership;
   }
 
@@ -234,7 +276,7 @@ export class BotRuntime implements BotExecutor {
     }
     const project = await this.deps.systemRepo().readReference<Project>({ reference: projectRef });
     const value = Object.fromEntries((project.secret ?? []).map((s) => [s.name, s]));
-    this.secrets.set(projectRef, { value, expires: Date.now() + SECRETS_CACHE_MS });
+    this.secrets.set(projectRef, { value, expires: Date.now() + this.cacheMs.secrets });
     return value;
   }
 

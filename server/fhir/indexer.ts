@@ -271,6 +271,25 @@ function parsedExpression(resourceType: string, sp: SearchParameter): FhirPathAt
 }
 
 /**
+ * The (system, value) token rows one token parameter indexes for a resource, exactly as
+ * buildIndexRows stores them in sp_token (the subscription matcher compares criteria to them in
+ * memory instead of asking the database).
+ */
+export function tokenIndexRows(resource: Resource, sp: SearchParameter): [system: string | null, value: string | null][] {
+  let values: TypedValue[];
+  try {
+    values = evalFhirPathTyped(parsedExpression(resource.resourceType, sp), [toTypedValue(resource)]);
+  } catch {
+    return [];
+  }
+  const out: [string | null, string | null][] = [];
+  for (const t of convertToSearchableTokens(values, { textSearchSystem: TEXT_SYSTEM })) {
+    if (t.system !== TEXT_SYSTEM) out.push([clampBytes(t.system ?? null), clampBytes(t.value ?? null)]);
+  }
+  return out;
+}
+
+/**
  * Extracts every search-index row of a resource: the values each SearchParameter's FHIRPath
  * expression yields, converted to the shape its type is searched by.
  */

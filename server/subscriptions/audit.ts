@@ -3,10 +3,14 @@ import type { AttemptResult, DeliveryRow } from './engine.ts';
 import type { ActiveSubscription } from './subscription.ts';
 
 export const DELIVERY_SUBTYPE = { system: 'https://emergisphere.org/fhir/CodeSystem/audit-event-subtype', code: 'subscription-delivery' };
+/** Bot output kept in a delivery's AuditEvent, in characters (the runtime bounds it already). */
+const LOG_LIMIT = 10 * 1024;
 
 /**
  * The AuditEvent of one delivery attempt: which subscription, which resource version, attempt
  * number, HTTP status or bot outcome, duration (period and detail), and what happened next.
+ * For a `Bot/{id}` endpoint it is also the bot's execution record (Medplum's `execute` type, the
+ * captured console output in outcomeDesc): one AuditEvent per attempt, not a second one.
  */
 export function deliveryAuditEvent(p: {
   row: Pick<
@@ -39,11 +43,20 @@ export function deliveryAuditEvent(p: {
       detail,
     },
   ];
-  if (sub?.endpoint?.startsWith('Bot/')) entity.push({ what: { reference: sub.endpoint }, role: { code: '22', display: 'Bot' } });
+  const bot = sub?.endpoint?.startsWith('Bot/') ? sub.endpoint : undefined;
+  if (bot) entity.push({ what: { reference: bot }, role: { code: '22', display: 'Bot' } });
+  const summary = result.ok
+    ? `Delivered (attempt ${row.attempts}${result.status !== undefined ? `, status ${result.status}` : ''}, ${result.durationMs} ms)`
+    : `Attempt ${row.attempts} of ${row.max_attempts} failed: ${result.error ?? `status ${result.status}`}${p.finalStatus === 'dead' ? ' (dead-lettered)' : ''}`;
+  const log = result.log ? result.log.slice(-LOG_LIMIT) : '';
   return {
     resourceType: 'AuditEvent',
-    type: { system: 'http://dicom.nema.org/resources/ontology/DCM', code: '110106', display: 'Export' },
-    subtype: [DELIVERY_SUBTYPE],
+    type: bot
+      ? { system: 'https://medplum.com/CodeSystem/audit-event-type', code: 'execute', display: 'Bot execution' }
+      : { system: 'http://dicom.nema.org/resources/ontology/DCM', code: '110106', display: 'Export' },
+    subtype: bot
+      ? [DELIVERY_SUBTYPE, { system: 'http://hl7.org/fhir/restful-interaction', code: 'operation', display: '$execute' }]
+      : [DELIVERY_SUBTYPE],
     action: 'E',
     period: {
       start: p.startedAt.toISOString(),
@@ -51,9 +64,7 @@ export function deliveryAuditEvent(p: {
     },
     recorded: new Date().toISOString(),
     outcome: result.ok ? '0' : p.finalStatus === 'dead' ? '8' : '4',
-    outcomeDesc: result.ok
-      ? `Delivered (attempt ${row.attempts}${result.status !== undefined ? `, status ${result.status}` : ''}, ${result.durationMs} ms)`
-      : `Attempt ${row.attempts} of ${row.max_attempts} failed: ${result.error ?? `status ${result.status}`}${p.finalStatus === 'dead' ? ' (dead-lettered)' : ''}`,
+    outcomeDesc: log ? `${summary}\n${log}` : summary,
     agent: [{ type: { text: 'subscription-worker' }, who: { display: 'EmergiSphere subscription worker' }, requestor: false }],
     source: { observer: { display: 'EmergiSphere FHIR server' } },
     entity,

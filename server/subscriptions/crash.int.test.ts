@@ -75,7 +75,7 @@ afterAll(async () => {
   await db?.drop();
 });
 
-test('SIGKILL at random moments loses no committed write and duplicates no effect', { timeout: 60_000 }, async () => {
+test('SIGKILL at random moments loses no committed write and duplicates no effect', { timeout: 240_000 }, async () => {
   const started = Date.now();
   child = startChild();
   await waitHealthy();

@@ -7,7 +7,7 @@ import type { AuditLog } from '../audit/audit-log.ts';
 import { PostgresRepository, type RepositoryContext } from '../fhir/repo.ts';
 import { deliveryAuditEvent } from './audit.ts';
 import type { BotExecutor } from './bot-executor.ts';
-import { matchesFhirPath, matchFiltersBatch } from './matcher.ts';
+import { matchesFhirPath, matchesInMemory, matchFiltersBatch } from './matcher.ts';
 import { RerunLoop } from './rerun-loop.ts';
 import { backoffMs, type SubscriptionSettings } from './settings.ts';
 import { type ActiveSubscription, type Interaction, isSuccess, parseSubscription } from './subscription.ts';
@@ -26,6 +26,41 @@ interface OutboxRow {
   generation: string;
 }
 
+/** A claimed outbox row with the contents of its version and of the previous one. */
+interface ClaimedRow extends OutboxRow {
+  content: string | null;
+  previous_content: string | null;
+}
+
+/** One delivery row to insert, as a json_to_recordset record. */
+interface DeliveryValues {
+  s: string;
+  q: string;
+  t: string;
+  i: string;
+  v: string;
+  p: string | null;
+  a: Interaction;
+  m: number;
+  /** Position in the batch: the first `room` may be leased to this instance. */
+  n: number;
+}
+
+/**
+ * The claim: the oldest outbox row of each resource (so the versions of one resource are dispatched
+ * in order, even across instances), with contents, under a row lock others skip.
+ */
+function claimSql(limit: number): string {
+  return `SELECT o.seq::text AS seq, o.resource_type, o.id, o.version_id::text AS version_id,
+    o.previous_version_id::text AS previous_version_id, o.interaction,
+    (SELECT generation FROM subscription_state)::text AS generation,
+    (SELECT h.content FROM resource_history h WHERE h.version_id = o.version_id) AS content,
+    (SELECT h.content FROM resource_history h WHERE h.version_id = o.previous_version_id) AS previous_content
+  FROM subscription_outbox o
+  WHERE NOT EXISTS (SELECT 1 FROM subscription_outbox p WHERE p.resource_type = o.resource_type AND p.id = o.id AND p.seq < o.seq)
+  ORDER BY o.seq LIMIT ${Math.max(1, Math.floor(limit))} FOR UPDATE OF o SKIP LOCKED`;
+}
+
 /** One subscription's delivery of an outbox event. */
 export interface DeliveryRow extends OutboxRow {
   delivery_id: string;
@@ -42,6 +77,8 @@ export interface AttemptResult {
   status?: number;
   error?: string;
   durationMs: number;
+  /** A bot's captured console output. */
+  log?: string;
 }
 
 interface Completion {
@@ -63,6 +100,7 @@ export interface WebSocketNotice {
 }
 
 export type NotificationListener = (notices: WebSocketNotice[]) => void;
+export type ChangeListener = (resourceType: string, id: string) => void;
 
 export interface EngineDeps {
   pool: pg.Pool;
@@ -96,6 +134,7 @@ export class SubscriptionEngine {
   private botExecutor?: BotExecutor;
   private listener?: pg.Client;
   private poller?: NodeJS.Timeout;
+  private pruner?: NodeJS.Timeout;
   private stopped = true;
   private readonly dispatchLoop = new RerunLoop(
     () => this.drainOutbox(),
@@ -110,7 +149,9 @@ export class SubscriptionEngine {
   private readonly inflight = new Set<Promise<void>>();
   private readonly timers = new Set<NodeJS.Timeout>();
   private cache?: { generation: string; subs: Map<string, ActiveSubscription> };
+  private byTypeOf?: { subs: Map<string, ActiveSubscription>; byType: Map<string, ActiveSubscription[]> };
   private readonly listeners = new Set<NotificationListener>();
+  private readonly changeListeners = new Set<ChangeListener>();
   private completions: (Completion & { resolve: () => void; reject: (err: unknown) => void })[] = [];
   private completing = false;
 
@@ -124,10 +165,34 @@ export class SubscriptionEngine {
     this.botExecutor = executor;
   }
 
+  /**
+   * Told of committed writes to Bots, Projects and ProjectMemberships on any instance (`'*'`: the
+   * listener reconnected, anything may have changed), so caches can be dropped.
+   */
+  onResourceChange(listener: ChangeListener): () => void {
+    this.changeListeners.add(listener);
+    return () => this.changeListeners.delete(listener);
+  }
+
+  private changed(resourceType: string, id: string): void {
+    for (const l of this.changeListeners) {
+      try {
+        l(resourceType, id);
+      } catch (err) {
+        this.deps.logger.warn({ err }, 'resource change listener failed');
+      }
+    }
+  }
+
   /** Channels other than rest-hook (websocket) receive their matches here. */
   onNotification(listener: NotificationListener): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  /** Whether start() will listen for notifications (this instance runs subscription workers). */
+  get willListen(): boolean {
+    return this.deps.settings.enabled;
   }
 
   get running(): boolean {
@@ -140,6 +205,10 @@ export class SubscriptionEngine {
     await this.connectListener();
     this.poller = setInterval(() => this.kick(), this.deps.settings.pollIntervalMs);
     this.poller.unref();
+    this.pruner = setInterval(() => {
+      this.prune().catch((err) => this.deps.logger.warn({ err }, 'pruning delivered subscription rows failed'));
+    }, this.deps.settings.pruneIntervalMs);
+    this.pruner.unref();
     this.kick();
   }
 
@@ -158,12 +227,17 @@ export class SubscriptionEngine {
       }
     });
     client.on('notification', (msg) => {
-      if (msg.channel === OUTBOX_CHANNEL) this.kickDispatch();
-      else this.kickDeliveries();
+      if (msg.channel === OUTBOX_CHANNEL) {
+        this.kickDispatch();
+        const slash = msg.payload?.indexOf('/') ?? -1;
+        if (slash > 0) this.changed((msg.payload as string).slice(0, slash), (msg.payload as string).slice(slash + 1));
+      } else this.kickDeliveries();
     });
     await client.connect();
     await client.query(`LISTEN ${OUTBOX_CHANNEL}; LISTEN ${DELIVERY_CHANNEL}`);
     this.listener = client;
+    // Changes missed while not listening: every cache built on notifications starts over.
+    this.changed('*', '*');
     // Anything committed while we were not listening.
     this.kick();
   }
@@ -173,12 +247,37 @@ export class SubscriptionEngine {
     if (this.stopped) return;
     this.stopped = true;
     if (this.poller) clearInterval(this.poller);
+    if (this.pruner) clearInterval(this.pruner);
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
     const listener = this.listener;
     this.listener = undefined;
     await listener?.end().catch(() => undefined);
     await Promise.allSettled([this.dispatchLoop.running, this.deliveryLoop.running, ...this.inflight]);
+  }
+
+  /**
+   * Deletes delivered rows older than the retention (dead letters stay until replayed), a bounded
+   * batch at a time so no statement holds many locks; returns how many went.
+   */
+  async prune(now?: Date): Promise<number> {
+    // Bindings of instances that died without unbinding (their heartbeat stopped).
+    await this.deps.pool.query(
+      `WITH gone AS (DELETE FROM subscription_ws_binding WHERE expires_at < clock_timestamp() RETURNING 1)
+       UPDATE subscription_state SET generation = generation + 1 WHERE EXISTS (SELECT 1 FROM gone)`,
+    );
+    let total = 0;
+    for (;;) {
+      const { rowCount } = await this.deps.pool.query(
+        `DELETE FROM subscription_delivery WHERE delivery_id IN (
+           SELECT delivery_id FROM subscription_delivery
+           WHERE status = 'delivered' AND delivered_at < coalesce($2::timestamptz, clock_timestamp()) - $1 * interval '1 millisecond'
+           LIMIT 5000)`,
+        [this.deps.settings.retainDeliveredMs, now?.toISOString() ?? null],
+      );
+      total += rowCount ?? 0;
+      if ((rowCount ?? 0) < 5000 || this.stopped) return total;
+    }
   }
 
   kick(): void {
@@ -232,14 +331,17 @@ export class SubscriptionEngine {
 
   private async subscriptions(conn: Pick<pg.PoolClient, 'query'>, generation: string): Promise<Map<string, ActiveSubscription>> {
     if (this.cache?.generation === generation) return this.cache.subs;
-    const { rows } = await conn.query<{ content: string; generation: string }>(
-      `SELECT r.content, (SELECT generation FROM subscription_state)::text AS generation
+    const { rows } = await conn.query<{ content: string; generation: string; bound: boolean }>(
+      `SELECT r.content, (SELECT generation FROM subscription_state)::text AS generation,
+         EXISTS (SELECT 1 FROM subscription_ws_binding b WHERE b.subscription_id = r.id AND b.expires_at > clock_timestamp()) AS bound
        FROM resource r WHERE r.resource_type = 'Subscription' AND NOT r.deleted`,
     );
     const subs = new Map<string, ActiveSubscription>();
     for (const row of rows) {
       const sub = JSON.parse(row.content) as Subscription & { id: string };
       if (sub.status !== 'active') continue;
+      // A websocket Subscription is matched only while a client is bound to it on some instance.
+      if (sub.channel?.type === 'websocket' && !row.bound) continue;
       try {
         subs.set(sub.id, parseSubscription(sub));
       } catch (err) {
@@ -254,20 +356,22 @@ export class SubscriptionEngine {
 
   // --- dispatch -----------------------------------------------------------------------------
 
-  /** One dispatch transaction; returns how many outbox rows it handled. */
+  /**
+   * One dispatch transaction in two round trips; returns how many outbox rows it handled.
+   * 1. `BEGIN; SELECT ... FOR UPDATE SKIP LOCKED`: the oldest outbox row of each resource, with the
+   *    version's content (and the previous one's) and the Subscription generation;
+   * 2. criteria are matched (in memory for token criteria, else one SQL query per type), then
+   *    `DELETE outbox + INSERT deliveries; COMMIT`, leasing to this instance the deliveries it has
+   *    room for, which it starts right after the commit.
+   * Both messages use the simple query protocol (several statements, no bind parameters), so the
+   * values of the second one are sent as one JSON literal.
+   */
   async dispatchOnce(): Promise<number> {
     const client = await this.deps.pool.connect();
     let ok = false;
     try {
-      await client.query('BEGIN');
-      const { rows } = await client.query<OutboxRow>(
-        `SELECT o.seq::text, o.resource_type, o.id, o.version_id, o.previous_version_id, o.interaction,
-           (SELECT generation FROM subscription_state)::text AS generation
-         FROM subscription_outbox o
-         WHERE NOT EXISTS (SELECT 1 FROM subscription_outbox p WHERE p.resource_type = o.resource_type AND p.id = o.id AND p.seq < o.seq)
-         ORDER BY o.seq LIMIT $1 FOR UPDATE SKIP LOCKED`,
-        [this.deps.settings.batchSize],
-      );
+      const claimed = (await client.query(`BEGIN; ${claimSql(this.deps.settings.batchSize)}`)) as unknown as pg.QueryResult[];
+      const rows = claimed[1].rows as ClaimedRow[];
       if (rows.length === 0) {
         await client.query('COMMIT');
         ok = true;
@@ -276,46 +380,41 @@ export class SubscriptionEngine {
       const subs = await this.subscriptions(client, rows[0].generation);
       const notices: WebSocketNotice[] = [];
       const { deliveries, contents } = await this.match(client, rows, subs, notices);
+      const seqs = `'{${rows.map((r) => r.seq).join(',')}}'::bigint[]`;
       let leased: DeliveryRow[] = [];
       if (deliveries.length > 0) {
         // Deliveries this instance has room for are leased to it right here and sent right after
         // the commit (no claim round trip); the rest wait for any instance's claim.
         const room = Math.max(0, this.deps.settings.concurrency - this.inflight.size);
-        const { rows: inserted } = await client.query<Omit<DeliveryRow, 'content' | 'generation'>>(
-          `WITH del AS (DELETE FROM subscription_outbox WHERE seq = ANY($12::bigint[]))
+        const results = (await client.query(
+          `WITH del AS (DELETE FROM subscription_outbox WHERE seq = ANY(${seqs}))
            INSERT INTO subscription_delivery (subscription_id, seq, resource_type, id, version_id, previous_version_id, interaction,
              max_attempts, attempts, lease_owner, lease_until)
            SELECT u.s, u.q, u.t, u.i, u.v, u.p, u.a, u.m,
              CASE WHEN u.lease THEN 1 ELSE 0 END,
-             CASE WHEN u.lease THEN $9 END,
-             CASE WHEN u.lease THEN clock_timestamp() + $10 * interval '1 millisecond' END
-           FROM (SELECT x.*, x.n <= $11 AND NOT EXISTS (SELECT 1 FROM subscription_delivery e WHERE e.status = 'pending'
+             CASE WHEN u.lease THEN ${client.escapeLiteral(this.owner)} END,
+             CASE WHEN u.lease THEN clock_timestamp() + ${Math.round(this.deps.settings.leaseMs)} * interval '1 millisecond' END
+           FROM (SELECT x.*, x.n <= ${room} AND NOT EXISTS (SELECT 1 FROM subscription_delivery e WHERE e.status = 'pending'
                    AND e.subscription_id = x.s AND e.resource_type = x.t AND e.id = x.i) AS lease
-                 FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::uuid[], $6::uuid[], $7::text[], $8::int[])
-                   WITH ORDINALITY AS x(s, q, t, i, v, p, a, m, n)) u
+                 FROM json_to_recordset(${client.escapeLiteral(JSON.stringify(deliveries))}::json)
+                   AS x(s text, q bigint, t text, i text, v uuid, p uuid, a text, m int, n int)) u
            RETURNING delivery_id::text, subscription_id, seq::text, resource_type, id, version_id, previous_version_id, interaction,
              attempts, max_attempts, lease_owner,
-             CASE WHEN lease_owner IS NULL THEN pg_notify('${DELIVERY_CHANNEL}', '') END AS woke`,
-          [
-            ...[0, 1, 2, 3, 4, 5, 6, 7].map((i) => deliveries.map((d) => d[i])),
-            this.owner,
-            this.deps.settings.leaseMs,
-            room,
-            rows.map((r) => r.seq),
-          ],
-        );
+             CASE WHEN lease_owner IS NULL THEN pg_notify('${DELIVERY_CHANNEL}', '') END AS woke;
+           COMMIT`,
+        )) as unknown as pg.QueryResult[];
+        const inserted = results[0].rows as (Omit<DeliveryRow, 'content' | 'generation'> & { lease_owner: string | null })[];
         const generation = this.cache?.generation ?? rows[0].generation;
         leased = inserted
-          .filter((r) => (r as { lease_owner?: string }).lease_owner === this.owner)
-          .map((r) => ({
+          .filter((r) => r.lease_owner === this.owner)
+          .map(({ lease_owner: _owner, ...r }) => ({
             ...r,
             content: contents.get(r.interaction === 'delete' ? (r.previous_version_id as string) : r.version_id) ?? null,
             generation,
           }));
       } else {
-        await client.query('DELETE FROM subscription_outbox WHERE seq = ANY($1::bigint[])', [rows.map((r) => r.seq)]);
+        await client.query(`DELETE FROM subscription_outbox WHERE seq = ANY(${seqs}); COMMIT`);
       }
-      await client.query('COMMIT');
       ok = true;
       for (const row of leased) this.track(this.deliver(row));
       if (notices.length > 0) {
@@ -336,50 +435,43 @@ export class SubscriptionEngine {
 
   private async match(
     client: pg.PoolClient,
-    rows: OutboxRow[],
+    rows: ClaimedRow[],
     subs: Map<string, ActiveSubscription>,
     notices: WebSocketNotice[],
-  ): Promise<{ deliveries: unknown[][]; contents: Map<string, string> }> {
-    const byType = new Map<string, ActiveSubscription[]>();
-    for (const s of subs.values()) {
-      const list = byType.get(s.resourceType) ?? [];
-      list.push(s);
-      byType.set(s.resourceType, list);
-    }
+  ): Promise<{ deliveries: DeliveryValues[]; contents: Map<string, string> }> {
+    const byType = this.byType(subs);
     const work = rows
       .map((row) => ({
         row,
         candidates: (byType.get(row.resource_type) ?? []).filter((s) => !s.interactions || s.interactions.has(row.interaction)),
       }))
       .filter((w) => w.candidates.length > 0);
-    if (work.length === 0) return { deliveries: [], contents: new Map() };
-    const versions = new Set<string>();
-    for (const { row } of work) {
-      versions.add(row.version_id);
-      if (row.previous_version_id) versions.add(row.previous_version_id);
-    }
-    const { rows: contents } = await client.query<{ version_id: string; content: string | null }>(
-      'SELECT version_id, content FROM resource_history WHERE version_id = ANY($1::uuid[])',
-      [[...versions]],
-    );
     const raw = new Map<string, string>();
-    for (const c of contents) if (c.content) raw.set(c.version_id, c.content);
-    const content = new Map(
-      contents.map((c) => [c.version_id, c.content ? (JSON.parse(c.content) as Resource & { id: string }) : undefined]),
-    );
-    const out: unknown[][] = [];
+    const out: DeliveryValues[] = [];
+    if (work.length === 0) return { deliveries: out, contents: raw };
+    const parsed = new Map<string, Resource & { id: string }>();
+    const parse = (versionId: string | null, content: string | null) => {
+      if (!versionId || !content) return undefined;
+      let r = parsed.get(versionId);
+      if (!r) {
+        r = JSON.parse(content) as Resource & { id: string };
+        parsed.set(versionId, r);
+        raw.set(versionId, content);
+      }
+      return r;
+    };
     // Subjects: a delete is matched (and delivered) as the resource it removed, like Medplum.
     const subjects = work.map(({ row }) =>
-      row.interaction === 'delete'
-        ? row.previous_version_id
-          ? content.get(row.previous_version_id)
-          : undefined
-        : content.get(row.version_id),
+      row.interaction === 'delete' ? parse(row.previous_version_id, row.previous_content) : parse(row.version_id, row.content),
     );
-    // One criteria query per resource type for the whole batch.
-    const matchesOf = new Map<number, boolean[]>();
+    // Criteria that are not plain token tests: one SQL query per resource type for the whole batch.
+    const sqlMatches = new Map<number, Map<string, boolean>>();
     for (const [type, typeSubs] of byType) {
-      const idx = work.map((w, k) => ({ w, k })).filter(({ w, k }) => w.row.resource_type === type && subjects[k]);
+      const sqlSubs = typeSubs.filter((s) => s.filters.length > 0 && !s.memory);
+      if (sqlSubs.length === 0) continue;
+      const idx = work
+        .map((w, k) => ({ w, k }))
+        .filter(({ w, k }) => w.row.resource_type === type && subjects[k] && w.candidates.some((c) => sqlSubs.includes(c)));
       if (idx.length === 0) continue;
       let m: boolean[][];
       try {
@@ -387,7 +479,7 @@ export class SubscriptionEngine {
           this.repo,
           client,
           this.deps.pool,
-          typeSubs,
+          sqlSubs,
           idx.map(({ k }) => subjects[k] as Resource & { id: string }),
           this.deps.logger,
         );
@@ -396,27 +488,26 @@ export class SubscriptionEngine {
         throw err;
       }
       idx.forEach(({ k }, j) => {
-        const byId = new Map(typeSubs.map((s, i) => [s.id, m[j][i]]));
-        matchesOf.set(
-          k,
-          work[k].candidates.map((c) => byId.get(c.id) === true),
-        );
+        sqlMatches.set(k, new Map(sqlSubs.map((s, i) => [s.id, m[j][i] === true])));
       });
     }
     for (let k = 0; k < work.length; k++) {
       const { row, candidates } = work[k];
       const subject = subjects[k];
       if (!subject) continue;
-      const previous = row.previous_version_id ? content.get(row.previous_version_id) : undefined;
-      const matches = matchesOf.get(k) ?? [];
-      candidates.forEach((sub, i) => {
-        if (!matches[i]) return;
+      const previous = parse(row.previous_version_id, row.previous_content);
+      const tokenRows = new Map();
+      for (const sub of candidates) {
+        const matched =
+          sub.filters.length === 0 ||
+          (sub.memory ? matchesInMemory(sub.memory, subject, tokenRows) : sqlMatches.get(k)?.get(sub.id) === true);
+        if (!matched) continue;
         if (sub.fhirPath) {
           try {
-            if (!matchesFhirPath(sub.fhirPath, subject, row.interaction === 'delete' ? undefined : previous)) return;
+            if (!matchesFhirPath(sub.fhirPath, subject, row.interaction === 'delete' ? undefined : previous)) continue;
           } catch (err) {
             this.deps.logger.warn({ subscription: sub.id, err: normalizeErrorString(err) }, 'FHIRPath criteria failed');
-            return;
+            continue;
           }
         }
         if (sub.channelType === 'websocket') {
@@ -426,13 +517,36 @@ export class SubscriptionEngine {
             resource: subject,
             interaction: row.interaction,
           });
-          return;
+          continue;
         }
-        if (sub.channelType !== 'rest-hook') return;
-        out.push([sub.id, row.seq, row.resource_type, row.id, row.version_id, row.previous_version_id, row.interaction, sub.maxAttempts]);
-      });
+        if (sub.channelType !== 'rest-hook') continue;
+        out.push({
+          s: sub.id,
+          q: row.seq,
+          t: row.resource_type,
+          i: row.id,
+          v: row.version_id,
+          p: row.previous_version_id,
+          a: row.interaction,
+          m: sub.maxAttempts,
+          n: out.length + 1,
+        });
+      }
     }
     return { deliveries: out, contents: raw };
+  }
+
+  /** Active subscriptions by resource type, computed once per cache generation. */
+  private byType(subs: Map<string, ActiveSubscription>): Map<string, ActiveSubscription[]> {
+    if (this.byTypeOf?.subs === subs) return this.byTypeOf.byType;
+    const byType = new Map<string, ActiveSubscription[]>();
+    for (const s of subs.values()) {
+      const list = byType.get(s.resourceType) ?? [];
+      list.push(s);
+      byType.set(s.resourceType, list);
+    }
+    this.byTypeOf = { subs, byType };
+    return byType;
   }
 
   // --- delivery -----------------------------------------------------------------------------
@@ -573,12 +687,15 @@ export class SubscriptionEngine {
         headers: { 'X-Medplum-Subscription': sub.id, 'X-Medplum-Interaction': row.interaction },
         traceId: randomUUID(),
         requester: { reference: `Subscription/${sub.id}` },
+        // The delivery's AuditEvent is the execution's too (one AuditEvent per attempt).
+        audit: false,
       });
       return {
         ok: res.ok,
         status: res.status,
         error: res.ok ? undefined : (res.error ?? `Bot failed with status ${res.status}`),
         durationMs: elapsed(),
+        log: res.log,
       };
     }
     let url: URL;

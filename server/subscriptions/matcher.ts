@@ -1,10 +1,18 @@
-import { evalFhirPathTyped, normalizeErrorString, toTypedValue } from '@medplum/core';
-import type { Resource } from '@medplum/fhirtypes';
+import {
+  evalFhirPathTyped,
+  type Filter,
+  getSearchParameterDetails,
+  getSearchParameters,
+  normalizeErrorString,
+  Operator,
+  toTypedValue,
+} from '@medplum/core';
+import type { Resource, SearchParameter } from '@medplum/fhirtypes';
 import type pg from 'pg';
 import type { Logger } from 'pino';
-import { buildIndexRows } from '../fhir/indexer.ts';
+import { buildIndexRows, NON_INDEXED_PARAMS, tokenIndexRows } from '../fhir/indexer.ts';
 import type { PostgresRepository } from '../fhir/repo.ts';
-import { SqlParams } from '../fhir/search/conditions.ts';
+import { SqlParams, splitSearchValues } from '../fhir/search/conditions.ts';
 import { criteriaCondition } from '../fhir/search/policy.ts';
 import type { ActiveSubscription } from './subscription.ts';
 
@@ -126,4 +134,71 @@ export function matchesFhirPath(expression: string, current: Resource, previous:
     '%previous': toTypedValue(previous ?? {}),
   });
   return value?.[0]?.value === true;
+}
+
+/** One token criterion compiled for matching in memory: any of `ors` (or none of them, for :not). */
+interface TokenTest {
+  sp: SearchParameter;
+  not: boolean;
+  ors: { system?: string | null; value?: string }[];
+}
+
+/** A subscription's criteria as in-memory tests; undefined when some criterion needs SQL. */
+export type MemoryCriteria = TokenTest[];
+
+/**
+ * Compiles criteria that are only token equality tests (`code=`, `status:not=`, `_tag=system|x`,
+ * `class=EMER,IMP`...) — most bot subscriptions — so they are matched in memory, against the
+ * same token rows buildIndexRows writes to sp_token, with the same rules as tokenCondition in
+ * server/fhir/search/conditions.ts. Anything else (other types, modifiers, chains, ContactPoint
+ * tokens, which search folds to lower case) returns undefined and is matched by SQL.
+ */
+export function compileMemoryCriteria(resourceType: string, filters: Filter[]): MemoryCriteria | undefined {
+  const tests: TokenTest[] = [];
+  for (const f of filters) {
+    if (f.operator !== Operator.EQUALS && f.operator !== Operator.NOT && f.operator !== Operator.EXACT) return undefined;
+    const sp = getSearchParameters(resourceType)?.[f.code];
+    if (sp?.type !== 'token' || !sp.expression || NON_INDEXED_PARAMS.has(f.code)) return undefined;
+    try {
+      if (getSearchParameterDetails(resourceType, sp).elementDefinitions?.some((ed) => ed.type?.some((t) => t.code === 'ContactPoint'))) {
+        return undefined;
+      }
+    } catch {
+      return undefined;
+    }
+    const values = splitSearchValues(f.value);
+    if (values.length === 0 || values.some((v) => v === '')) return undefined;
+    tests.push({
+      sp,
+      not: f.operator === Operator.NOT,
+      ors: values.map((v) => {
+        const bar = v.indexOf('|');
+        if (bar < 0) return { value: v };
+        const system = v.slice(0, bar);
+        const value = v.slice(bar + 1);
+        return { system: system || null, ...(value ? { value } : {}) };
+      }),
+    });
+  }
+  return tests;
+}
+
+/** Whether a resource version meets compiled criteria; `rows` caches token rows per parameter. */
+export function matchesInMemory(
+  criteria: MemoryCriteria,
+  subject: Resource,
+  rows: Map<SearchParameter, [string | null, string | null][]> = new Map(),
+): boolean {
+  for (const test of criteria) {
+    let tokens = rows.get(test.sp);
+    if (!tokens) {
+      tokens = tokenIndexRows(subject, test.sp);
+      rows.set(test.sp, tokens);
+    }
+    const hit = tokens.some(([system, value]) =>
+      test.ors.some((o) => (o.system === undefined || o.system === system) && (o.value === undefined || o.value === value)),
+    );
+    if (hit === test.not) return false;
+  }
+  return true;
 }

@@ -15,6 +15,12 @@ export interface SubscriptionSettings {
   batchSize: number;
   /** Deliveries in flight per instance. */
   concurrency: number;
+  /** Delivered rows are deleted this long after delivery (SUBSCRIPTION_RETAIN_DELIVERED_HOURS); dead letters stay. */
+  retainDeliveredMs: number;
+  /** How often an instance prunes delivered rows. */
+  pruneIntervalMs: number;
+  /** Run cron bots (Bot.cronString / cronTiming) in this instance (BOT_CRON=false turns it off). */
+  cron: boolean;
 }
 
 export const DEFAULT_SUBSCRIPTION_SETTINGS: SubscriptionSettings = {
@@ -26,6 +32,9 @@ export const DEFAULT_SUBSCRIPTION_SETTINGS: SubscriptionSettings = {
   deliveryTimeoutMs: 30_000,
   batchSize: 200,
   concurrency: 64,
+  retainDeliveredMs: 24 * 3600_000,
+  pruneIntervalMs: 60_000,
+  cron: true,
 };
 
 function envInt(env: NodeJS.ProcessEnv, name: string): number | undefined {
@@ -50,6 +59,12 @@ export function subscriptionSettings(
     deliveryTimeoutMs: envInt(env, 'SUBSCRIPTION_TIMEOUT_MS') ?? d.deliveryTimeoutMs,
     batchSize: envInt(env, 'SUBSCRIPTION_BATCH') ?? d.batchSize,
     concurrency: envInt(env, 'SUBSCRIPTION_CONCURRENCY') ?? d.concurrency,
+    retainDeliveredMs: (() => {
+      const hours = envInt(env, 'SUBSCRIPTION_RETAIN_DELIVERED_HOURS');
+      return hours === undefined ? d.retainDeliveredMs : hours * 3600_000;
+    })(),
+    pruneIntervalMs: envInt(env, 'SUBSCRIPTION_PRUNE_MS') ?? d.pruneIntervalMs,
+    cron: env.BOT_CRON ? env.BOT_CRON !== 'false' && env.BOT_CRON !== '0' : d.cron,
   };
   const s = { ...fromEnv, ...overrides };
   if (s.leaseMs <= s.deliveryTimeoutMs) s.leaseMs = s.deliveryTimeoutMs + 5_000;

@@ -1,5 +1,6 @@
 import { type Filter, getExtension, normalizeErrorString, parseSearchRequest } from '@medplum/core';
 import type { Subscription } from '@medplum/fhirtypes';
+import { compileMemoryCriteria, type MemoryCriteria } from './matcher.ts';
 
 // Medplum's subscription extensions (packages/core/src/subscriptions, server workers/subscription.ts).
 export const EXT = {
@@ -29,6 +30,8 @@ export interface ActiveSubscription {
   channelType: string;
   endpoint?: string;
   headers: Record<string, string>;
+  /** The criteria as in-memory token tests, when they are only that (see matcher.ts). */
+  memory?: MemoryCriteria;
 }
 
 /** "200,201-299" → [[200,200],[201,299]]; undefined when absent or malformed. */
@@ -82,5 +85,6 @@ export function parseSubscription(resource: Subscription & { id: string }): Acti
     channelType: resource.channel?.type ?? '',
     endpoint: resource.channel?.endpoint,
     headers: parseHeaders(resource.channel?.header),
+    memory: search.filters?.length ? compileMemoryCriteria(search.resourceType, search.filters) : undefined,
   };
 }

@@ -268,4 +268,16 @@ describe('rest-hook subscriptions', () => {
     const res = await fetch(`${t.baseUrl}admin/subscriptions/dead-letters`);
     expect(res.status).toBe(401);
   });
+
+  test('delivered rows are pruned after the retention; dead letters stay', async () => {
+    const deadLetters = async () =>
+      ((await t.medplum.get(`${t.baseUrl}admin/subscriptions/dead-letters`, { cache: 'no-cache' })).deadLetters as unknown[]).length;
+    const dead = await deadLetters();
+    expect(await t.server.subscriptions.prune()).toBe(0);
+    // A day and an hour later (retention 24 h): every delivered row of this file's tests goes.
+    const pruned = await t.server.subscriptions.prune(new Date(Date.now() + 25 * 3600_000));
+    expect(pruned).toBeGreaterThan(0);
+    expect(await t.server.subscriptions.prune(new Date(Date.now() + 25 * 3600_000))).toBe(0);
+    expect(await deadLetters()).toBe(dead);
+  });
 });

@@ -47,6 +47,52 @@ describe.each(modes)('websocket channel ($name)', ({ redisUrl }) => {
     t.medplum.getSubscriptionManager().closeWebSocket();
   });
 
+  test('a websocket Subscription is matched only while a client is bound to it', async () => {
+    const sub = await t.medplum.createResource({
+      resourceType: 'Subscription',
+      status: 'active',
+      reason: 'x',
+      criteria: 'Encounter?status=triaged',
+      channel: { type: 'websocket' },
+    });
+    const matched: string[] = [];
+    const record = (notices: { subscriptionId: string; resource: { id: string } }[]) => {
+      for (const n of notices) if (n.subscriptionId === sub.id) matched.push(n.resource.id);
+    };
+    const offs = [t.server.subscriptions.onNotification(record), other.server.subscriptions.onNotification(record)];
+    const off = () => {
+      for (const o of offs) o();
+    };
+    try {
+      const unbound = await t.medplum.createResource<Encounter>({ resourceType: 'Encounter', status: 'triaged', class: { code: 'EMER' } });
+      const params = await t.medplum.get<Parameters>(`fhir/R4/Subscription/${sub.id}/$get-ws-binding-token`, { cache: 'no-cache' });
+      const token = params.parameter?.find((p) => p.name === 'token')?.valueString as string;
+      const ws = new WebSocket(`${t.baseUrl.replace('http', 'ws')}ws/subscriptions-r4`);
+      const messages: Bundle[] = [];
+      ws.addEventListener('message', (m) => messages.push(JSON.parse(String(m.data))));
+      await new Promise((r) => ws.addEventListener('open', r));
+      ws.send(JSON.stringify({ type: 'bind-with-token', payload: { token } }));
+      for (let i = 0; i < 100 && messages.length < 1; i++) await sleep(20);
+      // Written on the other instance, which may dispatch it: the binding is in the database.
+      const bound = await other.medplum.createResource<Encounter>({
+        resourceType: 'Encounter',
+        status: 'triaged',
+        class: { code: 'EMER' },
+      });
+      for (let i = 0; i < 100 && messages.length < 2; i++) await sleep(20);
+      expect(messages.map((m) => (m.entry?.[1]?.resource as Encounter | undefined)?.id)).toEqual([undefined, bound.id]);
+      ws.close();
+      await sleep(300);
+      const after = await t.medplum.createResource<Encounter>({ resourceType: 'Encounter', status: 'triaged', class: { code: 'EMER' } });
+      await sleep(500);
+      expect(matched).toEqual([bound.id]);
+      expect(matched).not.toContain(unbound.id);
+      expect(matched).not.toContain(after.id);
+    } finally {
+      off();
+    }
+  });
+
   test('binding tokens are not API bearer tokens; binding needs a valid token', async () => {
     const sub = await t.medplum.createResource({
       resourceType: 'Subscription',

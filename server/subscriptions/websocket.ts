@@ -19,6 +19,8 @@ const TOKEN_SECONDS = 3600;
 const REDIS_CHANNEL = 'emergisphere:subscriptions:r4:websockets';
 const PG_CHANNEL = 'subscription_ws';
 const HEARTBEAT_MS = 10_000;
+/** A binding row outlives a few missed heartbeats, then any instance removes it. */
+const BINDING_TTL_SECONDS = 35;
 
 export interface WebSocketChannelDeps {
   keys: KeyStore;
@@ -141,6 +143,8 @@ export class WebSocketChannel {
             this.sockets.set(subscriptionId, set);
           }
           set.add(socket);
+          // Committed before the handshake: events written after it are matched.
+          await this.bindRow(subscriptionId);
           socket.send(JSON.stringify(statusBundle(subscriptionId, 'handshake')));
         } else {
           bound.delete(subscriptionId);
@@ -156,7 +160,33 @@ export class WebSocketChannel {
   private detach(subscriptionId: string, socket: WebSocket): void {
     const set = this.sockets.get(subscriptionId);
     set?.delete(socket);
-    if (set?.size === 0) this.sockets.delete(subscriptionId);
+    if (set?.size === 0) {
+      this.sockets.delete(subscriptionId);
+      void this.unbindRow(subscriptionId).catch((err) =>
+        this.deps.logger.warn({ err: normalizeErrorString(err) }, 'could not remove a websocket binding'),
+      );
+    }
+  }
+
+  /** Records that this instance has a client for the Subscription (new rows bump the generation). */
+  private async bindRow(subscriptionId: string): Promise<void> {
+    await this.deps.pool.query(
+      `WITH b AS (INSERT INTO subscription_ws_binding (subscription_id, owner, expires_at)
+         VALUES ($1, $2, clock_timestamp() + $3 * interval '1 second')
+         ON CONFLICT (subscription_id, owner) DO UPDATE SET expires_at = EXCLUDED.expires_at
+         RETURNING (xmax = 0) AS inserted)
+       UPDATE subscription_state SET generation = generation + 1 WHERE EXISTS (SELECT 1 FROM b WHERE inserted)`,
+      [subscriptionId, this.deps.engine.owner, BINDING_TTL_SECONDS],
+    );
+  }
+
+  private async unbindRow(subscriptionId: string): Promise<void> {
+    if (this.sockets.has(subscriptionId)) return;
+    await this.deps.pool.query(
+      `WITH gone AS (DELETE FROM subscription_ws_binding WHERE subscription_id = $1 AND owner = $2 RETURNING 1)
+       UPDATE subscription_state SET generation = generation + 1 WHERE EXISTS (SELECT 1 FROM gone)`,
+      [subscriptionId, this.deps.engine.owner],
+    );
   }
 
   private async verify(token: string | undefined): Promise<string | undefined> {
@@ -172,6 +202,15 @@ export class WebSocketChannel {
   }
 
   private sendHeartbeats(): void {
+    if (this.sockets.size > 0) {
+      this.deps.pool
+        .query(
+          `UPDATE subscription_ws_binding SET expires_at = clock_timestamp() + $3 * interval '1 second'
+           WHERE owner = $1 AND subscription_id = ANY($2::text[])`,
+          [this.deps.engine.owner, [...this.sockets.keys()], BINDING_TTL_SECONDS],
+        )
+        .catch((err) => this.deps.logger.warn({ err: normalizeErrorString(err) }, 'could not refresh websocket bindings'));
+    }
     for (const [id, set] of this.sockets) {
       const msg = JSON.stringify(statusBundle(id, 'heartbeat'));
       for (const s of set) s.send(msg);
@@ -237,8 +276,17 @@ export class WebSocketChannel {
   async close(): Promise<void> {
     this.unsubscribe?.();
     if (this.heartbeat) clearInterval(this.heartbeat);
-    for (const set of this.sockets.values()) for (const s of set) s.terminate();
+    const ids = [...this.sockets.keys()];
+    const open = [...this.sockets.values()].flatMap((set) => [...set]);
     this.sockets.clear();
+    await this.deps.pool
+      .query(
+        `WITH gone AS (DELETE FROM subscription_ws_binding WHERE owner = $1 AND subscription_id = ANY($2::text[]) RETURNING 1)
+         UPDATE subscription_state SET generation = generation + 1 WHERE EXISTS (SELECT 1 FROM gone)`,
+        [this.deps.engine.owner, ids],
+      )
+      .catch(() => undefined);
+    for (const s of open) s.terminate();
     this.publisher?.disconnect();
     this.subscriber?.disconnect();
     await this.listener?.end().catch(() => undefined);

@@ -1,4 +1,4 @@
-import { allOk, badRequest, getExtension, isResource, OperationOutcomeError, type WithId } from '@medplum/core';
+import { allOk, badRequest, getExtension, getStatus, isResource, OperationOutcomeError, type WithId } from '@medplum/core';
 import type {
   Bot,
   OperationDefinition,
@@ -190,5 +190,23 @@ export async function tryCustomOperation(
   if (result.returnValue === undefined) {
     return { status: 200, outcome: allOk };
   }
+  // A bot answers a refusal (a conflict, a missing resource…) by returning an OperationOutcome
+  // with an error issue: the reply carries the status its issue code stands for (409, 404, 422…).
+  const refusal = errorOutcome(result.returnValue);
+  if (refusal) {
+    return { status: refusalStatus(refusal), outcome: refusal };
+  }
   return { status: 200, resource: buildOutput(chosen.definition, result.returnValue) };
+}
+
+function errorOutcome(value: unknown): OperationOutcome | undefined {
+  if (!isResource(value, 'OperationOutcome')) return undefined;
+  const outcome = value as OperationOutcome;
+  return outcome.issue?.some((i) => i.severity === 'error' || i.severity === 'fatal') ? outcome : undefined;
+}
+
+/** 4xx only: a bot may refuse a request, but a server error is never the bot's to declare. */
+function refusalStatus(outcome: OperationOutcome): number {
+  const status = getStatus(outcome);
+  return status >= 400 && status < 500 ? status : 400;
 }

@@ -159,6 +159,7 @@ interface MemberRow {
  */
 async function compartmentPage(repo: PostgresRepository, req: EverythingRequest): Promise<{ resources: Resource[]; total: number }> {
   const wanted = req.types ?? [...new Set(['Patient', ...patientCompartment().keys()])].filter((t) => !ONLY_WHEN_NAMED.has(t));
+  await repo.auditVisible(wanted.includes('AuditEvent'));
   const params = new SqlParams();
   const restrict = policyRestriction(repo);
   const open: string[] = [];

@@ -1,0 +1,22 @@
+import type { MedplumClient } from '@medplum/core';
+
+/**
+ * Whether the signed-in user's role may read a resource type. The server enforces access on every
+ * request; the app uses this only to hide what would always be empty (a clerk sees no clinical notes).
+ */
+export function canRead(medplum: MedplumClient, resourceType: string): boolean {
+  const policy = medplum.getAccessPolicy();
+  if (!policy?.resource) return true;
+  return policy.resource.some((r) => r.resourceType === resourceType || r.resourceType === '*');
+}
+
+export function canWrite(medplum: MedplumClient, resourceType: string): boolean {
+  const policy = medplum.getAccessPolicy();
+  if (!policy?.resource) return true;
+  return policy.resource.some((r) => (r.resourceType === resourceType || r.resourceType === '*') && !r.readonly);
+}
+
+/** Overrides and bed moves are for clinicians (the server checks it again). */
+export function isClinician(medplum: MedplumClient): boolean {
+  return medplum.getProfile()?.resourceType === 'Practitioner';
+}

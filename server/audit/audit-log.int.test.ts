@@ -1,0 +1,97 @@
+import { randomUUID } from 'node:crypto';
+import type { AuditEvent } from '@medplum/fhirtypes';
+import pg from 'pg';
+import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { startTestServer, type TestServer } from '../../test/server.ts';
+import { AuditLog, createAuditPool } from './audit-log.ts';
+import { restAuditEvent } from './events.ts';
+
+let t: TestServer;
+let pool: pg.Pool;
+
+beforeAll(async () => {
+  t = await startTestServer();
+  pool = new pg.Pool({ connectionString: t.databaseUrl, max: 2 });
+});
+
+afterAll(async () => {
+  await pool.end();
+  await t.close();
+});
+
+function eventFor(marker: string): AuditEvent {
+  return restAuditEvent({ interaction: 'read', actor: { ip: '10.0.0.1', clientId: marker }, status: 200, what: [`Patient/${marker}`] });
+}
+
+async function pending(): Promise<number> {
+  const { rows } = await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM audit_log');
+  return rows[0].n;
+}
+
+async function searchByEntity(marker: string): Promise<AuditEvent[]> {
+  return t.medplum.searchResources('AuditEvent', { entity: `Patient/${marker}`, _count: '100' }, { cache: 'no-cache' });
+}
+
+describe('audit log', () => {
+  test('events recorded by a process that stopped before indexing them are searchable, each exactly once', async () => {
+    // A second AuditLog on its own pool, with background indexing off, stands for an instance
+    // that committed events and died: its rows sit in audit_log, unindexed.
+    const otherPool = createAuditPool(t.databaseUrl);
+    const other = new AuditLog(otherPool, pino({ level: 'silent' }), { indexIntervalMs: 0 });
+    const marker = randomUUID();
+    await Promise.all([other.record(eventFor(marker)), other.record(eventFor(marker)), other.record(eventFor(marker))]);
+    await otherPool.end();
+    const { rows } = await pool.query<{ n: number }>("SELECT count(*)::int AS n FROM audit_log WHERE content LIKE '%' || $1 || '%'", [
+      marker,
+    ]);
+    expect(rows[0].n).toBe(3);
+
+    // Two readers at once: both see all three events, and indexing never doubles one.
+    const [a, b] = await Promise.all([searchByEntity(marker), searchByEntity(marker)]);
+    expect(a).toHaveLength(3);
+    expect(b).toHaveLength(3);
+    expect(new Set(a.map((e) => e.id)).size).toBe(3);
+    const read = await t.medplum.readResource('AuditEvent', a[0].id as string);
+    expect(read.agent?.[0]?.altId).toBe(marker);
+    const { rows: left } = await pool.query<{ n: number }>("SELECT count(*)::int AS n FROM audit_log WHERE content LIKE '%' || $1 || '%'", [
+      marker,
+    ]);
+    expect(left[0].n).toBe(0);
+  });
+
+  test('a search right after a request finds the AuditEvent of that request', async () => {
+    const marker = randomUUID();
+    await t.medplum.readResource('Patient', marker).catch(() => undefined);
+    const events = await searchByEntity(marker);
+    expect(events).toHaveLength(1);
+    expect(events[0].outcome).toBe('4');
+  });
+
+  test('idle servers index pending events in the background', async () => {
+    const auditPool = createAuditPool(t.databaseUrl);
+    const log = new AuditLog(auditPool, pino({ level: 'silent' }), { indexIntervalMs: 20 });
+    const marker = randomUUID();
+    await log.record(eventFor(marker));
+    await expect.poll(pending, { timeout: 10_000, interval: 50 }).toBe(0);
+    await log.close();
+    await auditPool.end();
+    const { rows } = await pool.query<{ n: number }>(
+      "SELECT count(*)::int AS n FROM resource WHERE resource_type = 'AuditEvent' AND content LIKE '%' || $1 || '%'",
+      [marker],
+    );
+    expect(rows[0].n).toBe(1);
+  });
+
+  test('a closed log refuses new events and leaves none half-written', async () => {
+    const auditPool = createAuditPool(t.databaseUrl);
+    const log = new AuditLog(auditPool, pino({ level: 'silent' }), { indexIntervalMs: 0 });
+    const marker = randomUUID();
+    const recorded = log.record(eventFor(marker));
+    await log.close();
+    await recorded;
+    await expect(log.record(eventFor(marker))).rejects.toThrow('closed');
+    await auditPool.end();
+    expect(await searchByEntity(marker)).toHaveLength(1);
+  });
+});
