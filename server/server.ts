@@ -145,6 +145,7 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
       tracing,
       pool,
       systemRepo: () => (app as App).repo(),
+      authenticate: (authorization) => auth.authenticate(authorization),
       metricsToken: process.env.METRICS_TOKEN || undefined,
       readiness: {
         pool,

@@ -37,8 +37,11 @@ function percentile(sorted: number[], p: number): number | null {
 }
 
 function durationMs(event: AuditEvent): number | undefined {
-  const d = event.entity?.[0]?.detail?.find((x) => x.type === 'durationMs')?.valueString;
-  if (d !== undefined && Number.isFinite(Number(d))) return Number(d);
+  // $execute records `durationMs`; a subscription delivery to the bot records `duration-ms`.
+  for (const e of event.entity ?? []) {
+    const d = e.detail?.find((x) => x.type === 'durationMs' || x.type === 'duration-ms')?.valueString;
+    if (d !== undefined && Number.isFinite(Number(d))) return Number(d);
+  }
   const { start, end } = event.period ?? {};
   return start && end ? Date.parse(end) - Date.parse(start) : undefined;
 }

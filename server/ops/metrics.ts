@@ -205,21 +205,23 @@ export class OpsMetrics {
    * runtime and the delivery workers need no metrics code of their own.
    */
   observeAudit(event: AuditEvent): void {
-    if (event.type?.code === 'execute' && event.type.system === 'https://medplum.com/CodeSystem/audit-event-type') {
-      const bot = event.entity?.[0]?.what?.reference ?? 'unknown';
-      const outcome = event.outcome === '0' ? 'success' : 'failure';
-      this.botExecutions.inc({ bot, outcome });
-      const ms = Number(detail(event, 'durationMs'));
-      if (Number.isFinite(ms)) this.botDuration.observe({ bot, outcome }, ms / 1000);
-      return;
-    }
-    if (event.subtype?.some((s) => s.code === 'subscription-delivery')) {
-      const channel = event.entity?.some((e) => e.what?.reference?.startsWith('Bot/')) ? 'bot' : 'rest-hook';
+    const delivery = event.subtype?.some((s) => s.code === 'subscription-delivery') ?? false;
+    const execute = event.type?.code === 'execute' && event.type.system === 'https://medplum.com/CodeSystem/audit-event-type';
+    // A delivery to a bot is recorded once, as a delivery that is also the bot's execution.
+    const bot = event.entity?.find((e) => e.what?.reference?.startsWith('Bot/'))?.what?.reference;
+    if (delivery) {
       const next = detail(event, 'delivery')?.split(':')[1];
       const outcome = event.outcome === '0' ? 'delivered' : next === 'dead' ? 'dead' : 'retry';
+      const channel = bot ? 'bot' : 'rest-hook';
       this.deliveryAttempts.inc({ channel, outcome });
       const ms = Number(detail(event, 'duration-ms'));
       if (Number.isFinite(ms)) this.deliveryDuration.observe({ channel, outcome }, ms / 1000);
+    }
+    if (execute && bot) {
+      const outcome = event.outcome === '0' ? 'success' : 'failure';
+      this.botExecutions.inc({ bot, outcome });
+      const ms = Number(detail(event, 'durationMs') ?? detail(event, 'duration-ms'));
+      if (Number.isFinite(ms)) this.botDuration.observe({ bot, outcome }, ms / 1000);
     }
   }
 }

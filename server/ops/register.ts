@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { forbidden, OperationOutcomeError } from '@medplum/core';
+import { forbidden, OperationOutcomeError, unauthorized } from '@medplum/core';
 import { type Context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type pg from 'pg';
@@ -19,6 +19,8 @@ export interface OpsRouteDeps extends OpsHookDeps {
   readiness: ReadinessDeps;
   pool: pg.Pool;
   systemRepo: () => PostgresRepository;
+  /** Authenticates a bearer token (the app's static routes may have let the request through without one). */
+  authenticate: (authorization: string | undefined) => Promise<{ membership: { admin?: boolean } }>;
   /** When set, /metrics answers only `Authorization: Bearer <metricsToken>`. */
   metricsToken?: string;
 }
@@ -133,7 +135,12 @@ export function registerOpsRoutes(fastify: FastifyInstance, deps: OpsRouteDeps):
 
   fastify.get('/health/agents', async (request, reply) => {
     // Project admins only: bot names, failure rates and queues describe the deployment.
-    if (!request.auth?.membership.admin) throw new OperationOutcomeError(forbidden);
+    if (!request.headers.authorization) {
+      reply.header('WWW-Authenticate', 'Bearer realm="EmergiSphere"');
+      throw new OperationOutcomeError(unauthorized);
+    }
+    const caller = request.auth ?? (await deps.authenticate(request.headers.authorization));
+    if (!caller.membership.admin) throw new OperationOutcomeError(forbidden);
     return reply.header('Cache-Control', 'no-store').send(await agentsReport(deps.systemRepo(), deps.pool));
   });
 
