@@ -4,6 +4,14 @@
 #   docker run -e DATABASE_URL=... -e REDIS_URL=... -p 8103:8103 emergisphere
 ARG NODE_VERSION=24
 
+# The clinician app (Vite build of app/ into app/dist), with the full dependency set.
+FROM node:${NODE_VERSION}-bookworm-slim AS app
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY . .
+RUN node scripts/build-app.ts --force
+
 # Production dependencies only; nothing is compiled (Node 24 runs the TypeScript sources directly).
 FROM node:${NODE_VERSION}-bookworm-slim AS deps
 WORKDIR /app
@@ -20,6 +28,7 @@ ENV NODE_ENV=production \
     HOST=0.0.0.0 \
     TRUST_PROXY=true \
     DEPLOY_BOTS=false \
+    SEED=false \
     HL7_BRIDGE=false
 WORKDIR /app
 COPY --from=deps --chown=node:node /app/node_modules ./node_modules
@@ -29,6 +38,7 @@ COPY --chown=node:node hl7-bridge ./hl7-bridge
 COPY --chown=node:node server-config ./server-config
 COPY --chown=node:node fhir-profiles ./fhir-profiles
 COPY --chown=node:node scripts ./scripts
+COPY --from=app --chown=node:node /app/app/dist ./app/dist
 # The server never writes to its own files; only ./data (unused with DATABASE_URL) is writable.
 RUN mkdir -p /app/data && chown node:node /app/data
 USER node

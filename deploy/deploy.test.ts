@@ -129,6 +129,11 @@ describe('Dockerfile', () => {
     const cmd = after.filter((i) => i.getKeyword() === 'CMD').at(-1);
     expect(JSON.parse(cmd?.getArgumentsContent() ?? '')).toEqual(['node', 'server/index.ts']);
     expect(text).toContain('npm ci --omit=dev');
+    // The clinician app is built in its own stage and only its output is shipped.
+    expect(text).toMatch(/RUN node scripts\/build-app\.ts/);
+    expect(text).toMatch(/COPY --from=app \S+ \/app\/app\/dist \.\/app\/dist/);
+    // Production never loads the demo hospital.
+    expect(text).toMatch(/SEED=false/);
   });
 });
 
