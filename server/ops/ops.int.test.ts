@@ -131,14 +131,14 @@ describe('health', () => {
     const client = new pg.Client({ connectionString: t.databaseUrl });
     await client.connect();
     try {
-      await client.query(`UPDATE schema_migrations SET name = 'renamed-for-test' WHERE name = '0005_trace_context'`);
+      await client.query(`UPDATE schema_migrations SET name = 'renamed-for-test' WHERE name = '0008_trace_context'`);
       const res = await fetch(`${t.baseUrl}health/ready`);
       expect(res.status).toBe(503);
       const body = (await res.json()) as { ready: boolean; checks: { migrations: { ok: boolean; detail: { pending: string[] } } } };
       expect(body.ready).toBe(false);
-      expect(body.checks.migrations.detail.pending).toEqual(['0005_trace_context']);
+      expect(body.checks.migrations.detail.pending).toEqual(['0008_trace_context']);
     } finally {
-      await client.query(`UPDATE schema_migrations SET name = '0005_trace_context' WHERE name = 'renamed-for-test'`);
+      await client.query(`UPDATE schema_migrations SET name = '0008_trace_context' WHERE name = 'renamed-for-test'`);
       await client.end();
     }
   });

@@ -110,7 +110,7 @@ export class Tracing {
   }
 }
 
-/** The trace context a write recorded for a resource version (see migration 0005). */
+/** The trace context a write recorded for a resource version (see migration 0008_trace_context). */
 export async function traceparentOfVersion(pool: pg.Pool, versionId: string): Promise<string | undefined> {
   const { rows } = await pool.query<{ traceparent: string }>('SELECT traceparent FROM trace_context WHERE version_id = $1', [versionId]);
   return rows[0]?.traceparent;
