@@ -218,7 +218,17 @@ test('EMTALA: nothing about insurance or money before the screening; then the bi
   expect(stripe.sessions.size).toBe(1);
   const session = [...stripe.sessions.values()][0];
   expect(session).toMatchObject({ amount_total: 59560, metadata: { invoice: `Invoice/${invoice.id}` } });
-  const message = (await m.searchOne('CommunicationRequest', { encounter: enc }, { cache: 'no-cache' })) as CommunicationRequest;
+  // The link is put on the Invoice first, then sent: wait for the payment message itself.
+  const message = await waitFor(
+    async () =>
+      (await m.searchOne(
+        'CommunicationRequest',
+        { encounter: enc, category: 'https://emergisphere.dev/fhir/CodeSystem/communication-category|payment' },
+        { cache: 'no-cache' },
+      )) as CommunicationRequest | undefined,
+    30_000,
+    'the payment message',
+  );
   expect(message.payload?.[0].contentString).toContain(session.url as string);
   expect(message.category?.[0].coding?.[0].code).toBe('payment');
   await payer.waitFor((r) => r.length === 1);
