@@ -12,14 +12,17 @@ import { type BotRuntime, baseContentType } from './bots/runtime.ts';
 import type { ServerConfig } from './config.ts';
 import type { LoadedProfiles } from './fhir/definitions.ts';
 import { registerBinaryRoutes } from './fhir/operations/binary.ts';
+import { registerLookupRoutes } from './fhir/operations/codesystem-lookup.ts';
 import { type CustomOperationResult, tryCustomOperation } from './fhir/operations/custom.ts';
 import { registerEverythingRoutes } from './fhir/operations/everything.ts';
+import { registerExpandRoutes } from './fhir/operations/expand.ts';
 import { registerHistoryRoutes } from './fhir/operations/history.ts';
 import { buildCapabilityStatement } from './fhir/operations/metadata.ts';
 import { registerOcrRoutes } from './fhir/operations/ocr.ts';
 import { registerValidateRoutes } from './fhir/operations/validate.ts';
 import { internalError, PostgresRepository, type RepositoryContext, type RepositoryOptions } from './fhir/repo.ts';
 import { installSearchRoutes } from './fhir/search/routes.ts';
+import { TerminologyCatalog } from './fhir/terminology/catalog.ts';
 import { ResourceValidator, Terminology } from './fhir/validation.ts';
 import { checkBundle, checkFhirBody, checkPaging, preferences, splitFhirUrl } from './http/fhir-request.ts';
 import { registerHl7LogRoute } from './http/hl7-log.ts';
@@ -292,6 +295,9 @@ export async function createApp(deps: AppDeps): Promise<App> {
   registerValidateRoutes(fastify, routeDeps);
   registerEverythingRoutes(fastify, routeDeps);
   registerOcrRoutes(fastify, routeDeps);
+  const catalog = new TerminologyCatalog(profiles.others);
+  registerExpandRoutes(fastify, { ...routeDeps, terminology: catalog });
+  registerLookupRoutes(fastify, { ...routeDeps, terminology: catalog });
   await registerStripeWebhook(fastify, { bots: deps.bots, systemRepo: () => newRepo() });
 
   for (const method of FHIR_METHODS) {

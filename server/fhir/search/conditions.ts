@@ -9,9 +9,9 @@ import {
 } from '@medplum/core';
 import type { SearchParameter } from '@medplum/fhirtypes';
 import { normalizeString } from '../indexer.ts';
+import { filterParameterCondition } from './filter.ts';
 import { MODIFIERS, PREFIXES, parseSearchParameter } from './parse.ts';
 import { parseDateRange, parseNumberValue, toTimestamp } from './ranges.ts';
-import { filterParameterCondition } from './filter.ts';
 
 /** Collects bind parameters; user input only ever reaches PostgreSQL through these. */
 export class SqlParams {

@@ -9,14 +9,40 @@ let k: SearchKit;
 beforeAll(async () => {
   t = await startTestServer();
   k = new SearchKit(t, 'filter');
-  await k.create<Patient>('ann', { resourceType: 'Patient', gender: 'female', birthDate: '1980-05-01', name: [{ family: 'Smith', given: ['Ann'] }] });
-  await k.create<Patient>('bob', { resourceType: 'Patient', gender: 'male', birthDate: '2001-02-03', name: [{ family: 'Smithers', given: ['Bob'] }] });
+  await k.create<Patient>('ann', {
+    resourceType: 'Patient',
+    gender: 'female',
+    birthDate: '1980-05-01',
+    name: [{ family: 'Smith', given: ['Ann'] }],
+  });
+  await k.create<Patient>('bob', {
+    resourceType: 'Patient',
+    gender: 'male',
+    birthDate: '2001-02-03',
+    name: [{ family: 'Smithers', given: ['Bob'] }],
+  });
   await k.create<Patient>('cy', { resourceType: 'Patient', name: [{ family: 'Jones', given: ['Cy'] }] });
   const ann = k.ref('ann');
-  await k.create<Observation>('obs-ann', { resourceType: 'Observation', status: 'final', code: { text: 'hr' }, subject: { reference: ann }, valueQuantity: { value: 80 } });
-  await k.create<Observation>('obs-bob', { resourceType: 'Observation', status: 'final', code: { text: 'hr' }, subject: { reference: k.ref('bob') }, valueQuantity: { value: 120 } });
+  await k.create<Observation>('obs-ann', {
+    resourceType: 'Observation',
+    status: 'final',
+    code: { text: 'hr' },
+    subject: { reference: ann },
+    valueQuantity: { value: 80 },
+  });
+  await k.create<Observation>('obs-bob', {
+    resourceType: 'Observation',
+    status: 'final',
+    code: { text: 'hr' },
+    subject: { reference: k.ref('bob') },
+    valueQuantity: { value: 120 },
+  });
   await k.create<Communication>('msg-ann-subject', { resourceType: 'Communication', status: 'completed', subject: { reference: ann } });
-  await k.create<Communication>('msg-ann-recipient', { resourceType: 'Communication', status: 'completed', recipient: [{ reference: ann }] });
+  await k.create<Communication>('msg-ann-recipient', {
+    resourceType: 'Communication',
+    status: 'completed',
+    recipient: [{ reference: ann }],
+  });
   await k.create<Communication>('msg-bob', { resourceType: 'Communication', status: 'in-progress', subject: { reference: k.ref('bob') } });
 });
 afterAll(async () => t?.close());
@@ -52,7 +78,10 @@ describe('_filter', () => {
   });
 
   test('combines with ordinary parameters and keeps paging', async () => {
-    const bundle = await k.search('Communication', { _filter: `subject eq ${k.ref('ann')} or subject eq ${k.ref('bob')}`, status: 'in-progress' });
+    const bundle = await k.search('Communication', {
+      _filter: `subject eq ${k.ref('ann')} or subject eq ${k.ref('bob')}`,
+      status: 'in-progress',
+    });
     expect(k.matchLabels(bundle)).toEqual(['msg-bob']);
     const page = await k.search('Patient', { _filter: 'family sw smith', _count: '1', _sort: 'birthdate' });
     expect(k.matchLabels(page)).toEqual(['ann']);

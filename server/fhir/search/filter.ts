@@ -53,7 +53,9 @@ function comparisonFilter(resourceType: string, c: FhirFilterComparison): { filt
     case Operator.CONTAINS:
     case Operator.STARTS_WITH:
       if (type !== 'string') {
-        throw invalid(`_filter operator "${c.operator === Operator.CONTAINS ? 'co' : 'sw'}" needs a string parameter; ${path} is ${type ?? 'unknown'}`);
+        throw invalid(
+          `_filter operator "${c.operator === Operator.CONTAINS ? 'co' : 'sw'}" needs a string parameter; ${path} is ${type ?? 'unknown'}`,
+        );
       }
       // A plain string search is already a case-insensitive starts-with.
       return { filter: parse(c.operator === Operator.CONTAINS ? `${path}:contains` : path, c.value), negate: false };
