@@ -16,6 +16,7 @@ import { registerLookupRoutes } from './fhir/operations/codesystem-lookup.ts';
 import { type CustomOperationResult, tryCustomOperation } from './fhir/operations/custom.ts';
 import { registerEverythingRoutes } from './fhir/operations/everything.ts';
 import { registerExpandRoutes } from './fhir/operations/expand.ts';
+import { registerExpandProfileRoutes } from './fhir/operations/expand-profile.ts';
 import { registerHistoryRoutes } from './fhir/operations/history.ts';
 import { buildCapabilityStatement } from './fhir/operations/metadata.ts';
 import { registerOcrRoutes } from './fhir/operations/ocr.ts';
@@ -298,6 +299,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
   const catalog = new TerminologyCatalog(profiles.others);
   registerExpandRoutes(fastify, { ...routeDeps, terminology: catalog });
   registerLookupRoutes(fastify, { ...routeDeps, terminology: catalog });
+  registerExpandProfileRoutes(fastify, { ...routeDeps, profiles: profiles.profiles });
   await registerStripeWebhook(fastify, { bots: deps.bots, systemRepo: () => newRepo() });
 
   for (const method of FHIR_METHODS) {
