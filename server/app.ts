@@ -5,6 +5,7 @@ import type { OperationOutcome, Resource } from '@medplum/fhirtypes';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest, LogController } from 'fastify';
 import type pg from 'pg';
 import type { Logger } from 'pino';
+import { registerProjectAdminRoutes } from './admin/routes.ts';
 import type { KeyStore } from './auth/keys.ts';
 import { registerAuthRoutes } from './auth/routes.ts';
 import { registerBotRoutes } from './bots/routes.ts';
@@ -293,6 +294,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
   await fastify.register(async (binaryScope) => registerBinaryRoutes(binaryScope, routeDeps));
   registerHistoryRoutes(fastify, routeDeps);
   registerBotRoutes(fastify, { bots: deps.bots, repoFor });
+  registerProjectAdminRoutes(fastify, { pool, repoFor, invalidateAuth: () => deps.security.auth.invalidate() });
   registerValidateRoutes(fastify, routeDeps);
   registerEverythingRoutes(fastify, routeDeps);
   registerOcrRoutes(fastify, routeDeps);
