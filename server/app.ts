@@ -32,6 +32,7 @@ import { JSON_CONTENT_TYPES, parseJsonBody } from './http/json.ts';
 import { FHIR_JSON, outcome, sendOutcome } from './http/outcomes.ts';
 import { registerSecurity, type SecurityDeps } from './http/security.ts';
 import { registerStaticApp } from './http/static-app.ts';
+import { registerResendRoutes } from './subscriptions/resend.ts';
 import { registerSubscriptionAdminRoutes } from './subscriptions/routes.ts';
 import { registerStripeWebhook } from './webhooks/stripe.ts';
 
@@ -294,6 +295,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
   await fastify.register(async (binaryScope) => registerBinaryRoutes(binaryScope, routeDeps));
   registerHistoryRoutes(fastify, routeDeps);
   registerBotRoutes(fastify, { bots: deps.bots, repoFor });
+  registerResendRoutes(fastify, { pool, repoFor });
   registerProjectAdminRoutes(fastify, { pool, repoFor, invalidateAuth: () => deps.security.auth.invalidate() });
   registerValidateRoutes(fastify, routeDeps);
   registerEverythingRoutes(fastify, routeDeps);
