@@ -1,4 +1,4 @@
-import type { Communication, Observation, Patient } from '@medplum/fhirtypes';
+import type { Communication, Encounter, Observation, Patient, Task } from '@medplum/fhirtypes';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { startTestServer, type TestServer } from '../../../test/server.ts';
 import { fetchJson, outcomeText, SearchKit } from './search-test-kit.ts';
@@ -56,6 +56,18 @@ describe('_filter', () => {
     ]);
   });
 
+  test("the stock ResourceTimeline's Task query: based-on, focus or subject", async () => {
+    const enc = await k.create<Encounter>('enc', { resourceType: 'Encounter', status: 'in-progress', class: { code: 'EMER' } });
+    const ref = `Encounter/${enc.id}`;
+    await k.create<Task>('task-focus', { resourceType: 'Task', status: 'ready', intent: 'order', focus: { reference: ref } });
+    await k.create<Task>('task-based-on', { resourceType: 'Task', status: 'ready', intent: 'order', basedOn: [{ reference: ref }] });
+    await k.create<Task>('task-other', { resourceType: 'Task', status: 'ready', intent: 'order', focus: { reference: k.ref('ann') } });
+    expect(await k.labels('Task', { _filter: `based-on eq ${ref} or focus eq ${ref} or subject eq ${ref}` })).toEqual([
+      'task-based-on',
+      'task-focus',
+    ]);
+  });
+
   test('eq, ne, co, sw on strings and tokens', async () => {
     expect(await k.labels('Patient', { _filter: 'family eq Smith' })).toEqual(['ann']);
     expect(await k.labels('Patient', { _filter: 'family sw smith' })).toEqual(['ann', 'bob']);
@@ -89,7 +101,14 @@ describe('_filter', () => {
   });
 
   test('bad _filter → 400 naming _filter', async () => {
-    for (const bad of ['name xx Smith', '(name eq Smith', 'gender co mal', 'birthdate pr maybe']) {
+    for (const bad of [
+      'name xx Smith',
+      '(name eq Smith',
+      'gender co mal',
+      'birthdate pr maybe',
+      'bogus eq 1 or family eq Smith',
+      'family ew th',
+    ]) {
       const res = await fetchJson(`${t.fhirUrl}Patient?_filter=${encodeURIComponent(bad)}`);
       expect(res.status, bad).toBe(400);
       expect(outcomeText(res.body), bad).toContain('_filter');

@@ -41,6 +41,10 @@ function comparisonFilter(resourceType: string, c: FhirFilterComparison): { filt
   }
   const sp = getSearchParameter(resourceType, path);
   const type = path === '_lastUpdated' ? 'date' : path === '_id' ? 'token' : sp?.type;
+  if (!type) {
+    // Not ignored as an unknown top-level parameter is: under `or` an ignored term would match everything.
+    throw invalid(`Unknown search parameter "${path}" for ${resourceType} in _filter`);
+  }
   const parse = (key: string, value: string): Filter => parseSearchParameter(resourceType, key, value);
   switch (c.operator) {
     case Operator.EXACT:
