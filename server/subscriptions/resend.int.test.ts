@@ -61,12 +61,25 @@ describe('$resend', () => {
     expect(hooksFor(all.id, patient.id)).toHaveLength(2);
   });
 
+  test('versionId: an earlier version is delivered again', async () => {
+    const first = patient.meta?.versionId as string;
+    const updated = await t.medplum.updateResource<Patient>({ ...patient, name: [{ family: 'Resend', given: ['Later'] }] });
+    await hooks.waitFor(() => hooksFor(all.id, patient.id).length === 3);
+    await t.medplum.post(t.medplum.fhirUrl('Patient', patient.id, '$resend'), { versionId: first, subscription: `Subscription/${all.id}` });
+    await hooks.waitFor(() => hooksFor(all.id, patient.id).length === 4);
+    const last = hooksFor(all.id, patient.id)[3];
+    expect(JSON.parse(last.body).meta.versionId).toBe(first);
+    expect(updated.meta?.versionId).not.toBe(first);
+  });
+
   test('bad input → 400/404 OperationOutcomes', async () => {
     const cases: [string, unknown, number, string][] = [
       [`Patient/${patient.id}/$resend`, { interaction: 'touch' }, 400, 'interaction'],
       [`Patient/${patient.id}/$resend`, { subscription: 'Observation/1' }, 400, 'subscription'],
       [`Patient/nope/$resend`, {}, 404, ''],
       [`Patient/${patient.id}/$resend`, { subscription: 'Subscription/nope' }, 404, ''],
+      [`Patient/${patient.id}/$resend`, { versionId: '00000000-0000-4000-8000-000000000000' }, 404, 'no version'],
+      [`Patient/${patient.id}/$resend`, { versionId: '1' }, 400, 'versionId'],
     ];
     for (const [path, body, status, text] of cases) {
       const res = await fetchJson(`${t.fhirUrl}${path}`, {

@@ -11,6 +11,8 @@ export interface ResendOptions {
   /** Only this Subscription ("Subscription/123" or "123"); otherwise every matching one. */
   subscription?: string;
   interaction?: Interaction;
+  /** An earlier version to deliver instead of the current one (our extension of Medplum's options). */
+  versionId?: string;
 }
 
 export interface ResendDeps {
@@ -31,28 +33,59 @@ export function parseResendOptions(body: unknown): ResendOptions {
     const params = (b.parameter ?? []) as { name?: string; [k: string]: unknown }[];
     b = Object.fromEntries(params.map((p) => [p.name, Object.entries(p).find(([k]) => k.startsWith('value'))?.[1]]));
   }
-  const { subscription, interaction } = b;
+  const { subscription, interaction, versionId } = b;
+  if (versionId !== undefined && (typeof versionId !== 'string' || !/^[0-9a-f-]{36}$/i.test(versionId))) {
+    throw new OperationOutcomeError(badRequest('versionId must be a version id of the resource', 'versionId'));
+  }
   if (subscription !== undefined && (typeof subscription !== 'string' || !/^(Subscription\/)?[A-Za-z0-9\-.]{1,64}$/.test(subscription))) {
     throw new OperationOutcomeError(badRequest('subscription must be a Subscription reference ("Subscription/<id>")', 'subscription'));
   }
   if (interaction !== undefined && (typeof interaction !== 'string' || !INTERACTIONS.has(interaction))) {
     throw new OperationOutcomeError(badRequest('interaction must be create, update or delete', 'interaction'));
   }
-  return { subscription: subscription as string | undefined, interaction: interaction as Interaction | undefined };
+  return {
+    subscription: subscription as string | undefined,
+    interaction: interaction as Interaction | undefined,
+    ...(versionId ? { versionId: versionId as string } : {}),
+  };
 }
 
-async function previousVersion(pool: pg.Pool, resource: Resource): Promise<string | null> {
-  const { rows } = await pool.query<{ version_id: string }>(
-    `SELECT version_id::text FROM resource_history WHERE resource_type = $1 AND id = $2 AND version_id <> $3
-       AND last_updated <= $4 ORDER BY last_updated DESC LIMIT 1`,
-    [resource.resourceType, resource.id, resource.meta?.versionId, resource.meta?.lastUpdated],
+interface Version {
+  versionId: string;
+  lastUpdated: Date;
+}
+
+/** The version to deliver (the current one, or the one asked for) and the one before it. */
+async function versions(
+  pool: pg.Pool,
+  resource: Resource,
+  versionId: string | undefined,
+): Promise<{ version: Version; previous: string | null }> {
+  const { rows } = await pool.query<{ version_id: string; last_updated: Date }>(
+    'SELECT version_id::text, last_updated FROM resource_history WHERE resource_type = $1 AND id = $2 AND version_id = $3 AND NOT deleted',
+    [resource.resourceType, resource.id, versionId ?? resource.meta?.versionId],
   );
-  return rows[0]?.version_id ?? null;
+  if (!rows[0]) {
+    throw new OperationOutcomeError({
+      resourceType: 'OperationOutcome',
+      id: 'not-found',
+      issue: [
+        { severity: 'error', code: 'not-found', details: { text: `${resource.resourceType}/${resource.id} has no version ${versionId}` } },
+      ],
+    });
+  }
+  const version = { versionId: rows[0].version_id, lastUpdated: rows[0].last_updated };
+  const prev = await pool.query<{ version_id: string }>(
+    `SELECT version_id::text FROM resource_history WHERE resource_type = $1 AND id = $2 AND version_id <> $3 AND last_updated <= $4
+     ORDER BY last_updated DESC LIMIT 1`,
+    [resource.resourceType, resource.id, version.versionId, version.lastUpdated],
+  );
+  return { version, previous: prev.rows[0]?.version_id ?? null };
 }
 
 /**
- * `POST [type]/[id]/$resend` (Medplum's operation): the resource's current version goes through
- * subscription delivery again. Without `subscription` it is queued as a new event, matched
+ * `POST [type]/[id]/$resend` (Medplum's operation): the resource's current version (or the
+ * `versionId` given) goes through subscription delivery again. Without `subscription` it is queued as a new event, matched
  * against every active Subscription as a write would be; with one, a delivery for that
  * Subscription alone is queued (an explicit operator request: its criteria are not re-evaluated,
  * only its resource type). Delivery is the usual one: retries, AuditEvents, dead letters; bots are
@@ -70,8 +103,8 @@ export function registerResendRoutes(fastify: FastifyInstance, deps: ResendDeps)
     const options = parseResendOptions(request.body);
     const repo = deps.repoFor(request);
     const resource = await repo.readResource(resourceType, id);
-    const versionId = resource.meta?.versionId as string;
-    const previous = await previousVersion(deps.pool, resource);
+    const { version, previous } = await versions(deps.pool, resource, options.versionId);
+    const versionId = version.versionId;
     const interaction: Interaction = options.interaction ?? (previous ? 'update' : 'create');
     if (!options.subscription) {
       await deps.pool.query(
