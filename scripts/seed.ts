@@ -14,7 +14,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { MedplumClient } from '@medplum/core';
+import type { MedplumClient } from '@medplum/core';
 import type {
   Bundle,
   HealthcareService,
@@ -26,6 +26,7 @@ import type {
   Schedule,
 } from '@medplum/fhirtypes';
 import { generateSlots, recurringBlocks, SLOT_MINUTES_EXTENSION, TIMEZONE_EXTENSION } from '../bots/scheduling/slots.ts';
+import { clientFromEnv } from './lib/env-client.ts';
 
 /** Load order: files are read in this order, then any other JSON file alphabetically. */
 const FILE_ORDER = ['clinics.json', 'charge-catalog.json'];
@@ -173,19 +174,11 @@ function argValue(args: string[], name: string): string | undefined {
 }
 
 async function main(): Promise<void> {
-  const baseUrl = process.env.MEDPLUM_BASE_URL ?? 'http://localhost:8103/';
-  const clientId = process.env.MEDPLUM_CLIENT_ID;
-  const clientSecret = process.env.MEDPLUM_CLIENT_SECRET;
-  if (!clientId || !clientSecret) {
-    process.stderr.write('Set MEDPLUM_CLIENT_ID and MEDPLUM_CLIENT_SECRET (and MEDPLUM_BASE_URL, default http://localhost:8103/)\n');
-    process.exit(2);
-  }
+  const medplum = await clientFromEnv();
   const args = process.argv.slice(2);
   const from = argValue(args, '--from');
   if (from && !/^\d{4}-\d{2}-\d{2}$/.test(from)) throw new Error('--from must be YYYY-MM-DD');
   const days = argValue(args, '--days');
-  const medplum = new MedplumClient({ baseUrl, cacheTime: 0 });
-  await medplum.startClientLogin(clientId, clientSecret);
   await seed(medplum, {
     dir: resolve(process.cwd(), 'seed'),
     from,
