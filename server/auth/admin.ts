@@ -7,6 +7,7 @@ import type {
   Project,
   ProjectMembership,
   ProjectMembershipAccessParameter,
+  Reference,
   RelatedPerson,
   User,
 } from '@medplum/fhirtypes';
@@ -109,7 +110,11 @@ function profileTypeOf(input: NewUser): 'Practitioner' | 'Patient' | 'RelatedPer
 
 export interface NewClient {
   name: string;
+  description?: string;
+  redirectUri?: string;
   role?: string;
+  /** An AccessPolicy by reference (Medplum's admin API), instead of a role code. */
+  accessPolicy?: Reference<AccessPolicy>;
   admin?: boolean;
   /** Use this id/secret instead of generated ones (first-start automation). */
   id?: string;
@@ -125,14 +130,18 @@ export async function createClient(
 ): Promise<{ client: WithId<ClientApplication>; secret: string }> {
   const policy = input.role ? await findRole(repo, input.role) : undefined;
   const secret = input.secret ?? generateSecret(32);
+  const fields = {
+    name: input.name,
+    ...(input.description ? { description: input.description } : {}),
+    ...(input.redirectUri ? { redirectUri: input.redirectUri } : {}),
+    status: 'active' as const,
+  };
+  const access = input.accessPolicy ? [{ policy: input.accessPolicy }] : accessFor(policy, input.parameters);
   const client = await repo.withTransaction(
     async (tx) => {
       const created = input.id
-        ? await tx.createResource<ClientApplication>(
-            { resourceType: 'ClientApplication', id: input.id, name: input.name, status: 'active' },
-            { assignedId: true },
-          )
-        : await tx.createResource<ClientApplication>({ resourceType: 'ClientApplication', name: input.name, status: 'active' });
+        ? await tx.createResource<ClientApplication>({ resourceType: 'ClientApplication', id: input.id, ...fields }, { assignedId: true })
+        : await tx.createResource<ClientApplication>({ resourceType: 'ClientApplication', ...fields });
       await tx.query('INSERT INTO client_credential (client_id, secret_sha256) VALUES ($1, $2)', [created.id, sha256(secret)]);
       await tx.createResource<ProjectMembership>({
         resourceType: 'ProjectMembership',
@@ -140,7 +149,7 @@ export async function createClient(
         user: createReference(created),
         profile: createReference(created),
         admin: !!input.admin,
-        access: accessFor(policy, input.parameters),
+        access,
       });
       return created;
     },

@@ -12,6 +12,15 @@ const VERSION = '0.1.0';
  * The server's CapabilityStatement, computed from what it actually loads: every resource type
  * of the schema, each with its interactions and the search parameters the SQL search indexes.
  */
+/** Type-specific operations (terminology, profiles). */
+const TYPE_OPERATIONS: Record<string, { name: string; definition: string }[]> = {
+  ValueSet: [{ name: 'expand', definition: 'http://hl7.org/fhir/OperationDefinition/ValueSet-expand' }],
+  CodeSystem: [{ name: 'lookup', definition: 'http://hl7.org/fhir/OperationDefinition/CodeSystem-lookup' }],
+  StructureDefinition: [
+    { name: 'expand-profile', definition: 'https://medplum.com/fhir/OperationDefinition/StructureDefinition-expand-profile' },
+  ],
+};
+
 export function buildCapabilityStatement(baseUrl: string, profiles: Map<string, StructureDefinition>): CapabilityStatement {
   const resources: CapabilityStatementRestResource[] = [];
   for (const type of Object.keys(globalSchema.types).sort()) {
@@ -39,7 +48,12 @@ export function buildCapabilityStatement(baseUrl: string, profiles: Map<string, 
       searchInclude: ['*'],
       searchRevInclude: ['*'],
       searchParam,
-      operation: [{ name: 'validate', definition: 'http://hl7.org/fhir/OperationDefinition/Resource-validate' }],
+      operation: [
+        { name: 'validate', definition: 'http://hl7.org/fhir/OperationDefinition/Resource-validate' },
+        // Medplum's operation (subscriptions/resend.ts); it has no OperationDefinition of its own.
+        { name: 'resend', definition: 'https://medplum.com/fhir/OperationDefinition/resend' },
+        ...(TYPE_OPERATIONS[type] ?? []),
+      ],
     });
   }
   return {

@@ -9,6 +9,7 @@ import {
 } from '@medplum/core';
 import type { SearchParameter } from '@medplum/fhirtypes';
 import { normalizeString } from '../indexer.ts';
+import { filterParameterCondition } from './filter.ts';
 import { MODIFIERS, PREFIXES, parseSearchParameter } from './parse.ts';
 import { parseDateRange, parseNumberValue, toTimestamp } from './ranges.ts';
 
@@ -65,7 +66,7 @@ const LOCAL_REFERENCE_RE = /^([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})(?:\/_histo
 const ID_RE = /^[A-Za-z0-9\-.]{1,64}$/;
 
 /** Parameters every type answers from the resource table or specially, not from a SearchParameter. */
-const SPECIAL_PARAMS = new Set(['_id', '_lastUpdated', '_compartment']);
+const SPECIAL_PARAMS = new Set(['_id', '_lastUpdated', '_compartment', '_filter']);
 
 function invalid(message: string, expression?: string): OperationOutcomeError {
   return new OperationOutcomeError(badRequest(message, expression));
@@ -634,6 +635,8 @@ export function buildFilterCondition(ctx: ConditionContext, target: SearchTarget
       return lastUpdatedCondition(ctx, target, filter);
     case '_compartment':
       return compartmentCondition(ctx, target, filter);
+    case '_filter':
+      return filterParameterCondition(target.resourceType, filter.value, (f) => buildFilterCondition(ctx, target, f));
     default:
       break;
   }
