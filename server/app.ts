@@ -14,6 +14,7 @@ import type { LoadedProfiles } from './fhir/definitions.ts';
 import { registerBinaryRoutes } from './fhir/operations/binary.ts';
 import { type CustomOperationResult, tryCustomOperation } from './fhir/operations/custom.ts';
 import { registerEverythingRoutes } from './fhir/operations/everything.ts';
+import { registerExportRoutes } from './fhir/operations/export.ts';
 import { registerHistoryRoutes } from './fhir/operations/history.ts';
 import { buildCapabilityStatement } from './fhir/operations/metadata.ts';
 import { registerOcrRoutes } from './fhir/operations/ocr.ts';
@@ -291,6 +292,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
   registerBotRoutes(fastify, { bots: deps.bots, repoFor });
   registerValidateRoutes(fastify, routeDeps);
   registerEverythingRoutes(fastify, routeDeps);
+  registerExportRoutes(fastify, { ...routeDeps, repo: newRepo, logger });
   registerOcrRoutes(fastify, routeDeps);
   await registerStripeWebhook(fastify, { bots: deps.bots, systemRepo: () => newRepo() });
 
