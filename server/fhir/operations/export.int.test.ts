@@ -206,4 +206,36 @@ describe('$export', () => {
     expect(del.status).toBe(202);
     expect((await fetch(statusUrl, { headers })).status).toBe(404);
   });
+
+  test('a job whose instance died is resumed; one that kept dying is marked failed', async () => {
+    const repo = t.server.app.repo();
+    const stale = async (attempts: number): Promise<string> => {
+      const { rows } = await repo.query<{ id: string }>(
+        `INSERT INTO bulk_export_job (id, status, request_url, request, policy, membership_id, transaction_time, progress,
+           instance, heartbeat_at, attempts, created_at)
+         SELECT gen_random_uuid(), 'running', request_url, '{"level":"system","types":["Patient"]}', policy, membership_id,
+           transaction_time, 'crashed', 'a-dead-instance', now() - interval '10 minutes', $1, now() - interval '1 hour'
+         FROM bulk_export_job LIMIT 1 RETURNING id`,
+        [attempts],
+      );
+      return rows[0].id;
+    };
+    const resumed = await stale(1);
+    const givenUp = await stale(3);
+    // Any claim (a new kick-off, or the periodic sweep) takes over the stale jobs first.
+    await exportAll(t.medplum, '', '?_type=Encounter');
+    const headers = { Authorization: t.authorization };
+    const statusOf = async (id: string) => fetch(`${t.fhirUrl}bulkdata/${id}`, { headers });
+    let res = await statusOf(resumed);
+    while (res.status === 202) {
+      await new Promise((r) => setTimeout(r, 50));
+      res = await statusOf(resumed);
+    }
+    expect(res.status).toBe(200);
+    const manifest = (await res.json()) as Manifest;
+    expect(manifest.output.map((o) => [o.type, o.count])).toEqual([['Patient', 2]]);
+    const failed = await statusOf(givenUp);
+    expect(failed.status).toBe(500);
+    expect(await failed.text()).toContain('interrupted 3 times');
+  });
 });
