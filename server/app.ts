@@ -13,6 +13,7 @@ import type { ServerConfig } from './config.ts';
 import type { LoadedProfiles } from './fhir/definitions.ts';
 import { registerBinaryRoutes } from './fhir/operations/binary.ts';
 import { type CustomOperationResult, tryCustomOperation } from './fhir/operations/custom.ts';
+import { registerEdMetricsRoutes } from './fhir/operations/ed-metrics.ts';
 import { registerEverythingRoutes } from './fhir/operations/everything.ts';
 import { registerExportRoutes } from './fhir/operations/export.ts';
 import { registerHistoryRoutes } from './fhir/operations/history.ts';
@@ -293,6 +294,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
   registerValidateRoutes(fastify, routeDeps);
   registerEverythingRoutes(fastify, routeDeps);
   registerExportRoutes(fastify, { ...routeDeps, repo: newRepo, logger });
+  registerEdMetricsRoutes(fastify, { ...routeDeps, repo: newRepo });
   registerOcrRoutes(fastify, routeDeps);
   await registerStripeWebhook(fastify, { bots: deps.bots, systemRepo: () => newRepo() });
 

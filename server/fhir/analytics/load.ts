@@ -1,0 +1,200 @@
+import type { Location } from '@medplum/fhirtypes';
+import type { PostgresRepository } from '../repo.ts';
+import type { AcuityRecord, Alarm, EdVisit, StepRun } from './metrics.ts';
+
+/**
+ * Reads the facts the metrics need, for the ED visits that arrived in [from, to). Visits come
+ * from the Encounter date index (period.start) with a few JSON paths of their stored content;
+ * steps and alarms come from the search index tables alone (no resource JSON), which is what
+ * keeps a year of a busy ED within a second per query.
+ */
+
+const ES = 'https://emergisphere.dev/fhir';
+const ESI_SYSTEM = `${ES}/CodeSystem/esi`;
+const OBSERVATION_CODE = `${ES}/CodeSystem/observation-code`;
+const STEP_SYSTEM = `${ES}/CodeSystem/workflow-step`;
+const LWBS_RE = /\blwbs\b|without being seen/i;
+
+export interface Window {
+  from: Date;
+  to: Date;
+  /** IANA time zone for arrival hour and weekday. */
+  timeZone: string;
+}
+
+interface VisitRow {
+  id: string;
+  patient: string | null;
+  start: string;
+  end: string | null;
+  status: string;
+  esi: string | null;
+  bed: string | null;
+  provider: string | null;
+  disposition: { coding?: { code?: string }[]; text?: string } | null;
+  hour: number;
+  dow: number;
+}
+
+/** Bed Location id → its area (the `partOf` Location id) and zone code. */
+export async function loadBeds(repo: PostgresRepository): Promise<Map<string, { area?: string; zone?: string }>> {
+  const { rows } = await repo.query<{ id: string; content: string }>(
+    `SELECT r.id, r.content FROM resource r WHERE r.resource_type = 'Location' AND NOT r.deleted`,
+  );
+  const beds = new Map<string, { area?: string; zone?: string }>();
+  for (const row of rows) {
+    const loc = JSON.parse(row.content) as Location;
+    const area = loc.partOf?.reference?.replace(/^Location\//, '');
+    const zone = loc.type?.flatMap((t) => t.coding ?? []).find((c) => c.system === `${ES}/CodeSystem/bed-zone`)?.code;
+    beds.set(row.id, { area, zone });
+  }
+  return beds;
+}
+
+/** ED visits (Encounter class EMER) that arrived in the window. */
+export async function loadVisits(
+  repo: PostgresRepository,
+  w: Window,
+  beds: Map<string, { area?: string; zone?: string }>,
+): Promise<EdVisit[]> {
+  const { rows } = await repo.query<VisitRow>(
+    `SELECT r.id, c->'subject'->>'reference' AS patient, c->'period'->>'start' AS start, c->'period'->>'end' AS "end",
+       c->>'status' AS status,
+       (SELECT x->>'code' FROM jsonb_array_elements(c->'priority'->'coding') x WHERE x->>'system' = $3 LIMIT 1) AS esi,
+       c->'location'->-1->'location'->>'reference' AS bed,
+       (SELECT min((p->'period'->>'start')::timestamptz)::text FROM jsonb_array_elements(c->'participant') p) AS provider,
+       c->'hospitalization'->'dischargeDisposition' AS disposition,
+       extract(hour FROM d.lo AT TIME ZONE $4::text)::int AS hour, extract(isodow FROM d.lo AT TIME ZONE $4::text)::int AS dow
+     FROM sp_date d
+     JOIN resource r ON r.resource_type = 'Encounter' AND r.id = d.id AND NOT r.deleted
+     CROSS JOIN LATERAL (SELECT r.content::jsonb AS c) j
+     WHERE d.resource_type = 'Encounter' AND d.code = 'date' AND d.lo >= $1 AND d.lo < $2
+       AND c->'class'->>'code' = 'EMER'`,
+    [w.from.toISOString(), w.to.toISOString(), ESI_SYSTEM, w.timeZone],
+  );
+  return rows.map((row) => {
+    const bed = row.bed?.replace(/^Location\//, '');
+    const where = bed ? beds.get(bed) : undefined;
+    const disposition = row.disposition;
+    const lwbs =
+      row.status === 'cancelled' &&
+      !!disposition?.coding?.some((c) => c.code === 'oth') &&
+      LWBS_RE.test(`${disposition.text ?? ''} ${JSON.stringify(disposition.coding)}`);
+    return {
+      id: row.id,
+      patient: row.patient ?? undefined,
+      arrival: Date.parse(row.start),
+      departure: row.end ? Date.parse(row.end) : undefined,
+      status: row.status,
+      esi: row.esi ? Number(row.esi) : undefined,
+      area: where?.area,
+      zone: where?.zone,
+      providerAt: row.provider ? Date.parse(row.provider) : undefined,
+      lwbs,
+      admitted: false,
+      hour: row.hour,
+      weekday: row.dow,
+    };
+  });
+}
+
+/** First ESI Observation (triage time), and every ESI level with whether it was a clinician override. */
+export async function loadAcuity(repo: PostgresRepository, visits: EdVisit[]): Promise<AcuityRecord[]> {
+  const { rows } = await repo.query<{ encounter: string; at: string | null; level: string | null; method: string | null }>(
+    `SELECT e.target_id AS encounter, c->>'effectiveDateTime' AS at,
+       c->'valueCodeableConcept'->'coding'->0->>'code' AS level, c->'method'->'coding'->0->>'code' AS method
+     FROM unnest($1::text[]) v(id)
+     JOIN sp_reference e ON e.target_id = v.id AND e.resource_type = 'Observation' AND e.code = 'encounter'
+     JOIN sp_token t ON t.id = e.id AND t.resource_type = 'Observation' AND t.code = 'code' AND t.value = 'esi' AND t.system = $2
+     JOIN resource r ON r.resource_type = 'Observation' AND r.id = e.id AND NOT r.deleted
+     CROSS JOIN LATERAL (SELECT r.content::jsonb AS c) j`,
+    [visits.map((v) => v.id), OBSERVATION_CODE],
+  );
+  const out: AcuityRecord[] = [];
+  for (const row of rows) {
+    if (!row.at || !row.level) continue;
+    out.push({ encounter: row.encounter, at: Date.parse(row.at), level: Number(row.level), override: row.method === 'clinician-override' });
+  }
+  return out;
+}
+
+/** Marks admitted visits: an inpatient Encounter has `partOf` = the visit; its `period.start` is the admission decision. */
+export async function loadAdmissions(repo: PostgresRepository, visits: EdVisit[]): Promise<void> {
+  const { rows } = await repo.query<{ ed: string; start: string | null }>(
+    `SELECT x.target_id AS ed, min(c->'period'->>'start') AS start
+     FROM unnest($1::text[]) v(id)
+     JOIN sp_reference x ON x.target_id = v.id AND x.resource_type = 'Encounter' AND x.code = 'part-of'
+     JOIN resource r ON r.resource_type = 'Encounter' AND r.id = x.id AND NOT r.deleted
+     CROSS JOIN LATERAL (SELECT r.content::jsonb AS c) j
+     WHERE c->'class'->>'code' = 'IMP'
+     GROUP BY x.target_id`,
+    [visits.map((v) => v.id)],
+  );
+  const byId = new Map(visits.map((v) => [v.id, v]));
+  for (const row of rows) {
+    const v = byId.get(row.ed);
+    if (v) {
+      v.admitted = true;
+      v.admittedAt = row.start ? Date.parse(row.start) : undefined;
+    }
+  }
+}
+
+/** Applies the triage times (the first ESI Observation of each visit). */
+export function applyTriageTimes(visits: EdVisit[], acuity: AcuityRecord[]): void {
+  const first = new Map<string, number>();
+  for (const a of acuity) {
+    const t = first.get(a.encounter);
+    if (t === undefined || a.at < t) first.set(a.encounter, a.at);
+  }
+  for (const v of visits) {
+    v.triagedAt = first.get(v.id);
+  }
+}
+
+/**
+ * Workflow step Tasks of the visits, from the index tables only: the step code, the status and
+ * the execution period (the date index keeps [start, end + precision); +1 ms for the
+ * millisecond timestamps the agents write).
+ */
+export async function loadSteps(repo: PostgresRepository, visits: EdVisit[]): Promise<StepRun[]> {
+  const { rows } = await repo.query<{
+    encounter: string;
+    step: string;
+    status: string;
+    lo: Date | number | null;
+    hi: Date | number | null;
+  }>(
+    `SELECT e.target_id AS encounter, k.value AS step, s.value AS status, d.lo, d.hi
+     FROM unnest($1::text[]) v(id)
+     JOIN sp_reference e ON e.target_id = v.id AND e.resource_type = 'Task' AND e.code = 'encounter'
+     JOIN sp_token k ON k.id = e.id AND k.resource_type = 'Task' AND k.code = 'code' AND k.system = $2
+     JOIN sp_token s ON s.id = e.id AND s.resource_type = 'Task' AND s.code = 'status'
+     LEFT JOIN sp_date d ON d.id = e.id AND d.resource_type = 'Task' AND d.code = 'period'`,
+    [visits.map((v) => v.id), STEP_SYSTEM],
+  );
+  return rows.map((row) => {
+    const lo = finiteMs(row.lo);
+    const hi = finiteMs(row.hi);
+    return { encounter: row.encounter, step: row.step, status: row.status, start: lo, end: hi === undefined ? undefined : hi - 1 };
+  });
+}
+
+/** An open end of a period is stored as ±infinity, which node-postgres returns as a number. */
+function finiteMs(value: Date | number | null): number | undefined {
+  const ms = value instanceof Date ? value.getTime() : value;
+  return typeof ms === 'number' && Number.isFinite(ms) ? ms : undefined;
+}
+
+/** Device alarms (DetectedIssues authored by a Device) identified in the window. */
+export async function loadAlarms(repo: PostgresRepository, w: Window): Promise<Alarm[]> {
+  const { rows } = await repo.query<{ patient: string; at: Date }>(
+    `SELECT 'Patient/' || p.target_id AS patient, d.lo AS at
+     FROM sp_date d
+     JOIN sp_reference a ON a.id = d.id AND a.resource_type = 'DetectedIssue' AND a.code = 'author' AND a.target_type = 'Device'
+     JOIN sp_reference p ON p.id = d.id AND p.resource_type = 'DetectedIssue' AND p.code = 'patient' AND p.target_type = 'Patient'
+     WHERE d.resource_type = 'DetectedIssue' AND d.code = 'identified' AND d.lo >= $1 AND d.lo < $2`,
+    [w.from.toISOString(), w.to.toISOString()],
+  );
+  return rows.map((row) => ({ patient: row.patient, at: row.at.getTime() }));
+}
