@@ -98,6 +98,7 @@ beforeAll(async () => {
       code: { coding: [{ system: `${ES}/CodeSystem/workflow-step`, code: step }] },
       encounter: { reference: `Encounter/${enc.id}` },
       focus: { reference: `Encounter/${enc.id}` },
+      authoredOn: enc.period?.start,
       ...(start ? { executionPeriod: { start, ...(end ? { end } : {}) } } : {}),
     });
   await task(a1, 'triage', 'completed', '2026-03-02T08:00:01.000Z', '2026-03-02T08:00:04.000Z');

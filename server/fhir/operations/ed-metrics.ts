@@ -114,7 +114,7 @@ export async function computeMetrics(repo: PostgresRepository, req: MetricsReque
     out.alarms = alarmMetrics(visits, await loadAlarms(repo, req.window), req.window.from.getTime(), req.window.to.getTime());
   }
   if (req.groups.includes('agents')) {
-    const [steps, acuity] = await Promise.all([loadSteps(repo, visits), loadAcuity(repo, visits)]);
+    const [steps, acuity] = await Promise.all([loadSteps(repo, req.window), loadAcuity(repo, visits)]);
     out.agents = agentMetrics(new Set(visits.map((v) => v.id)), steps, acuity);
   }
   return out;
