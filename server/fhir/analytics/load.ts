@@ -55,18 +55,17 @@ export async function loadVisits(
   beds: Map<string, { area?: string; zone?: string }>,
 ): Promise<EdVisit[]> {
   const { rows } = await repo.query<VisitRow>(
-    `SELECT r.id, r.content,
+    `WITH d AS MATERIALIZED (
+       SELECT id, lo FROM sp_date WHERE resource_type = 'Encounter' AND code = 'date' AND lo >= $1 AND lo < $2)
+     SELECT r.id, r.content,
        extract(hour FROM d.lo AT TIME ZONE $3::text)::int AS hour, extract(isodow FROM d.lo AT TIME ZONE $3::text)::int AS dow
-     FROM sp_date d
-     JOIN sp_token k ON k.id = d.id AND k.resource_type = 'Encounter' AND k.code = 'class' AND k.value = 'EMER'
-     JOIN resource r ON r.resource_type = 'Encounter' AND r.id = d.id AND NOT r.deleted
-     WHERE d.resource_type = 'Encounter' AND d.code = 'date' AND d.lo >= $1 AND d.lo < $2`,
+     FROM d JOIN resource r ON r.resource_type = 'Encounter' AND r.id = d.id AND NOT r.deleted`,
     [w.from.toISOString(), w.to.toISOString(), w.timeZone],
   );
   const visits: EdVisit[] = [];
   for (const row of rows) {
     const e = JSON.parse(row.content) as Encounter;
-    if (!e.period?.start) continue;
+    if (!e.period?.start || e.class?.code !== 'EMER') continue;
     const bed = e.location?.at(-1)?.location?.reference?.replace(/^Location\//, '');
     const where = bed ? beds.get(bed) : undefined;
     const disposition = e.hospitalization?.dischargeDisposition;
@@ -102,11 +101,14 @@ export async function loadVisits(
 /** First ESI Observation (triage time), and every ESI level with whether it was a clinician override. */
 export async function loadAcuity(repo: PostgresRepository, visits: EdVisit[]): Promise<AcuityRecord[]> {
   const { rows } = await repo.query<{ encounter: string; content: string }>(
-    `SELECT e.target_id AS encounter, r.content
-     FROM unnest($1::text[]) v(id)
-     JOIN sp_reference e ON e.target_id = v.id AND e.resource_type = 'Observation' AND e.code = 'encounter'
-     JOIN sp_token t ON t.id = e.id AND t.resource_type = 'Observation' AND t.code = 'code' AND t.value = 'esi' AND t.system = $2
-     JOIN resource r ON r.resource_type = 'Observation' AND r.id = e.id AND NOT r.deleted`,
+    `WITH t AS MATERIALIZED (
+       SELECT id FROM sp_token WHERE resource_type = 'Observation' AND code = 'code' AND value = 'esi' AND system = $2),
+       e AS MATERIALIZED (
+       SELECT x.id, x.target_id FROM sp_reference x JOIN unnest($1::text[]) v(id) ON x.target_id = v.id
+       WHERE x.resource_type = 'Observation' AND x.code = 'encounter')
+     SELECT e.target_id AS encounter, r.content
+     FROM t JOIN e ON e.id = t.id
+     JOIN resource r ON r.resource_type = 'Observation' AND r.id = t.id AND NOT r.deleted`,
     [visits.map((v) => v.id), OBSERVATION_CODE],
   );
   const out: AcuityRecord[] = [];
@@ -174,13 +176,15 @@ export async function loadSteps(repo: PostgresRepository, w: Window): Promise<St
     lo: Date | number | null;
     hi: Date | number | null;
   }>(
-    `SELECT e.target_id AS encounter, k.value AS step, s.value AS status, p.lo, p.hi
-     FROM sp_date a
-     JOIN sp_token k ON k.id = a.id AND k.resource_type = 'Task' AND k.code = 'code' AND k.system = $3
-     JOIN sp_token s ON s.id = a.id AND s.resource_type = 'Task' AND s.code = 'status'
-     JOIN sp_reference e ON e.id = a.id AND e.resource_type = 'Task' AND e.code = 'encounter'
-     LEFT JOIN sp_date p ON p.id = a.id AND p.resource_type = 'Task' AND p.code = 'period'
-     WHERE a.resource_type = 'Task' AND a.code = 'authored-on' AND a.lo >= $1 AND a.lo < $2`,
+    // Each index range is materialised first: the planner then hash-joins whole ranges, where it
+    // would otherwise probe three indexes per Task (its row estimates for these ranges are poor).
+    `WITH a AS MATERIALIZED (SELECT id FROM sp_date WHERE resource_type = 'Task' AND code = 'authored-on' AND lo >= $1 AND lo < $2),
+       k AS MATERIALIZED (SELECT id, value FROM sp_token WHERE resource_type = 'Task' AND code = 'code' AND system = $3),
+       s AS MATERIALIZED (SELECT id, value FROM sp_token WHERE resource_type = 'Task' AND code = 'status'),
+       e AS MATERIALIZED (SELECT id, target_id FROM sp_reference WHERE resource_type = 'Task' AND code = 'encounter'),
+       p AS MATERIALIZED (SELECT id, lo, hi FROM sp_date WHERE resource_type = 'Task' AND code = 'period')
+     SELECT e.target_id AS encounter, k.value AS step, s.value AS status, p.lo, p.hi
+     FROM a JOIN k ON k.id = a.id JOIN s ON s.id = a.id JOIN e ON e.id = a.id LEFT JOIN p ON p.id = a.id`,
     [w.from.toISOString(), new Date(w.to.getTime() + 24 * 3600_000).toISOString(), STEP_SYSTEM],
   );
   return rows.map((row) => {
