@@ -99,30 +99,27 @@ export async function loadVisits(
 }
 
 /** First ESI Observation (triage time), and every ESI level with whether it was a clinician override. */
-export async function loadAcuity(repo: PostgresRepository, visits: EdVisit[]): Promise<AcuityRecord[]> {
-  const { rows } = await repo.query<{ encounter: string; content: string }>(
+export async function loadAcuity(repo: PostgresRepository, w: Window, visits: EdVisit[]): Promise<AcuityRecord[]> {
+  // Both index ranges are materialised and hash-joined: probing the token index per
+  // Observation is several times slower. ESI Observations follow arrival, so the window ends a day late.
+  const { rows } = await repo.query<{ content: string }>(
     `WITH t AS MATERIALIZED (
-       SELECT id FROM sp_token WHERE resource_type = 'Observation' AND code = 'code' AND value = 'esi' AND system = $2),
-       e AS MATERIALIZED (
-       SELECT x.id, x.target_id FROM sp_reference x JOIN unnest($1::text[]) v(id) ON x.target_id = v.id
-       WHERE x.resource_type = 'Observation' AND x.code = 'encounter')
-     SELECT e.target_id AS encounter, r.content
-     FROM t JOIN e ON e.id = t.id
-     JOIN resource r ON r.resource_type = 'Observation' AND r.id = t.id AND NOT r.deleted`,
-    [visits.map((v) => v.id), OBSERVATION_CODE],
+       SELECT id FROM sp_token WHERE resource_type = 'Observation' AND code = 'code' AND value = 'esi' AND system = $3),
+       a AS MATERIALIZED (
+       SELECT id FROM sp_date WHERE resource_type = 'Observation' AND code = 'date' AND lo >= $1 AND lo < $2)
+     SELECT r.content FROM a JOIN t ON t.id = a.id
+     JOIN resource r ON r.resource_type = 'Observation' AND r.id = a.id AND NOT r.deleted`,
+    [w.from.toISOString(), new Date(w.to.getTime() + 24 * 3600_000).toISOString(), OBSERVATION_CODE],
   );
+  const ids = new Set(visits.map((v) => v.id));
   const out: AcuityRecord[] = [];
   for (const row of rows) {
     const o = JSON.parse(row.content) as Observation;
+    const encounter = o.encounter?.reference?.replace(/^Encounter\//, '');
     const level = o.valueCodeableConcept?.coding?.find((c) => c.system === ESI_SYSTEM)?.code;
-    if (!o.effectiveDateTime || !level) continue;
+    if (!encounter || !ids.has(encounter) || !o.effectiveDateTime || !level) continue;
     const method = o.method?.coding?.[0]?.code;
-    out.push({
-      encounter: row.encounter,
-      at: Date.parse(o.effectiveDateTime),
-      level: Number(level),
-      override: method === 'clinician-override',
-    });
+    out.push({ encounter, at: Date.parse(o.effectiveDateTime), level: Number(level), override: method === 'clinician-override' });
   }
   return out;
 }

@@ -104,7 +104,11 @@ export async function computeMetrics(repo: PostgresRepository, req: MetricsReque
   const out: AllMetrics = {};
   if (req.groups.includes('flow')) {
     const earlierWindow = { ...req.window, from: new Date(req.window.from.getTime() - 72 * 3600_000), to: req.window.from };
-    const [acuity, earlier] = await Promise.all([loadAcuity(repo, all), loadVisits(repo, earlierWindow, beds), loadAdmissions(repo, all)]);
+    const [acuity, earlier] = await Promise.all([
+      loadAcuity(repo, req.window, all),
+      loadVisits(repo, earlierWindow, beds),
+      loadAdmissions(repo, all),
+    ]);
     applyTriageTimes(all, acuity);
     const visits = filterVisits(all, req.filter);
     out.flow = flowMetrics(visits, [...earlier, ...all]);
@@ -114,7 +118,7 @@ export async function computeMetrics(repo: PostgresRepository, req: MetricsReque
     out.alarms = alarmMetrics(visits, await loadAlarms(repo, req.window), req.window.from.getTime(), req.window.to.getTime());
   }
   if (req.groups.includes('agents')) {
-    const [steps, acuity] = await Promise.all([loadSteps(repo, req.window), loadAcuity(repo, visits)]);
+    const [steps, acuity] = await Promise.all([loadSteps(repo, req.window), loadAcuity(repo, req.window, visits)]);
     out.agents = agentMetrics(new Set(visits.map((v) => v.id)), steps, acuity);
   }
   return out;
