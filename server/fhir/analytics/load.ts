@@ -98,8 +98,8 @@ export async function loadVisits(
   return visits;
 }
 
-/** First ESI Observation (triage time), and every ESI level with whether it was a clinician override. */
-export async function loadAcuity(repo: PostgresRepository, w: Window, visits: EdVisit[]): Promise<AcuityRecord[]> {
+/** ESI Observations effective in the window (and a day after): levels, times, and whether each was a clinician override. */
+export async function loadAcuity(repo: PostgresRepository, w: Window): Promise<AcuityRecord[]> {
   // Both index ranges are materialised and hash-joined: probing the token index per
   // Observation is several times slower. ESI Observations follow arrival, so the window ends a day late.
   const { rows } = await repo.query<{ content: string }>(
@@ -111,13 +111,12 @@ export async function loadAcuity(repo: PostgresRepository, w: Window, visits: Ed
      JOIN resource r ON r.resource_type = 'Observation' AND r.id = a.id AND NOT r.deleted`,
     [w.from.toISOString(), new Date(w.to.getTime() + 24 * 3600_000).toISOString(), OBSERVATION_CODE],
   );
-  const ids = new Set(visits.map((v) => v.id));
   const out: AcuityRecord[] = [];
   for (const row of rows) {
     const o = JSON.parse(row.content) as Observation;
     const encounter = o.encounter?.reference?.replace(/^Encounter\//, '');
     const level = o.valueCodeableConcept?.coding?.find((c) => c.system === ESI_SYSTEM)?.code;
-    if (!encounter || !ids.has(encounter) || !o.effectiveDateTime || !level) continue;
+    if (!encounter || !o.effectiveDateTime || !level) continue;
     const method = o.method?.coding?.[0]?.code;
     out.push({ encounter, at: Date.parse(o.effectiveDateTime), level: Number(level), override: method === 'clinician-override' });
   }

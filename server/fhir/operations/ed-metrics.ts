@@ -99,26 +99,30 @@ export function parseMetricsRequest(params: RawParams): MetricsRequest {
 
 /** Computes the requested metric groups (each one query set, timed separately by the benchmark). */
 export async function computeMetrics(repo: PostgresRepository, req: MetricsRequest): Promise<AllMetrics> {
+  const wants = (group: MetricGroup) => req.groups.includes(group);
   const beds = await loadBeds(repo);
-  const all = await loadVisits(repo, req.window, beds);
+  const earlierWindow = { ...req.window, from: new Date(req.window.from.getTime() - 72 * 3600_000), to: req.window.from };
+  // The reads are independent: run them together, so PostgreSQL works while Node parses.
+  const [all, acuity, steps, alarms, earlier] = await Promise.all([
+    loadVisits(repo, req.window, beds),
+    wants('flow') || wants('agents') ? loadAcuity(repo, req.window) : [],
+    wants('agents') ? loadSteps(repo, req.window) : [],
+    wants('alarms') ? loadAlarms(repo, req.window) : [],
+    wants('flow') ? loadVisits(repo, earlierWindow, beds) : [],
+  ]);
   const out: AllMetrics = {};
-  if (req.groups.includes('flow')) {
-    const earlierWindow = { ...req.window, from: new Date(req.window.from.getTime() - 72 * 3600_000), to: req.window.from };
-    const [acuity, earlier] = await Promise.all([
-      loadAcuity(repo, req.window, all),
-      loadVisits(repo, earlierWindow, beds),
-      loadAdmissions(repo, all),
-    ]);
+  if (wants('flow')) {
+    await loadAdmissions(repo, all);
     applyTriageTimes(all, acuity);
-    const visits = filterVisits(all, req.filter);
-    out.flow = flowMetrics(visits, [...earlier, ...all]);
   }
   const visits = filterVisits(all, req.filter);
-  if (req.groups.includes('alarms')) {
-    out.alarms = alarmMetrics(visits, await loadAlarms(repo, req.window), req.window.from.getTime(), req.window.to.getTime());
+  if (wants('flow')) {
+    out.flow = flowMetrics(visits, [...earlier, ...all]);
   }
-  if (req.groups.includes('agents')) {
-    const [steps, acuity] = await Promise.all([loadSteps(repo, req.window), loadAcuity(repo, req.window, visits)]);
+  if (wants('alarms')) {
+    out.alarms = alarmMetrics(visits, alarms, req.window.from.getTime(), req.window.to.getTime());
+  }
+  if (wants('agents')) {
     out.agents = agentMetrics(new Set(visits.map((v) => v.id)), steps, acuity);
   }
   return out;
