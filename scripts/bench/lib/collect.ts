@@ -1,4 +1,5 @@
 // Reads the Markdown tables a benchmark printed (lib/table.ts) back into rows, for bench:all.
+import { stripVTControlCharacters } from 'node:util';
 
 export interface ParsedTable {
   title: string;
@@ -15,8 +16,6 @@ export interface Figure {
   result: 'PASS' | 'FAIL' | 'info' | 'ERROR';
 }
 
-const ANSI = /\u001b\[[0-9;]*m/g;
-
 function cells(line: string): string[] {
   return line
     .trim()
@@ -28,7 +27,7 @@ function cells(line: string): string[] {
 
 /** Every `### title` followed by a Markdown table, in order. */
 export function parseTables(output: string): ParsedTable[] {
-  const lines = output.replace(ANSI, '').split(/\r?\n/);
+  const lines = stripVTControlCharacters(output).split(/\r?\n/);
   const tables: ParsedTable[] = [];
   let title = '';
   for (let i = 0; i < lines.length; i++) {
