@@ -3,6 +3,7 @@ import type { Device, Encounter, Observation, ServiceRequest } from '@medplum/fh
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { MllpClient } from '../hl7-bridge/mllp/client.ts';
 import { type Stack, startStack, waitFor } from '../hl7-bridge/test-support/stack.ts';
+import { freePort } from '../test/server.ts';
 import { runDemo } from './demo.ts';
 import { toEr7 } from './hl7-send.ts';
 
@@ -67,4 +68,20 @@ test('the README tour example message (npm run hl7:send) is accepted and registe
     return found[0];
   });
   expect(encounter.reasonCode?.[0].text ?? encounter.reasonCode?.[0].coding?.[0].display).toMatch(/Cough/);
+});
+
+test('without a reachable bridge the desk registers the HL7 arrivals instead', async () => {
+  const stats = await runDemo({
+    medplum: stack.t.medplum,
+    hl7: { host: '127.0.0.1', port: await freePort() },
+    seed: 5,
+    speed: 3600,
+    durationMinutes: 60,
+    arrivalsPerHour: 20,
+    syntheticPatients: 0,
+  });
+  expect(stats.errors).toEqual([]);
+  expect(stats.arrivals).toBeGreaterThan(5);
+  expect(stats.viaHl7).toBe(0);
+  expect(stats.encounters).toHaveLength(stats.arrivals);
 });

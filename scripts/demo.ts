@@ -16,7 +16,7 @@
 import { pathToFileURL } from 'node:url';
 import { MedplumClient } from '@medplum/core';
 import type { Device, Encounter, Observation, Patient, Reference, ServiceRequest } from '@medplum/fhirtypes';
-import { MllpClient } from '../hl7-bridge/mllp/client.ts';
+import { MllpClient, MllpConnectionError } from '../hl7-bridge/mllp/client.ts';
 import { ARRIVAL_MODES, type DemoCase, type PlannedArrival, planShift, wearableReading } from './demo-plan.ts';
 import { patientKey, SYNTHETIC_SYSTEM } from './seed-patients.ts';
 
@@ -66,6 +66,8 @@ export interface DemoStats {
 
 interface Live {
   plan: PlannedArrival;
+  /** As planned, unless the bridge could not be reached (then the desk registers the patient). */
+  viaHl7: boolean;
   patient?: Reference<Patient>;
   encounter?: Reference<Encounter>;
   device?: Reference<Device>;
@@ -174,7 +176,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoStats> {
   const mllp = options.hl7 ? new MllpClient({ host: options.hl7.host, port: options.hl7.port }) : undefined;
   const events: Event[] = [];
   for (const p of plan) {
-    const live: Live = { plan: p, visit: `DEMO${run}${p.n}`, mrn: `L${seed}-${p.n}` };
+    const live: Live = { plan: p, viaHl7: p.viaHl7, visit: `DEMO${run}${p.n}`, mrn: `L${seed}-${p.n}` };
     events.push({ at: p.at, kind: 'arrive', live });
     if (p.wearable) {
       for (let m = p.at + WEARABLE_EVERY_MINUTES; m < Math.min(p.dischargeAt, options.durationMinutes); m += WEARABLE_EVERY_MINUTES) {
@@ -186,6 +188,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoStats> {
   events.sort((a, b) => a.at - b.at);
   log(`shift: ${plan.length} arrivals over ${options.durationMinutes} simulated minutes at ×${options.speed}`);
 
+  let hl7Down = false;
   const sendHl7 = async (event: 'A04' | 'A03', live: Live): Promise<void> => {
     const controlId = `${live.visit}${event}`;
     const ack = (await (mllp as MllpClient).send(adtMessage(event, live, controlId, Date.now()))).toString('utf8');
@@ -199,12 +202,19 @@ export async function runDemo(options: DemoOptions): Promise<DemoStats> {
     const c = p.case;
     stats.arrivals++;
     if (c.arrivalMode === 'ambulance') stats.ambulance++;
-    if (p.viaHl7) {
-      await sendHl7('A04', live);
-      stats.viaHl7++;
-      log(`+${p.at.toFixed(0)} min  HL7 A04  ${c.age}${c.sex[0].toUpperCase()}  ${c.chiefComplaint}`);
-      return;
+    if (live.viaHl7 && !hl7Down) {
+      try {
+        await sendHl7('A04', live);
+        stats.viaHl7++;
+        log(`+${p.at.toFixed(0)} min  HL7 A04  ${c.age}${c.sex[0].toUpperCase()}  ${c.chiefComplaint}`);
+        return;
+      } catch (err) {
+        if (!(err instanceof MllpConnectionError)) throw err;
+        hl7Down = true;
+        log(`! the HL7 bridge is not reachable (${err.message}): the desk registers these arrivals instead (--no-hl7 to skip HL7)`);
+      }
     }
+    live.viaHl7 = false;
     const now = new Date().toISOString();
     let patient: Patient | undefined;
     if (p.returning !== undefined) {
@@ -298,7 +308,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoStats> {
 
   const discharge = async (live: Live): Promise<void> => {
     const p = live.plan;
-    if (p.viaHl7) {
+    if (live.viaHl7) {
       if (!stats.hl7Messages.includes(`${live.visit}A04`)) return;
       await sendHl7('A03', live);
       stats.hl7Discharges++;
