@@ -156,6 +156,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoStats> {
     hl7Share: options.hl7 ? 0.25 : 0,
     syntheticPatients: options.syntheticPatients ?? 300,
   });
+  const who = (c: DemoCase) => `${typeof c.age === 'number' ? `${c.age}y` : c.age} ${c.sex === 'female' ? 'F' : 'M'}`;
   const stats: DemoStats = {
     arrivals: 0,
     viaHl7: 0,
@@ -206,7 +207,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoStats> {
       try {
         await sendHl7('A04', live);
         stats.viaHl7++;
-        log(`+${p.at.toFixed(0)} min  HL7 A04  ${c.age}${c.sex[0].toUpperCase()}  ${c.chiefComplaint}`);
+        log(`+${p.at.toFixed(0)} min  HL7 ADT^A04     ${who(c)}  ${c.chiefComplaint}`);
         return;
       } catch (err) {
         if (!(err instanceof MllpConnectionError)) throw err;
@@ -273,9 +274,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoStats> {
       stats.wearables++;
       if (p.deteriorating) stats.deteriorating++;
     }
-    log(
-      `+${p.at.toFixed(0)} min  ${c.arrivalMode.padEnd(15)}  ${c.age}${c.sex[0].toUpperCase()}  ${c.chiefComplaint}${p.wearable ? ' [wearable]' : ''}`,
-    );
+    log(`+${p.at.toFixed(0)} min  ${c.arrivalMode.padEnd(15)}  ${who(c)}  ${c.chiefComplaint}${p.wearable ? ' [wearable]' : ''}`);
   };
 
   const reading = async (live: Live, at: number): Promise<void> => {
