@@ -9,6 +9,7 @@ export default defineConfig({
       'scripts/**/*.test.ts',
       'test/**/*.test.ts',
       'app/**/*.test.ts',
+      'deploy/**/*.test.ts',
     ],
     globalSetup: ['test/global-setup.ts'],
     testTimeout: 30_000,

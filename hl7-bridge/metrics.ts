@@ -74,6 +74,14 @@ export class Metrics {
     outboundDelivery: new Histogram(),
   };
 
+  /** Inbound messages by `messageType|ackCode` (e.g. `ADT^A04|AA`), for the Prometheus exporter. */
+  readonly messagesByType = new Map<string, number>();
+
+  countMessage(messageType: string, ackCode: string): void {
+    const key = `${messageType || 'unknown'}|${ackCode || 'none'}`;
+    this.messagesByType.set(key, (this.messagesByType.get(key) ?? 0) + 1);
+  }
+
   inc(counter: Counter, n = 1): void {
     this.counters[counter] += n;
   }

@@ -14,10 +14,11 @@
  * for HL7 arrivals) and some get a follow-up order. Timestamps are real: the board shows now.
  */
 import { pathToFileURL } from 'node:url';
-import { MedplumClient } from '@medplum/core';
+import type { MedplumClient } from '@medplum/core';
 import type { Device, Encounter, Observation, Patient, Reference, ServiceRequest } from '@medplum/fhirtypes';
 import { MllpClient, MllpConnectionError } from '../hl7-bridge/mllp/client.ts';
 import { ARRIVAL_MODES, type DemoCase, type PlannedArrival, planShift, wearableReading } from './demo-plan.ts';
+import { clientFromEnv } from './lib/env-client.ts';
 import { patientKey, SYNTHETIC_SYSTEM } from './seed-patients.ts';
 
 const ES = 'https://emergisphere.dev/fhir';
@@ -381,16 +382,8 @@ function positive(args: string[], name: string, fallback: number): number {
 }
 
 async function main(): Promise<void> {
-  const baseUrl = process.env.MEDPLUM_BASE_URL ?? 'http://localhost:8103/';
-  const clientId = process.env.MEDPLUM_CLIENT_ID;
-  const clientSecret = process.env.MEDPLUM_CLIENT_SECRET;
-  if (!clientId || !clientSecret) {
-    process.stderr.write('Set MEDPLUM_CLIENT_ID and MEDPLUM_CLIENT_SECRET (and MEDPLUM_BASE_URL, default http://localhost:8103/)\n');
-    process.exit(2);
-  }
+  const medplum = await clientFromEnv();
   const args = process.argv.slice(2);
-  const medplum = new MedplumClient({ baseUrl, cacheTime: 0 });
-  await medplum.startClientLogin(clientId, clientSecret);
   const stats = await runDemo({
     medplum,
     hl7: args.includes('--no-hl7') ? undefined : { host: process.env.HL7_HOST ?? '127.0.0.1', port: Number(process.env.HL7_PORT ?? 2575) },

@@ -12,8 +12,9 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { MedplumClient } from '@medplum/core';
+import type { MedplumClient } from '@medplum/core';
 import type { AccessPolicy, Bot, OperationDefinition, Subscription } from '@medplum/fhirtypes';
+import { clientFromEnv } from './lib/env-client.ts';
 
 export const BOT_IDENTIFIER_SYSTEM = 'https://emergisphere.dev/fhir/bot';
 const ROLE_SYSTEM = 'https://emergisphere.dev/fhir/role';
@@ -225,15 +226,7 @@ export async function deployBots(
 }
 
 async function main(): Promise<void> {
-  const baseUrl = process.env.MEDPLUM_BASE_URL ?? 'http://localhost:8103/';
-  const clientId = process.env.MEDPLUM_CLIENT_ID;
-  const clientSecret = process.env.MEDPLUM_CLIENT_SECRET;
-  if (!clientId || !clientSecret) {
-    process.stderr.write('Set MEDPLUM_CLIENT_ID and MEDPLUM_CLIENT_SECRET (and MEDPLUM_BASE_URL, default http://localhost:8103/)\n');
-    process.exit(2);
-  }
-  const medplum = new MedplumClient({ baseUrl, cacheTime: 0 });
-  await medplum.startClientLogin(clientId, clientSecret);
+  const medplum = await clientFromEnv();
   const results = await deployBots(medplum, {
     rootDir: process.cwd(),
     only: process.argv.slice(2),

@@ -17,7 +17,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { MedplumClient } from '@medplum/core';
+import type { MedplumClient } from '@medplum/core';
 import type {
   Bundle,
   Device,
@@ -31,6 +31,7 @@ import type {
   Schedule,
 } from '@medplum/fhirtypes';
 import { generateSlots, recurringBlocks, SLOT_MINUTES_EXTENSION, TIMEZONE_EXTENSION } from '../bots/scheduling/slots.ts';
+import { clientFromEnv } from './lib/env-client.ts';
 import { patientKey, SEED_SYSTEM, SYNTHETIC_SYSTEM, seedDevices, syntheticBundles, syntheticPatient } from './seed-patients.ts';
 
 /** Load order: files are read in this order, then any other JSON file alphabetically. */
@@ -240,13 +241,7 @@ function argValue(args: string[], name: string): string | undefined {
 }
 
 async function main(): Promise<void> {
-  const baseUrl = process.env.MEDPLUM_BASE_URL ?? 'http://localhost:8103/';
-  const clientId = process.env.MEDPLUM_CLIENT_ID;
-  const clientSecret = process.env.MEDPLUM_CLIENT_SECRET;
-  if (!clientId || !clientSecret) {
-    process.stderr.write('Set MEDPLUM_CLIENT_ID and MEDPLUM_CLIENT_SECRET (and MEDPLUM_BASE_URL, default http://localhost:8103/)\n');
-    process.exit(2);
-  }
+  const medplum = await clientFromEnv();
   const args = process.argv.slice(2);
   const from = argValue(args, '--from');
   if (from && !/^\d{4}-\d{2}-\d{2}$/.test(from)) throw new Error('--from must be YYYY-MM-DD');
@@ -259,8 +254,6 @@ async function main(): Promise<void> {
   ]) {
     if (v !== undefined && !/^\d+$/.test(v)) throw new Error(`${name} must be a non-negative integer`);
   }
-  const medplum = new MedplumClient({ baseUrl, cacheTime: 0 });
-  await medplum.startClientLogin(clientId, clientSecret);
   await seed(medplum, {
     dir: resolve(process.cwd(), 'seed'),
     from,

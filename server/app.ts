@@ -27,6 +27,7 @@ import { JSON_CONTENT_TYPES, parseJsonBody } from './http/json.ts';
 import { FHIR_JSON, outcome, sendOutcome } from './http/outcomes.ts';
 import { registerSecurity, type SecurityDeps } from './http/security.ts';
 import { registerStaticApp } from './http/static-app.ts';
+import { type OpsHookDeps, registerOpsHooks, requestId } from './ops/register.ts';
 import { registerSubscriptionAdminRoutes } from './subscriptions/routes.ts';
 import { registerStripeWebhook } from './webhooks/stripe.ts';
 
@@ -38,6 +39,8 @@ export interface AppDeps {
   security: SecurityDeps & { keys: KeyStore };
   /** The bot runtime ($execute, $deploy); created by the server, which owns its workers. */
   bots: BotRuntime;
+  /** Metrics and tracing (server/ops). */
+  ops?: OpsHookDeps;
 }
 
 export interface App {
@@ -109,6 +112,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     validator: new ResourceValidator(profiles.profiles, terminology),
     logger,
     auditReady: () => deps.security.audit.indexPending(),
+    traceparent: deps.ops?.tracing ? () => deps.ops?.tracing?.currentTraceparent() : undefined,
   };
   const newRepo = (options: RepositoryOptions = {}): PostgresRepository => new PostgresRepository(repoContext, options);
   const repoFor = (request: FastifyRequest, options: RepositoryOptions = {}): PostgresRepository => {
@@ -130,6 +134,8 @@ export async function createApp(deps: AppDeps): Promise<App> {
     // FHIR ids and search values may contain characters fastify would otherwise reject.
     routerOptions: { maxParamLength: 1024, ignoreTrailingSlash: true },
     return503OnClosing: true,
+    // Every log line of a request carries its id; a caller's X-Request-Id is kept for correlation.
+    genReqId: (req) => requestId(req.headers['x-request-id']),
     trustProxy: config.trustProxy,
     frameworkErrors: (err, _request, reply) => {
       const [oo, status] = frameworkOutcome(err, config) ?? [outcome('invalid', 'Bad request'), 400];
@@ -170,6 +176,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     return sendOutcome(reply, outcome('not-found', `No route for ${request.method} ${request.url.split('?')[0]}`), 404);
   };
 
+  if (deps.ops) registerOpsHooks(fastify, deps.ops);
   await registerSecurity(fastify, deps.security, { baseUrl: config.baseUrl, corsOrigins: config.corsOrigins });
   registerAuthRoutes(fastify, {
     baseUrl: config.baseUrl,

@@ -5,6 +5,7 @@ import type { ClientApplication, Project } from '@medplum/fhirtypes';
 import { createClient, rotateClientSecret } from './auth/admin.ts';
 import { deployOwnBots, seedHospital } from './bots/self-deploy.ts';
 import { loadConfig } from './config.ts';
+import type { Hl7MetricsSource } from './ops/metrics.ts';
 import { type RunningServer, startServer } from './server.ts';
 
 const HL7_CLIENT_NAME = 'EmergiSphere HL7 bridge';
@@ -17,7 +18,7 @@ const HL7_CLIENT_NAME = 'EmergiSphere HL7 bridge';
  */
 async function startHl7Bridge(
   server: RunningServer,
-): Promise<{ ports: Record<string, number>; apiUrl: string; close(): Promise<void> } | undefined> {
+): Promise<{ ports: Record<string, number>; apiUrl: string; metrics: Hl7MetricsSource; close(): Promise<void> } | undefined> {
   const runtime = resolve('hl7-bridge/runtime.ts');
   if (!existsSync(runtime)) return undefined;
   const repo = server.app.repo();
@@ -55,6 +56,8 @@ let hl7Error: string | undefined;
 if (process.env.HL7_BRIDGE === 'true' || (process.env.HL7_BRIDGE !== 'false' && !config.databaseUrl)) {
   try {
     hl7 = await startHl7Bridge(server);
+    const bridge = hl7;
+    server.metrics.setHl7Source(() => bridge?.metrics);
   } catch (err) {
     hl7Error = err instanceof Error ? err.message : String(err);
     logger.warn({ err: hl7Error }, 'the HL7 bridge did not start');

@@ -1,9 +1,10 @@
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Redis } from 'ioredis';
-import pino, { type Logger } from 'pino';
+import type { Logger } from 'pino';
+import { Registry } from 'prom-client';
 import { type App, createApp } from './app.ts';
-import { AuditLog, createAuditPool } from './audit/audit-log.ts';
+import { type AuditLog, createAuditPool } from './audit/audit-log.ts';
 import { type BootstrapResult, bootstrap, loadRoles } from './auth/bootstrap.ts';
 import { KeyStore } from './auth/keys.ts';
 import { RateLimits } from './auth/rate-limit.ts';
@@ -17,6 +18,11 @@ import { createPool } from './db/pool.ts';
 import { storeConformanceResources } from './fhir/conformance.ts';
 import { loadProfiles } from './fhir/definitions.ts';
 import { reindexChangedTypes } from './fhir/reindex.ts';
+import { createLogger } from './ops/logging.ts';
+import { OpsMetrics } from './ops/metrics.ts';
+import { ObservedAuditLog } from './ops/observed-audit.ts';
+import { registerOpsRoutes } from './ops/register.ts';
+import { pruneTraceContexts, Tracing, tracedBotExecutor } from './ops/tracing.ts';
 import { SubscriptionEngine } from './subscriptions/engine.ts';
 import { subscriptionSettings } from './subscriptions/settings.ts';
 import { WebSocketChannel } from './subscriptions/websocket.ts';
@@ -32,6 +38,9 @@ export interface RunningServer {
   auth: AuthService;
   /** Subscription delivery workers of this instance (setBotExecutor wires the bot runtime). */
   subscriptions: SubscriptionEngine;
+  /** Prometheus metrics of this instance (its registry is the one passed in, or a new one). */
+  metrics: OpsMetrics;
+  tracing?: Tracing;
   /** Cron bots of this instance (absent when subscription workers or BOT_CRON are off). */
   cron?: CronScheduler;
   close(): Promise<void>;
@@ -41,6 +50,10 @@ export interface StartOptions {
   logger?: Logger;
   /** Listen (default) or only build the app (for in-process tools). */
   listen?: boolean;
+  /** The Prometheus registry for this instance's metrics (a new one when absent). */
+  metricsRegistry?: Registry;
+  /** Tracing: an instance, null for none, or undefined to follow OTEL_EXPORTER_OTLP_ENDPOINT. */
+  tracing?: Tracing | null;
 }
 
 /**
@@ -48,7 +61,8 @@ export interface StartOptions {
  * bootstrap and roles, then HTTP. `close()` undoes it in reverse order.
  */
 export async function startServer(config: ServerConfig, options: StartOptions = {}): Promise<RunningServer> {
-  const logger = options.logger ?? pino({ level: config.logLevel, base: { service: 'emergisphere' } });
+  const tracing = options.tracing === undefined ? Tracing.fromEnv() : (options.tracing ?? undefined);
+  const logger = options.logger ?? createLogger({ level: config.logLevel, tracing });
   let embedded: EmbeddedDatabase | undefined;
   let databaseUrl = config.databaseUrl;
   const runtimeFile = join(dirname(config.dataDir), 'runtime.json');
@@ -64,7 +78,9 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
   const redis = config.redisUrl ? new Redis(config.redisUrl, { maxRetriesPerRequest: 2, lazyConnect: false }) : undefined;
   redis?.on('error', (err) => logger.warn({ err: err.message }, 'redis error'));
   const auditPool = createAuditPool(databaseUrl);
-  const audit = new AuditLog(auditPool, logger);
+  const metrics = new OpsMetrics({ registry: options.metricsRegistry ?? new Registry(), pool });
+  const audit: AuditLog = new ObservedAuditLog(auditPool, logger, (event) => metrics.observeAudit(event));
+  let pruner: NodeJS.Timeout | undefined;
   let subscriptions: SubscriptionEngine | undefined;
   let wsChannel: WebSocketChannel | undefined;
   try {
@@ -77,7 +93,7 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
     const auth = new AuthService({ pool, keys, systemRepo: () => (app as App).repo() });
     const limits = new RateLimits(config.rateLimits, redis);
     const bots = new BotRuntime({ systemRepo: () => (app as App).repo(), auth, audit, baseUrl: config.baseUrl, logger });
-    app = await createApp({ config, pool, logger, profiles, security: { auth, limits, audit, keys }, bots });
+    app = await createApp({ config, pool, logger, profiles, security: { auth, limits, audit, keys }, bots, ops: { metrics, tracing } });
     await loadRoles(app.repo(), config.rolesDir);
     await storeConformanceResources(app.repo(), [...profiles.profiles.values(), ...profiles.searchParameters, ...profiles.others]);
     const boot = await bootstrap(app.repo(), config.firstStart);
@@ -95,7 +111,7 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
       logger,
       settings,
     });
-    subscriptions.setBotExecutor(bots);
+    subscriptions.setBotExecutor(tracing ? tracedBotExecutor(bots, tracing, pool) : bots);
     let cron: CronScheduler | undefined;
     if (subscriptions.willListen && options.listen !== false) {
       // Every instance hears of every write to a Bot, Project or membership: caches live long.
@@ -120,6 +136,30 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
       logger,
     });
     await wsChannel.register(app.fastify);
+    const fastify = app.fastify as typeof app.fastify & { websocketServer?: { clients: Set<unknown> } };
+    metrics.setWebsocketClients(() => fastify.websocketServer?.clients.size ?? 0);
+    let closing = false;
+    const engineRef = subscriptions;
+    registerOpsRoutes(app.fastify, {
+      metrics,
+      tracing,
+      pool,
+      systemRepo: () => (app as App).repo(),
+      authenticate: (authorization) => auth.authenticate(authorization),
+      metricsToken: process.env.METRICS_TOKEN || undefined,
+      readiness: {
+        pool,
+        redis,
+        botStats: () => bots.stats(),
+        botMinWorkers: bots.options.minWorkers,
+        subscriptions: { enabled: settings.enabled && options.listen !== false, running: () => engineRef.running },
+        closing: () => closing,
+      },
+    });
+    if (tracing) {
+      pruner = setInterval(() => void pruneTraceContexts(pool).catch(() => undefined), 3600_000);
+      pruner.unref();
+    }
     bots.start();
     if (options.listen !== false) {
       await subscriptions.start();
@@ -140,10 +180,14 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
       bootstrap: boot,
       auth,
       subscriptions: engine,
+      metrics,
+      tracing,
       cron,
       close: async () => {
         if (closed) return;
         closed = true;
+        closing = true;
+        if (pruner) clearInterval(pruner);
         await cron?.stop();
         await engine.stop();
         await ws.close();
@@ -153,11 +197,13 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
         await auditPool.end();
         await pool.end();
         redis?.disconnect();
+        await tracing?.shutdown().catch(() => undefined);
         await embedded?.stop();
         if (embedded) rmSync(runtimeFile, { force: true });
       },
     };
   } catch (err) {
+    if (pruner) clearInterval(pruner);
     await subscriptions?.stop().catch(() => undefined);
     await wsChannel?.close().catch(() => undefined);
     await audit.close().catch(() => undefined);

@@ -4,7 +4,7 @@ import { MedplumClient } from '@medplum/core';
 import pino from 'pino';
 import { inject } from 'vitest';
 import { loadConfig, type ServerConfig } from '../server/config.ts';
-import { type RunningServer, startServer } from '../server/server.ts';
+import { type RunningServer, type StartOptions, startServer } from '../server/server.ts';
 import { createScratchDatabase } from './database.ts';
 
 export interface TestServer {
@@ -36,6 +36,8 @@ export interface TestServerOptions {
   keepDatabase?: boolean;
   /** The admin client secret of a reused database (its first start set it). */
   clientSecret?: string;
+  /** Passed to startServer (e.g. a capturing logger, a metrics registry, tracing). */
+  start?: StartOptions;
 }
 
 // Test-only registry: plain-HTTP helpers (fhirFetch) find the admin token by FHIR base URL.
@@ -87,7 +89,7 @@ export async function startTestServer(overrides: Partial<ServerConfig> = {}, opt
   for (let attempt = 1; !server; attempt++) {
     const config = configFor(await freePort());
     try {
-      server = await startServer(config, { logger: pino({ level: config.logLevel }) });
+      server = await startServer(config, { logger: pino({ level: config.logLevel }), ...options.start });
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE' && attempt < 5 && overrides.port === undefined) {
         continue;

@@ -9,7 +9,8 @@ import type { Bundle, Patient, Reference, Resource } from '@medplum/fhirtypes';
 import { AGENT } from './agent.ts';
 import { mergePlan } from './identity.ts';
 
-const ATTEMPTS = 3;
+/** While the encounter's workflow is running, other agents keep writing to the record: retry a few times. */
+const ATTEMPTS = 6;
 
 async function compartment(medplum: MedplumClient, patientId: string): Promise<Resource[]> {
   const resources: Resource[] = [];
@@ -61,6 +62,8 @@ export async function mergeRecords(
       // Someone changed one of the records meanwhile (412/409): plan again from what is there now.
       const status = err instanceof OperationOutcomeError ? getStatus(err.outcome) : undefined;
       if (attempt >= ATTEMPTS || (status !== 412 && status !== 409)) throw err;
+      // A short, growing, jittered pause lets the concurrent writer finish before we plan again.
+      await new Promise((r) => setTimeout(r, 50 * attempt + Math.floor(Math.random() * 100)));
     }
   }
 }

@@ -90,6 +90,7 @@ export async function bill(
       secrets.PAYER_CLAIM_URL?.valueString || undefined,
     );
     outputs.push({ type: 'claim', reference: claim.claim });
+    if (claim.task) outputs.push({ type: 'claim submission', reference: claim.task });
     reasons.push(`claim: ${claim.submission}`);
   }
   let text: string;

@@ -7,8 +7,10 @@
  * PaymentReconciliation (once), and a refund is recorded.
  */
 import { resolve } from 'node:path';
-import type { WithId } from '@medplum/core';
+import { getStatus, OperationOutcomeError, type WithId } from '@medplum/core';
 import type {
+  Bot,
+  Claim,
   CommunicationRequest,
   Coverage,
   Encounter,
@@ -29,7 +31,7 @@ import { startTestServer, type TestServer } from '../../test/server.ts';
 import { deployFixtureAgents, waitFor } from '../../test/workflow-agents.ts';
 import { STEP_CODES, stepOf } from '../lib/workflow.ts';
 import { NETWORK_STATUS_EXTENSION } from './coverage.ts';
-import { PAYMENT_LINK_EXTENSION, paymentStatusOf } from './records.ts';
+import { CLAIM_SUBMISSION_EXTENSION, PAYMENT_LINK_EXTENSION, paymentStatusOf } from './records.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const WEBHOOK_SECRET = 'whsec_test_billing';
@@ -254,4 +256,137 @@ test('EMTALA: nothing about insurance or money before the screening; then the bi
   const rec = await m.readReference<PaymentReconciliation>({ reference: recId });
   expect(rec.paymentAmount.value).toBe(-100);
   expect(paymentStatusOf(await m.readResource('Invoice', invoice.id as string, { cache: 'no-cache' }))).toBe('partially-refunded');
+}, 120_000);
+
+/** An emergency visit through the billing step (triage ended), then seen by a provider and finished. */
+async function finishedVisit(): Promise<{ encounter: WithId<Encounter>; invoice: WithId<Invoice> }> {
+  const m = t.medplum;
+  const encounter = await m.createResource<Encounter>({
+    resourceType: 'Encounter',
+    status: 'arrived',
+    class: { system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'EMER' },
+    subject: { reference: `Patient/${patient.id}` },
+    reasonCode: [{ text: 'ankle injury' }],
+  });
+  await waitFor(
+    async () => {
+      const tasks: Task[] = await m.searchResources('Task', { focus: `Encounter/${encounter.id}` }, { cache: 'no-cache' });
+      return tasks.find((x) => stepOf(x) === 'billing' && x.status === 'completed');
+    },
+    60_000,
+    'the billing step',
+  );
+  await m.updateResource<Encounter>({
+    ...(await m.readResource('Encounter', encounter.id, { cache: 'no-cache' })),
+    status: 'finished',
+    participant: [
+      {
+        type: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ParticipationType', code: 'ATND' }] }],
+        individual: { reference: `Practitioner/${doctor.id}` },
+      },
+    ],
+  });
+  const invoice = await waitFor(
+    async () => {
+      const found = await m.searchOne(
+        'Invoice',
+        { identifier: `https://emergisphere.dev/fhir/invoice|${encounter.id}/final` },
+        { cache: 'no-cache' },
+      );
+      return found?.extension?.some((e) => e.url === PAYMENT_LINK_EXTENSION) ? found : undefined;
+    },
+    30_000,
+    'the final bill',
+  );
+  return { encounter, invoice };
+}
+
+test('the payer refuses the claim: the claim is kept with the reason, a Task shows it, a retry delivers it', async () => {
+  const m = t.medplum;
+  payer.failure = 'server-error';
+  const before = payer.requests.length;
+  const { encounter, invoice } = await finishedVisit();
+  // Nothing else is held up: the bill and its payment link exist.
+  expect(invoice.status).toBe('issued');
+  const claim = await waitFor(async () => {
+    const c = await m.searchOne('Claim', { identifier: `https://emergisphere.dev/fhir/claim|${encounter.id}` }, { cache: 'no-cache' });
+    return c?.extension?.some((e) => e.url === CLAIM_SUBMISSION_EXTENSION) ? c : undefined;
+  });
+  expect(payer.requests.length).toBeGreaterThan(before);
+  const submission = () => m.readResource('Claim', claim.id as string, { cache: 'no-cache' });
+  const submissionText = (c: Claim) => c.extension?.find((e) => e.url === CLAIM_SUBMISSION_EXTENSION)?.valueString;
+  expect(submissionText(claim)).toContain('refused by the payer (HTTP 500)');
+  expect(claim.total?.value).toBeGreaterThan(0);
+  const task = (await m.searchOne('Task', { focus: `Claim/${claim.id}` }, { cache: 'no-cache' })) as WithId<Task>;
+  expect(task).toMatchObject({ status: 'requested', code: { coding: [{ code: 'claim-submission' }] } });
+  expect(task.statusReason?.text).toContain('HTTP 500');
+  expect(task.businessStatus?.text).toMatch(/^attempt 1: refused/);
+
+  // A retry while the payer is still down: still open, attempt 2 recorded.
+  const bot = (await m.searchOne('Bot', { identifier: 'https://emergisphere.dev/fhir/bot|billing' })) as WithId<Bot>;
+  expect(bot.cronString).toBe('*/15 * * * *'); // the retry also runs on this schedule (medplum.config.json)
+  const down = (await m.executeBot(bot.id, { action: 'resubmit-claims' }, 'application/json')) as { retried: { claim: string }[] };
+  expect(down.retried.map((r) => r.claim)).toContain(`Claim/${claim.id}`);
+  expect((await m.readResource('Task', task.id, { cache: 'no-cache' })).businessStatus?.text).toMatch(/^attempt 2: refused/);
+
+  // The payer is back: the retry (what the cron run does) delivers it and closes the Task.
+  payer.failure = 'none';
+  const up = (await m.executeBot(bot.id, bot, 'application/fhir+json')) as { retried: { claim: string; submission: string }[] };
+  expect(up.retried.find((r) => r.claim === `Claim/${claim.id}`)?.submission).toContain('accepted by the payer');
+  expect(submissionText(await submission())).toMatch(/^accepted by the payer \(HTTP 200\) — ClaimResponse\//);
+  const closed = await m.readResource('Task', task.id, { cache: 'no-cache' });
+  expect(closed.status).toBe('completed');
+  expect(closed.businessStatus?.text).toMatch(/^attempt 3: accepted/);
+  expect(await m.searchResources('ClaimResponse', { request: `Claim/${claim.id}` }, { cache: 'no-cache' })).toHaveLength(1);
+  // Nothing left to retry.
+  const again = (await m.executeBot(bot.id, { action: 'resubmit-claims' }, 'application/json')) as { retried: { claim: string }[] };
+  expect(again.retried.map((r) => r.claim)).not.toContain(`Claim/${claim.id}`);
+}, 120_000);
+
+test('a refund Stripe refuses is a 400 OperationOutcome and nothing is recorded as refunded', async () => {
+  const m = t.medplum;
+  payer.failure = 'none';
+  const { invoice } = await finishedVisit();
+  const session = [...stripe.sessions.values()].find((s) => (s.metadata as { invoice?: string }).invoice === `Invoice/${invoice.id}`);
+  expect(session).toBeDefined();
+  const event = JSON.stringify({ id: `evt_${invoice.id}`, object: 'event', type: 'checkout.session.completed', data: { object: session } });
+  expect((await webhook(event, Stripe.webhooks.generateTestHeaderString({ payload: event, secret: WEBHOOK_SECRET }))).status).toBe(200);
+  expect(paymentStatusOf(await m.readResource('Invoice', invoice.id, { cache: 'no-cache' }))).toBe('paid');
+  const refundsBefore = stripe.refunds.length;
+  const refundOf = (value: number) =>
+    m.post(m.fhirUrl('Invoice', '$refund'), {
+      resourceType: 'Parameters',
+      parameter: [
+        { name: 'invoice', valueReference: { reference: `Invoice/${invoice.id}` } },
+        { name: 'amount', valueMoney: { value, currency: 'USD' } },
+      ],
+    });
+  const noRefundRecorded = async () => {
+    const all: PaymentReconciliation[] = await m.searchResources('PaymentReconciliation', { _count: '200' }, { cache: 'no-cache' });
+    const forInvoice = all.filter((r) => r.detail?.some((d) => d.request?.reference === `Invoice/${invoice.id}`));
+    expect(forInvoice).toHaveLength(1); // the payment only
+    expect(forInvoice.every((r) => (r.paymentAmount.value ?? 0) > 0)).toBe(true);
+    expect(paymentStatusOf(await m.readResource('Invoice', invoice.id, { cache: 'no-cache' }))).toBe('paid');
+    expect(stripe.refunds.length).toBe(refundsBefore);
+  };
+
+  // More than was paid: Stripe answers 400 amount_too_large.
+  const tooMuch = await refundOf(100_000).catch((err: OperationOutcomeError) => err);
+  expect(tooMuch).toBeInstanceOf(OperationOutcomeError);
+  expect(getStatus((tooMuch as OperationOutcomeError).outcome)).toBe(400);
+  expect((tooMuch as OperationOutcomeError).outcome.issue?.[0].details?.text).toContain('is greater than unrefunded amount');
+  expect((tooMuch as OperationOutcomeError).outcome.issue?.[0].details?.text).toContain('amount_too_large');
+  await noRefundRecorded();
+
+  // Stripe is down (500 after the SDK's retry): also a 400 with the reason, nothing recorded.
+  stripe.failure = 'server-error';
+  try {
+    const down = await refundOf(10).catch((err: OperationOutcomeError) => err);
+    expect(down).toBeInstanceOf(OperationOutcomeError);
+    expect(getStatus((down as OperationOutcomeError).outcome)).toBe(400);
+    expect((down as OperationOutcomeError).outcome.issue?.[0].details?.text).toContain('Something went wrong on our end');
+  } finally {
+    stripe.failure = 'none';
+  }
+  await noRefundRecorded();
 }, 120_000);

@@ -4,7 +4,9 @@
  * - an Encounter that became `finished` → the final bill, claim and payment request (bill.ts, `final`);
  * - `{ "type": "stripe-webhook", "payload", "signature" }` from the server's `POST /webhook/stripe`
  *   → verified and recorded (payments.ts);
- * - `Invoice/$refund` (Parameters `invoice`, optional `amount`, `reason`) → a Stripe refund.
+ * - `Invoice/$refund` (Parameters `invoice`, optional `amount`, `reason`) → a Stripe refund;
+ * - `{ "action": "resubmit-claims" }` (`$execute`) or a cron run (the Bot) → claims the payer has not
+ *   accepted yet are sent again.
  */
 import { type BotEvent, badRequest, type MedplumClient, type WithId } from '@medplum/core';
 import type { Encounter, Parameters, Task } from '@medplum/fhirtypes';
@@ -12,10 +14,17 @@ import { runStep } from '../lib/workflow-step.ts';
 import { bill } from './bill.ts';
 import { toCents } from './money.ts';
 import { handleWebhook, PaymentError, refund, type Secrets } from './payments.ts';
+import { resubmitClaims } from './records.ts';
 
 export async function handler(medplum: MedplumClient, event: BotEvent): Promise<unknown> {
-  const input = event.input as { resourceType?: string; type?: string; payload?: unknown; signature?: unknown } | undefined;
+  const input = event.input as
+    | { resourceType?: string; type?: string; action?: string; payload?: unknown; signature?: unknown }
+    | undefined;
   const secrets = event.secrets as Secrets;
+  // A cron run gets the Bot itself as input: it retries the claims the payer has not accepted yet.
+  if (input?.action === 'resubmit-claims' || input?.resourceType === 'Bot') {
+    return resubmitClaims(medplum, secrets.PAYER_CLAIM_URL?.valueString || undefined);
+  }
   if (input?.resourceType === 'Task') {
     return runStep(medplum, event as BotEvent<Task>, async (ctx) => {
       if (!ctx.encounter) return { rationale: 'no encounter to bill' };

@@ -195,10 +195,19 @@ export async function refund(
   const pi = invoice.identifier?.find((i) => i.system === STRIPE_PAYMENT_INTENT)?.value;
   if (!pi) throw new PaymentError(`Invoice/${invoiceId} has no Stripe payment to refund`);
   const stripe = stripeClient(secrets);
-  const created = await stripe.refunds.create(
-    { payment_intent: pi, ...(amount ? { amount } : {}), metadata: { invoice: `Invoice/${invoiceId}`, ...(reason ? { reason } : {}) } },
-    { idempotencyKey: `refund-${invoiceId}-${amount ?? 'full'}` },
-  );
+  let created: Stripe.Refund;
+  try {
+    created = await stripe.refunds.create(
+      { payment_intent: pi, ...(amount ? { amount } : {}), metadata: { invoice: `Invoice/${invoiceId}`, ...(reason ? { reason } : {}) } },
+      { idempotencyKey: `refund-${invoiceId}-${amount ?? 'full'}` },
+    );
+  } catch (err) {
+    // Nothing was refunded, so nothing is recorded: the caller gets Stripe's reason.
+    if (err instanceof Stripe.errors.StripeError) {
+      throw new PaymentError(`Stripe did not refund Invoice/${invoiceId}: ${err.message}${err.code ? ` (${err.code})` : ''}`);
+    }
+    throw err;
+  }
   const rec = await medplum.createResourceIfNoneExist(
     reconciliation(invoice, `refund:${created.id}`, created.amount, created.id, 'refund'),
     `identifier=${encodeURIComponent(`${STRIPE_REFUND_SYSTEM}|${created.id}`)}`,

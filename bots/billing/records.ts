@@ -5,7 +5,7 @@
  * shares and whose notes explain every line, and a Claim for the payer.
  */
 import type { MedplumClient, WithId } from '@medplum/core';
-import type { ChargeItem, Claim, Coverage, Encounter, Invoice, Patient } from '@medplum/fhirtypes';
+import type { ChargeItem, Claim, Coverage, Encounter, Invoice, Patient, Task } from '@medplum/fhirtypes';
 import { ES } from '../lib/workflow.ts';
 import type { ChargeLine } from './charges.ts';
 import type { Split } from './coverage.ts';
@@ -152,45 +152,114 @@ export function claimFor(
   };
 }
 
+/** The Task that keeps a claim the payer has not accepted visible (and retried) until it is. */
+export const BILLING_TASK_SYSTEM = `${ES}/CodeSystem/billing-task`;
+export const CLAIM_TASK_SYSTEM = `${ES}/claim-submission`;
+
+export function isAccepted(submission: string | undefined): boolean {
+  return !!submission?.startsWith('accepted');
+}
+
+/** POSTs the Claim (FHIR JSON) to the payer; a returned ClaimResponse is stored. Never throws: the outcome is the text. */
+export async function sendClaim(medplum: MedplumClient, claim: WithId<Claim>, endpoint: string): Promise<string> {
+  try {
+    const res = await fetch(endpoint, {
+      method: 'POST',
+      headers: { 'content-type': 'application/fhir+json' },
+      body: JSON.stringify(claim),
+      signal: AbortSignal.timeout(5000),
+    });
+    const text = await res.text();
+    if (!res.ok) return `refused by the payer (HTTP ${res.status}): ${text.slice(0, 200)}`;
+    let submission = `accepted by the payer (HTTP ${res.status})`;
+    const body = text ? (JSON.parse(text) as { resourceType?: string }) : undefined;
+    if (body?.resourceType === 'ClaimResponse') {
+      const response = await medplum.createResource({ ...(body as object), request: { reference: `Claim/${claim.id}` } } as never);
+      submission += ` — ClaimResponse/${(response as { id: string }).id}`;
+    }
+    return submission;
+  } catch (err) {
+    return `not delivered to the payer: ${err instanceof Error ? err.message : String(err)}`;
+  }
+}
+
+/**
+ * Records the submission on the Claim and keeps the claim's Task in step: a failure opens (or
+ * updates) a `claim-submission` Task for the billing office with the reason and the attempt count;
+ * acceptance completes it. So a refused or unreachable claim is never silently lost.
+ */
+export async function recordSubmission(
+  medplum: MedplumClient,
+  claim: WithId<Claim>,
+  submission: string,
+  attempted: boolean,
+): Promise<{ claim: WithId<Claim>; task?: string }> {
+  const written = await medplum.updateResource(withExtension(claim, CLAIM_SUBMISSION_EXTENSION, { valueString: submission }));
+  if (!attempted) return { claim: written };
+  const query = q(CLAIM_TASK_SYSTEM, claim.id);
+  const existing = await medplum.searchOne('Task', query, { cache: 'no-cache' });
+  if (isAccepted(submission) && !existing) return { claim: written };
+  const attempts = (existing?.input?.find((i) => i.type?.text === 'attempts')?.valueInteger ?? 0) + 1;
+  const task = await medplum.upsertResource<Task>(
+    {
+      resourceType: 'Task',
+      identifier: [{ system: CLAIM_TASK_SYSTEM, value: claim.id }],
+      status: isAccepted(submission) ? 'completed' : 'requested',
+      intent: 'order',
+      priority: 'routine',
+      code: { coding: [{ system: BILLING_TASK_SYSTEM, code: 'claim-submission', display: 'Claim submission' }] },
+      description: `Submit Claim/${claim.id} to the payer`,
+      focus: { reference: `Claim/${claim.id}` },
+      ...(claim.patient ? { for: claim.patient } : {}),
+      authoredOn: existing?.authoredOn ?? new Date().toISOString(),
+      lastModified: new Date().toISOString(),
+      businessStatus: { text: `attempt ${attempts}: ${submission}` },
+      ...(isAccepted(submission) ? {} : { statusReason: { text: submission } }),
+      input: [{ type: { text: 'attempts' }, valueInteger: attempts }],
+    },
+    query,
+  );
+  return { claim: written, task: `Task/${task.id}` };
+}
+
 /**
  * The claim, written once per visit and sent to the payer's endpoint (`PAYER_CLAIM_URL`, a JSON
- * POST of the Claim) when configured; the answer is recorded on the Claim, and a ClaimResponse
- * the payer returns is stored.
+ * POST of the Claim) when configured; the answer is recorded on the Claim (see recordSubmission).
  */
 export async function writeClaim(
   medplum: MedplumClient,
   claim: Claim,
   endpoint: string | undefined,
-): Promise<{ claim: string; submission: string }> {
+): Promise<{ claim: string; submission: string; task?: string }> {
   const query = q(CLAIM_SYSTEM, claim.identifier?.[0]?.value as string);
   const existing = await medplum.searchOne('Claim', query, { cache: 'no-cache' });
   const previous = existing?.extension?.find((e) => e.url === CLAIM_SUBMISSION_EXTENSION)?.valueString;
-  if (existing && previous?.startsWith('accepted')) return { claim: `Claim/${existing.id}`, submission: previous };
-  let written = await medplum.upsertResource(claim, query);
-  let submission = 'not submitted: no PAYER_CLAIM_URL configured';
-  if (endpoint) {
-    try {
-      const res = await fetch(endpoint, {
-        method: 'POST',
-        headers: { 'content-type': 'application/fhir+json' },
-        body: JSON.stringify(written),
-        signal: AbortSignal.timeout(5000),
-      });
-      const text = await res.text();
-      submission = res.ok
-        ? `accepted by the payer (HTTP ${res.status})`
-        : `refused by the payer (HTTP ${res.status}): ${text.slice(0, 200)}`;
-      if (res.ok && text) {
-        const body = JSON.parse(text) as { resourceType?: string };
-        if (body.resourceType === 'ClaimResponse') {
-          const response = await medplum.createResource({ ...(body as object), request: { reference: `Claim/${written.id}` } } as never);
-          submission += ` — ClaimResponse/${(response as { id: string }).id}`;
-        }
-      }
-    } catch (err) {
-      submission = `not delivered to the payer: ${err instanceof Error ? err.message : String(err)}`;
-    }
+  if (existing && isAccepted(previous)) return { claim: `Claim/${existing.id}`, submission: previous as string };
+  const written = await medplum.upsertResource(claim, query);
+  const submission = endpoint ? await sendClaim(medplum, written, endpoint) : 'not submitted: no PAYER_CLAIM_URL configured';
+  const recorded = await recordSubmission(medplum, written, submission, !!endpoint);
+  return { claim: `Claim/${recorded.claim.id}`, submission, ...(recorded.task ? { task: recorded.task } : {}) };
+}
+
+/** Retries every claim whose submission Task is still open (`$execute {"action":"resubmit-claims"}`, cron). */
+export async function resubmitClaims(
+  medplum: MedplumClient,
+  endpoint: string | undefined,
+): Promise<{ retried: { claim: string; submission: string }[] }> {
+  if (!endpoint) return { retried: [] };
+  const open = await medplum.searchResources(
+    'Task',
+    { code: `${BILLING_TASK_SYSTEM}|claim-submission`, status: 'requested', _count: '100' },
+    { cache: 'no-cache' },
+  );
+  const retried: { claim: string; submission: string }[] = [];
+  for (const task of open) {
+    const ref = task.focus?.reference;
+    if (!ref?.startsWith('Claim/')) continue;
+    const claim = await medplum.readResource('Claim', ref.split('/')[1], { cache: 'no-cache' });
+    const submission = await sendClaim(medplum, claim, endpoint);
+    await recordSubmission(medplum, claim, submission, true);
+    retried.push({ claim: ref, submission });
   }
-  written = await medplum.updateResource(withExtension(written, CLAIM_SUBMISSION_EXTENSION, { valueString: submission }));
-  return { claim: `Claim/${written.id}`, submission };
+  return { retried };
 }

@@ -5,7 +5,10 @@
  * - emergency: the family (a non-clinical "is being cared for" update; delivery checks consent) and,
  *   for ESI 3, a notice to the charge nurses (ESI 1–2 were already paged at triage);
  * - emergency_device: the family, told that the care team was alerted;
- * - device_scan: the charge nurses, told that a device now monitors the patient.
+ * - device_scan: the charge nurses, told that a device now monitors the patient;
+ * - regular (an appointment visit): the scheduling step already asked for each appointment's
+ *   confirmation and reminder; this step checks that every appointment booked for the visit's
+ *   requests has them and reports them, so the visit's workflow shows what the patient was told.
  * Requests are created once per Task version, so a redelivery sends nothing twice.
  */
 import type { CommunicationRequest, Reference, RelatedPerson } from '@medplum/fhirtypes';
@@ -52,11 +55,12 @@ async function team(ctx: StepContext, name: string): Promise<Reference | undefin
   return found ? { reference: `CareTeam/${found.id}` } : undefined;
 }
 
-function planOf(ctx: StepContext): 'emergency' | 'emergency_device' | 'device_scan' | 'other' {
+function planOf(ctx: StepContext): 'emergency' | 'emergency_device' | 'device_scan' | 'regular' | 'other' {
   const key = ctx.task.identifier?.map((i) => i.value ?? '').join(' ') ?? '';
   if (key.includes('/PlanDefinition/emergency_device|')) return 'emergency_device';
   if (key.includes('/PlanDefinition/device_scan|')) return 'device_scan';
   if (key.includes('/PlanDefinition/emergency|')) return 'emergency';
+  if (key.includes('/PlanDefinition/regular|')) return 'regular';
   return 'other';
 }
 
@@ -111,9 +115,51 @@ export async function communicationStep(ctx: StepContext): Promise<StepOutcome> 
     }
   }
   const outputs: StepOutput[] = [];
+  if (plan === 'regular') {
+    const told = await appointmentMessages(ctx);
+    outputs.push(...told.outputs);
+    reasons.push(...told.reasons);
+  }
   for (const { effect, request: resource } of planned) {
     const created = await createOnce(ctx.medplum, { bot: 'communication', trigger: ctx.trigger, effect, resource });
     outputs.push({ type: effect, reference: `CommunicationRequest/${created.id}` });
   }
   return { outputs, rationale: reasons.join('; ') || 'nothing to send', note: `${outputs.length} notification(s) requested` };
+}
+
+/** The confirmations and reminders of the appointments booked for this visit's requests. */
+async function appointmentMessages(ctx: StepContext): Promise<{ outputs: StepOutput[]; reasons: string[] }> {
+  const outputs: StepOutput[] = [];
+  const reasons: string[] = [];
+  if (!ctx.encounter) return { outputs, reasons: ['no encounter: no appointment to confirm'] };
+  const noCache = { cache: 'no-cache' } as const;
+  const requests = await ctx.medplum.searchResources(
+    'ServiceRequest',
+    { encounter: `Encounter/${ctx.encounter.id}`, _count: '50' },
+    noCache,
+  );
+  const appointments = requests.length
+    ? await ctx.medplum.searchResources(
+        'Appointment',
+        { 'based-on': requests.map((r) => `ServiceRequest/${r.id}`).join(','), status: 'booked,pending', _count: '50' },
+        noCache,
+      )
+    : [];
+  for (const a of appointments) {
+    const messages: CommunicationRequest[] = await ctx.medplum.searchResources(
+      'CommunicationRequest',
+      { 'based-on': `Appointment/${a.id}`, _count: '20' },
+      noCache,
+    );
+    const confirmation = messages.find((m) => m.status === 'active' || m.status === 'completed');
+    const reminder = messages.find((m) => m.status === 'on-hold');
+    if (confirmation) outputs.push({ type: 'appointment confirmation', reference: `CommunicationRequest/${confirmation.id}` });
+    if (reminder) outputs.push({ type: 'appointment reminder', reference: `CommunicationRequest/${reminder.id}` });
+    reasons.push(
+      `Appointment/${a.id} (${a.start ?? 'no time'}): ${confirmation ? 'confirmation sent' : 'NO confirmation requested'}` +
+        (reminder ? `, reminder due ${reminder.occurrenceDateTime}` : ''),
+    );
+  }
+  if (appointments.length === 0) reasons.push('no appointment booked for this visit');
+  return { outputs, reasons };
 }

@@ -4,7 +4,7 @@
  * `occurrenceDateTime`; the scheduling agent's reminder run activates it when due). Requests are
  * `basedOn` the Appointment, so a cancellation or a reschedule can revoke the pending reminder.
  */
-import type { MedplumClient, WithId } from '@medplum/core';
+import { getStatus, type MedplumClient, OperationOutcomeError, type WithId } from '@medplum/core';
 import type { Appointment, CommunicationRequest, Reference } from '@medplum/fhirtypes';
 import { COMMUNICATION_CATEGORY_SYSTEM } from '../lib/workflow.ts';
 
@@ -89,7 +89,11 @@ export async function revokeReminders(medplum: MedplumClient, appointmentId: str
   return pending.length;
 }
 
-/** The reminder run: on-hold reminders whose time has come become active (the communication agent sends them). */
+/**
+ * The reminder run: on-hold reminders whose time has come become active (the communication agent
+ * sends them). It runs on the bot's cron schedule (`cronString` in medplum.config.json), on `$execute {"action":"send-due-reminders"}`, and after every scheduling event the
+ * bot receives, so reminders go out even where no cron is configured.
+ */
 export async function sendDueReminders(medplum: MedplumClient, now = new Date()): Promise<{ activated: string[] }> {
   const due = await medplum.searchResources(
     'CommunicationRequest',
@@ -103,8 +107,13 @@ export async function sendDueReminders(medplum: MedplumClient, now = new Date())
   );
   const activated: string[] = [];
   for (const r of due) {
-    await medplum.updateResource({ ...r, status: 'active' });
-    activated.push(`CommunicationRequest/${r.id}`);
+    // If-Match: a reminder revoked meanwhile (a cancellation) or activated by a concurrent run stays as it is.
+    try {
+      await medplum.updateResource({ ...r, status: 'active' }, { headers: { 'If-Match': `W/"${r.meta?.versionId}"` } });
+      activated.push(`CommunicationRequest/${r.id}`);
+    } catch (err) {
+      if (!(err instanceof OperationOutcomeError && getStatus(err.outcome) === 412)) throw err;
+    }
   }
   return { activated };
 }

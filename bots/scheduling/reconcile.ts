@@ -3,7 +3,9 @@
  * `$book` operation, or an HL7 SIU message converted by the hl7-inbound agent):
  * - an active appointment (pending, booked, arrived, checked-in, fulfilled) holds its slots busy;
  *   one without a slot (SIU carries none) is matched to the free slot of its practitioner's
- *   schedule that starts at the same instant, which it then references;
+ *   schedule that starts at the same instant, which it then references; one whose time changed
+ *   without its slot (SIU S13/S14 reschedule by time) moves to the slot at the new time and frees
+ *   the old one (or, with no slot at the new time, just frees the old one);
  * - a cancelled, no-show or entered-in-error appointment frees its slots (unless another active
  *   appointment holds them) and, when cancelled, the patient is told and pending reminders revoked.
  * Running twice for one version changes nothing the second time.
@@ -58,34 +60,46 @@ export async function reconcileAppointment(medplum: MedplumClient, input: WithId
   const result: Reconciled = { appointment: `Appointment/${a.id}`, held: [], freed: [], conflicts: [], notified: [] };
   const slotRefs = (a.slot ?? []).map((s) => s.reference).filter((r): r is string => !!r?.startsWith('Slot/'));
   if (ACTIVE_STATUSES.includes(a.status)) {
-    if (slotRefs.length === 0) {
+    const linked = await Promise.all(
+      slotRefs.map((ref) => medplum.readReference({ reference: ref } as Reference<Slot>, { cache: 'no-cache' })),
+    );
+    // Moved without its slot (SIU S13/S14 send a new time, not a slot): the slot at the new time replaces the old one.
+    const moved = !!a.start && linked.length > 0 && linked.every((s) => !s.start || Date.parse(s.start) !== Date.parse(a.start as string));
+    if (slotRefs.length === 0 || moved) {
       const slot = await matchSlot(medplum, a);
-      if (!slot) return result;
-      const taken = await takeSlot(medplum, slot.id);
-      if ('taken' in taken) {
-        result.conflicts.push(`Slot/${slot.id} was taken meanwhile`);
-        return result;
+      if (!slot && !moved) return result;
+      if (slot) {
+        const taken = await takeSlot(medplum, slot.id);
+        if ('taken' in taken) {
+          result.conflicts.push(`Slot/${slot.id} was taken meanwhile`);
+          return result;
+        }
       }
       try {
         await medplum.updateResource<Appointment>(
-          { ...a, slot: [{ reference: `Slot/${slot.id}` } as Reference<Slot>] },
+          { ...a, slot: slot ? [{ reference: `Slot/${slot.id}` } as Reference<Slot>] : undefined },
           { headers: { 'If-Match': `W/"${a.meta?.versionId}"` } },
         );
       } catch (err) {
-        await releaseSlot(medplum, slot.id);
+        if (slot) await releaseSlot(medplum, slot.id);
         if (isStatus(err, 412)) return result; // the appointment changed: its next version is reconciled
         throw err;
       }
-      result.linked = `Slot/${slot.id}`;
-      result.held.push(`Slot/${slot.id}`);
+      if (slot) {
+        result.linked = `Slot/${slot.id}`;
+        result.held.push(`Slot/${slot.id}`);
+      }
+      for (const ref of moved ? slotRefs : []) {
+        if (await heldByOther(medplum, ref, a.id)) continue;
+        if (await releaseSlot(medplum, ref.split('/')[1])) result.freed.push(ref);
+      }
       return result;
     }
-    for (const ref of slotRefs) {
-      const slot = await medplum.readReference({ reference: ref } as Reference<Slot>);
+    for (const slot of linked) {
       if (slot.status === 'busy') continue;
       const taken = await takeSlot(medplum, slot.id as string);
-      if ('taken' in taken) result.conflicts.push(`${ref} is ${taken.taken.status}`);
-      else result.held.push(ref);
+      if ('taken' in taken) result.conflicts.push(`Slot/${slot.id} is ${taken.taken.status}`);
+      else result.held.push(`Slot/${slot.id}`);
     }
     return result;
   }

@@ -7,7 +7,19 @@
  */
 import { resolve } from 'node:path';
 import { OperationOutcomeError, type WithId } from '@medplum/core';
-import type { Appointment, Bundle, CommunicationRequest, Encounter, OperationOutcome, Patient, Slot, Task } from '@medplum/fhirtypes';
+import type {
+  Appointment,
+  Bot,
+  Bundle,
+  CarePlan,
+  CommunicationRequest,
+  Encounter,
+  OperationOutcome,
+  Patient,
+  ServiceRequest,
+  Slot,
+  Task,
+} from '@medplum/fhirtypes';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { deployBots } from '../../scripts/deploy-bots.ts';
 import { seed } from '../../scripts/seed.ts';
@@ -41,7 +53,7 @@ async function findSlots(query: Record<string, string>): Promise<WithId<Slot>[]>
 const slotStatus = async (ref: string) => (await t.medplum.readReference<Slot>({ reference: ref }, { cache: 'no-cache' })).status;
 
 beforeAll(async () => {
-  t = await startTestServer({ subscriptions: { backoffBaseMs: 50, backoffMaxMs: 200 } });
+  t = await startTestServer({ subscriptions: { backoffBaseMs: 50, backoffMaxMs: 200, cron: true } });
   const seeded = await seed(t.medplum, { dir: resolve(ROOT, 'seed'), days: 7, patients: 0 });
   leeId = seeded.ids.get('Practitioner/dr-lee') as string;
   await deployBots(t.medplum, { rootDir: ROOT, only: ['workflow', 'scheduling'] });
@@ -104,8 +116,14 @@ describe('finding and booking', () => {
       { 'based-on': `Appointment/${appointment.id}` },
       { cache: 'no-cache' },
     );
-    expect(messages.map((m) => m.status).sort()).toEqual(['active', 'on-hold']);
-    expect(messages.find((m) => m.status === 'active')?.payload?.[0].contentString).toContain('is booked for');
+    expect(messages).toHaveLength(2);
+    const confirmation = messages.find((m) => m.payload?.[0].contentString?.includes('is booked for'));
+    expect(confirmation?.status).toBe('active');
+    // The reminder waits for the day before; for an appointment within 24 h it is due at once, and
+    // any scheduling event (another booking here) may already have sent it.
+    const reminder = messages.find((m) => m.payload?.[0].contentString?.startsWith('Reminder:'));
+    const reminderDue = Date.parse(reminder?.occurrenceDateTime as string) <= Date.now();
+    expect(reminder?.status).toEqual(reminderDue ? expect.stringMatching(/^(on-hold|active)$/) : 'on-hold');
   });
 
   test('reschedule moves the appointment and frees the old slot; cancel frees the slot and tells the patient', async () => {
@@ -168,6 +186,55 @@ describe('finding and booking', () => {
   });
 });
 
+describe('reminders', () => {
+  async function pendingReminder(): Promise<WithId<CommunicationRequest>> {
+    return t.medplum.createResource<CommunicationRequest>({
+      resourceType: 'CommunicationRequest',
+      status: 'on-hold',
+      category: [{ coding: [{ system: 'https://emergisphere.dev/fhir/CodeSystem/communication-category', code: 'appointment' }] }],
+      subject: { reference: `Patient/${patient.id}` },
+      recipient: [{ reference: `Patient/${patient.id}` }],
+      occurrenceDateTime: new Date(Date.now() - 60_000).toISOString(),
+      payload: [{ contentString: 'Reminder: your appointment is tomorrow.' }],
+    });
+  }
+  const statusOf = async (r: WithId<CommunicationRequest>) =>
+    (await t.medplum.readResource('CommunicationRequest', r.id, { cache: 'no-cache' })).status;
+
+  test('a due reminder goes out with the next scheduling event (no cron needed); a future one waits', async () => {
+    const due = await pendingReminder();
+    const later = await t.medplum.createResource<CommunicationRequest>({
+      ...(await pendingReminder()),
+      id: undefined,
+      occurrenceDateTime: new Date(Date.now() + 86_400_000).toISOString(),
+    });
+    // Any Appointment event reaches the scheduling bot through its Subscription.
+    const [slot] = await findSlots({ specialty: CARDIOLOGY, count: '1' });
+    await book(`Slot/${slot.id}`);
+    await waitFor(async () => ((await statusOf(due)) === 'active' ? true : undefined), 20_000, 'the due reminder activated');
+    expect(await statusOf(later)).toBe('on-hold');
+  });
+
+  test('$execute {"action":"send-due-reminders"} and a cron run (the Bot as input) send due reminders', async () => {
+    const bot = await t.medplum.searchOne('Bot', { identifier: 'https://emergisphere.dev/fhir/bot|scheduling' });
+    const first = await pendingReminder();
+    const viaAction = (await t.medplum.executeBot(bot?.id as string, { action: 'send-due-reminders' }, 'application/json')) as {
+      activated: string[];
+    };
+    // A sweep started by an earlier test's Appointment events may send a reminder first; either
+    // way it is sent once, and when this call did it, it says so.
+    expect(await statusOf(first)).toBe('active');
+    expect(viaAction.activated.every((ref) => ref.startsWith('CommunicationRequest/'))).toBe(true);
+    const second = await pendingReminder();
+    const viaCron = (await t.medplum.executeBot(bot?.id as string, bot, 'application/fhir+json')) as { activated: string[] };
+    expect(await statusOf(second)).toBe('active');
+    expect(viaCron.activated.every((ref) => ref.startsWith('CommunicationRequest/'))).toBe(true);
+    expect(
+      [...viaAction.activated, ...viaCron.activated].filter((r) => r === `CommunicationRequest/${first.id}`).length,
+    ).toBeLessThanOrEqual(1);
+  });
+});
+
 test('emergency workflow: the scheduling step books cardiology within 72 h from the discharge plan', async () => {
   const bundle = await t.medplum.executeBatch({
     resourceType: 'Bundle',
@@ -219,3 +286,122 @@ test('emergency workflow: the scheduling step books cardiology within 72 h from 
   expect(task.output?.find((o) => o.type?.text === 'rationale')?.valueString).toContain('Cardiology (asap');
   expect(await slotStatus(appointment?.slot?.[0].reference as string)).toBe('busy');
 }, 90_000);
+
+test('a discharge CarePlan: a detail activity and a referenced ServiceRequest are both booked and recorded on the plan', async () => {
+  const m = t.medplum;
+  const neuro = await m.createResource<ServiceRequest>({
+    resourceType: 'ServiceRequest',
+    status: 'active',
+    intent: 'order',
+    priority: 'urgent',
+    code: { text: 'Neurology review' },
+    performerType: { coding: [{ system: 'http://snomed.info/sct', code: '394591006', display: 'Neurology' }], text: 'Neurology' },
+    subject: { reference: `Patient/${patient.id}` },
+  });
+  const bundle = await m.executeBatch({
+    resourceType: 'Bundle',
+    type: 'transaction',
+    entry: [
+      {
+        fullUrl: 'urn:uuid:6b1f0c2e-0000-4000-8000-000000000101',
+        request: { method: 'POST', url: 'Encounter' },
+        resource: {
+          resourceType: 'Encounter',
+          status: 'in-progress',
+          class: { system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'EMER' },
+          subject: { reference: `Patient/${patient.id}` },
+          reasonCode: [{ text: 'fall, wrist pain, brief loss of consciousness' }],
+        } satisfies Encounter,
+      },
+      {
+        request: { method: 'POST', url: 'CarePlan' },
+        resource: {
+          resourceType: 'CarePlan',
+          status: 'active',
+          intent: 'plan',
+          title: 'Discharge plan',
+          subject: { reference: `Patient/${patient.id}` },
+          encounter: { reference: 'urn:uuid:6b1f0c2e-0000-4000-8000-000000000101' },
+          activity: [
+            {
+              detail: {
+                status: 'not-started',
+                code: {
+                  coding: [{ system: 'http://snomed.info/sct', code: '394801008', display: 'Trauma and orthopedics' }],
+                  text: 'Fracture clinic',
+                },
+                scheduledString: 'within 2 weeks',
+                reasonCode: [{ text: 'distal radius fracture' }],
+              },
+            },
+            { reference: { reference: `ServiceRequest/${neuro.id}` } },
+            { detail: { status: 'not-started', description: 'Rest and ice the wrist' } },
+          ],
+        } satisfies CarePlan,
+      },
+    ],
+  });
+  const encounterId = bundle.entry?.[0].response?.location?.split('/')[1] as string;
+  const planId = bundle.entry?.[1].response?.location?.split('/')[1] as string;
+  const task = await waitFor(
+    async () => {
+      const tasks: Task[] = await m.searchResources('Task', { focus: `Encounter/${encounterId}` }, { cache: 'no-cache' });
+      const step = tasks.find((x) => stepOf(x) === 'scheduling');
+      return step?.status === 'completed' || step?.status === 'failed' ? step : undefined;
+    },
+    60_000,
+    'the scheduling step',
+  );
+  expect(task.status).toBe('completed');
+  const ortho = await m.searchOne('ServiceRequest', { identifier: `https://emergisphere.dev/fhir/care-plan-activity|${planId}/0` });
+  expect(ortho).toMatchObject({ basedOn: [{ reference: `CarePlan/${planId}` }], encounter: { reference: `Encounter/${encounterId}` } });
+  const orthoAppt = await m.searchOne('Appointment', { 'based-on': `ServiceRequest/${ortho?.id}` }, { cache: 'no-cache' });
+  const neuroAppt = await m.searchOne('Appointment', { 'based-on': `ServiceRequest/${neuro.id}` }, { cache: 'no-cache' });
+  expect(orthoAppt?.specialty?.[0].coding?.[0].code).toBe('394801008');
+  expect(Date.parse(orthoAppt?.start as string)).toBeLessThan(Date.now() + 14 * 86_400_000);
+  expect(neuroAppt?.specialty?.[0].coding?.[0].code).toBe('394591006');
+  expect(Date.parse(neuroAppt?.start as string)).toBeLessThan(Date.now() + 7 * 86_400_000);
+  for (const a of [orthoAppt, neuroAppt]) {
+    expect(a?.status).toBe('booked');
+    expect(await slotStatus(a?.slot?.[0].reference as string)).toBe('busy');
+  }
+  const plan = await m.readResource('CarePlan', planId, { cache: 'no-cache' });
+  expect(plan.activity?.[0]).toMatchObject({
+    detail: { status: 'scheduled' },
+    outcomeReference: [{ reference: `Appointment/${orthoAppt?.id}` }],
+  });
+  expect(plan.activity?.[1].outcomeReference).toEqual([{ reference: `Appointment/${neuroAppt?.id}` }]);
+  expect(plan.activity?.[2].outcomeReference).toBeUndefined();
+  expect(task.output?.filter((o) => o.type?.text === 'appointment')).toHaveLength(2);
+}, 90_000);
+
+test('cron: deploy-bots gives the bot its cronString, and a cron run alone sends due reminders', async () => {
+  const m = t.medplum;
+  const bot = (await m.searchOne(
+    'Bot',
+    { identifier: 'https://emergisphere.dev/fhir/bot|scheduling' },
+    { cache: 'no-cache' },
+  )) as WithId<Bot>;
+  expect(bot.cronString).toBe('*/5 * * * *'); // from medplum.config.json
+  const reminder = await m.createResource<CommunicationRequest>({
+    resourceType: 'CommunicationRequest',
+    status: 'on-hold',
+    category: [{ coding: [{ system: 'https://emergisphere.dev/fhir/CodeSystem/communication-category', code: 'appointment' }] }],
+    subject: { reference: `Patient/${patient.id}` },
+    recipient: [{ reference: `Patient/${patient.id}` }],
+    occurrenceDateTime: new Date(Date.now() - 60_000).toISOString(),
+    payload: [{ contentString: 'Reminder: your appointment is tomorrow.' }],
+  });
+  // Every second instead of every five minutes, so the test need not wait; no scheduling event happens meanwhile.
+  await m.updateResource<Bot>({ ...bot, cronString: '* * * * * *' });
+  try {
+    await waitFor(
+      async () =>
+        (await m.readResource('CommunicationRequest', reminder.id, { cache: 'no-cache' })).status === 'active' ? true : undefined,
+      20_000,
+      'the cron run to send the reminder',
+    );
+  } finally {
+    await m.updateResource<Bot>({ ...(await m.readResource('Bot', bot.id, { cache: 'no-cache' })), cronString: '*/5 * * * *' });
+  }
+}, 60_000);

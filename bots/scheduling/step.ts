@@ -7,13 +7,15 @@
  * urgent 7 d, routine 30 d). The earliest free slot of that specialty in the window is booked
  * (a slot lost to a concurrent booking → the next one); the patient gets the confirmation and a
  * reminder through the communication agent. A request that already has an active appointment
- * is not booked again, so a re-run (or a redelivery) books nothing twice. Orders written after
+ * is not booked again, so a re-run (or a redelivery) books nothing twice. Follow-ups written as
+ * activities of the encounter's CarePlan are booked the same way (care-plan.ts). Orders written after
  * the step ran are booked by re-running it (`$workflow-override` action `rerun`).
  */
 import type { MedplumClient, WithId } from '@medplum/core';
 import type { ServiceRequest } from '@medplum/fhirtypes';
 import type { StepContext, StepOutcome, StepOutput } from '../lib/workflow-step.ts';
 import { bookSlot } from './book.ts';
+import { carePlanFollowUps, recordOnPlan } from './care-plan.ts';
 import { findFreeSlots, URGENCY_WINDOW_HOURS, type Urgency } from './find.ts';
 import { notifyPatient } from './notify.ts';
 import { ACTIVE_STATUSES } from './reconcile.ts';
@@ -37,11 +39,14 @@ function specialtyOf(sr: ServiceRequest): { query: string; name: string } | unde
 export interface FollowUpResult {
   outputs: StepOutput[];
   reasons: string[];
+  /** ServiceRequest id → Appointment/<id> (booked now or before). */
+  appointments: Map<string, string>;
 }
 
 export async function bookFollowUps(medplum: MedplumClient, requests: WithId<ServiceRequest>[], now = new Date()): Promise<FollowUpResult> {
   const outputs: StepOutput[] = [];
   const reasons: string[] = [];
+  const appointments = new Map<string, string>();
   for (const sr of requests) {
     const specialty = specialtyOf(sr);
     if (!specialty) continue;
@@ -52,6 +57,7 @@ export async function bookFollowUps(medplum: MedplumClient, requests: WithId<Ser
     );
     if (existing) {
       outputs.push({ type: 'appointment', reference: `Appointment/${existing.id}` });
+      appointments.set(sr.id, `Appointment/${existing.id}`);
       reasons.push(`${specialty.name}: already booked (Appointment/${existing.id})`);
       continue;
     }
@@ -71,6 +77,7 @@ export async function bookFollowUps(medplum: MedplumClient, requests: WithId<Ser
       if ('conflict' in result) continue;
       booked = true;
       outputs.push({ type: 'appointment', reference: `Appointment/${result.appointment.id}` });
+      appointments.set(sr.id, `Appointment/${result.appointment.id}`);
       const notes = await notifyPatient(medplum, result.appointment, 'booked', now);
       for (const n of notes) outputs.push({ type: 'appointment notification', reference: n });
       reasons.push(`${specialty.name} (${win.urgency}, by ${win.end}): booked ${result.slot.start} (Slot/${result.slot.id})`);
@@ -79,19 +86,25 @@ export async function bookFollowUps(medplum: MedplumClient, requests: WithId<Ser
       reasons.push(`${specialty.name}: no free slot between ${win.start} and ${win.end} — needs a person to arrange it`);
     }
   }
-  return { outputs, reasons };
+  return { outputs, reasons, appointments };
 }
 
 export async function schedulingStep(ctx: StepContext): Promise<StepOutcome> {
   if (!ctx.encounter) {
     return { rationale: `nothing to book: Task/${ctx.task.id} has no encounter` };
   }
-  const requests = await ctx.medplum.searchResources(
+  const own = await ctx.medplum.searchResources(
     'ServiceRequest',
     { encounter: `Encounter/${ctx.encounter.id}`, status: 'active', _count: '50' },
     { cache: 'no-cache' },
   );
-  const { outputs, reasons } = await bookFollowUps(ctx.medplum, requests);
+  const planned = await carePlanFollowUps(ctx.medplum, ctx.encounter);
+  const requests = [...new Map([...own, ...planned.map((p) => p.request)].map((r) => [r.id, r])).values()];
+  const { outputs, reasons, appointments } = await bookFollowUps(ctx.medplum, requests);
+  for (const followUp of planned) {
+    const appointment = appointments.get(followUp.request.id);
+    if (appointment) await recordOnPlan(ctx.medplum, followUp, appointment);
+  }
   const booked = outputs.filter((o) => o.type === 'appointment').length;
   return {
     outputs,

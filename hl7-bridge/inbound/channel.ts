@@ -103,6 +103,7 @@ export class InboundChannel {
       }
       acks.push(ack);
       metrics.inc(code === 'AA' || code === 'CA' ? 'ackAA' : code === 'AE' || code === 'CE' ? 'ackAE' : 'ackAR');
+      metrics.countMessage(m.record.messageType, code);
     }
     metrics.observe('ack', performance.now() - started);
     return buildReply(prepared, acks, ctx);

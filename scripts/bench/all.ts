@@ -35,6 +35,7 @@ const BENCHES: Bench[] = [
   { name: 'communication', script: 'communication.ts', short: { BENCH_DURATION: '5', BENCH_DRAIN: '60' } },
   { name: 'mpi', script: 'mpi.ts', short: { BENCH_RECORDS: '2000', BENCH_RETURNING: '500', BENCH_NEW: '300' } },
   { name: 'audit', script: 'audit-index.ts', short: { BENCH_AUDIT_EVENTS: '2000' } },
+  { name: 'scale', script: 'scale.ts', short: { BENCH_SCALE_SECONDS: '4' } },
   { name: 'search-1m', script: 'search-1m.ts', short: { BENCH_DURATION: '5', BENCH_SINGLE_SECONDS: '3' }, long: true },
 ];
 

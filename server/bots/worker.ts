@@ -206,9 +206,12 @@ async function run(task: WorkerTask): Promise<WorkerReply> {
     const medplum = new MedplumClient({
       baseUrl: task.baseUrl,
       fetch: (url: string | URL | Request, init: RequestInit = {}) => {
-        if (event.traceId) {
+        const traceparent = event.headers?.traceparent;
+        if (event.traceId || traceparent) {
           const headers = new Headers(init.headers);
-          headers.set('X-Trace-Id', event.traceId);
+          if (event.traceId) headers.set('X-Trace-Id', event.traceId);
+          // The bot's own FHIR calls continue the delivery's trace (W3C Trace Context).
+          if (traceparent) headers.set('traceparent', traceparent);
           init = { ...init, headers };
         }
         return fetch(url, init);

@@ -64,6 +64,8 @@ export interface RepositoryContext {
    * lazily); awaited before anything that reads AuditEvents. Absent: audit events are not deferred.
    */
   auditReady?: () => Promise<void>;
+  /** The W3C traceparent of the active trace, when tracing is on (server/ops/tracing.ts). */
+  traceparent?: () => string | undefined;
 }
 
 /** Per-request options that change how the repository behaves. */
@@ -145,13 +147,20 @@ function outboxCte(interaction: 'create' | 'update' | 'delete', previousVersion:
   g AS (UPDATE subscription_state SET generation = generation + 1 WHERE $1 = 'Subscription' AND EXISTS (SELECT 1 FROM r))`;
 }
 
+// With tracing on (server/ops/tracing.ts), the writing request's traceparent is kept with the new
+// version, so the subscription delivery it causes continues the same trace.
+function traceCte(param: string): string {
+  return `
+  tc AS (INSERT INTO trace_context (version_id, traceparent) SELECT $3, ${param}::text FROM r WHERE ${param}::text IS NOT NULL),`;
+}
+
 // One statement per write: PostgreSQL applies it atomically, so a write needs a single round trip.
 // ON CONFLICT: a concurrent create of the same id makes this a no-op (n = 0) instead of an error.
 const INSERT_SQL = `WITH
   r AS (INSERT INTO resource (resource_type, id, version_id, last_updated, deleted, content)
     VALUES ($1, $2, $3, $4, false, $5) ON CONFLICT (resource_type, id) DO NOTHING RETURNING 1),
   h AS (INSERT INTO resource_history (version_id, resource_type, id, last_updated, deleted, content)
-    SELECT $3, $1, $2, $4, false, $5 FROM r),${outboxCte('create', 'NULL::uuid')},
+    SELECT $3, $1, $2, $4, false, $5 FROM r),${traceCte('$28')}${outboxCte('create', 'NULL::uuid')},
   ${indexInsertCtes('WHERE EXISTS (SELECT 1 FROM r)')}
 SELECT count(*) AS n FROM r`;
 
@@ -160,7 +169,7 @@ const UPDATE_SQL = `WITH
   r AS (UPDATE resource SET version_id = $3, last_updated = $4, deleted = false, content = $5
     WHERE resource_type = $1 AND id = $2 AND version_id = $28 RETURNING 1),
   h AS (INSERT INTO resource_history (version_id, resource_type, id, last_updated, deleted, content)
-    SELECT $3, $1, $2, $4, false, $5 FROM r),${outboxCte('update', '$28::uuid')},
+    SELECT $3, $1, $2, $4, false, $5 FROM r),${traceCte('$29')}${outboxCte('update', '$28::uuid')},
   ${indexDeleteCtes('AND EXISTS (SELECT 1 FROM r)')},
   ${indexInsertCtes('WHERE EXISTS (SELECT 1 FROM r)')}
 SELECT count(*) AS n FROM r`;
@@ -169,7 +178,7 @@ const DELETE_SQL = `WITH
   r AS (UPDATE resource SET version_id = $3, last_updated = $4, deleted = true, content = NULL
     WHERE resource_type = $1 AND id = $2 AND version_id = $5 AND NOT deleted RETURNING 1),
   h AS (INSERT INTO resource_history (version_id, resource_type, id, last_updated, deleted, content)
-    SELECT $3, $1, $2, $4, true, NULL FROM r),${outboxCte('delete', '$5::uuid')},
+    SELECT $3, $1, $2, $4, true, NULL FROM r),${traceCte('$6')}${outboxCte('delete', '$5::uuid')},
   ${indexDeleteCtes('AND EXISTS (SELECT 1 FROM r)')}
 SELECT count(*) AS n FROM r`;
 
@@ -811,18 +820,26 @@ export class PostgresRepository extends FhirRepository {
     ];
   }
 
+  private traceparent(): string | null {
+    return this.ctx.traceparent?.() ?? null;
+  }
+
   /** Performs a decided write; false when a concurrent writer got there first. */
   private async applyWrite(resourceType: string, id: string, current: StoredRow | undefined, write: Write): Promise<boolean> {
     let result: pg.QueryResult<{ n: number }>;
     if (write.kind === 'none') {
       return true;
     } else if (write.kind === 'delete') {
-      const params = [resourceType, id, write.versionId, write.lastUpdated, current?.version_id];
-      result = await this.prepared<{ n: number }>('es_delete_v1', DELETE_SQL, params);
+      const params = [resourceType, id, write.versionId, write.lastUpdated, current?.version_id, this.traceparent()];
+      result = await this.prepared<{ n: number }>('es_delete_v2', DELETE_SQL, params);
     } else if (current) {
-      result = await this.prepared<{ n: number }>('es_update_v1', UPDATE_SQL, [...this.writeParams(write.resource), current.version_id]);
+      result = await this.prepared<{ n: number }>('es_update_v2', UPDATE_SQL, [
+        ...this.writeParams(write.resource),
+        current.version_id,
+        this.traceparent(),
+      ]);
     } else {
-      result = await this.prepared<{ n: number }>('es_insert_v1', INSERT_SQL, this.writeParams(write.resource));
+      result = await this.prepared<{ n: number }>('es_insert_v2', INSERT_SQL, [...this.writeParams(write.resource), this.traceparent()]);
     }
     return Number(result.rows[0]?.n) === 1;
   }

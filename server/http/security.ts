@@ -26,6 +26,9 @@ export interface SecurityDeps {
 function isPublic(path: string): boolean {
   return (
     path === '/healthcheck' ||
+    // Readiness for load balancers and the Prometheus scrape (METRICS_TOKEN guards it when set).
+    path === '/health/ready' ||
+    path === '/metrics' ||
     path === '/fhir/R4/metadata' ||
     path.startsWith('/.well-known/') ||
     path === '/oauth2/token' ||

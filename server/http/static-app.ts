@@ -4,7 +4,18 @@ import fastifyStatic from '@fastify/static';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 
 /** Path prefixes that belong to the API; everything else may be a route of the single-page app. */
-const API_PREFIXES = ['/fhir/', '/fhir/R4', '/auth/', '/oauth2/', '/admin/', '/ws/', '/.well-known/', '/healthcheck'];
+const API_PREFIXES = [
+  '/fhir/',
+  '/fhir/R4',
+  '/auth/',
+  '/oauth2/',
+  '/admin/',
+  '/ws/',
+  '/.well-known/',
+  '/healthcheck',
+  '/health/',
+  '/metrics',
+];
 
 /**
  * The app's own Content-Security-Policy: scripts only from this origin, the API and its

@@ -8,8 +8,8 @@ export interface FakeStripe extends FakeServer {
   refunds: Record<string, unknown>[];
 }
 
-function stripeError(status: number, type: string, message: string): FakeReply {
-  return { status, body: { error: { type, message } } };
+function stripeError(status: number, type: string, message: string, code?: string): FakeReply {
+  return { status, body: { error: { type, message, ...(code ? { code } : {}) } } };
 }
 
 /** Stripe's form encoding (`a[b][0][c]=1`) into nested objects and arrays. */
@@ -70,9 +70,21 @@ export async function startFakeStripe(): Promise<FakeStripe> {
         status: 'succeeded',
         metadata: form.metadata ?? {},
       };
-      if (!refund.amount) {
-        const session = [...sessions.values()].find((s) => s.payment_intent === form.payment_intent);
-        refund.amount = Number(session?.amount_total ?? 0);
+      const session = [...sessions.values()].find((s) => s.payment_intent === form.payment_intent);
+      if (!session)
+        return stripeError(404, 'invalid_request_error', `No such payment_intent: '${form.payment_intent}'`, 'resource_missing');
+      // As Stripe: never more than what is left of the charge.
+      const refunded = refunds.filter((r) => r.payment_intent === form.payment_intent).reduce((a, r) => a + Number(r.amount), 0);
+      const left = Number(session.amount_total ?? 0) - refunded;
+      if (!refund.amount) refund.amount = left;
+      if (refund.amount > left || left <= 0) {
+        const usd = (c: number) => `$${(c / 100).toFixed(2)}`;
+        return stripeError(
+          400,
+          'invalid_request_error',
+          `Refund amount (${usd(refund.amount)}) is greater than unrefunded amount on charge (${usd(left)})`,
+          'amount_too_large',
+        );
       }
       refunds.push(refund);
       return { status: 200, body: refund };

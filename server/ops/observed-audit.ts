@@ -1,0 +1,27 @@
+import type { AuditEvent } from '@medplum/fhirtypes';
+import type pg from 'pg';
+import type { Logger } from 'pino';
+import { AuditLog } from '../audit/audit-log.ts';
+
+/**
+ * The audit log, with a listener that sees every event as it is recorded: bot executions and
+ * subscription deliveries already record an AuditEvent each, so metrics read them here instead of
+ * adding counters inside the runtime and the delivery workers.
+ */
+export class ObservedAuditLog extends AuditLog {
+  private readonly listener: (event: AuditEvent) => void;
+
+  constructor(pool: pg.Pool, logger: Logger, listener: (event: AuditEvent) => void) {
+    super(pool, logger);
+    this.listener = listener;
+  }
+
+  override record(event: AuditEvent): Promise<void> {
+    try {
+      this.listener(event);
+    } catch {
+      // Metrics must never cost an audit record.
+    }
+    return super.record(event);
+  }
+}
