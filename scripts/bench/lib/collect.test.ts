@@ -37,9 +37,11 @@ test('the check table becomes figures with their result', () => {
   ]);
 });
 
-test('a benchmark without checks contributes its first table as information', () => {
+test('a benchmark without checks contributes its first table and its Metric/Value tables as information', () => {
   const out = `\n### Matching\n\n${formatTable(['Metric', 'Value'], [['precision', '100 %']])}\n\n### Other\n\n${formatTable(['a', 'b', 'c'], [['x', '1', '2']])}\n`;
   expect(figuresOf('mpi', out)).toEqual([{ bench: 'mpi', figure: 'precision', target: '', measured: '100 %', result: 'info' }]);
+  const scale = `\n### Load\n\n${formatTable(['Setup', 'OK'], [['1 instance', '882']])}\n\n### Failover\n\n${formatTable(['Metric', 'Value'], [['gap', '98 ms']])}\n`;
+  expect(figuresOf('scale', scale).map((f) => `${f.figure}: ${f.measured}`)).toEqual(['1 instance: 882', 'gap: 98 ms']);
   const wide = `\n### Cost\n\n${formatTable(['step', 'events', 'wall'], [['record', '5000', '1.0 s']])}\n`;
   expect(figuresOf('audit', wide)[0].measured).toBe('events 5000, wall 1.0 s');
   expect(figuresOf('x', 'no tables here')).toEqual([]);

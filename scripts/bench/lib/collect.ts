@@ -48,7 +48,8 @@ export function parseTables(output: string): ParsedTable[] {
 
 /**
  * The figures of one benchmark's output: the rows of its check tables (Metric, Target, Measured,
- * Result); a benchmark without checks contributes its first table's rows as information.
+ * Result); a benchmark without checks contributes its first table's rows and those of its Metric/Value
+ * tables as information.
  */
 export function figuresOf(bench: string, output: string): Figure[] {
   const tables = parseTables(output);
@@ -69,19 +70,21 @@ export function figuresOf(bench: string, output: string): Figure[] {
       });
     });
   }
-  const first = tables[0];
-  if (!first) return [];
-  return first.rows.map((r) => ({
-    bench,
-    figure: r[0],
-    target: '',
-    measured:
-      r.length === 2
-        ? r[1]
-        : r
-            .slice(1)
-            .map((c, k) => `${first.headers[k + 1]} ${c}`)
-            .join(', '),
-    result: 'info' as const,
-  }));
+  // Without checks: the first table, and every Metric/Value table (the headline figures).
+  const info = tables.filter((t, i) => i === 0 || (t.headers.length === 2 && t.headers[0] === 'Metric' && t.headers[1] === 'Value'));
+  return info.flatMap((t) =>
+    t.rows.map((r) => ({
+      bench,
+      figure: r[0],
+      target: '',
+      measured:
+        r.length === 2
+          ? r[1]
+          : r
+              .slice(1)
+              .map((c, k) => `${t.headers[k + 1]} ${c}`)
+              .join(', '),
+      result: 'info' as const,
+    })),
+  );
 }
