@@ -1,8 +1,9 @@
 import { resolve } from 'node:path';
-import type { ChargeItemDefinition, Schedule, Slot } from '@medplum/fhirtypes';
+import type { AllergyIntolerance, ChargeItemDefinition, Device, Patient, Schedule, Slot } from '@medplum/fhirtypes';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { startTestServer, type TestServer } from '../test/server.ts';
 import { seed } from './seed.ts';
+import { MRN_SYSTEM, SYNTHETIC_SYSTEM } from './seed-patients.ts';
 
 const DIR = resolve(import.meta.dirname, '../seed');
 let t: TestServer;
@@ -17,7 +18,7 @@ afterAll(async () => {
 
 test('npm run seed loads the catalog, clinics and slots, and a second run changes nothing', async () => {
   // 2025-03-03 is a Monday: a working week for every clinic.
-  const first = await seed(t.medplum, { dir: DIR, from: '2025-03-03', days: 7 });
+  const first = await seed(t.medplum, { dir: DIR, from: '2025-03-03', days: 7, patients: 60, patientSeed: 7 });
   expect(first.slotsCreated).toBeGreaterThan(200);
   const catalog = await t.medplum.searchResources('ChargeItemDefinition', { _count: '100' });
   expect(catalog.map((d: ChargeItemDefinition) => d.code?.coding?.[0].code)).toEqual(
@@ -30,7 +31,21 @@ test('npm run seed loads the catalog, clinics and slots, and a second run change
   expect(leeSlots[0].start).toBe('2025-03-03T16:00:00.000Z');
   expect(leeSlots.every((s) => s.specialty?.[0].coding?.[0].code === '394579002')).toBe(true);
 
-  const second = await seed(t.medplum, { dir: DIR, from: '2025-03-03', days: 7 });
+  const patients: Patient[] = await t.medplum.searchResources('Patient', { identifier: `${MRN_SYSTEM}|`, _count: '200' });
+  expect(patients).toHaveLength(60);
+  expect(first.syntheticCreated).toBeGreaterThan(200);
+  const allergies: AllergyIntolerance[] = await t.medplum.searchResources('AllergyIntolerance', { _count: '200' });
+  expect(allergies.length).toBeGreaterThan(0);
+  expect(allergies.every((a) => a.criticality && a.patient?.reference?.startsWith('Patient/'))).toBe(true);
+  const seven = await t.medplum.searchOne('Patient', { identifier: `${SYNTHETIC_SYSTEM}|7-0-patient` });
+  const devices: Device[] = await t.medplum.searchResources('Device', { _count: '100' });
+  expect(devices.length).toBeGreaterThanOrEqual(6);
+  expect(devices.filter((d) => d.patient?.reference === `Patient/${seven?.id}`)).toHaveLength(1);
+
+  const second = await seed(t.medplum, { dir: DIR, from: '2025-03-03', days: 7, patients: 60, patientSeed: 7 });
+  expect(second.syntheticCreated).toBe(0);
+  expect(second.syntheticExisting).toBe(first.syntheticCreated);
+  expect(await t.medplum.searchResources('Patient', { identifier: `${MRN_SYSTEM}|`, _count: '200' })).toHaveLength(60);
   expect(second.slotsCreated).toBe(0);
   expect(second.slotsExisting).toBe(first.slotsCreated);
   expect(await t.medplum.searchResources('ChargeItemDefinition', { _count: '100' })).toHaveLength(catalog.length);

@@ -3,7 +3,10 @@
  * into a server and generates the schedules' free Slots for a range of days:
  *
  *   MEDPLUM_BASE_URL=http://localhost:8103/ MEDPLUM_CLIENT_ID=... MEDPLUM_CLIENT_SECRET=... \
- *     npm run seed -- [--from 2025-03-03] [--days 14]
+ *     npm run seed -- [--from 2025-03-03] [--days 14] [--patients 300] [--seed 42]
+ *
+ * Besides the files it writes synthetic patients with histories and the ED's devices
+ * (scripts/seed-patients.ts), reproducible from `--seed`.
  *
  * Idempotent: every seed resource has an identifier and is written with a conditional update
  * (`PUT Type?identifier=…`), every Slot with a conditional create on its identifier, so running
@@ -17,7 +20,9 @@ import { pathToFileURL } from 'node:url';
 import type { MedplumClient } from '@medplum/core';
 import type {
   Bundle,
+  Device,
   HealthcareService,
+  Organization,
   Period,
   PractitionerRole,
   PractitionerRoleAvailableTime,
@@ -27,6 +32,7 @@ import type {
 } from '@medplum/fhirtypes';
 import { generateSlots, recurringBlocks, SLOT_MINUTES_EXTENSION, TIMEZONE_EXTENSION } from '../bots/scheduling/slots.ts';
 import { clientFromEnv } from './lib/env-client.ts';
+import { patientKey, SEED_SYSTEM, SYNTHETIC_SYSTEM, seedDevices, syntheticBundles, syntheticPatient } from './seed-patients.ts';
 
 /** Load order: files are read in this order, then any other JSON file alphabetically. */
 const FILE_ORDER = ['clinics.json', 'charge-catalog.json'];
@@ -38,6 +44,10 @@ export interface SeedOptions {
   from?: string;
   /** Number of days of slots; default 14 (0: no slots). */
   days?: number;
+  /** Synthetic patients with histories (scripts/seed-patients.ts); default 300 (0: none). */
+  patients?: number;
+  /** The seed number of the synthetic patients; default 42. */
+  patientSeed?: number;
   log?: (line: string) => void;
 }
 
@@ -47,6 +57,9 @@ export interface SeedResult {
   ids: Map<string, string>;
   slotsCreated: number;
   slotsExisting: number;
+  /** Synthetic patient-history and device resources created by this run / found already there. */
+  syntheticCreated: number;
+  syntheticExisting: number;
 }
 
 function identifierQuery(resource: Resource): string {
@@ -165,7 +178,61 @@ export async function seed(medplum: MedplumClient, options: SeedOptions): Promis
     slotsExisting += r.existing;
   }
   log(`slots: ${slotsCreated} created, ${slotsExisting} already there`);
-  return { resources: count, ids, slotsCreated, slotsExisting };
+  const synthetic = await writeSynthetic(medplum, options, known);
+  log(`patients and devices: ${synthetic.created} resource(s) created, ${synthetic.existing} already there`);
+  return { resources: count, ids, slotsCreated, slotsExisting, syntheticCreated: synthetic.created, syntheticExisting: synthetic.existing };
+}
+
+function countReplies(reply: Bundle, tally: { created: number; existing: number }): void {
+  for (const entry of reply.entry ?? []) {
+    const status = entry.response?.status ?? '';
+    if (status.startsWith('201')) tally.created++;
+    else if (status.startsWith('200')) tally.existing++;
+    else throw new Error(`seed: a resource was refused: ${status} ${JSON.stringify(entry.response?.outcome ?? {})}`);
+  }
+}
+
+/**
+ * The synthetic patients (one transaction per 25 patients: a patient and its history are written
+ * together or not at all, so a patient found by its identifier is skipped with its history) and
+ * the devices (conditional creates). A rerun creates nothing.
+ */
+async function writeSynthetic(
+  medplum: MedplumClient,
+  options: SeedOptions,
+  known: Map<string, string>,
+): Promise<{ created: number; existing: number }> {
+  const tally = { created: 0, existing: 0 };
+  const count = options.patients ?? 300;
+  const patientSeed = options.patientSeed ?? 42;
+  const present = new Set<string>();
+  for (let start = 0; start < count; start += 100) {
+    const keys = Array.from(
+      { length: Math.min(100, count - start) },
+      (_, k) => `${SYNTHETIC_SYSTEM}|${patientKey(patientSeed, start + k)}`,
+    );
+    const found = await medplum.searchResources('Patient', { identifier: keys.join(','), _count: '100', _elements: 'identifier' });
+    for (const p of found) for (const id of p.identifier ?? []) if (id.system === SYNTHETIC_SYSTEM && id.value) present.add(id.value);
+  }
+  for (let i = 0; i < count; i++) {
+    if (present.has(patientKey(patientSeed, i))) tally.existing += syntheticPatient(patientSeed, i).length;
+  }
+  for (const bundle of syntheticBundles({ seed: patientSeed, count }, (i) => !present.has(patientKey(patientSeed, i)))) {
+    countReplies(await medplum.executeBatch(bundle), tally);
+  }
+  const hospital = known.get(`Organization?identifier=${SEED_SYSTEM}|hospital`);
+  if (!hospital) return tally;
+  const devices = seedDevices(patientSeed, { reference: hospital } as Reference<Organization>, Math.min(3, count));
+  for (const entry of devices) {
+    const device = entry.resource as Device;
+    const ref = device.patient?.reference;
+    if (ref?.startsWith('Patient?')) {
+      const patient = await medplum.searchOne('Patient', ref.slice('Patient?'.length));
+      device.patient = patient ? { reference: `Patient/${patient.id}` } : undefined;
+    }
+  }
+  countReplies(await medplum.executeBatch({ resourceType: 'Bundle', type: 'batch', entry: devices }), tally);
+  return tally;
 }
 
 function argValue(args: string[], name: string): string | undefined {
@@ -179,10 +246,20 @@ async function main(): Promise<void> {
   const from = argValue(args, '--from');
   if (from && !/^\d{4}-\d{2}-\d{2}$/.test(from)) throw new Error('--from must be YYYY-MM-DD');
   const days = argValue(args, '--days');
+  const patients = argValue(args, '--patients');
+  const patientSeed = argValue(args, '--seed');
+  for (const [name, v] of [
+    ['--patients', patients],
+    ['--seed', patientSeed],
+  ]) {
+    if (v !== undefined && !/^\d+$/.test(v)) throw new Error(`${name} must be a non-negative integer`);
+  }
   await seed(medplum, {
     dir: resolve(process.cwd(), 'seed'),
     from,
     days: days === undefined ? undefined : Number(days),
+    patients: patients === undefined ? undefined : Number(patients),
+    patientSeed: patientSeed === undefined ? undefined : Number(patientSeed),
     log: (line) => process.stdout.write(`${line}\n`),
   });
 }

@@ -75,7 +75,7 @@ beforeAll(async () => {
       { name: 'PAYER_CLAIM_URL', valueString: `${payer.url}/claims` },
     ],
   });
-  await seed(t.medplum, { dir: resolve(ROOT, 'seed'), days: 0 });
+  await seed(t.medplum, { dir: resolve(ROOT, 'seed'), days: 0, patients: 0 });
   await deployBots(t.medplum, { rootDir: ROOT, only: ['workflow', 'billing'] });
   await deployFixtureAgents(
     t.medplum,

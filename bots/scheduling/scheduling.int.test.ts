@@ -54,7 +54,7 @@ const slotStatus = async (ref: string) => (await t.medplum.readReference<Slot>({
 
 beforeAll(async () => {
   t = await startTestServer({ subscriptions: { backoffBaseMs: 50, backoffMaxMs: 200, cron: true } });
-  const seeded = await seed(t.medplum, { dir: resolve(ROOT, 'seed'), days: 7 });
+  const seeded = await seed(t.medplum, { dir: resolve(ROOT, 'seed'), days: 7, patients: 0 });
   leeId = seeded.ids.get('Practitioner/dr-lee') as string;
   await deployBots(t.medplum, { rootDir: ROOT, only: ['workflow', 'scheduling'] });
   await deployFixtureAgents(

@@ -33,7 +33,8 @@ export async function deployOwnBots(server: RunningServer, rootDir = process.cwd
 /**
  * Loads the demo hospital of `seed/` (scripts/seed.ts) into this server, as the admin client.
  * `npm start` calls it on the first start of an empty database so a newcomer sees a working ED.
- * Returns how many seed resources were written; 0 when the seed or its tooling is absent.
+ * Returns how many seed resources (files, synthetic patients and devices) were written; 0 when the
+ * seed or its tooling is absent.
  */
 export async function seedHospital(server: RunningServer, rootDir = process.cwd()): Promise<number> {
   const dir = resolve(rootDir, 'seed');
@@ -49,5 +50,5 @@ export async function seedHospital(server: RunningServer, rootDir = process.cwd(
   const medplum = new MedplumClient({ baseUrl: server.url, cacheTime: 0 });
   medplum.setAccessToken(await server.auth.tokenForMembership(membership.id));
   const result = await seed(medplum, { dir, log: (line) => server.logger.info(line) });
-  return result.resources;
+  return result.resources + result.syntheticCreated;
 }
