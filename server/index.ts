@@ -104,9 +104,10 @@ const deploying =
   process.env.DEPLOY_BOTS === 'true' || (process.env.DEPLOY_BOTS !== 'false' && !config.databaseUrl)
     ? deployOwnBots(server).catch((err) => logger.warn({ err: err instanceof Error ? err.message : err }, 'deploying the bots failed'))
     : Promise.resolve();
-// The first start of an empty database loads the demo hospital of seed/ (SEED=true|false overrides),
-// after the bots, so their subscriptions see it as they would see a real one.
-if (process.env.SEED === 'true' || (process.env.SEED !== 'false' && bootstrap.created)) {
+// The embedded default's first start (an empty database) loads the demo hospital of seed/, after
+// the bots, so their subscriptions see it as they would see a real one. A production database is
+// never seeded unless asked (SEED=true); SEED=false skips it everywhere.
+if (process.env.SEED === 'true' || (process.env.SEED !== 'false' && bootstrap.created && !config.databaseUrl)) {
   void deploying
     .then(() => seedHospital(server))
     .then((n) => n && logger.info(`seeded the demo hospital (${n} resources; npm run seed reloads it)`))

@@ -81,6 +81,8 @@ export async function startServerProcess(options: StartOptions): Promise<ServerP
       HOST: '127.0.0.1',
       BASE_URL: url,
       LOG_LEVEL: options.logLevel ?? 'warn',
+      // A benchmark measures its own load: no demo hospital loading in the background.
+      SEED: 'false',
       ...options.env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
