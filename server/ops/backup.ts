@@ -113,7 +113,29 @@ async function tables(c: pg.Client): Promise<TableInfo[]> {
      GROUP BY 1, 2 ORDER BY 1, 2`,
     [SCHEMAS],
   );
-  return rows;
+  // Referenced tables first, so a restore inserts parents before the rows that point at them.
+  const { rows: fks } = await c.query<{ child: string; parent: string }>(
+    `SELECT cn.nspname || '.' || cc.relname AS child, pn.nspname || '.' || pc.relname AS parent
+     FROM pg_constraint k
+     JOIN pg_class cc ON cc.oid = k.conrelid JOIN pg_namespace cn ON cn.oid = cc.relnamespace
+     JOIN pg_class pc ON pc.oid = k.confrelid JOIN pg_namespace pn ON pn.oid = pc.relnamespace
+     WHERE k.contype = 'f' AND cn.nspname = ANY($1) AND k.conrelid <> k.confrelid`,
+    [SCHEMAS],
+  );
+  const parents = new Map<string, string[]>();
+  for (const fk of fks) parents.set(fk.child, [...(parents.get(fk.child) ?? []), fk.parent]);
+  const byKey = new Map(rows.map((t) => [`${t.schema}.${t.name}`, t]));
+  const ordered: TableInfo[] = [];
+  const placed = new Set<string>();
+  const place = (key: string, path: Set<string>) => {
+    if (placed.has(key) || path.has(key) || !byKey.has(key)) return;
+    path.add(key);
+    for (const parent of parents.get(key) ?? []) place(parent, path);
+    placed.add(key);
+    ordered.push(byKey.get(key) as TableInfo);
+  };
+  for (const key of byKey.keys()) place(key, new Set());
+  return ordered;
 }
 
 const q = (ident: string) => `"${ident.replaceAll('"', '""')}"`;
@@ -253,7 +275,10 @@ async function nativeRestore(url: string, file: string, options: RestoreOptions)
             key,
             t.columns.filter((col) => now.columns.includes(col)),
           );
-          await c.query(`TRUNCATE ${q(t.schema)}.${q(t.name)}`);
+        }
+        // One statement for every table: tables that reference each other can only be emptied together.
+        if (header.tables.length) {
+          await c.query(`TRUNCATE ${header.tables.map((t) => `${q(t.schema)}.${q(t.name)}`).join(', ')}`);
         }
         continue;
       }
