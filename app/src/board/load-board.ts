@@ -49,7 +49,20 @@ async function byEncounters(
  * for by the encounters' ids, not by a chained search on the encounter's status: the chained
  * search costs the server a join over every Observation and was the board's slowest request.
  */
-export async function loadBoard(medplum: MedplumClient): Promise<BoardInput> {
+export function loadBoard(medplum: MedplumClient): Promise<BoardInput> {
+  // The board can mount twice in a row right after sign-in (the profile arrives while it loads);
+  // both then share one load instead of doubling the server's work during the first render.
+  const pending = inFlight.get(medplum);
+  if (pending) return pending;
+  const load = fetchBoard(medplum).finally(() => inFlight.delete(medplum));
+  inFlight.set(medplum, load);
+  return load;
+}
+
+/** Board loads under way, per client. */
+const inFlight = new WeakMap<MedplumClient, Promise<BoardInput>>();
+
+async function fetchBoard(medplum: MedplumClient): Promise<BoardInput> {
   const opts = { cache: 'no-cache' as const };
   const since = new Date(Date.now() - ISSUE_WINDOW_MS).toISOString();
   const alerts = Promise.all([
