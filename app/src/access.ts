@@ -16,7 +16,10 @@ export function canWrite(medplum: MedplumClient, resourceType: string): boolean 
   return policy.resource.some((r) => (r.resourceType === resourceType || r.resourceType === '*') && !r.readonly);
 }
 
-/** Overrides and bed moves are for clinicians (the server checks it again). */
+/**
+ * Overrides and bed moves are for clinicians (the server checks it again). Clerks are
+ * Practitioners too; what sets clinicians apart is that their role reads clinical results.
+ */
 export function isClinician(medplum: MedplumClient): boolean {
-  return medplum.getProfile()?.resourceType === 'Practitioner';
+  return medplum.getProfile()?.resourceType === 'Practitioner' && canRead(medplum, 'Observation');
 }

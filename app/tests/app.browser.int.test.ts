@@ -5,11 +5,13 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import type { Bundle, Device, Encounter, Patient, Subscription } from '@medplum/fhirtypes';
+import type { Appointment, Bundle, Device, Encounter, Patient, Project, Slot, Subscription } from '@medplum/fhirtypes';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { buildApp } from '../../scripts/build-app.ts';
 import { deployBots } from '../../scripts/deploy-bots.ts';
+import { seed } from '../../scripts/seed.ts';
+import { createUser } from '../../server/auth/admin.ts';
 import { type HookReceiver, startHookReceiver } from '../../test/hook-receiver.ts';
 import { startTestServer, type TestServer } from '../../test/server.ts';
 import { chromiumAvailable, launchBrowser, log, OUTPUT_DIR, signIn, watchErrors } from './browser.ts';
@@ -61,7 +63,9 @@ describe.skipIf(!chromiumAvailable())('the clinician app in a browser', () => {
   beforeAll(async () => {
     await buildApp();
     t = await startTestServer({ subscriptions: { backoffBaseMs: 50, backoffMaxMs: 200 } });
-    await deployBots(t.medplum, { rootDir: ROOT, only: ['workflow', 'triage', 'smart-device', 'communication'] });
+    await deployBots(t.medplum, { rootDir: ROOT, only: ['workflow', 'triage', 'smart-device', 'communication', 'scheduling'] });
+    // The clinics' schedules and free slots, for booking follow-ups.
+    await seed(t.medplum, { dir: resolve(ROOT, 'seed'), days: 31, patients: 0 });
     hooks = await startHookReceiver();
     browser = await launchBrowser();
     page = await browser.newPage({ viewport: { width: 1600, height: 900 } });
@@ -211,6 +215,81 @@ describe.skipIf(!chromiumAvailable())('the clinician app in a browser', () => {
       await page.getByTestId('bot-execution').first().waitFor({ timeout: STEP_TIMEOUT });
       await shot('08-admin-bots');
       expect(sub.id).toBeTruthy();
+    },
+    STEP_TIMEOUT * 2,
+  );
+
+  test(
+    'book a follow-up: free slots from Slot/$find, Appointment/$book; a slot taken meanwhile is a clear 409',
+    async () => {
+      await page.getByRole('link', { name: 'Tracking board' }).click();
+      await row(encounterId).getByTestId('patient-link').click();
+      await page.getByTestId('book-follow-up').click();
+      await page.getByTestId('find-slots').click();
+      const slots = page.getByTestId('free-slot');
+      await slots.first().waitFor({ timeout: STEP_TIMEOUT });
+      await shot('09-follow-up-slots');
+      // Someone else takes the first offered slot before this clinician clicks it.
+      const takenId = (await slots.first().getAttribute('data-slot')) as string;
+      const other = await t.medplum.createResource<Patient>({ resourceType: 'Patient', name: [{ family: 'Elsewhere' }] });
+      await t.medplum.post(t.medplum.fhirUrl('Appointment', '$book'), {
+        resourceType: 'Parameters',
+        parameter: [
+          { name: 'slot', valueReference: { reference: `Slot/${takenId}` } },
+          { name: 'patient', valueReference: { reference: `Patient/${other.id}` } },
+        ],
+      });
+      await slots.first().getByRole('button', { name: 'Book' }).click();
+      const conflict = page.getByTestId('booking-conflict');
+      await conflict.waitFor({ timeout: STEP_TIMEOUT });
+      expect(await conflict.textContent()).toContain(`Slot/${takenId} is no longer free`);
+      await shot('10-follow-up-conflict');
+      // The 409 is the expected answer here, not an app error.
+      for (let i = errors.length - 1; i >= 0; i--) if (/409/.test(errors[i])) errors.splice(i, 1);
+      // The next free slots the 409 named are offered; booking one succeeds.
+      const next = page.getByTestId('free-slot').first();
+      await next.waitFor({ timeout: STEP_TIMEOUT });
+      const nextId = (await next.getAttribute('data-slot')) as string;
+      expect(nextId).not.toBe(takenId);
+      await next.getByRole('button', { name: 'Book' }).click();
+      await page.getByText('Follow-up booked for').waitFor({ timeout: STEP_TIMEOUT });
+      const booked = await t.medplum.searchResources('Appointment', { slot: `Slot/${nextId}` }, { cache: 'no-cache' });
+      expect(booked.map((a: Appointment) => a.status)).toEqual(['booked']);
+      const patientRef = (await t.medplum.readResource('Encounter', encounterId)).subject?.reference;
+      expect(booked[0].participant.some((p) => p.actor?.reference === patientRef)).toBe(true);
+      expect((await t.medplum.readResource('Slot', nextId, { cache: 'no-cache' })).status).toBe<Slot['status']>('busy');
+    },
+    STEP_TIMEOUT * 3,
+  );
+
+  test(
+    'a registration clerk sees the board but no clinical tabs or notes',
+    async () => {
+      const project = await t.server.app.repo().readResource<Project>('Project', t.server.bootstrap.project.id);
+      const email = 'clerk@example.org';
+      const password = 'clerk password 123';
+      await createUser(t.server.app.repo(), project, { email, password, firstName: 'Rita', lastName: 'Desk', role: 'registration-clerk' });
+      const { encounter } = await arrival('Clerkview', 'twisted ankle');
+      const context = await browser.newContext({ viewport: { width: 1600, height: 900 } });
+      try {
+        const clerk = await context.newPage();
+        await signIn(clerk, t.baseUrl, email, password);
+        const clerkRow = clerk.locator(`[data-testid="board-row"][data-encounter="${encounter.id}"]`);
+        await clerkRow.waitFor({ timeout: STEP_TIMEOUT });
+        expect(await clerkRow.textContent()).toContain('Clerkview');
+        await clerk.screenshot({ path: join(OUTPUT_DIR, '11-clerk-board.png'), fullPage: true });
+        await clerkRow.getByTestId('patient-link').click();
+        await clerk.getByRole('tab', { name: 'Summary' }).waitFor({ timeout: STEP_TIMEOUT });
+        const tabs = await clerk.getByRole('tab').allTextContents();
+        expect(tabs).not.toContain('Vital signs');
+        expect(tabs).not.toContain('Triage');
+        expect(await clerk.getByTestId('triage-rationale').count()).toBe(0);
+        expect(await clerk.getByTestId('override-acuity').count()).toBe(0);
+        expect(await clerk.getByTestId('record-vitals').count()).toBe(0);
+        await clerk.screenshot({ path: join(OUTPUT_DIR, '12-clerk-chart.png'), fullPage: true });
+      } finally {
+        await context.close();
+      }
     },
     STEP_TIMEOUT * 2,
   );

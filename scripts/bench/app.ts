@@ -113,10 +113,24 @@ async function main(): Promise<void> {
   await page.getByLabel('Email', { exact: false }).first().fill('bench@example.org');
   await page.getByRole('button', { name: 'Continue' }).click();
   await page.locator('input[name="password"]').fill(password);
+  // Every request from the submit to the full board, for the breakdown printed below.
+  const requests: { url: string; start: number; end: number }[] = [];
+  const startedAt = new Map<unknown, number>();
+  page.on('request', (r) => startedAt.set(r, performance.now()));
+  page.on('requestfinished', (r) => requests.push({ url: r.url(), start: startedAt.get(r) ?? 0, end: performance.now() }));
   const t0 = performance.now();
   await page.getByRole('button', { name: 'Sign in' }).click();
   await page.waitForFunction((n) => document.querySelectorAll('[data-testid="board-row"]').length >= n, ENCOUNTERS, { timeout: 60_000 });
   const firstRender = performance.now() - t0;
+  page.removeAllListeners('request');
+  page.removeAllListeners('requestfinished');
+  log('requests until the board rendered (ms from submit: start → end):');
+  for (const r of requests.filter((q) => q.start >= t0).sort((a, b) => a.start - b.start)) {
+    const u = new URL(r.url);
+    log(
+      `  ${(r.start - t0).toFixed(0).padStart(5)} → ${(r.end - t0).toFixed(0).padStart(5)}  ${decodeURIComponent(u.pathname + u.search).slice(0, 110)}`,
+    );
+  }
   await page.locator('[data-testid="connection"][data-state="live"]').waitFor({ timeout: 30_000 });
 
   const live: number[] = [];

@@ -1,13 +1,17 @@
-import { Button, Group, Modal, NumberInput, Select, Stack, Text, Textarea, TextInput } from '@mantine/core';
+import { Alert, Button, Group, Modal, NumberInput, Select, Stack, Text, Textarea, TextInput } from '@mantine/core';
 import { useDisclosure } from '@mantine/hooks';
 import { showNotification } from '@mantine/notifications';
-import { createReference, getReferenceString, normalizeErrorString } from '@medplum/core';
-import type { Communication, Encounter, Location, Task } from '@medplum/fhirtypes';
+import { createReference, getReferenceString, getStatus, normalizeErrorString, OperationOutcomeError, type WithId } from '@medplum/core';
+import type { Bundle, Communication, Encounter, Location, Slot, Task } from '@medplum/fhirtypes';
 import { useMedplum } from '@medplum/react';
 import { type FormEvent, type ReactNode, useEffect, useState } from 'react';
 import {
   acknowledgement,
-  followUpAppointment,
+  bookingConflict,
+  bookParameters,
+  FOLLOW_UP_SPECIALTIES,
+  FOLLOW_UP_URGENCIES,
+  findSlotsQuery,
   type OverrideAction,
   overrideParameters,
   type VitalsForm,
@@ -269,34 +273,112 @@ export function ApproveReportButton({ task, onDone }: { task: Task; onDone: () =
   );
 }
 
+/**
+ * Books a follow-up through the scheduling agent: free slots from `Slot/$find`, then
+ * `Appointment/$book`, which takes the slot atomically. A slot taken meanwhile answers 409; the
+ * modal says so and offers the next free slots the answer names.
+ */
 export function BookFollowUpButton({ encounter, onDone }: { encounter: Encounter; onDone: () => void }) {
-  const medplum = useMedplum();
-  const { busy, run } = useAction(onDone);
-  const [when, setWhen] = useState('');
-  const [minutes, setMinutes] = useState<number>(20);
-  const [description, setDescription] = useState('Follow-up after emergency visit');
   return (
     <ActionModal label="Book follow-up" testId="book-follow-up">
       {(close) => (
-        <form
-          onSubmit={async (e: FormEvent) => {
-            e.preventDefault();
-            const ok = await run('Follow-up booked', () =>
-              medplum.createResource(followUpAppointment(encounter, new Date(when), minutes, description)),
-            );
-            if (ok) close();
+        <BookFollowUpForm
+          encounter={encounter}
+          onBooked={() => {
+            close();
+            onDone();
           }}
-        >
-          <Stack gap="xs">
-            <TextInput label="Date and time" type="datetime-local" required value={when} onChange={(e) => setWhen(e.currentTarget.value)} />
-            <NumberInput label="Minutes" min={5} max={240} value={minutes} onChange={(v) => setMinutes(Number(v) || 20)} />
-            <TextInput label="Description" value={description} onChange={(e) => setDescription(e.currentTarget.value)} />
-            <Button type="submit" loading={busy} disabled={!when}>
-              Book
-            </Button>
-          </Stack>
-        </form>
+        />
       )}
     </ActionModal>
   );
+}
+
+function BookFollowUpForm({ encounter, onBooked }: { encounter: Encounter; onBooked: () => void }) {
+  const medplum = useMedplum();
+  const [specialty, setSpecialty] = useState<string | null>(FOLLOW_UP_SPECIALTIES[0].value);
+  const [urgency, setUrgency] = useState<string | null>('routine');
+  const [reason, setReason] = useState('Follow-up after emergency visit');
+  const [slots, setSlots] = useState<Slot[]>();
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string>();
+  const [conflictMessage, setConflictMessage] = useState<string>();
+
+  const find = async () => {
+    if (!specialty || !urgency) return;
+    setBusy(true);
+    setError(undefined);
+    setConflictMessage(undefined);
+    try {
+      const bundle = await medplum.get<Bundle<Slot>>(`${medplum.fhirUrl('Slot', '$find')}?${findSlotsQuery(specialty, urgency)}`, {
+        cache: 'no-cache',
+      });
+      setSlots((bundle.entry ?? []).flatMap((e) => (e.resource ? [e.resource] : [])));
+    } catch (err) {
+      setError(normalizeErrorString(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const book = async (slot: Slot) => {
+    setBusy(true);
+    setError(undefined);
+    try {
+      await medplum.post(medplum.fhirUrl('Appointment', '$book'), bookParameters(encounter, slot, reason));
+      showNotification({ color: 'green', message: `Follow-up booked for ${formatSlot(slot)}` });
+      onBooked();
+    } catch (err) {
+      if (err instanceof OperationOutcomeError && getStatus(err.outcome) === 409) {
+        const { message, nextSlotIds } = bookingConflict(err.outcome);
+        setConflictMessage(message);
+        const next = await Promise.all(
+          nextSlotIds.map((id) => medplum.readResource('Slot', id, { cache: 'no-cache' }).catch(() => undefined)),
+        );
+        setSlots(next.filter((s): s is WithId<Slot> => s?.status === 'free'));
+      } else {
+        setError(normalizeErrorString(err));
+      }
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <Stack gap="xs">
+      <Select label="Specialty" data={FOLLOW_UP_SPECIALTIES} value={specialty} onChange={setSpecialty} allowDeselect={false} />
+      <Select label="Within" data={FOLLOW_UP_URGENCIES} value={urgency} onChange={setUrgency} allowDeselect={false} />
+      <TextInput label="Reason" value={reason} onChange={(e) => setReason(e.currentTarget.value)} />
+      <Button onClick={find} loading={busy && !slots} disabled={!specialty || !urgency} data-testid="find-slots">
+        Find free slots
+      </Button>
+      {conflictMessage && (
+        <Alert color="orange" title="That slot was just taken" role="alert" data-testid="booking-conflict">
+          {conflictMessage}. {slots?.length ? 'The next free slots are below.' : 'Search again for free slots.'}
+        </Alert>
+      )}
+      {error && (
+        <Alert color="red" title="Could not book" role="alert">
+          {error}
+        </Alert>
+      )}
+      {slots && slots.length === 0 && !conflictMessage && <Text size="sm">No free slots in that window.</Text>}
+      {slots && slots.length > 0 && (
+        <Stack gap={4} role="list" aria-label="Free slots">
+          {slots.map((s) => (
+            <Group key={s.id} justify="space-between" role="listitem" data-testid="free-slot" data-slot={s.id}>
+              <Text size="sm">{formatSlot(s)}</Text>
+              <Button size="xs" loading={busy} onClick={() => book(s)}>
+                Book
+              </Button>
+            </Group>
+          ))}
+        </Stack>
+      )}
+    </Stack>
+  );
+}
+
+function formatSlot(slot: Slot): string {
+  return new Date(slot.start).toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
 }

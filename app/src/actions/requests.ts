@@ -1,14 +1,15 @@
 /** The FHIR writes of the app's actions, as pure functions (unit-tested). */
 import type {
-  Appointment,
   Bundle,
   Communication,
   Encounter,
   Location,
   Observation,
+  OperationOutcome,
   Parameters,
   Patient,
   Reference,
+  Slot,
 } from '@medplum/fhirtypes';
 import { COMMUNICATION_CATEGORY_SYSTEM, LOINC } from '../codes.ts';
 
@@ -116,18 +117,52 @@ export function acknowledgement(page: Communication, sender: NonNullable<Communi
   };
 }
 
-/** A follow-up visit after the ED stay, proposed for the patient. */
-export function followUpAppointment(encounter: Encounter, start: Date, minutes: number, description: string): Appointment {
-  const end = new Date(start.getTime() + minutes * 60_000);
+/** Specialties the clinics' schedules offer (SNOMED CT), for `Slot/$find`. */
+export const FOLLOW_UP_SPECIALTIES = [
+  { value: '394814009', label: 'General practice' },
+  { value: '394579002', label: 'Cardiology' },
+  { value: '394591006', label: 'Neurology' },
+  { value: '394609007', label: 'General surgery' },
+  { value: '394801008', label: 'Trauma and orthopedics' },
+];
+
+export const FOLLOW_UP_URGENCIES = [
+  { value: 'stat', label: 'Within 24 h' },
+  { value: 'asap', label: 'Within 72 h' },
+  { value: 'urgent', label: 'Within 7 days' },
+  { value: 'routine', label: 'Within 30 days' },
+];
+
+/** The query for the scheduling agent's `Slot/$find`. */
+export function findSlotsQuery(specialty: string, urgency: string, count = 5): string {
+  return new URLSearchParams({ specialty, urgency, count: String(count) }).toString();
+}
+
+/** `Appointment/$book` parameters: one slot for the encounter's patient, with why. */
+export function bookParameters(encounter: Encounter, slot: Slot, reason: string): Parameters {
+  const patient = encounter.subject?.reference;
+  if (!patient?.startsWith('Patient/')) throw new Error('The encounter has no patient to book for');
   return {
-    resourceType: 'Appointment',
-    status: 'booked',
-    description,
-    start: start.toISOString(),
-    end: end.toISOString(),
-    minutesDuration: minutes,
-    serviceCategory: [{ text: 'Follow-up after emergency visit' }],
-    supportingInformation: [{ reference: `Encounter/${encounter.id}` }],
-    participant: [{ actor: encounter.subject as Reference<Patient>, status: 'accepted', required: 'required' }],
+    resourceType: 'Parameters',
+    parameter: [
+      { name: 'slot', valueReference: { reference: `Slot/${slot.id}` } },
+      { name: 'patient', valueReference: { reference: patient } },
+      ...(reason ? [{ name: 'reason', valueString: reason }] : []),
+    ],
   };
+}
+
+/**
+ * A 409 from `$book`: the slot was taken meanwhile. The outcome's informational issues name the
+ * next free slots; they are offered instead.
+ */
+export function bookingConflict(outcome: OperationOutcome | undefined): { message: string; nextSlotIds: string[] } {
+  const issues = outcome?.issue ?? [];
+  const main = issues.find((i) => i.severity === 'error' || i.severity === 'fatal');
+  const nextSlotIds = issues
+    .filter((i) => i.code === 'informational')
+    .flatMap((i) => i.expression ?? [])
+    .filter((e) => e.startsWith('Slot/'))
+    .map((e) => e.slice('Slot/'.length));
+  return { message: main?.details?.text ?? main?.diagnostics ?? 'The slot is no longer free', nextSlotIds };
 }

@@ -20,26 +20,67 @@ async function optional(p: Promise<Bundle>): Promise<Bundle | undefined> {
   }
 }
 
-/** The whole board: every active ED encounter with what its row shows, in parallel searches. */
-export async function loadBoard(medplum: MedplumClient): Promise<BoardInput> {
-  const opts = { cache: 'no-cache' as const };
-  const since = new Date(Date.now() - ISSUE_WINDOW_MS).toISOString();
-  const [encounters, observations, tasks, flags, issues] = await Promise.all([
-    medplum.search(
-      'Encounter',
-      `class=EMER&status=${ACTIVE}&_count=${MAX}&_include=Encounter:subject&_include=Encounter:location&_include=Encounter:participant&_include:iterate=Location:partof`,
-      opts,
-    ),
-    optional(
-      medplum.search(
-        'Observation',
-        `code=${OBSERVATION_CODE_SYSTEM}|esi,${OBSERVATION_CODE_SYSTEM}|news2&encounter:Encounter.status=${ACTIVE}&_count=${MAX}`,
-        opts,
+/** Encounter ids per follow-up search: keeps the URL a few KB, well under proxies' limits. */
+const IDS_PER_SEARCH = 100;
+
+/** One search per chunk of encounters, run in parallel, merged into one result list. */
+async function byEncounters(
+  medplum: MedplumClient,
+  type: 'Observation' | 'Task',
+  query: string,
+  encounterIds: string[],
+): Promise<Bundle | undefined> {
+  const chunks: string[][] = [];
+  for (let i = 0; i < encounterIds.length; i += IDS_PER_SEARCH) chunks.push(encounterIds.slice(i, i + IDS_PER_SEARCH));
+  const results = await Promise.all(
+    chunks.map((ids) =>
+      optional(
+        medplum.search(type, `${query}encounter=${ids.map((id) => `Encounter/${id}`).join(',')}&_count=${MAX}`, { cache: 'no-cache' }),
       ),
     ),
-    optional(medplum.search('Task', `encounter:Encounter.status=${ACTIVE}&_count=${MAX}`, opts)),
+  );
+  const ok = results.filter((b): b is Bundle => !!b);
+  if (ok.length === 0) return undefined;
+  return { resourceType: 'Bundle', type: 'searchset', entry: ok.flatMap((b) => b.entry ?? []) };
+}
+
+/**
+ * The whole board: every active ED encounter with what its row shows. Results and tasks are asked
+ * for by the encounters' ids, not by a chained search on the encounter's status: the chained
+ * search costs the server a join over every Observation and was the board's slowest request.
+ */
+export function loadBoard(medplum: MedplumClient): Promise<BoardInput> {
+  // The board can mount twice in a row right after sign-in (the profile arrives while it loads);
+  // both then share one load instead of doubling the server's work during the first render.
+  const pending = inFlight.get(medplum);
+  if (pending) return pending;
+  const load = fetchBoard(medplum).finally(() => inFlight.delete(medplum));
+  inFlight.set(medplum, load);
+  return load;
+}
+
+/** Board loads under way, per client. */
+const inFlight = new WeakMap<MedplumClient, Promise<BoardInput>>();
+
+async function fetchBoard(medplum: MedplumClient): Promise<BoardInput> {
+  const opts = { cache: 'no-cache' as const };
+  const since = new Date(Date.now() - ISSUE_WINDOW_MS).toISOString();
+  const alerts = Promise.all([
     optional(medplum.search('Flag', `status=active&_count=${MAX}`, opts)),
     optional(medplum.search('DetectedIssue', `_lastUpdated=ge${since}&_count=${MAX}`, opts)),
+  ]);
+  const encounters = await medplum.search(
+    'Encounter',
+    `class=EMER&status=${ACTIVE}&_count=${MAX}&_include=Encounter:subject&_include=Encounter:location&_include=Encounter:participant&_include:iterate=Location:partof`,
+    opts,
+  );
+  const ids = (encounters.entry ?? []).flatMap((e) => (e.resource?.resourceType === 'Encounter' && e.resource.id ? [e.resource.id] : []));
+  const [observations, tasks, [flags, issues]] = await Promise.all([
+    ids.length
+      ? byEncounters(medplum, 'Observation', `code=${OBSERVATION_CODE_SYSTEM}|esi,${OBSERVATION_CODE_SYSTEM}|news2&`, ids)
+      : undefined,
+    ids.length ? byEncounters(medplum, 'Task', '', ids) : undefined,
+    alerts,
   ]);
   return collect([encounters, observations, tasks, flags, issues]);
 }

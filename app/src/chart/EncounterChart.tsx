@@ -4,7 +4,7 @@ import type { Task } from '@medplum/fhirtypes';
 import { useMedplum, useSubscription } from '@medplum/react';
 import { useCallback, useEffect, useState } from 'react';
 import { useParams } from 'react-router';
-import { canRead, isClinician } from '../access.ts';
+import { canRead, canWrite, isClinician } from '../access.ts';
 import {
   AcknowledgeButton,
   ApproveReportButton,
@@ -87,10 +87,10 @@ export function EncounterChart() {
         </div>
         <Group gap="xs">
           <EsiBadge esi={esiOfEncounter(encounter)} method={latestEsi?.method?.coding?.[0]?.code} />
-          <RecordVitalsButton encounter={encounter} onDone={reload} />
+          {canWrite(medplum, 'Observation') && <RecordVitalsButton encounter={encounter} onDone={reload} />}
           {clinician && <OverrideAcuityButton encounter={encounter} onDone={reload} />}
-          <AssignBedButton encounter={encounter} onDone={reload} />
-          <BookFollowUpButton encounter={encounter} onDone={reload} />
+          {canWrite(medplum, 'Encounter') && <AssignBedButton encounter={encounter} onDone={reload} />}
+          {canWrite(medplum, 'Appointment') && <BookFollowUpButton encounter={encounter} onDone={reload} />}
         </Group>
       </Group>
       {activeFlags.length > 0 && (
