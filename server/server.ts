@@ -134,6 +134,7 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
       databaseUrl,
       redisUrl: config.redisUrl,
       logger,
+      contextForLogin: (loginId) => auth.contextForLogin(loginId),
     });
     await wsChannel.register(app.fastify);
     const fastify = app.fastify as typeof app.fastify & { websocketServer?: { clients: Set<unknown> } };

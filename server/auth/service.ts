@@ -322,6 +322,27 @@ export class AuthService {
   }
 
   /**
+   * The context of a login that is still valid (not revoked, membership active), e.g. to check what
+   * a websocket subscriber may see when a notification is pushed; undefined otherwise.
+   */
+  async contextForLogin(loginId: string): Promise<AuthContext | undefined> {
+    const cached = this.cache.get(loginId);
+    if (cached && cached.expires > Date.now()) {
+      return cached.ctx;
+    }
+    const { rows } = await this.deps.pool.query<LoginRow>('SELECT * FROM auth_login WHERE id = $1', [loginId]);
+    const login = rows[0];
+    if (!login || login.revoked || !login.granted) {
+      return undefined;
+    }
+    const ctx = await this.loadContext(login).catch(() => undefined);
+    if (ctx) {
+      this.cache.set(login.id, { ctx, expires: Date.now() + CONTEXT_CACHE_MS });
+    }
+    return ctx;
+  }
+
+  /**
    * Verifies an access token's signature and claims. An RS256 verification costs more CPU than
    * the rest of a read, so a token already verified is remembered until it expires; revocation is
    * still checked on its login (see authenticate).

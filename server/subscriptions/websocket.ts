@@ -6,6 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import type { Logger } from 'pino';
+import type { AuthContext } from '../auth/context.ts';
 import type { KeyStore } from '../auth/keys.ts';
 import type { PostgresRepository, RepositoryOptions } from '../fhir/repo.ts';
 import { FHIR_JSON } from '../http/outcomes.ts';
@@ -31,6 +32,11 @@ export interface WebSocketChannelDeps {
   databaseUrl: string;
   redisUrl?: string;
   logger: Logger;
+  /**
+   * The subscriber's current access (their login's context). A notification is pushed only when the
+   * subscriber may read the resource, as they would see it in a read; without this, unchecked.
+   */
+  contextForLogin?: (loginId: string) => Promise<AuthContext | undefined>;
 }
 
 function statusBundle(
@@ -71,6 +77,8 @@ function statusBundle(
 export class WebSocketChannel {
   private readonly deps: WebSocketChannelDeps;
   private readonly sockets = new Map<string, Set<WebSocket>>();
+  /** The login each socket bound with: what it may see is checked per notification. */
+  private readonly subscriberOf = new WeakMap<WebSocket, string>();
   private publisher?: Redis;
   private subscriber?: Redis;
   private listener?: pg.Client;
@@ -130,11 +138,13 @@ export class WebSocketChannel {
           socket.send(JSON.stringify(badRequest(`Unknown message type ${msg.type}`)));
           return;
         }
-        const subscriptionId = await this.verify(msg.payload?.token);
-        if (!subscriptionId) {
+        const verified = await this.verify(msg.payload?.token);
+        if (!verified) {
           socket.send(JSON.stringify(badRequest('Token failed to validate. Check token expiry.')));
           return;
         }
+        const { subscriptionId } = verified;
+        if (verified.loginId) this.subscriberOf.set(socket, verified.loginId);
         if (msg.type === 'bind-with-token') {
           bound.add(subscriptionId);
           let set = this.sockets.get(subscriptionId);
@@ -189,13 +199,13 @@ export class WebSocketChannel {
     );
   }
 
-  private async verify(token: string | undefined): Promise<string | undefined> {
+  private async verify(token: string | undefined): Promise<{ subscriptionId: string; loginId?: string } | undefined> {
     if (!token) return undefined;
     try {
       const claims = await this.deps.keys.verify(token);
       const aud = ([] as unknown[]).concat(claims.aud ?? []);
       if (!aud.includes(WS_AUDIENCE) || typeof claims.subscription_id !== 'string') return undefined;
-      return claims.subscription_id;
+      return { subscriptionId: claims.subscription_id, loginId: typeof claims.login_id === 'string' ? claims.login_id : undefined };
     } catch {
       return undefined;
     }
@@ -217,12 +227,36 @@ export class WebSocketChannel {
     }
   }
 
-  /** Pushes to this instance's sockets. */
+  /** Pushes to this instance's sockets, each subscriber getting only what their access lets them read. */
   private deliverLocal(subscriptionId: string, resource: Resource & { id: string }): void {
     const set = this.sockets.get(subscriptionId);
     if (!set?.size) return;
     const msg = JSON.stringify(statusBundle(subscriptionId, 'event-notification', resource));
-    for (const s of set) s.send(msg);
+    for (const s of set) {
+      void this.visibleTo(s, resource)
+        .then((visible) => {
+          if (visible === resource) s.send(msg);
+          else if (visible) s.send(JSON.stringify(statusBundle(subscriptionId, 'event-notification', visible)));
+        })
+        .catch((err) => this.deps.logger.warn({ err: normalizeErrorString(err) }, 'websocket access check failed'));
+    }
+  }
+
+  /**
+   * The resource as the socket's subscriber may see it: unchanged for unrestricted access, read
+   * through their AccessPolicy (criteria, hidden fields) otherwise, undefined when they may not read it.
+   */
+  private async visibleTo(socket: WebSocket, resource: Resource & { id: string }): Promise<(Resource & { id: string }) | undefined> {
+    const loginId = this.subscriberOf.get(socket);
+    if (!this.deps.contextForLogin || !loginId) return resource;
+    const ctx = await this.deps.contextForLogin(loginId);
+    if (!ctx) return undefined;
+    if (!ctx.policy.rules) return resource;
+    try {
+      return (await this.deps.repo({ policy: ctx.policy }).readResource(resource.resourceType, resource.id)) as Resource & { id: string };
+    } catch {
+      return undefined;
+    }
   }
 
   private async startFanOut(): Promise<void> {

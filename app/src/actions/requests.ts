@@ -7,7 +7,6 @@ import type {
   Observation,
   OperationOutcome,
   Parameters,
-  Patient,
   Reference,
   Slot,
 } from '@medplum/fhirtypes';
