@@ -41,12 +41,14 @@ export interface ServerChildOptions {
   admin: { clientId: string; clientSecret: string };
   /** The public URL all instances share (the proxy's): tokens name it as their issuer. */
   baseUrl: string;
+  /** A fixed port (a restart that clients reach at the same address); a free one by default. */
+  port?: number;
   env?: Record<string, string>;
 }
 
-/** `node server/index.ts` on a free port, ready when /health/ready answers 200. */
+/** `node server/index.ts` on a free port (or `options.port`), ready when /health/ready answers 200. */
 export async function spawnServer(options: ServerChildOptions, timeoutMs = 90_000): Promise<ServerChild> {
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   const url = `http://127.0.0.1:${port}/`;
   const proc = spawn(process.execPath, ['server/index.ts'], {
     cwd: ROOT,

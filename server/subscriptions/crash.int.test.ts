@@ -2,10 +2,10 @@
 // steady write load and is SIGKILLed at random moments, then restarted. Every write the client saw
 // a 2xx for must reach the rest-hook at least once, and the receiver's idempotent effect (keyed by
 // resource version) must be applied exactly once.
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Observation, Subscription } from '@medplum/fhirtypes';
 import { afterAll, beforeAll, expect, inject, test } from 'vitest';
+import { clientToken, type ServerChild, spawnServer } from '../../test/cluster.ts';
 import { createScratchDatabase } from '../../test/database.ts';
 import { type HookReceiver, startHookReceiver } from '../../test/hook-receiver.ts';
 import { freePort } from '../../test/server.ts';
@@ -14,53 +14,23 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 let db: { url: string; drop(): Promise<void> };
 let hooks: HookReceiver;
-let child: ChildProcess | undefined;
+let child: ServerChild | undefined;
 let port: number;
 const admin = { clientId: randomUUID(), clientSecret: randomBytes(32).toString('hex') };
 
-function startChild(): ChildProcess {
-  const proc = spawn(process.execPath, ['server/index.ts'], {
-    env: {
-      ...process.env,
-      DATABASE_URL: db.url,
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      BASE_URL: `http://127.0.0.1:${port}/`,
-      ADMIN_EMAIL: 'admin@example.org',
-      ADMIN_PASSWORD: `pw-${randomBytes(8).toString('hex')}`,
-      ADMIN_CLIENT_ID: admin.clientId,
-      ADMIN_CLIENT_SECRET: admin.clientSecret,
-      LOG_LEVEL: 'error',
-      GRAPHQL_WARMUP: 'false',
-      SUBSCRIPTION_BACKOFF_MS: '50',
-      SUBSCRIPTION_POLL_MS: '200',
-      SUBSCRIPTION_TIMEOUT_MS: '1000',
-      SUBSCRIPTION_LEASE_MS: '1500',
+/** The server process, restarted on the same port so the writers keep their address. */
+function startChild(): Promise<ServerChild> {
+  return spawnServer(
+    {
+      name: 'crash',
+      databaseUrl: db.url,
+      admin,
+      baseUrl: `http://127.0.0.1:${port}/`,
+      port,
+      env: { SUBSCRIPTION_BACKOFF_MS: '50', SUBSCRIPTION_POLL_MS: '200', SUBSCRIPTION_TIMEOUT_MS: '1000', SUBSCRIPTION_LEASE_MS: '1500' },
     },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  return proc;
-}
-
-async function waitHealthy(timeoutMs = 60_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    try {
-      const res = await fetch(`http://127.0.0.1:${port}/healthcheck`);
-      if (res.ok) return;
-    } catch {
-      // not up yet
-    }
-    await sleep(50);
-  }
-  throw new Error('server did not become healthy');
-}
-
-async function kill(proc: ChildProcess): Promise<void> {
-  if (proc.exitCode !== null || proc.signalCode !== null) return;
-  const exited = new Promise((r) => proc.once('exit', r));
-  proc.kill('SIGKILL');
-  await exited;
+    60_000,
+  );
 }
 
 beforeAll(async () => {
@@ -70,21 +40,15 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  if (child) await kill(child);
+  await child?.kill();
   await hooks?.close();
   await db?.drop();
 });
 
 test('SIGKILL at random moments loses no committed write and duplicates no effect', { timeout: 240_000 }, async () => {
   const started = Date.now();
-  child = startChild();
-  await waitHealthy();
-  const tokenRes = await fetch(`http://127.0.0.1:${port}/oauth2/token`, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ grant_type: 'client_credentials', client_id: admin.clientId, client_secret: admin.clientSecret }),
-  });
-  const token = ((await tokenRes.json()) as { access_token: string }).access_token;
+  child = await startChild();
+  const token = await clientToken(child.url, admin);
   const headers = { Authorization: `Bearer ${token}`, 'Content-Type': 'application/fhir+json' };
   const fhir = `http://127.0.0.1:${port}/fhir/R4/`;
   const subRes = await fetch(`${fhir}Subscription`, {
@@ -144,10 +108,9 @@ test('SIGKILL at random moments loses no committed write and duplicates no effec
   const kills = 4;
   for (let k = 0; k < kills; k++) {
     await sleep(600 + Math.random() * 1200);
-    await kill(child);
+    await child.kill();
     await sleep(Math.random() * 200);
-    child = startChild();
-    await waitHealthy();
+    child = await startChild();
   }
   await sleep(800);
   stop = true;
