@@ -3,6 +3,17 @@ import { resolve } from 'node:path';
 import { MedplumClient } from '@medplum/core';
 import type { RunningServer } from '../server.ts';
 
+/** A MedplumClient of this server acting as its bootstrap admin client. */
+async function adminClient(server: RunningServer): Promise<MedplumClient> {
+  const membership = await server.auth.membershipForUser(`ClientApplication/${server.bootstrap.clientId}`);
+  if (!membership) {
+    throw new Error('the admin client has no membership');
+  }
+  const medplum = new MedplumClient({ baseUrl: server.url, cacheTime: 0 });
+  medplum.setAccessToken(await server.auth.tokenForMembership(membership.id));
+  return medplum;
+}
+
 /**
  * Deploys the project's own bots (medplum.config.json) to this server, over HTTP like any
  * client, acting as the admin client. Returns how many were deployed; 0 when there are none.
@@ -20,12 +31,7 @@ export async function deployOwnBots(server: RunningServer, rootDir = process.cwd
   if (readBotConfig(rootDir).length === 0) {
     return 0;
   }
-  const membership = await server.auth.membershipForUser(`ClientApplication/${server.bootstrap.clientId}`);
-  if (!membership) {
-    throw new Error('the admin client has no membership');
-  }
-  const medplum = new MedplumClient({ baseUrl: server.url, cacheTime: 0 });
-  medplum.setAccessToken(await server.auth.tokenForMembership(membership.id));
+  const medplum = await adminClient(server);
   const deployed = await deployBots(medplum, { rootDir, log: (line) => server.logger.info(line) });
   return deployed.length;
 }
@@ -43,12 +49,7 @@ export async function seedHospital(server: RunningServer, rootDir = process.cwd(
     return 0;
   }
   const { seed } = (await import(tooling)) as typeof import('../../scripts/seed.ts');
-  const membership = await server.auth.membershipForUser(`ClientApplication/${server.bootstrap.clientId}`);
-  if (!membership) {
-    throw new Error('the admin client has no membership');
-  }
-  const medplum = new MedplumClient({ baseUrl: server.url, cacheTime: 0 });
-  medplum.setAccessToken(await server.auth.tokenForMembership(membership.id));
+  const medplum = await adminClient(server);
   const result = await seed(medplum, { dir, log: (line) => server.logger.info(line) });
   return result.resources + result.syntheticCreated;
 }
