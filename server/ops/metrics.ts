@@ -12,8 +12,6 @@ export interface Hl7MetricsSource {
 export interface OpsMetricsDeps {
   registry: Registry;
   pool: pg.Pool;
-  /** Open websocket connections (the subscription channel's server), read at scrape time. */
-  websocketClients?: () => number;
 }
 
 const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
@@ -34,12 +32,11 @@ export class OpsMetrics {
   readonly deliveryAttempts: Counter<'channel' | 'outcome'>;
   readonly deliveryDuration: Histogram<'channel' | 'outcome'>;
   private hl7?: () => Hl7MetricsSource | undefined;
-  private websocketClients: () => number;
+  /** Open websocket connections (the subscription channel's server), read at scrape time. */
+  private websocketClients?: () => number;
 
   constructor(deps: OpsMetricsDeps) {
     const registry = deps.registry;
-    this.websocketClients = deps.websocketClients ?? (() => 0);
-    const self = this;
     this.registry = registry;
     const registers = [registry];
     this.httpRequests = new Counter({
@@ -100,12 +97,13 @@ export class OpsMetrics {
         this.set({ state: 'waiting' }, pool.waitingCount);
       },
     });
+    const websocketClients = () => this.websocketClients?.() ?? 0;
     new Gauge({
       name: 'emergisphere_websocket_connections',
       help: 'Open websocket subscription connections on this instance',
       registers,
       collect() {
-        this.set(self.websocketClients());
+        this.set(websocketClients());
       },
     });
 
