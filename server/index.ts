@@ -50,10 +50,16 @@ const config = loadConfig();
 const server = await startServer(config);
 const { logger, bootstrap } = server;
 
+/** FLAG=true|false decides; unset, it is on for the embedded default (no DATABASE_URL) when `also`. */
+function enabled(flag: string, also = true): boolean {
+  const value = process.env[flag];
+  return value === 'true' || (value !== 'false' && also && !config.databaseUrl);
+}
+
 // npm start on the embedded default runs the HL7 bridge too (HL7_BRIDGE=true|false overrides).
 let hl7: Awaited<ReturnType<typeof startHl7Bridge>>;
 let hl7Error: string | undefined;
-if (process.env.HL7_BRIDGE === 'true' || (process.env.HL7_BRIDGE !== 'false' && !config.databaseUrl)) {
+if (enabled('HL7_BRIDGE')) {
   try {
     hl7 = await startHl7Bridge(server);
     const bridge = hl7;
@@ -100,14 +106,13 @@ process.stdout.write(
 );
 
 // The embedded default deploys the project's own bots (DEPLOY_BOTS=true|false overrides).
-const deploying =
-  process.env.DEPLOY_BOTS === 'true' || (process.env.DEPLOY_BOTS !== 'false' && !config.databaseUrl)
-    ? deployOwnBots(server).catch((err) => logger.warn({ err: err instanceof Error ? err.message : err }, 'deploying the bots failed'))
-    : Promise.resolve();
+const deploying = enabled('DEPLOY_BOTS')
+  ? deployOwnBots(server).catch((err) => logger.warn({ err: err instanceof Error ? err.message : err }, 'deploying the bots failed'))
+  : Promise.resolve();
 // The embedded default's first start (an empty database) loads the demo hospital of seed/, after
 // the bots, so their subscriptions see it as they would see a real one. A production database is
 // never seeded unless asked (SEED=true); SEED=false skips it everywhere.
-if (process.env.SEED === 'true' || (process.env.SEED !== 'false' && bootstrap.created && !config.databaseUrl)) {
+if (enabled('SEED', bootstrap.created)) {
   void deploying
     .then(() => seedHospital(server))
     .then((n) => n && logger.info(`seeded the demo hospital (${n} resources; npm run seed reloads it)`))
