@@ -1,9 +1,10 @@
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { MedplumClient } from '@medplum/core';
-import type { Subscription } from '@medplum/fhirtypes';
-import { READY_TRANSITION, STEP_MAX_ATTEMPTS, STEP_SYSTEM } from '../bots/lib/workflow.ts';
+import type { CarePlan, Encounter, ServiceRequest, Subscription, Task } from '@medplum/fhirtypes';
+import { READY_TRANSITION, STEP_MAX_ATTEMPTS, STEP_SYSTEM, stepOf } from '../bots/lib/workflow.ts';
 import { type BotConfig, type DeployedBot, deployBots } from '../scripts/deploy-bots.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
@@ -61,4 +62,40 @@ export async function waitFor<T>(check: () => Promise<T | undefined>, timeoutMs 
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`Timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+}
+
+/** Waits until the encounter's workflow Task for `step` has ended (completed or failed) and returns it. */
+export function waitForStep(medplum: MedplumClient, encounter: string, step: string, timeoutMs = 60_000): Promise<Task> {
+  return waitFor(
+    async () => {
+      const tasks: Task[] = await medplum.searchResources('Task', { focus: encounter, _count: '20' }, { cache: 'no-cache' });
+      const task = tasks.find((x) => stepOf(x) === step);
+      return task?.status === 'completed' || task?.status === 'failed' ? task : undefined;
+    },
+    timeoutMs,
+    `the ${step} step`,
+  );
+}
+
+/**
+ * Creates an Encounter and a resource of that visit (its `encounter` pointing at the new Encounter)
+ * in one transaction, so the workflow that the Encounter starts already finds the resource.
+ * Returns both ids.
+ */
+export async function createEncounterWith(
+  medplum: MedplumClient,
+  encounter: Encounter,
+  resource: ServiceRequest | CarePlan,
+): Promise<{ encounterId: string; resourceId: string }> {
+  const fullUrl = `urn:uuid:${randomUUID()}`;
+  const bundle = await medplum.executeBatch({
+    resourceType: 'Bundle',
+    type: 'transaction',
+    entry: [
+      { fullUrl, request: { method: 'POST', url: 'Encounter' }, resource: encounter },
+      { request: { method: 'POST', url: resource.resourceType }, resource: { ...resource, encounter: { reference: fullUrl } } },
+    ],
+  });
+  const idOf = (i: number) => bundle.entry?.[i].response?.location?.split('/')[1] as string;
+  return { encounterId: idOf(0), resourceId: idOf(1) };
 }

@@ -28,7 +28,7 @@ import { seed } from '../../scripts/seed.ts';
 import { type FakeServer, startFakeServer } from '../../test/fakes/fake-server.ts';
 import { type FakeStripe, startFakeStripe } from '../../test/fakes/stripe.ts';
 import { startTestServer, type TestServer } from '../../test/server.ts';
-import { deployFixtureAgents, waitFor } from '../../test/workflow-agents.ts';
+import { deployFixtureAgents, waitFor, waitForStep } from '../../test/workflow-agents.ts';
 import { STEP_CODES, stepOf } from '../lib/workflow.ts';
 import { NETWORK_STATUS_EXTENSION } from './coverage.ts';
 import { CLAIM_SUBMISSION_EXTENSION, PAYMENT_LINK_EXTENSION, paymentStatusOf } from './records.ts';
@@ -137,6 +137,36 @@ async function webhook(payload: string, signature: string): Promise<Response> {
   });
 }
 
+/** A provider (ATND) has seen the patient and the visit ends: what lets the final bill go out. */
+async function seenAndFinished(encounter: WithId<Encounter>): Promise<void> {
+  await t.medplum.updateResource<Encounter>({
+    ...(await t.medplum.readResource('Encounter', encounter.id, { cache: 'no-cache' })),
+    status: 'finished',
+    participant: [
+      {
+        type: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ParticipationType', code: 'ATND' }] }],
+        individual: { reference: `Practitioner/${doctor.id}` },
+      },
+    ],
+  });
+}
+
+/** The visit's final Invoice, once its payment link is on it. */
+function finalBill(encounter: WithId<Encounter>): Promise<WithId<Invoice>> {
+  return waitFor(
+    async () => {
+      const found = await t.medplum.searchOne(
+        'Invoice',
+        { identifier: `https://emergisphere.dev/fhir/invoice|${encounter.id}/final` },
+        { cache: 'no-cache' },
+      );
+      return found?.extension?.some((e) => e.url === PAYMENT_LINK_EXTENSION) ? found : undefined;
+    },
+    30_000,
+    'the final bill with its payment link',
+  );
+}
+
 test('EMTALA: nothing about insurance or money before the screening; then the bill, the claim, Stripe payment and refund', async () => {
   const m = t.medplum;
   const encounter = await m.createResource<Encounter>({
@@ -147,15 +177,7 @@ test('EMTALA: nothing about insurance or money before the screening; then the bi
     reasonCode: [{ text: 'chest pain' }],
   });
   const enc = `Encounter/${encounter.id}`;
-  const task = await waitFor(
-    async () => {
-      const tasks: Task[] = await m.searchResources('Task', { focus: enc }, { cache: 'no-cache' });
-      const step = tasks.find((x) => stepOf(x) === 'billing');
-      return step?.status === 'completed' || step?.status === 'failed' ? step : undefined;
-    },
-    60_000,
-    'the billing step',
-  );
+  const task = await waitForStep(m, enc, 'billing');
   expect(task.status).toBe('completed');
   const rationale = task.output?.find((o) => o.type?.text === 'rationale')?.valueString ?? '';
   expect(rationale).toContain('medical screening not done');
@@ -189,28 +211,8 @@ test('EMTALA: nothing about insurance or money before the screening; then the bi
     subject: { reference: `Patient/${patient.id}` },
     encounter: { reference: enc },
   });
-  await m.updateResource<Encounter>({
-    ...(await m.readResource('Encounter', encounter.id, { cache: 'no-cache' })),
-    status: 'finished',
-    participant: [
-      {
-        type: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ParticipationType', code: 'ATND' }] }],
-        individual: { reference: `Practitioner/${doctor.id}` },
-      },
-    ],
-  });
-  const invoice = await waitFor(
-    async () => {
-      const found = (await m.searchOne(
-        'Invoice',
-        { identifier: `https://emergisphere.dev/fhir/invoice|${encounter.id}/final` },
-        { cache: 'no-cache' },
-      )) as Invoice | undefined;
-      return found?.extension?.some((e) => e.url === PAYMENT_LINK_EXTENSION) ? found : undefined;
-    },
-    30_000,
-    'the final bill with its payment link',
-  );
+  await seenAndFinished(encounter);
+  const invoice = await finalBill(encounter);
   // 99284 $860 (2 resources: lab, chest X-ray) + troponin $78 + chest X-ray $240 = $1,178.
   // Patient: copay 150 + deductible 300 + 20% of 410 (82) + 20% of 78 (15.60) + 20% of 240 (48) = $595.60
   expect(invoice).toMatchObject({ status: 'issued', totalGross: { value: 1178 }, totalNet: { value: 595.6 } });
@@ -286,28 +288,8 @@ async function finishedVisit(): Promise<{ encounter: WithId<Encounter>; invoice:
     60_000,
     'the billing step',
   );
-  await m.updateResource<Encounter>({
-    ...(await m.readResource('Encounter', encounter.id, { cache: 'no-cache' })),
-    status: 'finished',
-    participant: [
-      {
-        type: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ParticipationType', code: 'ATND' }] }],
-        individual: { reference: `Practitioner/${doctor.id}` },
-      },
-    ],
-  });
-  const invoice = await waitFor(
-    async () => {
-      const found = await m.searchOne(
-        'Invoice',
-        { identifier: `https://emergisphere.dev/fhir/invoice|${encounter.id}/final` },
-        { cache: 'no-cache' },
-      );
-      return found?.extension?.some((e) => e.url === PAYMENT_LINK_EXTENSION) ? found : undefined;
-    },
-    30_000,
-    'the final bill',
-  );
+  await seenAndFinished(encounter);
+  const invoice = await finalBill(encounter);
   return { encounter, invoice };
 }
 

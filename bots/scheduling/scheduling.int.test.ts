@@ -7,25 +7,13 @@
  */
 import { resolve } from 'node:path';
 import { OperationOutcomeError, type WithId } from '@medplum/core';
-import type {
-  Appointment,
-  Bot,
-  Bundle,
-  CarePlan,
-  CommunicationRequest,
-  Encounter,
-  OperationOutcome,
-  Patient,
-  ServiceRequest,
-  Slot,
-  Task,
-} from '@medplum/fhirtypes';
+import type { Appointment, Bot, Bundle, CommunicationRequest, OperationOutcome, Patient, ServiceRequest, Slot } from '@medplum/fhirtypes';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { deployBots } from '../../scripts/deploy-bots.ts';
 import { seed } from '../../scripts/seed.ts';
 import { startTestServer, type TestServer } from '../../test/server.ts';
-import { deployFixtureAgents, waitFor } from '../../test/workflow-agents.ts';
-import { STEP_CODES, stepOf } from '../lib/workflow.ts';
+import { createEncounterWith, deployFixtureAgents, waitFor, waitForStep } from '../../test/workflow-agents.ts';
+import { STEP_CODES } from '../lib/workflow.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const CARDIOLOGY = 'http://snomed.info/sct|394579002';
@@ -236,48 +224,27 @@ describe('reminders', () => {
 });
 
 test('emergency workflow: the scheduling step books cardiology within 72 h from the discharge plan', async () => {
-  const bundle = await t.medplum.executeBatch({
-    resourceType: 'Bundle',
-    type: 'transaction',
-    entry: [
-      {
-        fullUrl: 'urn:uuid:6b1f0c2e-0000-4000-8000-000000000001',
-        request: { method: 'POST', url: 'Encounter' },
-        resource: {
-          resourceType: 'Encounter',
-          status: 'in-progress',
-          class: { system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'EMER' },
-          subject: { reference: `Patient/${patient.id}` },
-          reasonCode: [{ text: 'chest pain' }],
-        } satisfies Encounter,
-      },
-      {
-        request: { method: 'POST', url: 'ServiceRequest' },
-        resource: {
-          resourceType: 'ServiceRequest',
-          status: 'active',
-          intent: 'order',
-          priority: 'asap',
-          code: { text: 'Cardiology follow-up within 72 h' },
-          performerType: { coding: [{ system: 'http://snomed.info/sct', code: '394579002', display: 'Cardiology' }], text: 'Cardiology' },
-          subject: { reference: `Patient/${patient.id}` },
-          encounter: { reference: 'urn:uuid:6b1f0c2e-0000-4000-8000-000000000001' },
-          occurrencePeriod: { end: new Date(Date.now() + 72 * 3_600_000).toISOString() },
-        },
-      },
-    ],
-  });
-  const encounterId = bundle.entry?.[0].response?.location?.split('/')[1] as string;
-  const requestId = bundle.entry?.[1].response?.location?.split('/')[1] as string;
-  const task = await waitFor(
-    async () => {
-      const tasks: Task[] = await t.medplum.searchResources('Task', { focus: `Encounter/${encounterId}` }, { cache: 'no-cache' });
-      const step = tasks.find((x) => stepOf(x) === 'scheduling');
-      return step?.status === 'completed' || step?.status === 'failed' ? step : undefined;
+  const { encounterId, resourceId: requestId } = await createEncounterWith(
+    t.medplum,
+    {
+      resourceType: 'Encounter',
+      status: 'in-progress',
+      class: { system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'EMER' },
+      subject: { reference: `Patient/${patient.id}` },
+      reasonCode: [{ text: 'chest pain' }],
     },
-    60_000,
-    'the scheduling step',
+    {
+      resourceType: 'ServiceRequest',
+      status: 'active',
+      intent: 'order',
+      priority: 'asap',
+      code: { text: 'Cardiology follow-up within 72 h' },
+      performerType: { coding: [{ system: 'http://snomed.info/sct', code: '394579002', display: 'Cardiology' }], text: 'Cardiology' },
+      subject: { reference: `Patient/${patient.id}` },
+      occurrencePeriod: { end: new Date(Date.now() + 72 * 3_600_000).toISOString() },
+    },
   );
+  const task = await waitForStep(t.medplum, `Encounter/${encounterId}`, 'scheduling');
   expect(task.status).toBe('completed');
   const appointment = await t.medplum.searchOne('Appointment', { 'based-on': `ServiceRequest/${requestId}` }, { cache: 'no-cache' });
   expect(appointment?.status).toBe('booked');
@@ -298,60 +265,39 @@ test('a discharge CarePlan: a detail activity and a referenced ServiceRequest ar
     performerType: { coding: [{ system: 'http://snomed.info/sct', code: '394591006', display: 'Neurology' }], text: 'Neurology' },
     subject: { reference: `Patient/${patient.id}` },
   });
-  const bundle = await m.executeBatch({
-    resourceType: 'Bundle',
-    type: 'transaction',
-    entry: [
-      {
-        fullUrl: 'urn:uuid:6b1f0c2e-0000-4000-8000-000000000101',
-        request: { method: 'POST', url: 'Encounter' },
-        resource: {
-          resourceType: 'Encounter',
-          status: 'in-progress',
-          class: { system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'EMER' },
-          subject: { reference: `Patient/${patient.id}` },
-          reasonCode: [{ text: 'fall, wrist pain, brief loss of consciousness' }],
-        } satisfies Encounter,
-      },
-      {
-        request: { method: 'POST', url: 'CarePlan' },
-        resource: {
-          resourceType: 'CarePlan',
-          status: 'active',
-          intent: 'plan',
-          title: 'Discharge plan',
-          subject: { reference: `Patient/${patient.id}` },
-          encounter: { reference: 'urn:uuid:6b1f0c2e-0000-4000-8000-000000000101' },
-          activity: [
-            {
-              detail: {
-                status: 'not-started',
-                code: {
-                  coding: [{ system: 'http://snomed.info/sct', code: '394801008', display: 'Trauma and orthopedics' }],
-                  text: 'Fracture clinic',
-                },
-                scheduledString: 'within 2 weeks',
-                reasonCode: [{ text: 'distal radius fracture' }],
-              },
-            },
-            { reference: { reference: `ServiceRequest/${neuro.id}` } },
-            { detail: { status: 'not-started', description: 'Rest and ice the wrist' } },
-          ],
-        } satisfies CarePlan,
-      },
-    ],
-  });
-  const encounterId = bundle.entry?.[0].response?.location?.split('/')[1] as string;
-  const planId = bundle.entry?.[1].response?.location?.split('/')[1] as string;
-  const task = await waitFor(
-    async () => {
-      const tasks: Task[] = await m.searchResources('Task', { focus: `Encounter/${encounterId}` }, { cache: 'no-cache' });
-      const step = tasks.find((x) => stepOf(x) === 'scheduling');
-      return step?.status === 'completed' || step?.status === 'failed' ? step : undefined;
+  const { encounterId, resourceId: planId } = await createEncounterWith(
+    m,
+    {
+      resourceType: 'Encounter',
+      status: 'in-progress',
+      class: { system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'EMER' },
+      subject: { reference: `Patient/${patient.id}` },
+      reasonCode: [{ text: 'fall, wrist pain, brief loss of consciousness' }],
     },
-    60_000,
-    'the scheduling step',
+    {
+      resourceType: 'CarePlan',
+      status: 'active',
+      intent: 'plan',
+      title: 'Discharge plan',
+      subject: { reference: `Patient/${patient.id}` },
+      activity: [
+        {
+          detail: {
+            status: 'not-started',
+            code: {
+              coding: [{ system: 'http://snomed.info/sct', code: '394801008', display: 'Trauma and orthopedics' }],
+              text: 'Fracture clinic',
+            },
+            scheduledString: 'within 2 weeks',
+            reasonCode: [{ text: 'distal radius fracture' }],
+          },
+        },
+        { reference: { reference: `ServiceRequest/${neuro.id}` } },
+        { detail: { status: 'not-started', description: 'Rest and ice the wrist' } },
+      ],
+    },
   );
+  const task = await waitForStep(m, `Encounter/${encounterId}`, 'scheduling');
   expect(task.status).toBe('completed');
   const ortho = await m.searchOne('ServiceRequest', { identifier: `https://emergisphere.dev/fhir/care-plan-activity|${planId}/0` });
   expect(ortho).toMatchObject({ basedOn: [{ reference: `CarePlan/${planId}` }], encounter: { reference: `Encounter/${encounterId}` } });

@@ -12,12 +12,10 @@ import type {
   Appointment,
   Communication,
   CommunicationRequest,
-  Encounter,
   Invoice,
   Patient,
   PlanDefinition,
   RequestGroup,
-  ServiceRequest,
   Slot,
   Task,
 } from '@medplum/fhirtypes';
@@ -25,7 +23,7 @@ import { afterAll, beforeAll, expect, test } from 'vitest';
 import { deployBots, readBotConfig } from '../../scripts/deploy-bots.ts';
 import { seed } from '../../scripts/seed.ts';
 import { startTestServer, type TestServer } from '../../test/server.ts';
-import { waitFor } from '../../test/workflow-agents.ts';
+import { createEncounterWith, waitFor } from '../../test/workflow-agents.ts';
 import { ENDED_STATUSES, stepOf } from '../lib/workflow.ts';
 import { planSteps } from './plan.ts';
 
@@ -59,39 +57,26 @@ afterAll(async () => {
 test('an appointment request runs admission → triage → records → devices → billing → scheduling → communication', async () => {
   const m = t.medplum;
   expect(DEPLOYED).toEqual(expect.arrayContaining(['triage', 'medical-records', 'smart-device', 'billing', 'scheduling', 'communication']));
-  const bundle = await m.executeBatch({
-    resourceType: 'Bundle',
-    type: 'transaction',
-    entry: [
-      {
-        fullUrl: 'urn:uuid:8d2f7a10-0000-4000-8000-000000000001',
-        request: { method: 'POST', url: 'Encounter' },
-        resource: {
-          resourceType: 'Encounter',
-          status: 'planned',
-          class: { system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'AMB' },
-          subject: { reference: `Patient/${patient.id}` },
-          reasonCode: [{ text: 'palpitations on exertion, referred by GP' }],
-        } satisfies Encounter,
-      },
-      {
-        request: { method: 'POST', url: 'ServiceRequest' },
-        resource: {
-          resourceType: 'ServiceRequest',
-          status: 'active',
-          intent: 'order',
-          priority: 'routine',
-          code: { text: 'Cardiology consultation' },
-          performerType: { coding: [{ system: 'http://snomed.info/sct', code: '394579002', display: 'Cardiology' }], text: 'Cardiology' },
-          subject: { reference: `Patient/${patient.id}` },
-          encounter: { reference: 'urn:uuid:8d2f7a10-0000-4000-8000-000000000001' },
-          reasonCode: [{ text: 'palpitations on exertion' }],
-        } satisfies ServiceRequest,
-      },
-    ],
-  });
-  const encounterId = bundle.entry?.[0].response?.location?.split('/')[1] as string;
-  const requestId = bundle.entry?.[1].response?.location?.split('/')[1] as string;
+  const { encounterId, resourceId: requestId } = await createEncounterWith(
+    m,
+    {
+      resourceType: 'Encounter',
+      status: 'planned',
+      class: { system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'AMB' },
+      subject: { reference: `Patient/${patient.id}` },
+      reasonCode: [{ text: 'palpitations on exertion, referred by GP' }],
+    },
+    {
+      resourceType: 'ServiceRequest',
+      status: 'active',
+      intent: 'order',
+      priority: 'routine',
+      code: { text: 'Cardiology consultation' },
+      performerType: { coding: [{ system: 'http://snomed.info/sct', code: '394579002', display: 'Cardiology' }], text: 'Cardiology' },
+      subject: { reference: `Patient/${patient.id}` },
+      reasonCode: [{ text: 'palpitations on exertion' }],
+    },
+  );
   const enc = `Encounter/${encounterId}`;
 
   // The whole workflow ends (every step completed or failed).
