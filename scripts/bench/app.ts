@@ -10,10 +10,10 @@ import { gzipSync } from 'node:zlib';
 import type { Bundle, BundleEntry, Encounter } from '@medplum/fhirtypes';
 import { chromiumAvailable, launchBrowser } from '../../app/tests/browser.ts';
 import { buildApp } from '../build-app.ts';
-import { accessToken, authHeaders, credentialsFor, serverEnv } from './lib/auth.ts';
+import { authHeaders } from './lib/auth.ts';
+import { startBenchServer } from './lib/bench-server.ts';
 import { onCleanup, runMain } from './lib/cleanup.ts';
-import { ADMIN_URL, createDatabase, dropDatabase, scratchName } from './lib/pg.ts';
-import { REPO_ROOT, startServerProcess } from './lib/server-process.ts';
+import { REPO_ROOT } from './lib/server-process.ts';
 import { fmtMs, log, printChecks } from './lib/table.ts';
 
 const ENCOUNTERS = Number(process.env.BENCH_APP_ENCOUNTERS ?? 200);
@@ -34,17 +34,11 @@ function priority(esi: number): Encounter['priority'] {
 async function main(): Promise<void> {
   if (!chromiumAvailable()) throw new Error('Chromium is not installed (apt-get install -y chromium)');
   await buildApp();
-  const name = scratchName('es_bench_app');
-  const dbUrl = await createDatabase(ADMIN_URL, name);
-  onCleanup(`drop database ${name}`, () => dropDatabase(ADMIN_URL, name));
-  const creds = await credentialsFor(dbUrl);
   const password = randomBytes(12).toString('hex');
-  const server = await startServerProcess({
-    databaseUrl: dbUrl,
-    env: { ...serverEnv(creds), ADMIN_EMAIL: 'bench@example.org', ADMIN_PASSWORD: password, DEPLOY_BOTS: 'false', HL7_BRIDGE: 'false' },
+  const { server, token } = await startBenchServer({
+    prefix: 'es_bench_app',
+    env: { ADMIN_EMAIL: 'bench@example.org', ADMIN_PASSWORD: password, DEPLOY_BOTS: 'false', HL7_BRIDGE: 'false' },
   });
-  onCleanup('stop server', async () => void (await server.stop()));
-  const token = await accessToken(server.url, creds);
   const headers = { ...authHeaders(token), 'content-type': 'application/fhir+json' };
   const fhir = async <T>(method: string, path: string, body: unknown): Promise<T> => {
     const res = await fetch(`${server.fhirUrl}${path}`, { method, headers, body: JSON.stringify(body) });

@@ -4,17 +4,11 @@
  * (BOOK_CONCURRENCY in flight, default 100). Checks that exactly 100 succeed, that every other
  * attempt is a 409 with next free slots, and that no slot has two appointments; prints latency.
  */
-import { resolve } from 'node:path';
-import { MedplumClient } from '@medplum/core';
 import type { Bundle, Patient, Schedule, Slot } from '@medplum/fhirtypes';
-import { deployBots } from '../deploy-bots.ts';
-import { accessToken, credentialsFor, serverEnv } from './lib/auth.ts';
-import { onCleanup, runMain } from './lib/cleanup.ts';
-import { ADMIN_URL, createDatabase, dropDatabase, scratchName } from './lib/pg.ts';
-import { startServerProcess } from './lib/server-process.ts';
+import { startBenchServer } from './lib/bench-server.ts';
+import { runMain } from './lib/cleanup.ts';
 import { type Check, fmtMs, log, printChecks, printTable } from './lib/table.ts';
 
-const ROOT = resolve(import.meta.dirname, '../..');
 const SLOTS = 100;
 const ATTEMPTS = 1000;
 const CONCURRENCY = Number(process.env.BOOK_CONCURRENCY ?? 100);
@@ -25,16 +19,11 @@ function pct(sorted: number[], p: number): number {
 }
 
 async function main(): Promise<void> {
-  const name = scratchName('es_bench_booking');
-  const dbUrl = await createDatabase(ADMIN_URL, name);
-  onCleanup(`drop database ${name}`, () => dropDatabase(ADMIN_URL, name));
-  const creds = await credentialsFor(dbUrl);
-  const server = await startServerProcess({ databaseUrl: dbUrl, env: { ...serverEnv(creds), GRAPHQL_WARMUP: 'false', LOG_LEVEL: 'warn' } });
-  onCleanup('stop server', () => server.stop().then(() => undefined));
-  const token = (await accessToken(server.url, creds)) as string;
-  const medplum = new MedplumClient({ baseUrl: server.url, cacheTime: 0 });
-  medplum.setAccessToken(token);
-  await deployBots(medplum, { rootDir: ROOT, only: ['scheduling'] });
+  const { server, token, medplum } = await startBenchServer({
+    prefix: 'es_bench_booking',
+    env: { GRAPHQL_WARMUP: 'false' },
+    bots: ['scheduling'],
+  });
   const schedule = await medplum.createResource<Schedule>({
     resourceType: 'Schedule',
     active: true,

@@ -19,15 +19,10 @@
 // Environment: BENCH_RATE, BENCH_DURATION, BENCH_DEVICES, BENCH_DRAIN (seconds to wait for the
 // backlog, default 120), BENCH_ADMIN_URL (see lib/pg.ts), BENCH_CPU_PROF (a directory: the server
 // and its bot threads write V8 CPU profiles there).
-import { resolve } from 'node:path';
-import { MedplumClient } from '@medplum/core';
 import type { Bundle, CareTeam, Communication, Device, Observation, Organization, Patient, Practitioner } from '@medplum/fhirtypes';
-import { deployBots } from '../deploy-bots.ts';
-import { accessToken, credentialsFor, serverEnv } from './lib/auth.ts';
+import { startBenchServer } from './lib/bench-server.ts';
 import { onCleanup, runMain } from './lib/cleanup.ts';
-import { cpuBetween, cpuSnapshot, fmtCpu, setBenchDatabase, waitForQuiet } from './lib/cpu.ts';
-import { ADMIN_URL, createDatabase, dropDatabase, scratchName } from './lib/pg.ts';
-import { startServerProcess } from './lib/server-process.ts';
+import { cpuBetween, cpuSnapshot, fmtCpu, waitForQuiet } from './lib/cpu.ts';
 import { type Check, fmtMs, log, printChecks, printTable } from './lib/table.ts';
 
 const num = (v: string | undefined, d: number): number => (v && Number.isFinite(Number(v)) && Number(v) > 0 ? Number(v) : d);
@@ -36,7 +31,6 @@ const DURATION = num(process.env.BENCH_DURATION, 60);
 const DEVICES = num(process.env.BENCH_DEVICES, 100);
 const DRAIN_S = num(process.env.BENCH_DRAIN, 120);
 const TARGET_P99_MS = 250;
-const ROOT = resolve(import.meta.dirname, '../..');
 const ES = 'https://emergisphere.dev/fhir';
 const LOINC = 'http://loinc.org';
 const HOUR = 3_600_000;
@@ -61,22 +55,15 @@ function reading(device: string, patient: string, code: string, value: number, u
 }
 
 async function main(): Promise<void> {
-  const name = scratchName('es_bench_device');
-  const dbUrl = await createDatabase(ADMIN_URL, name);
-  setBenchDatabase(name);
-  onCleanup(`drop database ${name}`, () => dropDatabase(ADMIN_URL, name));
-  const creds = await credentialsFor(dbUrl);
   const profileDir = process.env.BENCH_CPU_PROF;
-  const server = await startServerProcess({
-    databaseUrl: dbUrl,
-    env: { ...serverEnv(creds), GRAPHQL_WARMUP: 'false' },
+  const { server, medplum } = await startBenchServer({
+    prefix: 'es_bench_device',
+    measureCpu: true,
+    env: { GRAPHQL_WARMUP: 'false' },
     nodeArgs: profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : undefined,
+    bots: ['workflow', 'smart-device', 'communication'],
   });
-  onCleanup('stop server', () => server.stop().then(() => undefined));
   log(`server healthy in ${server.startToHealthyMs.toFixed(0)} ms`);
-  const medplum = new MedplumClient({ baseUrl: server.url, cacheTime: 0 });
-  medplum.setAccessToken((await accessToken(server.url, creds)) as string);
-  await deployBots(medplum, { rootDir: ROOT, only: ['workflow', 'smart-device', 'communication'] });
 
   const doctor = await medplum.createResource<Practitioner>({ resourceType: 'Practitioner', name: [{ family: 'Bench' }] });
   await medplum.createResource<CareTeam>({

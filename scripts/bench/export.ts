@@ -21,6 +21,7 @@ import { bulkInsertNew, stampNew } from '../../server/fhir/bulk-insert.ts';
 import { loadProfiles } from '../../server/fhir/definitions.ts';
 import { accessToken, authHeaders, credentialsFor, serverEnv } from './lib/auth.ts';
 import { onCleanup, runMain } from './lib/cleanup.ts';
+import { rng } from './lib/data.ts';
 import { ADMIN_URL, assertLocal, createDatabase, dropDatabase, scratchName } from './lib/pg.ts';
 import { REPO_ROOT, startServerProcess } from './lib/server-process.ts';
 import { type Check, fmtMs, fmtRate, log, printChecks, printTable } from './lib/table.ts';
@@ -38,18 +39,6 @@ const ZONES = ['resus', 'acute', 'fast-track'];
 const MIN = 60_000;
 const HOUR = 60 * MIN;
 const YEAR_START = Date.parse('2025-01-01T00:00:00Z');
-
-/** A small deterministic generator (mulberry32), so runs are comparable. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const iso = (ms: number) => new Date(ms).toISOString();
 const esiCoding = (level: number) => ({ coding: [{ system: `${ES}/CodeSystem/esi`, code: String(level) }] });

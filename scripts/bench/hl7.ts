@@ -20,16 +20,13 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MedplumClient } from '@medplum/core';
 import pg from 'pg';
 import { MllpClient } from '../../hl7-bridge/mllp/client.ts';
 import { adtA01 } from '../../hl7-bridge/test-corpus/messages.ts';
-import { deployBots } from '../deploy-bots.ts';
-import { credentialsFor, serverEnv } from './lib/auth.ts';
+import { startBenchServer } from './lib/bench-server.ts';
 import { onCleanup, runMain } from './lib/cleanup.ts';
-import { type CpuUse, cpuBetween, cpuSnapshot, setBenchDatabase, waitForQuiet } from './lib/cpu.ts';
-import { ADMIN_URL, createDatabase, dropDatabase, scratchName } from './lib/pg.ts';
-import { freePort, REPO_ROOT, startServerProcess } from './lib/server-process.ts';
+import { type CpuUse, cpuBetween, cpuSnapshot, waitForQuiet } from './lib/cpu.ts';
+import { freePort, REPO_ROOT } from './lib/server-process.ts';
 import { type Check, fmtMs, fmtRate, log, printChecks, printTable } from './lib/table.ts';
 
 const num = (v: string | undefined, d: number): number => (v && Number.isFinite(Number(v)) && Number(v) > 0 ? Number(v) : d);
@@ -142,19 +139,13 @@ async function load(seconds: number, rate?: number): Promise<{ latencies: number
 let bridgePort = 0;
 
 async function main(): Promise<void> {
-  const name = scratchName('es_bench_hl7');
-  const dbUrl = await createDatabase(ADMIN_URL, name);
-  setBenchDatabase(name);
-  onCleanup(`drop database ${name}`, () => dropDatabase(ADMIN_URL, name));
-  const creds = await credentialsFor(dbUrl);
-  const server = await startServerProcess({
-    databaseUrl: dbUrl,
-    env: { ...serverEnv(creds), HL7_BRIDGE: 'false', DEPLOY_BOTS: 'false', GRAPHQL_WARMUP: 'false' },
+  const { dbUrl, creds, server } = await startBenchServer({
+    prefix: 'es_bench_hl7',
+    measureCpu: true,
+    env: { HL7_BRIDGE: 'false', DEPLOY_BOTS: 'false', GRAPHQL_WARMUP: 'false' },
+    bots: ['hl7-inbound'],
   });
   log(`server up on ${server.url} (pid ${server.pid})`);
-  const medplum = new MedplumClient({ baseUrl: server.url, cacheTime: 0 });
-  await medplum.startClientLogin(creds.clientId, creds.clientSecret);
-  await deployBots(medplum, { rootDir: REPO_ROOT, only: ['hl7-inbound'] });
 
   const dir = mkdtempSync(join(tmpdir(), 'bench-hl7-'));
   onCleanup('remove bench config', () => rmSync(dir, { recursive: true, force: true }));

@@ -4,12 +4,9 @@
  * small and a large base value set, with and without a filter), `CodeSystem/$lookup`, and a
  * timeline-style `_filter` search over 2,000 Communications against the two plain searches it replaces.
  */
-import { MedplumClient } from '@medplum/core';
 import type { Bundle, Communication, Patient, ValueSet } from '@medplum/fhirtypes';
-import { accessToken, credentialsFor, serverEnv } from './lib/auth.ts';
-import { onCleanup, runMain } from './lib/cleanup.ts';
-import { ADMIN_URL, createDatabase, dropDatabase, scratchName } from './lib/pg.ts';
-import { startServerProcess } from './lib/server-process.ts';
+import { startBenchServer } from './lib/bench-server.ts';
+import { runMain } from './lib/cleanup.ts';
 import { type Check, fmtMs, log, printChecks, printTable } from './lib/table.ts';
 
 const RUNS = 50;
@@ -30,14 +27,7 @@ async function timed(fn: () => Promise<unknown>, runs = RUNS): Promise<number[]>
 }
 
 async function main(): Promise<void> {
-  const name = scratchName('es_bench_terminology');
-  const dbUrl = await createDatabase(ADMIN_URL, name);
-  onCleanup(`drop database ${name}`, () => dropDatabase(ADMIN_URL, name));
-  const creds = await credentialsFor(dbUrl);
-  const server = await startServerProcess({ databaseUrl: dbUrl, env: { ...serverEnv(creds), GRAPHQL_WARMUP: 'false', LOG_LEVEL: 'warn' } });
-  onCleanup('stop server', () => server.stop().then(() => undefined));
-  const medplum = new MedplumClient({ baseUrl: server.url, cacheTime: 0 });
-  medplum.setAccessToken((await accessToken(server.url, creds)) as string);
+  const { medplum } = await startBenchServer({ prefix: 'es_bench_terminology', env: { GRAPHQL_WARMUP: 'false' } });
 
   const expand = (params: Record<string, string>) => {
     const url = medplum.fhirUrl('ValueSet', '$expand');
