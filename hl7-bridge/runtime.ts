@@ -1,7 +1,6 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
 import { MedplumClient } from '@medplum/core';
 import type { Logger } from 'pino';
+import { runningServer } from '../server/db/runtime-file.ts';
 import { type RunningBridge, startBridge } from './bridge.ts';
 import { DEFAULT_CHANNELS_FILE, loadChannels } from './config.ts';
 
@@ -15,15 +14,6 @@ export interface BridgeRuntimeOptions {
   env?: Record<string, string | undefined>;
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /**
  * The bridge's database: HL7_DATABASE_URL, else DATABASE_URL, else the embedded PostgreSQL of a
  * running `npm start` (named in data/runtime.json next to EMERGISPHERE_DATA_DIR).
@@ -31,10 +21,7 @@ function isAlive(pid: number): boolean {
 export function resolveDatabaseUrl(env: Record<string, string | undefined> = process.env): string | undefined {
   if (env.HL7_DATABASE_URL) return env.HL7_DATABASE_URL;
   if (env.DATABASE_URL) return env.DATABASE_URL;
-  const runtimeFile = resolve(dirname(env.EMERGISPHERE_DATA_DIR ?? './data/postgres'), 'runtime.json');
-  if (!existsSync(runtimeFile)) return undefined;
-  const runtime = JSON.parse(readFileSync(runtimeFile, 'utf8')) as { databaseUrl?: string; pid?: number };
-  return runtime.pid && isAlive(runtime.pid) ? runtime.databaseUrl : undefined;
+  return runningServer(env.EMERGISPHERE_DATA_DIR ?? './data/postgres')?.databaseUrl;
 }
 
 /**

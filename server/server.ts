@@ -1,5 +1,4 @@
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { mkdirSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
@@ -15,6 +14,7 @@ import type { ServerConfig } from './config.ts';
 import { type EmbeddedDatabase, startEmbeddedPostgres } from './db/embedded.ts';
 import { migrate } from './db/migrate.ts';
 import { createPool } from './db/pool.ts';
+import { removeRuntimeFile, writeRuntimeFile } from './db/runtime-file.ts';
 import { storeConformanceResources } from './fhir/conformance.ts';
 import { loadProfiles } from './fhir/definitions.ts';
 import { reindexChangedTypes } from './fhir/reindex.ts';
@@ -65,14 +65,13 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
   const logger = options.logger ?? createLogger({ level: config.logLevel, tracing });
   let embedded: EmbeddedDatabase | undefined;
   let databaseUrl = config.databaseUrl;
-  const runtimeFile = join(dirname(config.dataDir), 'runtime.json');
   if (!databaseUrl) {
     mkdirSync(config.dataDir, { recursive: true });
     logger.info({ dataDir: config.dataDir }, 'starting embedded PostgreSQL');
     embedded = await startEmbeddedPostgres({ dataDir: config.dataDir, logger });
     databaseUrl = embedded.url;
     // Lets operator commands (npm run admin) reach the running embedded database.
-    writeFileSync(runtimeFile, JSON.stringify({ databaseUrl, pid: process.pid }), { mode: 0o600 });
+    writeRuntimeFile(config.dataDir, databaseUrl);
   }
   const pool = createPool(databaseUrl, config.dbPoolSize);
   const redis = config.redisUrl ? new Redis(config.redisUrl, { maxRetriesPerRequest: 2, lazyConnect: false }) : undefined;
@@ -200,7 +199,7 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
         redis?.disconnect();
         await tracing?.shutdown().catch(() => undefined);
         await embedded?.stop();
-        if (embedded) rmSync(runtimeFile, { force: true });
+        if (embedded) removeRuntimeFile(config.dataDir);
       },
     };
   } catch (err) {

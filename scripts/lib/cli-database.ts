@@ -1,10 +1,10 @@
-import { existsSync, readFileSync } from 'node:fs';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { ServerConfig } from '../../server/config.ts';
 import { type EmbeddedDatabase, startEmbeddedPostgres } from '../../server/db/embedded.ts';
 import { migrate } from '../../server/db/migrate.ts';
 import { createPool } from '../../server/db/pool.ts';
+import { runningServer } from '../../server/db/runtime-file.ts';
 
 export interface CliDatabase {
   url: string;
@@ -18,15 +18,7 @@ export interface CliDatabase {
  */
 export async function openCliDatabase(config: ServerConfig, logger: Logger): Promise<CliDatabase> {
   let embedded: EmbeddedDatabase | undefined;
-  let url = config.databaseUrl;
-  const runtimeFile = `${config.dataDir}/../runtime.json`;
-  if (!url && existsSync(runtimeFile)) {
-    const runtime = JSON.parse(readFileSync(runtimeFile, 'utf8')) as { databaseUrl?: string; pid?: number };
-    // A server killed without a clean shutdown leaves the file behind: only trust a live one.
-    if (runtime.pid && isAlive(runtime.pid)) {
-      url = runtime.databaseUrl;
-    }
-  }
+  let url = config.databaseUrl ?? runningServer(config.dataDir)?.databaseUrl;
   if (!url) {
     embedded = await startEmbeddedPostgres({ dataDir: config.dataDir, logger });
     url = embedded.url;
@@ -47,15 +39,6 @@ export async function openCliDatabase(config: ServerConfig, logger: Logger): Pro
       await embedded?.stop();
     },
   };
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** Ends an operator command with a usage or input error (exit code 2). */
