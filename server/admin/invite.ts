@@ -1,15 +1,6 @@
 import { badRequest, createReference, getReferenceString, OperationOutcomeError, type WithId } from '@medplum/core';
-import type {
-  AccessPolicy,
-  Patient,
-  Practitioner,
-  Project,
-  ProjectMembership,
-  ProjectMembershipAccess,
-  Reference,
-  RelatedPerson,
-  User,
-} from '@medplum/fhirtypes';
+import type { AccessPolicy, Patient, Project, ProjectMembership, ProjectMembershipAccess, Reference, User } from '@medplum/fhirtypes';
+import { createProfile, createUserWithCredential } from '../auth/admin.ts';
 import { generateSecret, hashPassword } from '../auth/secrets.ts';
 import type { PostgresRepository } from '../fhir/repo.ts';
 
@@ -120,30 +111,9 @@ export async function inviteMember(
           await tx.query('UPDATE user_credential SET password_hash = $2, updated_at = now() WHERE user_id = $1', [user.id, passwordHash]);
         }
       } else {
-        user = await tx.createResource<User>({
-          resourceType: 'User',
-          email: req.email,
-          firstName: req.firstName,
-          lastName: req.lastName,
-          project: createReference(project),
-        });
-        await tx.query('INSERT INTO user_credential (user_id, email, password_hash) VALUES ($1, $2, $3)', [
-          user.id,
-          req.email,
-          passwordHash,
-        ]);
+        user = await createUserWithCredential(tx, project, req, passwordHash);
       }
-      let profile = existingProfile as Reference<Patient | Practitioner | RelatedPerson> | undefined;
-      if (!profile) {
-        const name = [{ given: [req.firstName], family: req.lastName }];
-        const telecom = [{ system: 'email' as const, value: req.email }];
-        const created = await tx.createResource<Patient | Practitioner | RelatedPerson>(
-          req.resourceType === 'RelatedPerson'
-            ? { resourceType: 'RelatedPerson', name, telecom, patient: req.patient as Reference<Patient> }
-            : { resourceType: req.resourceType, name, telecom },
-        );
-        profile = createReference(created);
-      }
+      const profile = existingProfile ?? createReference(await createProfile(tx, req.resourceType, req, req.patient));
       return tx.createResource<ProjectMembership>({
         resourceType: 'ProjectMembership',
         project: createReference(project),

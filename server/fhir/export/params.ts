@@ -1,6 +1,7 @@
 import { badRequest, type Filter, OperationOutcomeError, parseSearchRequest } from '@medplum/core';
 import type { Parameters } from '@medplum/fhirtypes';
 import { isKnownResourceType } from '../definitions.ts';
+import { parseSince } from '../operations/since.ts';
 
 /**
  * The parameters of a Bulk Data kick-off request (https://hl7.org/fhir/uv/bulkdata/export.html),
@@ -21,7 +22,6 @@ export interface ExportRequest {
 type RawParams = Record<string, string | string[] | undefined>;
 
 const NDJSON_FORMATS = new Set(['application/fhir+ndjson', 'application/ndjson', 'ndjson']);
-const INSTANT_RE = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})?)?$/;
 /** Parameters of the IG this server does not implement: refusing them beats silently ignoring them. */
 const UNSUPPORTED = ['_elements', 'patient', 'includeAssociatedData', '_typeFilter:'];
 
@@ -81,14 +81,7 @@ export function parseExportRequest(level: ExportRequest['level'], params: RawPar
   if (format !== undefined && !NDJSON_FORMATS.has(format)) {
     throw new OperationOutcomeError(badRequest(`_outputFormat ${format} is not supported; use application/fhir+ndjson`, '_outputFormat'));
   }
-  const sinceText = one(params, '_since');
-  let since: string | undefined;
-  if (sinceText !== undefined) {
-    if (!INSTANT_RE.test(sinceText) || Number.isNaN(Date.parse(sinceText))) {
-      throw new OperationOutcomeError(badRequest(`_since must be a FHIR instant, got "${sinceText}"`, '_since'));
-    }
-    since = new Date(sinceText).toISOString();
-  }
+  const since = parseSince(one(params, '_since'));
   let types: string[] | undefined;
   const typeValues = values(params, '_type');
   if (typeValues.length > 0) {

@@ -4,7 +4,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { FHIR_JSON } from '../../http/outcomes.ts';
 import type { TerminologyCatalog } from '../terminology/catalog.ts';
 import { findConcept } from '../terminology/expansion.ts';
-import { operationInput, requestResolver } from '../terminology/resolver.ts';
+import { requestResolver } from '../terminology/resolver.ts';
+import { operationInput } from './input.ts';
 import type { RouteDeps } from './routes.ts';
 
 function propertyValue(p: CodeSystemConceptProperty): ParametersParameter {

@@ -7,6 +7,7 @@ import type { PostgresRepository } from '../repo.ts';
 import { SqlParams } from '../search/conditions.ts';
 import { policyRestriction } from '../search/execute.ts';
 import type { RouteDeps } from './routes.ts';
+import { parseSince } from './since.ts';
 
 /**
  * `Patient/{id}/$everything` (https://hl7.org/fhir/R4/patient-operation-everything.html): the
@@ -41,7 +42,6 @@ const REFERENCED_TYPES = new Set([
  * itself audited, so the audit trail would swamp the record and shift pages while a client reads.
  */
 const ONLY_WHEN_NAMED = new Set(['AuditEvent']);
-const SINCE_RE = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})?)?$/;
 const LOCAL_REFERENCE_RE = /^([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})$/;
 
 /** Resource type → the reference parameters that put a resource of that type in a patient's compartment. */
@@ -98,14 +98,7 @@ function intParam(params: RawParams, name: string, fallback: number): number {
 
 /** Checks and normalises the operation's parameters (query, or a Parameters body of a POST). */
 export function parseEverythingRequest(patientId: string, params: RawParams, maxCount: number): EverythingRequest {
-  const sinceText = single(params, '_since');
-  let since: string | undefined;
-  if (sinceText !== undefined) {
-    if (!SINCE_RE.test(sinceText) || Number.isNaN(Date.parse(sinceText))) {
-      throw new OperationOutcomeError(badRequest(`_since must be a FHIR instant, got "${sinceText}"`, '_since'));
-    }
-    since = new Date(sinceText).toISOString();
-  }
+  const since = parseSince(single(params, '_since'));
   const typeText = single(params, '_type');
   let types: string[] | undefined;
   if (typeText !== undefined) {

@@ -1,9 +1,8 @@
-import { badRequest, OperationOutcomeError, Operator } from '@medplum/core';
+import { badRequest, OperationOutcomeError } from '@medplum/core';
 import type { Bundle, StructureDefinition } from '@medplum/fhirtypes';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { FHIR_JSON, outcome, sendOutcome } from '../../http/outcomes.ts';
-import type { PostgresRepository } from '../repo.ts';
-import { operationInput } from '../terminology/resolver.ts';
+import { operationInput, storedCanonical } from './input.ts';
 import type { RouteDeps } from './routes.ts';
 
 /** Nested profiles are followed this many levels; a cycle ends at the first repeat anyway. */
@@ -18,19 +17,6 @@ export function referencedProfiles(sd: StructureDefinition): string[] {
     }
   }
   return [...urls];
-}
-
-async function storedProfile(repo: PostgresRepository, url: string): Promise<StructureDefinition | undefined> {
-  try {
-    return await repo.searchOne<StructureDefinition>({
-      resourceType: 'StructureDefinition',
-      filters: [{ code: 'url', operator: Operator.EQUALS, value: url }],
-      sortRules: [{ code: '_lastUpdated', descending: true }],
-    });
-  } catch (err) {
-    if (err instanceof OperationOutcomeError && err.outcome.issue?.[0]?.code === 'forbidden') return undefined;
-    throw err;
-  }
 }
 
 /**
@@ -51,7 +37,7 @@ export function registerExpandProfileRoutes(
       throw new OperationOutcomeError(badRequest('Missing url', 'url'));
     }
     const repo = deps.repoFor(request);
-    const find = async (u: string) => (await storedProfile(repo, u)) ?? deps.profiles.get(u);
+    const find = async (u: string) => (await storedCanonical<StructureDefinition>(repo, 'StructureDefinition', u)) ?? deps.profiles.get(u);
     const root = await find(url.split('|')[0]);
     if (!root) {
       return sendOutcome(reply, outcome('not-found', `StructureDefinition ${url} not found`), 404);

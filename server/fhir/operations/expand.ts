@@ -4,7 +4,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { FHIR_JSON } from '../../http/outcomes.ts';
 import type { TerminologyCatalog } from '../terminology/catalog.ts';
 import { expandValueSet } from '../terminology/expansion.ts';
-import { operationInput, requestResolver } from '../terminology/resolver.ts';
+import { requestResolver } from '../terminology/resolver.ts';
+import { operationInput } from './input.ts';
 import type { RouteDeps } from './routes.ts';
 
 /** As Medplum: 10 codes unless asked, at most 1000 per page. */

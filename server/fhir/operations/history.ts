@@ -2,6 +2,7 @@ import { badRequest, isResourceType, OperationOutcomeError } from '@medplum/core
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { FHIR_JSON, outcome, sendOutcome } from '../../http/outcomes.ts';
 import type { RouteDeps } from './routes.ts';
+import { parseSince } from './since.ts';
 
 interface HistoryQuery {
   _count?: string | string[];
@@ -9,8 +10,6 @@ interface HistoryQuery {
   _since?: string | string[];
 }
 
-// A FHIR instant or dateTime with at least a full date (partial dates are too vague for _since).
-const SINCE_RE = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})?)?$/;
 const MAX_OFFSET = 100_000;
 
 function single(value: string | string[] | undefined, name: string): string | undefined {
@@ -32,14 +31,7 @@ function intParam(value: string | string[] | undefined, name: string, fallback: 
 }
 
 function since(value: string | string[] | undefined): string | undefined {
-  const text = single(value, '_since');
-  if (text === undefined) {
-    return undefined;
-  }
-  if (!SINCE_RE.test(text) || Number.isNaN(Date.parse(text))) {
-    throw new OperationOutcomeError(badRequest(`_since must be a FHIR instant, got "${text}"`, '_since'));
-  }
-  return new Date(text).toISOString();
+  return parseSince(single(value, '_since'));
 }
 
 /**

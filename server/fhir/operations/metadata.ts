@@ -8,10 +8,6 @@ import type {
 
 const VERSION = '0.1.0';
 
-/**
- * The server's CapabilityStatement, computed from what it actually loads: every resource type
- * of the schema, each with its interactions and the search parameters the SQL search indexes.
- */
 /** Type-specific operations (terminology, profiles). */
 const TYPE_OPERATIONS: Record<string, { name: string; definition: string }[]> = {
   ValueSet: [{ name: 'expand', definition: 'http://hl7.org/fhir/OperationDefinition/ValueSet-expand' }],
@@ -21,6 +17,10 @@ const TYPE_OPERATIONS: Record<string, { name: string; definition: string }[]> = 
   ],
 };
 
+/**
+ * The server's CapabilityStatement, computed from what it actually loads: every resource type
+ * of the schema, each with its interactions and the search parameters the SQL search indexes.
+ */
 export function buildCapabilityStatement(baseUrl: string, profiles: Map<string, StructureDefinition>): CapabilityStatement {
   const resources: CapabilityStatementRestResource[] = [];
   for (const type of Object.keys(globalSchema.types).sort()) {

@@ -51,15 +51,13 @@ function comparisonFilter(resourceType: string, c: FhirFilterComparison): { filt
     case Operator.EQUALS:
       return { filter: parse(type === 'string' && c.operator === Operator.EXACT ? `${path}:exact` : path, c.value), negate: false };
     case Operator.NOT_EQUALS:
-      return type && ORDERED_TYPES.has(type)
+      return ORDERED_TYPES.has(type)
         ? { filter: parse(path, `ne${c.value}`), negate: false }
         : { filter: parse(type === 'string' ? `${path}:exact` : path, c.value), negate: true };
     case Operator.CONTAINS:
     case Operator.STARTS_WITH:
       if (type !== 'string') {
-        throw invalid(
-          `_filter operator "${c.operator === Operator.CONTAINS ? 'co' : 'sw'}" needs a string parameter; ${path} is ${type ?? 'unknown'}`,
-        );
+        throw invalid(`_filter operator "${c.operator === Operator.CONTAINS ? 'co' : 'sw'}" needs a string parameter; ${path} is ${type}`);
       }
       // A plain string search is already a case-insensitive starts-with.
       return { filter: parse(c.operator === Operator.CONTAINS ? `${path}:contains` : path, c.value), negate: false };
@@ -74,8 +72,8 @@ function comparisonFilter(resourceType: string, c: FhirFilterComparison): { filt
       return { filter: parse(`${path}:${c.operator}`, c.value), negate: false };
     default:
       if (PREFIX_OPERATORS.has(c.operator)) {
-        if (!type || !ORDERED_TYPES.has(type)) {
-          throw invalid(`_filter operator "${c.operator}" needs a date, number or quantity parameter; ${path} is ${type ?? 'unknown'}`);
+        if (!ORDERED_TYPES.has(type)) {
+          throw invalid(`_filter operator "${c.operator}" needs a date, number or quantity parameter; ${path} is ${type}`);
         }
         return { filter: parse(path, `${c.operator}${c.value}`), negate: false };
       }

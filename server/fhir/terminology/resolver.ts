@@ -1,27 +1,20 @@
-import { OperationOutcomeError, Operator } from '@medplum/core';
-import type { CodeSystem, Parameters, ValueSet } from '@medplum/fhirtypes';
+import type { CodeSystem, ValueSet } from '@medplum/fhirtypes';
+import { storedCanonical } from '../operations/input.ts';
 import type { PostgresRepository } from '../repo.ts';
 import type { TerminologyCatalog } from './catalog.ts';
 import type { TerminologyResolver } from './expansion.ts';
 
-/** Stored resources of the URL the caller may read (newest first); none when the policy hides the type. */
-async function stored<T extends ValueSet | CodeSystem>(
-  repo: PostgresRepository,
-  resourceType: T['resourceType'],
-  url: string,
-): Promise<T | undefined> {
-  try {
-    return await repo.searchOne<T>({
-      resourceType,
-      filters: [{ code: 'url', operator: Operator.EQUALS, value: url }],
-      sortRules: [{ code: '_lastUpdated', descending: true }],
-    });
-  } catch (err) {
-    if (err instanceof OperationOutcomeError && err.outcome.issue?.[0]?.code === 'forbidden') {
-      return undefined;
+/** Memoises a lookup by URL, so a request asks the database once per URL. */
+function memoised<T>(lookup: (url: string) => Promise<T>): (url: string) => Promise<T> {
+  const found = new Map<string, Promise<T>>();
+  return (url) => {
+    let result = found.get(url);
+    if (!result) {
+      result = lookup(url);
+      found.set(url, result);
     }
-    throw err;
-  }
+    return result;
+  };
 }
 
 /**
@@ -29,49 +22,8 @@ async function stored<T extends ValueSet | CodeSystem>(
  * as in Medplum; then the shipped ones. Lookups are memoised for the request.
  */
 export function requestResolver(repo: PostgresRepository, catalog: TerminologyCatalog): TerminologyResolver {
-  const valueSets = new Map<string, Promise<ValueSet | undefined>>();
-  const codeSystems = new Map<string, Promise<CodeSystem | undefined>>();
   return {
-    valueSet(url) {
-      let found = valueSets.get(url);
-      if (!found) {
-        found = stored<ValueSet>(repo, 'ValueSet', url).then((vs) => vs ?? catalog.valueSet(url));
-        valueSets.set(url, found);
-      }
-      return found;
-    },
-    codeSystem(url) {
-      let found = codeSystems.get(url);
-      if (!found) {
-        found = stored<CodeSystem>(repo, 'CodeSystem', url).then((cs) => cs ?? catalog.codeSystem(url));
-        codeSystems.set(url, found);
-      }
-      return found;
-    },
+    valueSet: memoised(async (url) => (await storedCanonical<ValueSet>(repo, 'ValueSet', url)) ?? catalog.valueSet(url)),
+    codeSystem: memoised(async (url) => (await storedCanonical<CodeSystem>(repo, 'CodeSystem', url)) ?? catalog.codeSystem(url)),
   };
-}
-
-type Query = Record<string, unknown>;
-
-/**
- * The input parameters of an operation: the query string, and for POST also a Parameters body
- * (or a plain JSON / form body), the body winning.
- */
-export function operationInput(query: unknown, body: unknown): Map<string, unknown> {
-  const input = new Map<string, unknown>();
-  for (const [k, v] of Object.entries((query ?? {}) as Query)) {
-    input.set(k, Array.isArray(v) ? v[0] : v);
-  }
-  if (body && typeof body === 'object' && !Buffer.isBuffer(body)) {
-    const b = body as Parameters & Query;
-    if (b.resourceType === 'Parameters') {
-      for (const p of b.parameter ?? []) {
-        const value = p.resource ?? Object.entries(p).find(([k]) => k.startsWith('value'))?.[1];
-        if (p.name) input.set(p.name, value);
-      }
-    } else if (!b.resourceType) {
-      for (const [k, v] of Object.entries(b)) input.set(k, v);
-    }
-  }
-  return input;
 }
