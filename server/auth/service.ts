@@ -303,9 +303,8 @@ export class AuthService {
     if (cached && cached.expires > Date.now()) {
       return cached.ctx;
     }
-    const { rows } = await this.deps.pool.query<LoginRow>('SELECT * FROM auth_login WHERE id = $1', [claims.login_id]);
-    const login = rows[0];
-    if (!login || login.revoked || !login.granted) {
+    const login = await this.liveLogin(claims.login_id);
+    if (!login) {
       throw unauthorized('Login revoked');
     }
     if ((login.client_id ?? undefined) !== claims.client_id) {
@@ -314,7 +313,18 @@ export class AuthService {
     const ctx = await this.loadContext(login).catch(() => {
       throw unauthorized('Membership no longer valid');
     });
-    this.cache.set(login.id, { ctx, expires: Date.now() + CONTEXT_CACHE_MS });
+    return this.remember(ctx);
+  }
+
+  /** The login row, when it is granted and not revoked. */
+  private async liveLogin(loginId: string): Promise<LoginRow | undefined> {
+    const { rows } = await this.deps.pool.query<LoginRow>('SELECT * FROM auth_login WHERE id = $1', [loginId]);
+    const login = rows[0];
+    return login && !login.revoked && login.granted ? login : undefined;
+  }
+
+  private remember(ctx: AuthContext): AuthContext {
+    this.cache.set(ctx.loginId, { ctx, expires: Date.now() + CONTEXT_CACHE_MS });
     if (this.cache.size > 10_000) {
       this.cache.clear();
     }
@@ -330,16 +340,9 @@ export class AuthService {
     if (cached && cached.expires > Date.now()) {
       return cached.ctx;
     }
-    const { rows } = await this.deps.pool.query<LoginRow>('SELECT * FROM auth_login WHERE id = $1', [loginId]);
-    const login = rows[0];
-    if (!login || login.revoked || !login.granted) {
-      return undefined;
-    }
-    const ctx = await this.loadContext(login).catch(() => undefined);
-    if (ctx) {
-      this.cache.set(login.id, { ctx, expires: Date.now() + CONTEXT_CACHE_MS });
-    }
-    return ctx;
+    const login = await this.liveLogin(loginId);
+    const ctx = login && (await this.loadContext(login).catch(() => undefined));
+    return ctx ? this.remember(ctx) : undefined;
   }
 
   /**
