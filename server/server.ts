@@ -18,6 +18,7 @@ import { removeRuntimeFile, writeRuntimeFile } from './db/runtime-file.ts';
 import { storeConformanceResources } from './fhir/conformance.ts';
 import { loadProfiles } from './fhir/definitions.ts';
 import { reindexChangedTypes } from './fhir/reindex.ts';
+import type { SecurityDeps } from './http/security.ts';
 import { createLogger } from './ops/logging.ts';
 import { OpsMetrics } from './ops/metrics.ts';
 import { ObservedAuditLog } from './ops/observed-audit.ts';
@@ -54,6 +55,12 @@ export interface StartOptions {
   metricsRegistry?: Registry;
   /** Tracing: an instance, null for none, or undefined to follow OTEL_EXPORTER_OTLP_ENDPOINT. */
   tracing?: Tracing | null;
+  /**
+   * Replaces parts of the security stack (authentication, rate limits, audit) with others. Only
+   * in-process tools use it — the auth-cost benchmark's baseline server turns them off this way to
+   * measure what they cost; no configuration or environment variable reaches it.
+   */
+  security?: (real: SecurityDeps) => SecurityDeps;
 }
 
 /**
@@ -92,7 +99,8 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
     const auth = new AuthService({ pool, keys, systemRepo: () => (app as App).repo() });
     const limits = new RateLimits(config.rateLimits, redis);
     const bots = new BotRuntime({ systemRepo: () => (app as App).repo(), auth, audit, baseUrl: config.baseUrl, logger });
-    app = await createApp({ config, pool, logger, profiles, security: { auth, limits, audit, keys }, bots, ops: { metrics, tracing } });
+    const security = options.security ? options.security({ auth, limits, audit }) : { auth, limits, audit };
+    app = await createApp({ config, pool, logger, profiles, security: { ...security, keys }, bots, ops: { metrics, tracing } });
     await loadRoles(app.repo(), config.rolesDir);
     await storeConformanceResources(app.repo(), [...profiles.profiles.values(), ...profiles.searchParameters, ...profiles.others]);
     const boot = await bootstrap(app.repo(), config.firstStart);

@@ -26,6 +26,11 @@ interface Bench {
 
 const BENCHES: Bench[] = [
   { name: 'fhir', script: 'fhir.ts', short: { BENCH_DURATION: '3', BENCH_WARMUP: '1', BENCH_QUIET_WAIT: '10' } },
+  {
+    name: 'auth',
+    script: 'auth-cost.ts',
+    short: { BENCH_DURATION: '3', BENCH_WARMUP: '1', BENCH_QUIET_WAIT: '10', BENCH_AUTH_ROUNDS: '1' },
+  },
   { name: 'subscriptions', script: 'subscriptions.ts', short: { BENCH_DURATION: '3', BENCH_BACKLOG: '1000' } },
   { name: 'device-page', script: 'device-page.ts', short: { BENCH_DURATION: '10' } },
   { name: 'hl7', script: 'hl7.ts', short: { BENCH_DURATION: '5', BENCH_MIXED_DURATION: '5' } },

@@ -16,15 +16,20 @@
 //   BENCH_PHASES               comma list to run a subset: raw,create,read,search,transaction,rss,restart
 //   BENCH_SERVER_NODE_ARGS     extra node flags for the server, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"
 //   BENCH_QUIET_WAIT=60        before each phase, wait up to this many seconds for other processes to go idle
+//   BENCH_ROLE                 load as a client bound to this shipped role's AccessPolicy (e.g. ed-physician)
+//                              instead of the admin client, so every request is checked against a policy
+//   BENCH_BASELINE=1           run scripts/bench/lib/baseline-server.ts instead: no token check after the
+//                              first, no AccessPolicy, no audit (the auth-cost benchmark's baseline)
 //   BENCH_CLIENT_ID/_SECRET    admin client of a BENCH_DATABASE_URL bootstrapped earlier (otherwise the run
 //                              bootstraps its own client via ADMIN_CLIENT_ID/SECRET and keeps it in bench_credentials)
 // The server child gets RATE_LIMIT_PER_IP/RATE_LIMIT_PER_CLIENT raised (defaults cap one client at 1,000 req/s).
 import { randomUUID } from 'node:crypto';
 import { availableParallelism } from 'node:os';
-import type { Observation, Patient } from '@medplum/fhirtypes';
+import type { AccessPolicy, Bundle, Observation, Patient } from '@medplum/fhirtypes';
 import type { AutocannonRequest } from 'autocannon';
 import pg from 'pg';
 import pino from 'pino';
+import { ROLE_SYSTEM } from '../../server/auth/admin.ts';
 import { migrate } from '../../server/db/migrate.ts';
 import { loadProfiles } from '../../server/fhir/definitions.ts';
 import { PostgresRepository, type RepositoryContext } from '../../server/fhir/repo.ts';
@@ -52,6 +57,9 @@ const PHASES = new Set((process.env.BENCH_PHASES || 'raw,create,read,search,tran
 const SERVER_NODE_ARGS = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
 const RAW_ID_PREFIX = 'rawbench-';
 const QUIET_WAIT = num(process.env.BENCH_QUIET_WAIT, 60);
+const ROLE = process.env.BENCH_ROLE || undefined;
+const BASELINE = process.env.BENCH_BASELINE === '1';
+const ENTRY = BASELINE ? 'scripts/bench/lib/baseline-server.ts' : undefined;
 
 const TARGETS = {
   createRps: 600,
@@ -295,9 +303,10 @@ async function main(): Promise<void> {
   }
 
   log('starting server');
-  let server = await startServerProcess({ databaseUrl, nodeArgs: SERVER_NODE_ARGS, env: serverEnv(creds) });
+  let server = await startServerProcess({ databaseUrl, nodeArgs: SERVER_NODE_ARGS, env: serverEnv(creds), entry: ENTRY });
   log(`server pid ${server.pid} healthy after ${server.startToHealthyMs.toFixed(0)} ms at ${server.url}`);
-  AUTH = authHeaders(await signIn(server, creds));
+  const adminToken = await signIn(server, creds);
+  AUTH = authHeaders(ROLE ? await roleToken(server, adminToken, ROLE) : adminToken);
   // Start-up work may continue after /healthcheck answers (e.g. GraphQL schema warm-up); let it finish.
   const settle = await waitServerSettled(server.pid, 60);
   log(`server settled ${settle.seconds.toFixed(0)} s after healthy (${settle.busySeconds.toFixed(1)} CPU-s of background work)`);
@@ -443,7 +452,13 @@ async function main(): Promise<void> {
     for (let i = 0; i < RESTARTS; i++) {
       await waitForQuiet(server.pid, QUIET_WAIT);
       const stopMs = await server.stop();
-      server = await startServerProcess({ databaseUrl, port: server.port, nodeArgs: SERVER_NODE_ARGS, env: serverEnv(creds) });
+      server = await startServerProcess({
+        databaseUrl,
+        port: server.port,
+        nodeArgs: SERVER_NODE_ARGS,
+        env: serverEnv(creds),
+        entry: ENTRY,
+      });
       restarts.push({ stopMs, startMs: server.startToHealthyMs });
       log(`restart ${i + 1}: stop ${stopMs.toFixed(0)} ms, start→healthy ${server.startToHealthyMs.toFixed(0)} ms`);
     }
@@ -465,7 +480,9 @@ async function main(): Promise<void> {
       `machine: ${availableParallelism()} cores, Node ${process.versions.node}, PostgreSQL ${pgVersion} (local, synchronous_commit as configured); ` +
       `load generator: autocannon in a separate process; phases ${DURATION}s after ${WARMUP}s warmup; ` +
       `${CONNECTIONS} connections (transactions: ${TX_CONNECTIONS}); ` +
-      `requests carry a client_credentials bearer token${AUTH.authorization ? '' : ' (server had no auth)'}; server rate limits raised for the run\n`,
+      `requests carry a client_credentials bearer token${AUTH.authorization ? '' : ' (server had no auth)'}` +
+      `${ROLE ? ` of a client with the ${ROLE} AccessPolicy` : ' of the admin client'}` +
+      `${BASELINE ? '; BASELINE server: no token check after the first, no AccessPolicy, no audit' : ''}; server rate limits raised for the run\n`,
   );
   if (raw) {
     printTable(
@@ -484,7 +501,20 @@ async function main(): Promise<void> {
   if (phases.length > 0) {
     printTable(
       'HTTP load phases (latency resolution 1 ms; CPU in % of one core: server / PostgreSQL / load generator / other processes)',
-      ['Phase', 'Conns', 'OK', 'Failed', 'Req/s', 'Resources/s', 'p50', 'p90', 'p99', 'Max', 'CPU srv / pg / gen / other'],
+      [
+        'Phase',
+        'Conns',
+        'OK',
+        'Failed',
+        'Req/s',
+        'Resources/s',
+        'p50',
+        'p90',
+        'p99',
+        'Max',
+        'CPU srv / pg / gen / other',
+        'CPU ms/req srv+pg',
+      ],
       phases.map(({ result: x, cpu, perRequest }) => [
         x.name,
         x.connections,
@@ -497,6 +527,8 @@ async function main(): Promise<void> {
         fmtMs(x.p99),
         fmtMs(x.max),
         fmtCpu(cpu),
+        // Other processes' load moves wall-clock rates more than this: compare runs by it.
+        x.rps > 0 ? (((cpu.server + cpu.postgres) / 100 / x.rps) * 1000).toFixed(2) : '-',
       ]),
     );
   }
@@ -532,6 +564,28 @@ async function main(): Promise<void> {
 async function signIn(server: ServerProcess, creds: BenchCredentials): Promise<string | undefined> {
   const token = await accessToken(server.url, creds);
   log(token ? `signed in as client ${creds.clientId}` : 'server has no token endpoint; sending requests without a token');
+  return token;
+}
+
+/** A client bound to a shipped role's AccessPolicy (created through the admin API), signed in. */
+async function roleToken(server: ServerProcess, adminToken: string | undefined, role: string): Promise<string> {
+  const headers = { ...authHeaders(adminToken), 'content-type': 'application/json' };
+  const call = async <T>(path: string, init: RequestInit = {}): Promise<T> => {
+    const res = await fetch(`${server.url}${path}`, { ...init, headers });
+    if (!res.ok) throw new Error(`${init.method ?? 'GET'} ${path}: ${res.status} ${await res.text()}`);
+    return (await res.json()) as T;
+  };
+  const me = await call<{ project: { id: string } }>('auth/me');
+  const policies = await call<Bundle<AccessPolicy>>(`fhir/R4/AccessPolicy?_tag=${encodeURIComponent(`${ROLE_SYSTEM}|${role}`)}`);
+  const policy = policies.entry?.[0]?.resource;
+  if (!policy?.id) throw new Error(`no AccessPolicy for role ${role}`);
+  const client = await call<{ id: string; secret: string }>(`admin/projects/${me.project.id}/client`, {
+    method: 'POST',
+    body: JSON.stringify({ name: `bench ${role}`, accessPolicy: { reference: `AccessPolicy/${policy.id}` } }),
+  });
+  const token = await accessToken(server.url, { clientId: client.id, clientSecret: client.secret });
+  if (!token) throw new Error('no token for the role client');
+  log(`signed in as a client with the ${role} AccessPolicy`);
   return token;
 }
 

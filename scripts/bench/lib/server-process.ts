@@ -33,6 +33,8 @@ export interface StartOptions {
   timeoutMs?: number;
   /** Extra environment (e.g. first-start admin credentials, rate limits). */
   env?: Record<string, string>;
+  /** The script to run, relative to the repository (default server/index.ts). */
+  entry?: string;
 }
 
 export function freePort(): Promise<number> {
@@ -61,7 +63,7 @@ export function httpStatus(url: string, timeoutMs = 1000): Promise<number> {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Starts `node server/index.ts` as a child process on 127.0.0.1 and waits until /healthcheck answers 200. */
+/** Starts `node server/index.ts` (or `entry`) as a child process on 127.0.0.1 and waits until /healthcheck answers 200. */
 export async function startServerProcess(options: StartOptions): Promise<ServerProcess> {
   assertLocal(options.databaseUrl);
   const port = options.port ?? (await freePort());
@@ -72,7 +74,7 @@ export async function startServerProcess(options: StartOptions): Promise<ServerP
     if (lines.length > 200) lines.splice(0, lines.length - 200);
   };
   const t0 = performance.now();
-  const child: ChildProcess = spawn(process.execPath, [...(options.nodeArgs ?? []), 'server/index.ts'], {
+  const child: ChildProcess = spawn(process.execPath, [...(options.nodeArgs ?? []), options.entry ?? 'server/index.ts'], {
     cwd: REPO_ROOT,
     env: {
       ...process.env,

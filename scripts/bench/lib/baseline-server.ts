@@ -1,0 +1,51 @@
+// The auth-cost benchmark's baseline (scripts/bench/auth-cost.ts): our server with its security
+// turned off, to measure what authentication, access policies and the audit trail cost. Not a way
+// to run the server: it is only ever started by the benchmark, on a scratch database, on 127.0.0.1.
+//
+// What "off" means here: a bearer token is verified on its first request only, then trusted by its
+// exact value (no JWT check, no login lookup); every request acts without an AccessPolicy (no SQL
+// criteria); nothing is audited. Routing, validation, the repository and the database are the same.
+import '../../../server/heap.ts';
+import type { AuditEvent } from '@medplum/fhirtypes';
+import type { AuditLog } from '../../../server/audit/audit-log.ts';
+import { UNRESTRICTED } from '../../../server/auth/access-policy.ts';
+import type { AuthContext } from '../../../server/auth/context.ts';
+import type { AuthService } from '../../../server/auth/service.ts';
+import { loadConfig } from '../../../server/config.ts';
+import type { SecurityDeps } from '../../../server/http/security.ts';
+import { startServer } from '../../../server/server.ts';
+
+if (!['127.0.0.1', 'localhost', '::1'].includes(process.env.HOST ?? '')) {
+  throw new Error('the baseline server only listens on a loopback HOST (it answers without checking tokens)');
+}
+
+function withoutSecurity(real: SecurityDeps): SecurityDeps {
+  const trusted = new Map<string, AuthContext>();
+  // Instances whose prototype is the real one: every other method behaves as it does in the server.
+  const auth = Object.create(real.auth) as AuthService;
+  auth.authenticate = async (authorization: string | undefined): Promise<AuthContext> => {
+    const key = authorization ?? '';
+    let ctx = trusted.get(key);
+    if (!ctx) {
+      ctx = { ...(await real.auth.authenticate(authorization)), policy: UNRESTRICTED };
+      trusted.set(key, ctx);
+    }
+    return ctx;
+  };
+  const audit = Object.create(real.audit) as AuditLog;
+  audit.record = (_event: AuditEvent) => Promise.resolve();
+  return { auth, limits: real.limits, audit };
+}
+
+const server = await startServer(loadConfig(), { security: withoutSecurity });
+let stopping = false;
+const stop = () => {
+  if (stopping) return;
+  stopping = true;
+  server.close().then(
+    () => process.exit(0),
+    () => process.exit(1),
+  );
+};
+process.on('SIGTERM', stop);
+process.on('SIGINT', stop);
