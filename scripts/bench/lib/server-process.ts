@@ -85,6 +85,8 @@ export async function startServerProcess(options: StartOptions): Promise<ServerP
       LOG_LEVEL: options.logLevel ?? 'warn',
       // A benchmark measures its own load: no demo hospital loading in the background.
       SEED: 'false',
+      // As `npm start`, the container image and the k8s Deployment run the server (docs/operations.md).
+      MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '2',
       ...options.env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
