@@ -7,11 +7,15 @@ import { Link } from 'react-router';
 import { outcomeBadge } from '../admin/outcome-badge.tsx';
 import { LoadState, useLoad } from '../admin/use-load.tsx';
 
-/** A bot's executions: the server writes one AuditEvent per run ($execute, subscription delivery or cron) naming the Bot as entity. */
+/**
+ * A bot's executions: one AuditEvent of type `execute` per run ($execute, subscription delivery
+ * or cron) naming the Bot as entity. The type matters: the REST audit of reads and updates of the
+ * Bot names it as entity too.
+ */
 function searchExecutions(medplum: MedplumClient, botId: string, count: number): Promise<AuditEvent[]> {
   return medplum.searchResources(
     'AuditEvent',
-    { entity: `Bot/${botId}`, _sort: '-_lastUpdated', _count: String(count) },
+    { entity: `Bot/${botId}`, type: 'execute', _sort: '-_lastUpdated', _count: String(count) },
     { cache: 'no-cache' },
   );
 }
@@ -43,7 +47,7 @@ export function BotExecutions({ botId, refresh }: { botId: string; refresh: numb
               {outcomeBadge(e)}
               <Text size="sm">{e.recorded ? formatDateTime(e.recorded) : ''}</Text>
               <Text size="sm" c="dimmed">
-                {e.type?.code === 'execute' ? '$execute' : (e.subtype?.[0]?.display ?? e.subtype?.[0]?.code ?? e.type?.code)}
+                {e.subtype?.[0]?.display ?? e.subtype?.[0]?.code}
               </Text>
               {detail(e, 'contentType') && <Badge variant="outline">{detail(e, 'contentType')}</Badge>}
               {detail(e, 'durationMs') && <Text size="sm">{detail(e, 'durationMs')} ms</Text>}

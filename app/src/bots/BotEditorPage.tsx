@@ -18,7 +18,7 @@ import { showNotification } from '@mantine/notifications';
 import { formatDateTime, normalizeErrorString } from '@medplum/core';
 import type { AuditEvent, Bot } from '@medplum/fhirtypes';
 import { useMedplum } from '@medplum/react';
-import { useCallback, useEffect, useState } from 'react';
+import { useCallback, useState } from 'react';
 import { Link, useParams } from 'react-router';
 import { AdminNav } from '../admin/AdminNav.tsx';
 import { LoadState, useLoad } from '../admin/use-load.tsx';
@@ -91,14 +91,12 @@ function Editor({ bot: initial, source, onExecuted }: { bot: Bot; source: BotSou
   const [saved, setSaved] = useState(source.origin === 'source' ? source.code : undefined);
   const [busy, setBusy] = useState<'save' | 'deploy' | 'execute'>();
   const [kind, setKind] = useState<InputKind>('fhir');
-  const [input, setInput] = useState(SAMPLE_INPUT.fhir);
+  // One input per kind: switching to HL7 and back keeps what was typed for each.
+  const [inputs, setInputs] = useState(SAMPLE_INPUT);
+  const input = inputs[kind];
+  const setInput = (text: string) => setInputs((all) => ({ ...all, [kind]: text }));
   const [inputError, setInputError] = useState<string>();
   const [result, setResult] = useState<RunResult>();
-
-  // A new input kind starts from its sample unless the user typed something of their own.
-  useEffect(() => {
-    setInput((current) => (Object.values(SAMPLE_INPUT).includes(current) || !current.trim() ? SAMPLE_INPUT[kind] : current));
-  }, [kind]);
 
   const run = async (what: 'save' | 'deploy', action: () => Promise<void>, done: string) => {
     setBusy(what);
@@ -140,7 +138,8 @@ function Editor({ bot: initial, source, onExecuted }: { bot: Bot; source: BotSou
         headers: { 'x-trace-id': traceId },
         cache: 'no-cache',
       });
-      outcome = { ok: true, output: typeof value === 'string' ? value : JSON.stringify(value, null, 2) };
+      // HL7 separates segments with CR, which a browser does not break lines on.
+      outcome = { ok: true, output: typeof value === 'string' ? value.replace(/\r\n?/g, '\n') : JSON.stringify(value, null, 2) };
     } catch (err) {
       outcome = { ok: false, output: normalizeErrorString(err) };
     }

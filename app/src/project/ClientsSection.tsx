@@ -30,7 +30,8 @@ export function ClientsSection() {
   const [shown, setShown] = useState<ShownSecret>();
   const options = policyOptions(data?.policies ?? []);
   const policyName = (client: ClientApplication) => {
-    const ref = data?.details.members.find((m) => m.user === `ClientApplication/${client.id}`)?.accessPolicy?.reference;
+    const member = data?.details.members.find((m) => m.user === `ClientApplication/${client.id}`);
+    const ref = member?.accessPolicy?.reference ?? member?.access?.[0]?.policy?.reference;
     return ref ? (data?.policies.find((p) => `AccessPolicy/${p.id}` === ref)?.name ?? ref) : undefined;
   };
 
