@@ -162,6 +162,20 @@ describe.skipIf(!chromiumAvailable())('bot editor and project administration in 
       const code = await (await t.medplum.download(deployed.executableCode?.url as string)).text();
       expect(code).toContain('exports.handler');
       expect(code).not.toMatch(/^import /m);
+      await page
+        .getByTestId('deployed-code')
+        .filter({ hasText: deployed.executableCode?.url as string })
+        .waitFor();
+      // Saving again after the deploy keeps the deployed code (the save writes sourceCode only).
+      await source.fill(`${BOT_SOURCE}// reviewed\n`);
+      await page.getByTestId('save-bot').click();
+      await page.locator('[data-testid="source-state"]', { hasText: 'saved' }).waitFor({ timeout: STEP_TIMEOUT });
+      await expect
+        .poll(async () => (await t.medplum.readResource('Bot', bot.id as string, { cache: 'no-cache' })).sourceCode?.url)
+        .not.toBe(saved.sourceCode?.url);
+      expect((await t.medplum.readResource('Bot', bot.id as string, { cache: 'no-cache' })).executableCode).toEqual(
+        deployed.executableCode,
+      );
 
       // FHIR JSON (the default input kind) with a patient named Ada.
       await page.getByTestId('bot-input').fill(JSON.stringify({ resourceType: 'Patient', name: [{ given: ['Ada'], family: 'Lovelace' }] }));

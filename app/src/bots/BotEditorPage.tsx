@@ -114,12 +114,19 @@ function Editor({ bot: initial, source, onExecuted }: { bot: Bot; source: BotSou
     run(
       'save',
       async () => {
-        setBot(await saveBotSource(medplum, bot, code));
+        setBot(await saveBotSource(medplum, bot.id as string, code));
         setSaved(code);
       },
       'Source saved',
     );
-  const deploy = () => run('deploy', () => deployBot(medplum, bot.id as string, code), 'Deployed');
+  const deploy = () =>
+    run(
+      'deploy',
+      async () => {
+        setBot(await deployBot(medplum, bot.id as string, code));
+      },
+      'Deployed',
+    );
 
   const execute = async () => {
     let request: ReturnType<typeof executeBody>;
@@ -160,7 +167,7 @@ function Editor({ bot: initial, source, onExecuted }: { bot: Bot; source: BotSou
               ? 'deployed bundle (not saved as source)'
               : 'unsaved changes'}
         </Badge>
-        <Text size="sm" c="dimmed">
+        <Text size="sm" c="dimmed" data-testid="deployed-code">
           Deployed code: {bot.executableCode?.url ?? 'none'}
         </Text>
       </Group>

@@ -42,10 +42,15 @@ export async function loadBotSource(medplum: MedplumClient, bot: Bot): Promise<B
   return { code: STARTER, origin: 'new' };
 }
 
-/** Saves the text as a new Binary and points Bot.sourceCode at it (each save is a version of the Bot). */
-export async function saveBotSource(medplum: MedplumClient, bot: Bot, code: string): Promise<Bot> {
+/**
+ * Saves the text as a new Binary and points Bot.sourceCode at it (each save is a version of the
+ * Bot). Only sourceCode changes: the rest is the Bot as stored now, so a deploy or a settings
+ * change made since the editor opened is kept.
+ */
+export async function saveBotSource(medplum: MedplumClient, botId: string, code: string): Promise<Bot> {
   const sourceCode = await medplum.createAttachment({ data: code, contentType: ContentType.TYPESCRIPT, filename: 'index.ts' });
-  return medplum.updateResource<Bot>({ ...bot, sourceCode });
+  const current = await medplum.readResource('Bot', botId, { cache: 'no-cache' });
+  return medplum.updateResource<Bot>({ ...current, sourceCode });
 }
 
 /**
@@ -58,10 +63,11 @@ export async function compileBot(code: string): Promise<string> {
   return transform(code, { transforms: ['typescript', 'imports'], filePath: 'index.ts', production: true }).code;
 }
 
-/** Compiles and deploys with Medplum's `Bot/{id}/$deploy` (a new executable Binary each time). */
-export async function deployBot(medplum: MedplumClient, botId: string, code: string): Promise<void> {
+/** Compiles and deploys with Medplum's `Bot/{id}/$deploy` (a new executable Binary each time); answers the Bot as now stored. */
+export async function deployBot(medplum: MedplumClient, botId: string, code: string): Promise<Bot> {
   const compiled = await compileBot(code);
   await medplum.post(medplum.fhirUrl('Bot', botId, '$deploy'), { code: compiled, filename: 'index.js' });
+  return medplum.readResource('Bot', botId, { cache: 'no-cache' });
 }
 
 /** The test inputs $execute accepts, with the content type each is sent as. */
