@@ -2,7 +2,8 @@ import { Anchor, Group } from '@mantine/core';
 import { Link, useLocation } from 'react-router';
 
 const SECTIONS = [
-  { to: '/admin', label: 'Integration & bots' },
+  // Named apart from the header's link to the same page, so every link name on the page is unique.
+  { to: '/admin', label: 'Bots and deliveries' },
   { to: '/admin/project', label: 'Project' },
   { to: '/admin/members', label: 'Users' },
   { to: '/admin/clients', label: 'Client applications' },
