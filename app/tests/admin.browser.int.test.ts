@@ -142,10 +142,11 @@ describe.skipIf(!chromiumAvailable())('bot editor and project administration in 
       await mainNav(page, 'Integration & bots').click();
       await page.getByTestId('bot-editor-link').filter({ hasText: 'Editor test bot' }).click();
       await page.waitForURL(new RegExp(`/bots/${bot.id}$`));
-      const source = page.getByTestId('bot-source');
-      await source.waitFor();
+      // The CodeMirror editor (its own chunk, loaded with the page).
+      await page.locator('[data-testid="bot-source"][data-ready="true"]').waitFor({ timeout: STEP_TIMEOUT });
+      const source = page.locator('[data-testid="bot-source"] .cm-content');
       // A bot never deployed opens with a starter handler.
-      expect(await source.inputValue()).toContain('export async function handler');
+      expect(await source.textContent()).toContain('export async function handler');
       await source.fill(BOT_SOURCE);
       await page.getByTestId('save-bot').click();
       await page.getByText('Source saved').waitFor({ timeout: STEP_TIMEOUT });

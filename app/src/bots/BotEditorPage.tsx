@@ -24,6 +24,7 @@ import { AdminNav } from '../admin/AdminNav.tsx';
 import { LoadState, useLoad } from '../admin/use-load.tsx';
 import { BotExecutions, BotSubscriptions, executionLog } from './BotActivity.tsx';
 import { type BotSource, deployBot, executeBody, INPUT_KINDS, type InputKind, loadBotSource, saveBotSource } from './bot-code.ts';
+import { CodeEditor } from './CodeEditor.tsx';
 
 const SAMPLE_INPUT: Record<InputKind, string> = {
   fhir: JSON.stringify({ resourceType: 'Patient', name: [{ given: ['Ada'], family: 'Test' }] }, null, 2),
@@ -171,16 +172,11 @@ function Editor({ bot: initial, source, onExecuted }: { bot: Bot; source: BotSou
           Deployed code: {bot.executableCode?.url ?? 'none'}
         </Text>
       </Group>
-      <Textarea
+      <CodeEditor
         label="Source code (TypeScript or JavaScript; export async function handler(medplum, event))"
         value={code}
-        onChange={(e) => setCode(e.currentTarget.value)}
-        autosize
-        minRows={14}
-        maxRows={32}
-        spellCheck={false}
-        styles={{ input: { fontFamily: 'var(--mantine-font-family-monospace)', fontSize: 13 } }}
-        data-testid="bot-source"
+        onChange={setCode}
+        testId="bot-source"
       />
       <Group>
         <Button onClick={save} loading={busy === 'save'} disabled={!!busy} data-testid="save-bot">
