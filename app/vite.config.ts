@@ -17,6 +17,9 @@ export default defineConfig({
     cssMinify: 'esbuild',
   },
   server: {
-    proxy: Object.fromEntries(['/fhir', '/auth', '/oauth2', '/admin', '/.well-known'].map((p) => [p, apiTarget])),
+    // Only the admin API's branches: /admin itself and /admin/members etc. are the app's pages.
+    proxy: Object.fromEntries(
+      ['/fhir', '/auth', '/oauth2', '/admin/projects', '/admin/subscriptions', '/admin/hl7', '/.well-known'].map((p) => [p, apiTarget]),
+    ),
   },
 });

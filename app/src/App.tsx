@@ -8,6 +8,8 @@ import { TrackingBoard } from './board/TrackingBoard.tsx';
 const EncounterChart = lazy(() => import('./chart/EncounterChart.tsx').then((m) => ({ default: m.EncounterChart })));
 const DevicesPage = lazy(() => import('./devices/DevicesPage.tsx').then((m) => ({ default: m.DevicesPage })));
 const AdminPage = lazy(() => import('./admin/AdminPage.tsx').then((m) => ({ default: m.AdminPage })));
+const BotEditorPage = lazy(() => import('./bots/BotEditorPage.tsx').then((m) => ({ default: m.BotEditorPage })));
+const ProjectAdminPage = lazy(() => import('./project/ProjectAdminPage.tsx').then((m) => ({ default: m.ProjectAdminPage })));
 
 export function App() {
   const medplum = useMedplum();
@@ -28,6 +30,8 @@ export function App() {
       </Routes>
     );
   }
+  // The server refuses these APIs to anyone else; the app does not offer the pages either.
+  const adminOnly = (page: React.ReactNode) => (medplum.isProjectAdmin() ? page : <Navigate to="/" replace />);
   return (
     <AppShell header={{ height: 52 }} padding="md">
       <AppShell.Header>
@@ -45,7 +49,10 @@ export function App() {
             <Route path="/" element={<TrackingBoard />} />
             <Route path="/Encounter/:id" element={<EncounterChart />} />
             <Route path="/devices" element={<DevicesPage />} />
-            <Route path="/admin" element={medplum.isProjectAdmin() ? <AdminPage /> : <Navigate to="/" replace />} />
+            <Route path="/admin" element={adminOnly(<AdminPage />)} />
+            <Route path="/admin/:section/:id?" element={adminOnly(<ProjectAdminPage />)} />
+            <Route path="/bots/:id" element={adminOnly(<BotEditorPage />)} />
+            <Route path="/Bot/:id/editor" element={adminOnly(<BotEditorPage />)} />
             <Route path="/signin" element={<Navigate to="/" replace />} />
             <Route path="*" element={<Text>Page not found.</Text>} />
           </Routes>

@@ -3,13 +3,20 @@ import { resolve } from 'node:path';
 import fastifyStatic from '@fastify/static';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 
-/** Path prefixes that belong to the API; everything else may be a route of the single-page app. */
+/**
+ * Path prefixes that belong to the API; everything else may be a route of the single-page app.
+ * Under /admin only the API's own branches are listed: the app's administration pages live at
+ * /admin, /admin/members, … and must open on a reload or a shared link.
+ */
 const API_PREFIXES = [
   '/fhir/',
   '/fhir/R4',
   '/auth/',
   '/oauth2/',
-  '/admin/',
+  '/admin/projects/',
+  '/admin/subscriptions/',
+  '/admin/hl7/',
+  '/admin/super/',
   '/ws/',
   '/.well-known/',
   '/healthcheck',

@@ -1,9 +1,13 @@
-import { Alert, Badge, Button, Code, Group, Loader, Paper, Stack, Table, Tabs, Text, Title } from '@mantine/core';
+import { Anchor, Badge, Button, Code, Group, Paper, Stack, Table, Tabs, Text, Title } from '@mantine/core';
 import { showNotification } from '@mantine/notifications';
 import { formatDateTime, normalizeErrorString } from '@medplum/core';
 import type { AuditEvent, Bot, Subscription } from '@medplum/fhirtypes';
 import { useMedplum } from '@medplum/react';
-import { useCallback, useEffect, useState } from 'react';
+import { useCallback } from 'react';
+import { Link } from 'react-router';
+import { AdminNav } from './AdminNav.tsx';
+import { outcomeBadge } from './outcome-badge.tsx';
+import { LoadState as State, useLoad } from './use-load.tsx';
 
 interface DeadLetter {
   id: string;
@@ -17,43 +21,10 @@ interface DeadLetter {
   deadAt: string;
 }
 
-function useLoad<T>(load: () => Promise<T>): [T | undefined, string | undefined, () => void] {
-  const [value, setValue] = useState<T>();
-  const [error, setError] = useState<string>();
-  const reload = useCallback(() => {
-    load()
-      .then((v) => {
-        setValue(v);
-        setError(undefined);
-      })
-      .catch((err) => setError(normalizeErrorString(err)));
-  }, [load]);
-  useEffect(reload, [reload]);
-  return [value, error, reload];
-}
-
-function State({ error, loading, empty, children }: { error?: string; loading: boolean; empty: boolean; children: React.ReactNode }) {
-  if (error)
-    return (
-      <Alert color="red" role="alert">
-        {error}
-      </Alert>
-    );
-  if (loading) return <Loader aria-label="Loading" />;
-  if (empty) return <Text c="dimmed">Nothing here.</Text>;
-  return <>{children}</>;
-}
-
-function outcomeBadge(e: AuditEvent) {
-  const ok = e.outcome === '0';
-  return (
-    <Badge color={ok ? 'green.9' : e.outcome === '8' ? 'red.9' : 'orange.9'}>{ok ? 'ok' : e.outcome === '8' ? 'dead' : 'failed'}</Badge>
-  );
-}
-
 export function AdminPage() {
   return (
     <Stack>
+      <AdminNav />
       <Title order={2}>Integration and bots</Title>
       <Tabs defaultValue="bots" keepMounted={false}>
         <Tabs.List>
@@ -105,7 +76,11 @@ function BotsPanel() {
           <Table.Tbody>
             {bots.map((b) => (
               <Table.Tr key={b.id}>
-                <Table.Td>{b.name}</Table.Td>
+                <Table.Td>
+                  <Anchor component={Link} to={`/bots/${b.id}`} data-testid="bot-editor-link">
+                    {b.name}
+                  </Anchor>
+                </Table.Td>
                 <Table.Td>{b.identifier?.[0]?.value ?? '—'}</Table.Td>
                 <Table.Td>{b.meta?.lastUpdated ? formatDateTime(b.meta.lastUpdated) : '—'}</Table.Td>
               </Table.Tr>
