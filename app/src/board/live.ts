@@ -1,6 +1,7 @@
 import type { Bundle } from '@medplum/fhirtypes';
 import { useMedplum, useSubscription } from '@medplum/react';
 import { useCallback, useRef, useState } from 'react';
+import { canRead } from '../access.ts';
 import { OBSERVATION_CODE_SYSTEM } from '../codes.ts';
 
 export type ConnectionState = 'connecting' | 'live' | 'lost';
@@ -45,10 +46,12 @@ export function useBoardSubscriptions(onEvent: (bundle: Bundle) => void, onRecon
     },
     onSubscriptionConnect: () => setState((s) => (s === 'connecting' ? 'live' : s)),
   };
-  useSubscription(BOARD_CRITERIA[0], callback, options);
-  useSubscription(BOARD_CRITERIA[1], callback, options);
-  useSubscription(BOARD_CRITERIA[2], callback, options);
-  useSubscription(BOARD_CRITERIA[3], callback, options);
-  useSubscription(BOARD_CRITERIA[4], callback, options);
+  // Only what the role may read: a subscription to anything else would only ever be refused.
+  const readable = (criteria: string) => (canRead(medplum, criteria.split('?')[0]) ? criteria : undefined);
+  useSubscription(readable(BOARD_CRITERIA[0]), callback, options);
+  useSubscription(readable(BOARD_CRITERIA[1]), callback, options);
+  useSubscription(readable(BOARD_CRITERIA[2]), callback, options);
+  useSubscription(readable(BOARD_CRITERIA[3]), callback, options);
+  useSubscription(readable(BOARD_CRITERIA[4]), callback, options);
   return state;
 }

@@ -1,5 +1,6 @@
 import type { MedplumClient } from '@medplum/core';
 import type { Bundle, Resource } from '@medplum/fhirtypes';
+import { canRead } from '../access.ts';
 import { ACTIVE_ED_STATUSES, OBSERVATION_CODE_SYSTEM } from '../codes.ts';
 import { type BoardInput, collect, emptyInput, refId } from './board-data.ts';
 
@@ -20,6 +21,11 @@ async function optional(p: Promise<Bundle>): Promise<Bundle | undefined> {
   }
 }
 
+/** A search of a type the role's AccessPolicy grants; none (and no 403 in the console) otherwise. */
+function ifReadable(medplum: MedplumClient, type: string, search: () => Promise<Bundle>): Promise<Bundle | undefined> {
+  return canRead(medplum, type) ? optional(search()) : Promise.resolve(undefined);
+}
+
 /** Encounter ids per follow-up search: keeps the URL a few KB, well under proxies' limits. */
 const IDS_PER_SEARCH = 100;
 
@@ -30,6 +36,7 @@ async function byEncounters(
   query: string,
   encounterIds: string[],
 ): Promise<Bundle | undefined> {
+  if (!canRead(medplum, type)) return undefined;
   const chunks: string[][] = [];
   for (let i = 0; i < encounterIds.length; i += IDS_PER_SEARCH) chunks.push(encounterIds.slice(i, i + IDS_PER_SEARCH));
   const results = await Promise.all(
@@ -66,8 +73,8 @@ async function fetchBoard(medplum: MedplumClient): Promise<BoardInput> {
   const opts = { cache: 'no-cache' as const };
   const since = new Date(Date.now() - ISSUE_WINDOW_MS).toISOString();
   const alerts = Promise.all([
-    optional(medplum.search('Flag', `status=active&_count=${MAX}`, opts)),
-    optional(medplum.search('DetectedIssue', `_lastUpdated=ge${since}&_count=${MAX}`, opts)),
+    ifReadable(medplum, 'Flag', () => medplum.search('Flag', `status=active&_count=${MAX}`, opts)),
+    ifReadable(medplum, 'DetectedIssue', () => medplum.search('DetectedIssue', `_lastUpdated=ge${since}&_count=${MAX}`, opts)),
   ]);
   const encounters = await medplum.search(
     'Encounter',
@@ -97,16 +104,20 @@ export async function loadEncounterSlice(medplum: MedplumClient, encounterId: st
   if (!encounter) return emptyInput();
   const patientId = refId((encounter as { subject?: { reference?: string } }).subject, 'Patient');
   const [observations, tasks, flags, issues] = await Promise.all([
-    optional(
+    ifReadable(medplum, 'Observation', () =>
       medplum.search(
         'Observation',
         `code=${OBSERVATION_CODE_SYSTEM}|esi,${OBSERVATION_CODE_SYSTEM}|news2&encounter=Encounter/${encounterId}&_count=${MAX}`,
         opts,
       ),
     ),
-    optional(medplum.search('Task', `encounter=Encounter/${encounterId}&_count=${MAX}`, opts)),
-    patientId ? optional(medplum.search('Flag', `status=active&subject=Patient/${patientId}&_count=${MAX}`, opts)) : undefined,
-    patientId ? optional(medplum.search('DetectedIssue', `patient=Patient/${patientId}&_count=${MAX}`, opts)) : undefined,
+    ifReadable(medplum, 'Task', () => medplum.search('Task', `encounter=Encounter/${encounterId}&_count=${MAX}`, opts)),
+    patientId
+      ? ifReadable(medplum, 'Flag', () => medplum.search('Flag', `status=active&subject=Patient/${patientId}&_count=${MAX}`, opts))
+      : undefined,
+    patientId
+      ? ifReadable(medplum, 'DetectedIssue', () => medplum.search('DetectedIssue', `patient=Patient/${patientId}&_count=${MAX}`, opts))
+      : undefined,
   ]);
   return collect([encounters, observations, tasks, flags, issues]);
 }
