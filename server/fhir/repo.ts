@@ -41,6 +41,7 @@ import {
   type TypeAccess,
   typeAccess,
 } from '../auth/access-policy.ts';
+import { DeferredCreates, deferredInsertParams, INSERT_DEFERRED_SQL } from './deferred-creates.ts';
 import { buildIndexRows, INDEX_KINDS, INDEX_TABLES, type IndexRows } from './indexer.ts';
 import { SqlParams } from './search/conditions.ts';
 import { executeSearch, executeSearchByReference } from './search/execute.ts';
@@ -315,15 +316,18 @@ export class PostgresRepository extends FhirRepository {
   readonly options: RepositoryOptions;
   private readonly conn: Queryable;
   private readonly inTransaction: boolean;
+  /** In a transaction: creates not yet written, shared by every repository on its connection. */
+  private readonly deferred: DeferredCreates | undefined;
   /** Set when the last updateResource created the resource (update as create → 201). */
   lastUpdateCreated = false;
 
-  constructor(ctx: RepositoryContext, options: RepositoryOptions = {}, conn?: pg.PoolClient) {
+  constructor(ctx: RepositoryContext, options: RepositoryOptions = {}, conn?: pg.PoolClient, deferred?: DeferredCreates) {
     super();
     this.ctx = ctx;
     this.options = options;
     this.conn = conn ?? ctx.pool;
     this.inTransaction = !!conn;
+    this.deferred = conn ? (deferred ?? new DeferredCreates()) : undefined;
   }
 
   setMode(_mode: RepositoryMode): void {
@@ -335,6 +339,12 @@ export class PostgresRepository extends FhirRepository {
   }
 
   async query<R extends pg.QueryResultRow>(sql: string, params: unknown[] = []): Promise<pg.QueryResult<R>> {
+    await this.writeDeferred();
+    return this.rawQuery<R>(sql, params);
+  }
+
+  /** A query sent as it is, before any deferred creates (for savepoint control). */
+  private async rawQuery<R extends pg.QueryResultRow>(sql: string, params: unknown[] = []): Promise<pg.QueryResult<R>> {
     try {
       return await this.conn.query<R>(sql, params);
     } catch (err) {
@@ -347,10 +357,32 @@ export class PostgresRepository extends FhirRepository {
    * per connection instead of on every call (measured: ~40% less database CPU per create).
    */
   private async prepared<R extends pg.QueryResultRow>(name: string, sql: string, params: unknown[]): Promise<pg.QueryResult<R>> {
+    await this.writeDeferred();
+    return this.rawPrepared<R>(name, sql, params);
+  }
+
+  private async rawPrepared<R extends pg.QueryResultRow>(name: string, sql: string, params: unknown[]): Promise<pg.QueryResult<R>> {
     try {
       return await this.conn.query<R>({ name, text: sql, values: params });
     } catch (err) {
       throw classify(err, this.ctx.logger);
+    }
+  }
+
+  /**
+   * Writes the transaction's deferred creates, all in one statement. Runs before every other
+   * statement of the transaction (its reads see its own creates) and before COMMIT.
+   */
+  async writeDeferred(): Promise<void> {
+    const creates = this.deferred?.take();
+    if (!creates?.length) {
+      return;
+    }
+    try {
+      await this.rawPrepared('es_insert_deferred_v1', INSERT_DEFERRED_SQL, deferredInsertParams(creates));
+    } catch (err) {
+      this.deferred?.failed(err);
+      throw err;
     }
   }
 
@@ -877,6 +909,11 @@ export class PostgresRepository extends FhirRepository {
       const id = options?.assignedId && resource.id ? resource.id : this.generateId();
       const stored = this.stamp({ ...resource, id }, id);
       this.validate(stored);
+      if (this.deferred) {
+        // Inside a transaction the row is written with the transaction's other creates.
+        this.deferred.add({ resource: stored, traceparent: this.traceparent() });
+        return stored;
+      }
       if (!(await this.applyWrite(stored.resourceType, id, undefined, { kind: 'put', resource: stored }))) {
         throw new OperationOutcomeError(conflict(`${stored.resourceType}/${id} already exists`));
       }
@@ -1012,6 +1049,7 @@ export class PostgresRepository extends FhirRepository {
           this.ctx,
           { ...this.options, strictSearch: true },
           this.inTransaction ? (this.conn as pg.PoolClient) : undefined,
+          this.deferred,
         );
     const bundle = await repo.search(searchRequest, { resourceOnly: true });
     return (bundle.entry ?? []).filter((e) => e.search?.mode !== 'outcome' && e.resource).map((e) => e.resource as WithId<T>);
@@ -1059,6 +1097,7 @@ export class PostgresRepository extends FhirRepository {
         const txRepo = new PostgresRepository(this.ctx, this.options, client) as this;
         try {
           const result = await callback(txRepo);
+          await txRepo.writeDeferred();
           await client.query('COMMIT');
           return result;
         } catch (err) {
@@ -1091,13 +1130,16 @@ export class PostgresRepository extends FhirRepository {
   /** Nested transaction: an inner failure rolls back only its own work; the outer one decides. */
   private async withSavepoint<TResult>(callback: (txRepo: this) => Promise<TResult>): Promise<TResult> {
     const name = `sp_${randomUUID().replaceAll('-', '')}`;
+    // query() writes the deferred creates first: the savepoint starts with none pending.
     await this.query(`SAVEPOINT ${name}`);
     try {
       const result = await callback(this);
       await this.query(`RELEASE SAVEPOINT ${name}`);
       return result;
     } catch (err) {
-      await this.query(`ROLLBACK TO SAVEPOINT ${name}`).catch(() => undefined);
+      // Creates deferred inside the savepoint are dropped with everything else it did.
+      this.deferred?.reset();
+      await this.rawQuery(`ROLLBACK TO SAVEPOINT ${name}`).catch(() => undefined);
       throw err;
     }
   }
