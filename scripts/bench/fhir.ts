@@ -20,7 +20,7 @@
 //                              bootstraps its own client via ADMIN_CLIENT_ID/SECRET and keeps it in bench_credentials)
 // The server child gets RATE_LIMIT_PER_IP/RATE_LIMIT_PER_CLIENT raised (defaults cap one client at 1,000 req/s).
 import { randomUUID } from 'node:crypto';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, loadavg } from 'node:os';
 import type { Observation, Patient, Resource } from '@medplum/fhirtypes';
 import type { AutocannonRequest } from 'autocannon';
 import pg from 'pg';
@@ -455,7 +455,9 @@ async function main(): Promise<void> {
   // ---- report -------------------------------------------------------------------------------
   process.stdout.write(
     `\n## EmergiSphere FHIR benchmark\n\n` +
-      `machine: ${availableParallelism()} cores, Node ${process.versions.node}, PostgreSQL ${pgVersion} (local, synchronous_commit as configured); ` +
+      `machine: ${availableParallelism()} cores (load average ${loadavg()
+        .map((l) => l.toFixed(2))
+        .join(' ')}), Node ${process.versions.node}, PostgreSQL ${pgVersion} (local, synchronous_commit as configured); ` +
       `load generator: autocannon in a separate process; phases ${DURATION}s after ${WARMUP}s warmup; ` +
       `${CONNECTIONS} connections (transactions: ${TX_CONNECTIONS}); ` +
       `requests carry a client_credentials bearer token${AUTH.authorization ? '' : ' (server had no auth)'}; server rate limits raised for the run\n`,
