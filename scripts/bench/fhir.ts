@@ -24,14 +24,15 @@
 //                              bootstraps its own client via ADMIN_CLIENT_ID/SECRET and keeps it in bench_credentials)
 // The server child gets RATE_LIMIT_PER_IP/RATE_LIMIT_PER_CLIENT raised (defaults cap one client at 1,000 req/s).
 import { randomUUID } from 'node:crypto';
-import { availableParallelism } from 'node:os';
-import type { AccessPolicy, Bundle, Observation, Patient } from '@medplum/fhirtypes';
+import { availableParallelism, loadavg } from 'node:os';
+import type { AccessPolicy, Bundle, Observation, Patient, Resource } from '@medplum/fhirtypes';
 import type { AutocannonRequest } from 'autocannon';
 import pg from 'pg';
 import pino from 'pino';
 import { ROLE_SYSTEM } from '../../server/auth/admin.ts';
 import { migrate } from '../../server/db/migrate.ts';
 import { loadProfiles } from '../../server/fhir/definitions.ts';
+import { buildIndexRows } from '../../server/fhir/indexer.ts';
 import { PostgresRepository, type RepositoryContext } from '../../server/fhir/repo.ts';
 import { accessToken, authHeaders, type BenchCredentials, credentialsFor, serverEnv } from './lib/auth.ts';
 import { onCleanup, runMain } from './lib/cleanup.ts';
@@ -223,7 +224,7 @@ async function rawPostgres(databaseUrl: string): Promise<RawResults> {
     await measure('(b) (a) + history row (one statement, 2 tables)', 'raw insert + history', (w) =>
       clients[w].query(RAW_INSERT_WITH_HISTORY_SQL, [randomUUID(), randomUUID(), text]),
     );
-    await measure(`(c) server INSERT stmt: resource+history+${countIndexRows(insert.params)} index rows`, 'server statement', (w, n) => {
+    await measure(`(c) server INSERT stmt: resource+history+${countIndexRows(patient)} index rows`, 'server statement', (w, n) => {
       const params = [...insert.params];
       params[1] = `${RAW_ID_PREFIX}c-${n}`;
       params[2] = randomUUID();
@@ -262,17 +263,9 @@ async function rawPostgres(databaseUrl: string): Promise<RawResults> {
   return { jsonBytes, rows };
 }
 
-/** Number of index rows in captured INSERT parameters ($6.. are column arrays; first of each table's group counts rows). */
-function countIndexRows(params: unknown[]): number {
-  // Column groups per index table: token 3, string 3, date 3, number 2, quantity 5, reference 4, uri 2.
-  const groups = [3, 3, 3, 2, 5, 4, 2];
-  let i = 5;
-  let n = 0;
-  for (const g of groups) {
-    n += (params[i] as unknown[]).length;
-    i += g;
-  }
-  return n;
+/** Number of search-index rows the server writes for a resource. */
+function countIndexRows(resource: Resource): number {
+  return Object.values(buildIndexRows(resource)).reduce((n, rows) => n + rows.length, 0);
 }
 
 async function main(): Promise<void> {
@@ -477,7 +470,9 @@ async function main(): Promise<void> {
   // ---- report -------------------------------------------------------------------------------
   process.stdout.write(
     `\n## EmergiSphere FHIR benchmark\n\n` +
-      `machine: ${availableParallelism()} cores, Node ${process.versions.node}, PostgreSQL ${pgVersion} (local, synchronous_commit as configured); ` +
+      `machine: ${availableParallelism()} cores (load average ${loadavg()
+        .map((l) => l.toFixed(2))
+        .join(' ')}), Node ${process.versions.node}, PostgreSQL ${pgVersion} (local, synchronous_commit as configured); ` +
       `load generator: autocannon in a separate process; phases ${DURATION}s after ${WARMUP}s warmup; ` +
       `${CONNECTIONS} connections (transactions: ${TX_CONNECTIONS}); ` +
       `requests carry a client_credentials bearer token${AUTH.authorization ? '' : ' (server had no auth)'}` +

@@ -15,10 +15,11 @@
 // results taken on a busy machine can be judged.
 //
 // Environment: BENCH_DURATION, BENCH_MIXED_RATE, BENCH_MIXED_DURATION, BENCH_WORKERS (conversion
-// workers, default 2), BENCH_BATCH (messages per $execute, default 50), BENCH_ADMIN_URL.
+// workers, default 2), BENCH_BATCH (messages per $execute, default 50), BENCH_ADMIN_URL,
+// BENCH_SERVER_NODE_ARGS (extra node flags for the server, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { MllpClient } from '../../hl7-bridge/mllp/client.ts';
@@ -144,6 +145,7 @@ async function main(): Promise<void> {
     measureCpu: true,
     env: { HL7_BRIDGE: 'false', DEPLOY_BOTS: 'false', GRAPHQL_WARMUP: 'false' },
     bots: ['hl7-inbound'],
+    nodeArgs: (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean),
   });
   log(`server up on ${server.url} (pid ${server.pid})`);
 
@@ -168,6 +170,8 @@ async function main(): Promise<void> {
     LOG_LEVEL: 'warn',
   };
   const sql = new pg.Pool({ connectionString: dbUrl, max: 1 });
+  // Teardown drops the database WITH (FORCE): an idle connection ended by it is not a failure.
+  sql.on('error', () => undefined);
   onCleanup('close pool', () => sql.end());
   const counts = async () =>
     (
@@ -267,7 +271,9 @@ async function main(): Promise<void> {
   ];
   printChecks('Targets', checks);
   process.stdout.write(
-    `\nMachine: ${CONNECTIONS} connections on this host; CPU columns are % of one core (2 cores = 200 %); "other" is everything else on the machine.\n`,
+    `\nMachine: ${CONNECTIONS} connections on this host; CPU columns are % of one core (2 cores = 200 %); "other" is everything else on the machine; load average ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}.\n`,
   );
   await server.stop();
 }

@@ -1,18 +1,25 @@
 import { createHash } from 'node:crypto';
 import {
+  AsAtom,
+  type Atom,
   convertToSearchableNumbers,
   convertToSearchableQuantities,
   convertToSearchableReferences,
   convertToSearchableStrings,
   convertToSearchableTokens,
   convertToSearchableUris,
+  DotAtom,
   evalFhirPathTyped,
-  type FhirPathAtom,
+  FhirPathAtom,
+  FunctionAtom,
   getSearchParameterDetails,
   getSearchParameters,
+  IndexerAtom,
   parseFhirPath,
+  SymbolAtom,
   type TypedValue,
   toTypedValue,
+  UnionAtom,
 } from '@medplum/core';
 import type { Address, HumanName, Period, Resource, SearchParameter, Timing } from '@medplum/fhirtypes';
 import { parseDateRange, toTimestamp } from './search/ranges.ts';
@@ -270,6 +277,96 @@ function parsedExpression(resourceType: string, sp: SearchParameter): FhirPathAt
   return atom;
 }
 
+/** Functions that yield nothing for an empty input (unlike exists(), empty(), count(), not() …). */
+const EMPTY_PRESERVING = new Set(['where', 'ofType', 'as', 'resolve', 'first', 'last', 'extension', 'select']);
+const BASE_TYPES = new Set(['Resource', 'DomainResource']);
+
+/**
+ * The top-level properties a path expression starts from, when it provably yields nothing on a
+ * resource that has none of them (undefined when that cannot be shown, e.g. `deceased.exists()`,
+ * which yields `false` for a patient without it). A path starting at the resource itself
+ * (`Patient.name`) starts from its first property.
+ */
+function pathRoots(atom: Atom, resourceType: string): Set<string> | undefined {
+  if (atom instanceof FhirPathAtom) {
+    return pathRoots(atom.child, resourceType);
+  }
+  if (atom instanceof SymbolAtom) {
+    // A type name would be the resource itself (or, for another type, nothing known here).
+    return /^[a-z]/.test(atom.name) ? new Set([atom.name]) : undefined;
+  }
+  if (atom instanceof UnionAtom) {
+    const left = pathRoots(atom.left, resourceType);
+    const right = pathRoots(atom.right, resourceType);
+    return left && right ? new Set([...left, ...right]) : undefined;
+  }
+  if (atom instanceof AsAtom) {
+    return pathRoots(atom.left, resourceType);
+  }
+  if (atom instanceof IndexerAtom) {
+    return pathRoots(atom.left, resourceType);
+  }
+  if (atom instanceof DotAtom) {
+    const { left, right } = atom;
+    if (left instanceof SymbolAtom && (left.name === resourceType || BASE_TYPES.has(left.name))) {
+      // `Patient.name`: the first step below the resource.
+      if (right instanceof SymbolAtom && /^[a-z]/.test(right.name)) {
+        return new Set([right.name]);
+      }
+      if (right instanceof FunctionAtom && right.name === 'extension') {
+        return new Set(['extension']);
+      }
+      return undefined;
+    }
+    if (right instanceof SymbolAtom || (right instanceof FunctionAtom && EMPTY_PRESERVING.has(right.name))) {
+      return pathRoots(left, resourceType);
+    }
+    return undefined;
+  }
+  return undefined;
+}
+
+const rootsCache = new WeakMap<SearchParameter, Map<string, Set<string> | null>>();
+
+function parameterRoots(resourceType: string, sp: SearchParameter): Set<string> | undefined {
+  let byType = rootsCache.get(sp);
+  if (!byType) {
+    byType = new Map();
+    rootsCache.set(sp, byType);
+  }
+  let roots = byType.get(resourceType);
+  if (roots === undefined) {
+    roots = pathRoots(parsedExpression(resourceType, sp), resourceType) ?? null;
+    byType.set(resourceType, roots);
+  }
+  return roots ?? undefined;
+}
+
+/**
+ * Whether the resource has a top-level element for one of `roots`: the property itself, its
+ * primitive extension (`_birthDate`) or a choice-type variant (`value` → `valueQuantity`).
+ */
+function hasAnyRoot(keys: string[], roots: Set<string>): boolean {
+  for (const key of keys) {
+    const name = key.startsWith('_') ? key.slice(1) : key;
+    if (roots.has(name)) {
+      return true;
+    }
+    for (const root of roots) {
+      if (name.length > root.length && name.startsWith(root) && name[root.length] >= 'A' && name[root.length] <= 'Z') {
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
+/** Whether buildIndexRows leaves a parameter out for a resource without evaluating it (nothing it reads is there). */
+export function skipsParameter(resource: Resource, sp: SearchParameter, keys = Object.keys(resource)): boolean {
+  const roots = parameterRoots(resource.resourceType, sp);
+  return !!roots && !hasAnyRoot(keys, roots);
+}
+
 /**
  * The (system, value) token rows one token parameter indexes for a resource, exactly as
  * buildIndexRows stores them in sp_token (the subscription matcher compares criteria to them in
@@ -297,8 +394,13 @@ export function buildIndexRows(resource: Resource): IndexRows {
   const rows = emptyIndexRows();
   const seen = new Set<string>();
   const typed = [toTypedValue(resource)];
+  const keys = Object.keys(resource);
   for (const sp of indexedSearchParameters(resource.resourceType)) {
     const code = sp.code as string;
+    if (skipsParameter(resource, sp, keys)) {
+      // Nothing the expression reads is there: it would evaluate to no values (pathRoots).
+      continue;
+    }
     let values: TypedValue[];
     try {
       values = evalFhirPathTyped(parsedExpression(resource.resourceType, sp), typed);

@@ -83,6 +83,25 @@ describe('transaction', () => {
     expect(bySubject.map((o) => o.id)).toEqual([observation?.id]);
   });
 
+  test('creates are searchable, have their first version and are seen by reads later in the same transaction', async () => {
+    const system = tag();
+    const entry: BundleEntry[] = Array.from({ length: 30 }, (_, i) => admission(`${system}-${i}`)).flat();
+    // FhirRouter runs reads after the writes of a transaction: the search must see the creates.
+    entry.push({ request: { method: 'GET', url: `Patient?identifier=${encodeURIComponent(`${system}-7|p`)}` } });
+    const result = await t.medplum.executeBatch({ resourceType: 'Bundle', type: 'transaction', entry });
+    const created = (result.entry ?? []).slice(0, 90).map((e) => e.resource);
+    expect(result.entry?.slice(0, 90).every((e) => e.response?.status === '201')).toBe(true);
+    const found = (result.entry?.[90]?.resource as Bundle | undefined)?.entry?.map((e) => e.resource?.id);
+    expect(found).toEqual([created[21]?.id]);
+    for (const i of [0, 44, 89]) {
+      const resource = created[i];
+      const history = await t.medplum.readHistory(resource?.resourceType as 'Patient', resource?.id as string);
+      expect(history.entry?.map((e) => e.resource?.meta?.versionId)).toEqual([resource?.meta?.versionId]);
+    }
+    const bySubject = await t.medplum.searchResources('Observation', `subject=Patient/${created[87]?.id}`);
+    expect(bySubject.map((o) => o.id)).toEqual([created[89]?.id]);
+  });
+
   test('one invalid entry (the last) leaves nothing behind and answers 400 with an OperationOutcome', async () => {
     const system = tag();
     const entries = admission(system);

@@ -84,6 +84,26 @@ describe('rest-hook subscriptions', () => {
     expect(devHooks[0].resource.meta?.versionId).toBe(d2.meta?.versionId);
   });
 
+  test('every create of a transaction Bundle fires once (the creates are written in one statement)', async () => {
+    const { sub } = await subscribe('Encounter?class=EMER');
+    const entry = Array.from({ length: 12 }, (_, i) => ({
+      fullUrl: `urn:uuid:${crypto.randomUUID()}`,
+      request: { method: 'POST' as const, url: 'Encounter' },
+      resource: {
+        resourceType: 'Encounter' as const,
+        status: 'arrived' as const,
+        class: { system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: i % 3 === 0 ? 'AMB' : 'EMER' },
+      },
+    }));
+    const result = await t.medplum.executeBatch({ resourceType: 'Bundle', type: 'transaction', entry });
+    const emergencies = (result.entry ?? []).filter((_, i) => i % 3 !== 0).map((e) => e.resource?.id);
+    await hooks.waitFor(() => hooksFor(sub.id as string).length >= emergencies.length);
+    await sleep(300);
+    const received = hooksFor(sub.id as string);
+    expect(received.map((h) => h.headers['x-medplum-interaction'])).toEqual(emergencies.map(() => 'create'));
+    expect(received.map((h) => h.resource.id).sort()).toEqual([...emergencies].sort());
+  });
+
   test('FHIRPath criteria see %previous and %current', async () => {
     const { sub } = await subscribe('Encounter', {
       extension: [{ url: EXT.fhirPath, valueString: "%previous.status = 'arrived' and %current.status = 'triaged'" }],
