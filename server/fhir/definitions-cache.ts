@@ -219,3 +219,15 @@ export function takeStructureDefinitions(): Bundle<StructureDefinition>[] {
   definitions.structureDefinitions = [];
   return bundles;
 }
+
+/**
+ * The stripped StructureDefinition bundles again, after takeStructureDefinitions gave them away:
+ * from the cache file, or rebuilt when it could not be written (a read-only installation).
+ */
+export function readStructureDefinitions(): Bundle<StructureDefinition>[] {
+  try {
+    return (JSON.parse(readFileSync(cacheFile(), 'utf8')) as StrippedDefinitions).structureDefinitions;
+  } catch {
+    return buildStripped().structureDefinitions;
+  }
+}
