@@ -65,7 +65,7 @@ describe.skipIf(!chromiumAvailable())('the any-resource workspace and Batch page
       await page.getByRole('link', { name: 'Resources' }).click();
       await page.waitForURL(/\/Patient\?/);
       await page.getByText('Bruno Okafor').waitFor({ timeout: STEP_TIMEOUT });
-      await page.getByRole('columnheader', { name: 'Name' }).click();
+      await page.getByRole('columnheader', { name: 'Name' }).getByRole('button').click();
       await page.getByRole('menuitem', { name: 'Contains...' }).click();
       await page.getByRole('dialog').getByRole('textbox').fill('rive');
       await page.getByRole('dialog').getByRole('button', { name: 'OK' }).click();
@@ -92,7 +92,7 @@ describe.skipIf(!chromiumAvailable())('the any-resource workspace and Batch page
       const phone = page.locator('input[value="555-0101"]');
       await phone.waitFor({ timeout: STEP_TIMEOUT });
       await phone.fill('555-0199');
-      await page.getByRole('button', { name: 'OK' }).click();
+      await page.getByRole('button', { name: 'Update' }).click();
       await page.waitForURL(/\/details$/);
       await page.getByText(/Saved version/).waitFor({ timeout: STEP_TIMEOUT });
       const saved = await t.medplum.readResource('Patient', ana.id as string, { cache: 'no-cache' });
@@ -114,7 +114,8 @@ describe.skipIf(!chromiumAvailable())('the any-resource workspace and Batch page
     'delete a resource, see it deleted, restore it from its history',
     async () => {
       await page.getByRole('tab', { name: 'Edit' }).click();
-      await page.getByRole('button', { name: 'Delete' }).click();
+      await page.getByRole('button', { name: 'More actions' }).click();
+      await page.getByRole('menuitem', { name: 'Delete' }).filter({ visible: true }).click();
       await page.getByTestId('confirm-delete').click();
       await page.getByTestId('deleted-resource').waitFor({ timeout: STEP_TIMEOUT });
       await expect(t.medplum.readResource('Patient', ana.id as string, { cache: 'no-cache' })).rejects.toThrow(/deleted|gone/i);

@@ -68,3 +68,11 @@ describe('base definitions, searchable as in Medplum', () => {
     expect(result.data.StructureDefinitionList.map((s: StructureDefinition) => s.name)).toEqual(['Patient']);
   });
 });
+
+describe('base value sets drawing on HL7 v3 code systems', () => {
+  test('ValueSet/$expand of marital-status (what ResourceForm asks for a Patient) answers its codes', async () => {
+    const expanded = await t.medplum.valueSetExpand({ url: 'http://hl7.org/fhir/ValueSet/marital-status' });
+    const codes = expanded.expansion?.contains?.map((c) => c.code);
+    expect(codes).toEqual(expect.arrayContaining(['M', 'S', 'W']));
+  });
+});
