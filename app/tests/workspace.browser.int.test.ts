@@ -140,6 +140,7 @@ describe.skipIf(!chromiumAvailable())('the any-resource workspace and Batch page
       const original = await json.inputValue();
       await json.fill(original.replace('"Rivera"', '"Rivera",,'));
       await page.getByRole('button', { name: 'Save JSON' }).click();
+      await shot('ws-06-json-invalid');
       await expect(page.getByTestId('json-error').textContent()).resolves.toMatch(/Invalid JSON/);
       await json.fill(original.replace('"female"', '"other"'));
       await page.getByRole('button', { name: 'Save JSON' }).click();

@@ -60,8 +60,9 @@ export function JsonTab({ resource, onSaved }: { resource: Resource; onSaved: (s
         autosize
         minRows={16}
         maxRows={40}
+        // No validationError: its line appearing on blur moves the Save button under the pointer
+        // mid-click; the parse error is shown above instead.
         formatOnBlur
-        validationError="Invalid JSON"
         styles={{ input: { fontFamily: 'monospace', fontSize: 13 } }}
       />
       <Group justify="flex-end">
