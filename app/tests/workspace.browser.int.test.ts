@@ -140,7 +140,7 @@ describe.skipIf(!chromiumAvailable())('the any-resource workspace and Batch page
       const original = await json.inputValue();
       await json.fill(original.replace('"Rivera"', '"Rivera",,'));
       await page.getByRole('button', { name: 'Save JSON' }).click();
-      await shot('ws-06-json-invalid');
+      await shot('ws-06a-json-invalid');
       await expect(page.getByTestId('json-error').textContent()).resolves.toMatch(/Invalid JSON/);
       await json.fill(original.replace('"female"', '"other"'));
       await page.getByRole('button', { name: 'Save JSON' }).click();
@@ -252,6 +252,23 @@ describe.skipIf(!chromiumAvailable())('the any-resource workspace and Batch page
       expect(await bad.textContent()).toMatch(/400.*status/i);
       expect(await page.locator('[data-testid="batch-entry"][data-ok="true"]').count()).toBe(1);
       await shot('ws-09-batch-bad-entry');
+      // A dropped/chosen file runs the same way.
+      await page.locator('input[type="file"]').setInputFiles({
+        name: 'bundle.json',
+        mimeType: 'application/json',
+        buffer: Buffer.from(
+          JSON.stringify({
+            ...transaction,
+            entry: [
+              { ...transaction.entry?.[0], fullUrl: undefined, resource: { resourceType: 'Patient', name: [{ family: 'Filefam' }] } },
+            ],
+          }),
+        ),
+      });
+      await page.locator('[data-testid="batch-entry"]').filter({ hasText: 'POST Patient' }).waitFor({ timeout: STEP_TIMEOUT });
+      await expect
+        .poll(() => t.medplum.searchResources('Patient', { name: 'Filefam' }, { cache: 'no-cache' }).then((r) => r.length))
+        .toBe(1);
       // The same bad entry in a transaction refuses the whole Bundle, with the reason.
       await input.fill(JSON.stringify({ ...batch, type: 'transaction' }));
       await page.getByRole('button', { name: 'Run bundle' }).click();

@@ -50,6 +50,11 @@ export function issueTexts(outcome: OperationOutcome | undefined): string[] {
   });
 }
 
+function onlyProblems(outcome: OperationOutcome | undefined, ok: boolean): OperationOutcome | undefined {
+  if (!outcome || !ok) return outcome;
+  return { ...outcome, issue: outcome.issue.filter((i) => i.severity !== 'information') };
+}
+
 /** Pairs each request entry with its response entry (same position, as FHIR requires). */
 export function entryOutcomes(request: Bundle, response: Bundle): EntryOutcome[] {
   return (request.entry ?? []).map((entry: BundleEntry, index) => {
@@ -61,7 +66,8 @@ export function entryOutcomes(request: Bundle, response: Bundle): EntryOutcome[]
       status,
       ok: /^2\d\d/.test(status),
       location: answer?.location,
-      issues: issueTexts(answer?.outcome as OperationOutcome | undefined).filter((text) => !/^All OK$/i.test(text)),
+      // A success's informational issue ("Created", "All OK") says nothing the status does not.
+      issues: issueTexts(onlyProblems(answer?.outcome as OperationOutcome | undefined, /^2\d\d/.test(status))),
     };
   });
 }
