@@ -11,6 +11,7 @@ import { registerAuthRoutes } from './auth/routes.ts';
 import { registerBotRoutes } from './bots/routes.ts';
 import { type BotRuntime, baseContentType } from './bots/runtime.ts';
 import type { ServerConfig } from './config.ts';
+import { BaseDefinitions } from './fhir/base-definitions.ts';
 import type { LoadedProfiles } from './fhir/definitions.ts';
 import { registerBinaryRoutes } from './fhir/operations/binary.ts';
 import { registerLookupRoutes } from './fhir/operations/codesystem-lookup.ts';
@@ -121,6 +122,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     logger,
     auditReady: () => deps.security.audit.indexPending(),
     traceparent: deps.ops?.tracing ? () => deps.ops?.tracing?.currentTraceparent() : undefined,
+    baseDefinitions: new BaseDefinitions(),
   };
   const newRepo = (options: RepositoryOptions = {}): PostgresRepository => new PostgresRepository(repoContext, options);
   const repoFor = (request: FastifyRequest, options: RepositoryOptions = {}): PostgresRepository => {

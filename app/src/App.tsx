@@ -1,8 +1,11 @@
 import { Anchor, AppShell, Button, Center, Group, Loader, Text, Title } from '@mantine/core';
 import { SignInForm, useMedplum, useMedplumProfile } from '@medplum/react';
-import { lazy, Suspense } from 'react';
-import { Link, Navigate, Route, Routes, useLocation, useNavigate } from 'react-router';
+import { lazy, type ReactElement, Suspense } from 'react';
+import { Link, Navigate, Route, Routes, useLocation, useNavigate, useParams } from 'react-router';
+import { canReadAny, canWriteAny } from './access.ts';
 import { TrackingBoard } from './board/TrackingBoard.tsx';
+import { searchMemory } from './workspace/search-memory.ts';
+import { userKey } from './workspace/user-key.ts';
 
 // Screens other than the board load on demand, so the board's first render needs less code.
 const EncounterChart = lazy(() => import('./chart/EncounterChart.tsx').then((m) => ({ default: m.EncounterChart })));
@@ -10,6 +13,11 @@ const DevicesPage = lazy(() => import('./devices/DevicesPage.tsx').then((m) => (
 const AdminPage = lazy(() => import('./admin/AdminPage.tsx').then((m) => ({ default: m.AdminPage })));
 const BotEditorPage = lazy(() => import('./bots/BotEditorPage.tsx').then((m) => ({ default: m.BotEditorPage })));
 const ProjectAdminPage = lazy(() => import('./project/ProjectAdminPage.tsx').then((m) => ({ default: m.ProjectAdminPage })));
+const SearchPage = lazy(() => import('./workspace/SearchPage.tsx').then((m) => ({ default: m.SearchPage })));
+const ResourcePage = lazy(() => import('./workspace/ResourcePage.tsx').then((m) => ({ default: m.ResourcePage })));
+const VersionPage = lazy(() => import('./workspace/VersionPage.tsx').then((m) => ({ default: m.VersionPage })));
+const CreateResourcePage = lazy(() => import('./workspace/CreateResourcePage.tsx').then((m) => ({ default: m.CreateResourcePage })));
+const BatchPage = lazy(() => import('./workspace/BatchPage.tsx').then((m) => ({ default: m.BatchPage })));
 
 export function App() {
   const medplum = useMedplum();
@@ -54,6 +62,13 @@ export function App() {
             <Route path="/bots/:id" element={adminOnly(<BotEditorPage />)} />
             <Route path="/Bot/:id/editor" element={adminOnly(<BotEditorPage />)} />
             <Route path="/signin" element={<Navigate to="/" replace />} />
+            {/* The any-resource workspace; the static routes above take precedence over these. */}
+            <Route path="/batch" element={<BatchPage />} />
+            <Route path="/:resourceType" element={<ResourceTypeRoute page={<SearchPage />} />} />
+            <Route path="/:resourceType/new" element={<ResourceTypeRoute page={<CreateResourcePage />} />} />
+            <Route path="/:resourceType/:id" element={<ResourceTypeRoute page={<ResourcePage />} />} />
+            <Route path="/:resourceType/:id/:tab" element={<ResourceTypeRoute page={<ResourcePage />} />} />
+            <Route path="/:resourceType/:id/_history/:versionId" element={<ResourceTypeRoute page={<VersionPage />} />} />
             <Route path="*" element={<Text>Page not found.</Text>} />
           </Routes>
         </Suspense>
@@ -81,6 +96,16 @@ function Header() {
             <Anchor component={Link} to="/devices">
               Devices
             </Anchor>
+            {canReadAny(medplum) && (
+              <Anchor component={Link} to={`/${searchMemory(window.localStorage, userKey(medplum)).lastType() ?? 'Patient'}`}>
+                Resources
+              </Anchor>
+            )}
+            {canWriteAny(medplum) && (
+              <Anchor component={Link} to="/batch">
+                Batch
+              </Anchor>
+            )}
             {medplum.isProjectAdmin() && (
               <Anchor component={Link} to="/admin">
                 Integration &amp; bots
@@ -106,6 +131,12 @@ function Header() {
       </Group>
     </Group>
   );
+}
+
+/** `/:resourceType…` only for names shaped like a FHIR resource type; `/foo` stays "Page not found". */
+function ResourceTypeRoute({ page }: { page: ReactElement }) {
+  const { resourceType } = useParams();
+  return resourceType && /^[A-Z][A-Za-z]+$/.test(resourceType) ? page : <Text>Page not found.</Text>;
 }
 
 function SignInPage() {

@@ -16,6 +16,18 @@ export function canWrite(medplum: MedplumClient, resourceType: string): boolean 
   return policy.resource.some((r) => (r.resourceType === resourceType || r.resourceType === '*') && !r.readonly);
 }
 
+/** Whether the role may read any resource type at all (the "Resources" workspace is then useful). */
+export function canReadAny(medplum: MedplumClient): boolean {
+  const policy = medplum.getAccessPolicy();
+  return !policy?.resource || policy.resource.length > 0;
+}
+
+/** Whether the role may write some resource type (a Batch could then do something). */
+export function canWriteAny(medplum: MedplumClient): boolean {
+  const policy = medplum.getAccessPolicy();
+  return !policy?.resource || policy.resource.some((r) => !r.readonly);
+}
+
 /**
  * Overrides and bed moves are for clinicians (the server checks it again). Clerks are
  * Practitioners too; what sets clinicians apart is that their role reads clinical results.

@@ -31,7 +31,9 @@ export const STRUCTURE_DEFINITION_FILES = [
   'fhir/r4/profiles-resources.json',
   'fhir/r4/profiles-medplum.json',
 ];
-export const TERMINOLOGY_FILES = ['fhir/r4/valuesets.json', 'fhir/r4/valuesets-medplum.json'];
+// v3-codesystems: the base R4 value sets draw on HL7 v3 code systems (marital-status, ActCode, NullFlavor…);
+// without them $expand of those answers 400 and Medplum's ResourceForm logs it for every Patient.
+export const TERMINOLOGY_FILES = ['fhir/r4/valuesets.json', 'fhir/r4/valuesets-medplum.json', 'fhir/r4/v3-codesystems.json'];
 
 /** Bump when the stripping rules change, so existing caches are rebuilt. */
 const STRIP_VERSION = 1;
@@ -218,4 +220,16 @@ export function takeStructureDefinitions(): Bundle<StructureDefinition>[] {
   const bundles = definitions.structureDefinitions;
   definitions.structureDefinitions = [];
   return bundles;
+}
+
+/**
+ * The stripped StructureDefinition bundles again, after takeStructureDefinitions gave them away:
+ * from the cache file, or rebuilt when it could not be written (a read-only installation).
+ */
+export function readStructureDefinitions(): Bundle<StructureDefinition>[] {
+  try {
+    return (JSON.parse(readFileSync(cacheFile(), 'utf8')) as StrippedDefinitions).structureDefinitions;
+  } catch {
+    return buildStripped().structureDefinitions;
+  }
 }

@@ -42,6 +42,7 @@ import {
   typeAccess,
 } from '../auth/access-policy.ts';
 import { DeferredCreates, deferredInsertParams, INSERT_DEFERRED_SQL } from './deferred-creates.ts';
+import { type BaseDefinitions, baseDefinitionLookup, withBaseDefinitions } from './base-definitions.ts';
 import { buildIndexRows, INDEX_KINDS, INDEX_TABLES, type IndexRows } from './indexer.ts';
 import { SqlParams } from './search/conditions.ts';
 import { executeSearch, executeSearchByReference } from './search/execute.ts';
@@ -67,6 +68,8 @@ export interface RepositoryContext {
   auditReady?: () => Promise<void>;
   /** The W3C traceparent of the active trace, when tracing is on (server/ops/tracing.ts). */
   traceparent?: () => string | undefined;
+  /** The base R4 StructureDefinitions/SearchParameters, searchable as in Medplum (base-definitions.ts). */
+  baseDefinitions?: BaseDefinitions;
 }
 
 /** Per-request options that change how the repository behaves. */
@@ -636,6 +639,19 @@ export class PostgresRepository extends FhirRepository {
   }
 
   async search<T extends Resource>(searchRequest: SearchRequest<T>, options?: SearchOptions): Promise<Bundle<WithId<T>>> {
+    const lookup = this.ctx.baseDefinitions && baseDefinitionLookup(searchRequest);
+    if (lookup && this.ctx.baseDefinitions) {
+      // Public specification content: a role that may not search these types still gets the base ones.
+      const stored: Bundle<WithId<T>> =
+        this.options.policy && this.access(searchRequest.resourceType, 'search').kind === 'none'
+          ? { resourceType: 'Bundle', type: 'searchset', entry: [] }
+          : await this.searchStored(searchRequest, options);
+      return withBaseDefinitions(stored, this.ctx.baseDefinitions.find(lookup), searchRequest, this.ctx.fhirBaseUrl);
+    }
+    return this.searchStored(searchRequest, options);
+  }
+
+  private async searchStored<T extends Resource>(searchRequest: SearchRequest<T>, options?: SearchOptions): Promise<Bundle<WithId<T>>> {
     if (this.options.policy) {
       for (const type of searchRequest.types?.length ? searchRequest.types : [searchRequest.resourceType]) {
         this.requireAccess(type, 'search');

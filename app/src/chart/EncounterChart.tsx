@@ -3,7 +3,7 @@ import { formatDateTime, normalizeErrorString } from '@medplum/core';
 import type { Task } from '@medplum/fhirtypes';
 import { useMedplum, useSubscription } from '@medplum/react';
 import { useCallback, useEffect, useState } from 'react';
-import { useParams } from 'react-router';
+import { Link, useParams } from 'react-router';
 import { canRead, canWrite, isClinician } from '../access.ts';
 import {
   AcknowledgeButton,
@@ -82,7 +82,10 @@ export function EncounterChart() {
           </Title>
           <Text>
             {encounter.reasonCode?.[0]?.text ?? 'No complaint recorded'} · {encounter.status} · arrived{' '}
-            {encounter.period?.start ? formatDateTime(encounter.period.start) : '—'}
+            {encounter.period?.start ? formatDateTime(encounter.period.start) : '—'} ·{' '}
+            <Anchor component={Link} to={`/Encounter/${encounter.id}/details`} data-testid="resource-view-link">
+              Resource view
+            </Anchor>
           </Text>
         </div>
         <Group gap="xs">
