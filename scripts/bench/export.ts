@@ -210,6 +210,8 @@ async function main(): Promise<void> {
     ['alarms (whole period)', `${whole}&group=alarms`],
     ['agents (whole period)', `${whole}&group=agents`],
     ['flow, area=resus, acuity=1,2', `${whole}&group=flow&area=resus&acuity=1,2`],
+    ['all groups (whole period: the dashboard)', whole],
+    ['all groups, area=resus, acuity=1,2', `${whole}&area=resus&acuity=1,2`],
     ['all groups (one day)', 'start=2025-01-02&end=2025-01-03'],
   ];
   const rows: (string | number)[][] = [];

@@ -84,11 +84,16 @@ export function quantile(sorted: readonly number[], q: number): number | null {
   return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo);
 }
 
+/** A summary from a count and the median and 90th percentile in ms (as computed here or by percentile_cont), in minutes (one decimal). */
+export function summaryOf(n: number, medianMs: number | null, p90Ms: number | null): Summary {
+  const round = (v: number | null) => (v === null ? null : Math.round((v / MINUTE) * 10) / 10);
+  return { n, median: round(medianMs), p90: round(p90Ms) };
+}
+
 /** Median and 90th percentile of durations in ms, reported in minutes (one decimal). */
 export function summarize(durationsMs: readonly number[]): Summary {
   const sorted = durationsMs.filter((d) => Number.isFinite(d) && d >= 0).sort((a, b) => a - b);
-  const round = (v: number | null) => (v === null ? null : Math.round((v / MINUTE) * 10) / 10);
-  return { n: sorted.length, median: round(quantile(sorted, 0.5)), p90: round(quantile(sorted, 0.9)) };
+  return summaryOf(sorted.length, quantile(sorted, 0.5), quantile(sorted, 0.9));
 }
 
 export function filterVisits(visits: readonly EdVisit[], filter: MetricFilter): EdVisit[] {
@@ -246,6 +251,11 @@ const ENDED = new Set(['completed', 'failed', 'cancelled']);
 
 /** Automation latency per step (execution start → end), failure and skip counts, and acuity overrides with their direction. */
 export function agentMetrics(visitIds: ReadonlySet<string>, steps: readonly StepRun[], acuity: readonly AcuityRecord[]): AgentMetrics {
+  return { steps: stepMetrics(visitIds, steps), overrides: overrideMetrics(visitIds, acuity) };
+}
+
+/** Per workflow step of the visits: runs, latency of completed runs, failures over ended runs, skips. */
+export function stepMetrics(visitIds: ReadonlySet<string>, steps: readonly StepRun[]): AgentMetrics['steps'] {
   const byStep = new Map<string, StepRun[]>();
   for (const s of steps) {
     if (!visitIds.has(s.encounter)) continue;
@@ -265,6 +275,28 @@ export function agentMetrics(visitIds: ReadonlySet<string>, steps: readonly Step
       skipped: runs.filter((r) => r.status === 'cancelled').length,
     };
   }
+  return out;
+}
+
+/** Step counts already aggregated (by SQL over the step facts) as the same StepMetrics. */
+export function stepMetricsOf(
+  rows: readonly { step: string; runs: number; ended: number; failed: number; skipped: number; n: number; medianMs: number | null; p90Ms: number | null }[],
+): AgentMetrics['steps'] {
+  const out: Record<string, StepMetrics> = {};
+  for (const r of [...rows].sort((a, b) => a.step.localeCompare(b.step))) {
+    out[r.step] = {
+      runs: r.runs,
+      latency: summaryOf(r.n, r.medianMs, r.p90Ms),
+      failed: r.failed,
+      failureRate: rate(r.failed, r.ended),
+      skipped: r.skipped,
+    };
+  }
+  return out;
+}
+
+/** Visits whose first automated ESI level a clinician overrode, and in which direction. */
+export function overrideMetrics(visitIds: ReadonlySet<string>, acuity: readonly AcuityRecord[]): AgentMetrics['overrides'] {
   // Per visit: the first automated level, and the first override after it.
   const automated = new Map<string, AcuityRecord>();
   const overrides = new Map<string, AcuityRecord>();
@@ -288,8 +320,5 @@ export function agentMetrics(visitIds: ReadonlySet<string>, steps: readonly Step
     else if (o.level > auto.level) down++;
     else same++;
   }
-  return {
-    steps: out,
-    overrides: { triaged: automated.size, overridden, rate: rate(overridden, automated.size), upTriage: up, downTriage: down, same },
-  };
+  return { triaged: automated.size, overridden, rate: rate(overridden, automated.size), upTriage: up, downTriage: down, same };
 }

@@ -1,0 +1,165 @@
+import type { PostgresRepository } from '../repo.ts';
+import type { Window } from './load.ts';
+import type { AcuityRecord, Alarm, EdVisit, MetricFilter } from './metrics.ts';
+
+/**
+ * Reads the metrics' inputs from the ED fact tables (migration 0010: one narrow row per visit,
+ * admission, ESI Observation, step Task and device alarm, kept by a trigger in the same statement
+ * as the resource write). Rows cross the wire as one delimited text column each: node-pg pays
+ * per field, and a year of visits is a hundred thousand rows.
+ */
+
+const SEP = '\x1f';
+const DAY_MS = 24 * 3600_000;
+
+const ms = (text: string): number | undefined => (text === '' ? undefined : Number(text));
+const epochMs = (column: string) => `floor(extract(epoch FROM ${column}) * 1000)::bigint`;
+
+/**
+ * ED visits that arrived in the window, with their triage time (the first ESI Observation
+ * effective in the window or the day after, as load.ts reads it), admission and local arrival
+ * hour and weekday; `beds` gives each visit's area and zone.
+ */
+export async function loadVisitFacts(
+  repo: PostgresRepository,
+  w: Window,
+  beds: Map<string, { area?: string; zone?: string }>,
+): Promise<EdVisit[]> {
+  const { rows } = await repo.query<{ line: string }>(
+    `WITH v AS MATERIALIZED (SELECT * FROM ed_visit_fact WHERE arrival >= $1 AND arrival < $2),
+     t AS (SELECT encounter, min(at) AS at FROM ed_acuity_fact WHERE at >= $1 AND at < $4 GROUP BY encounter),
+     a AS (SELECT visit, min(start) AS start FROM ed_admission_fact WHERE visit IN (SELECT id FROM v) GROUP BY visit)
+     SELECT concat_ws(E'\\x1f', v.id, ${epochMs('v.arrival')}, coalesce(${epochMs('v.departure')}::text, ''),
+       coalesce(v.esi::text, ''), coalesce(v.bed, ''), coalesce(${epochMs('v.provider_at')}::text, ''),
+       coalesce(${epochMs('t.at')}::text, ''), CASE WHEN v.lwbs THEN '1' ELSE '' END,
+       CASE WHEN a.visit IS NULL THEN '' ELSE '1' END, coalesce(${epochMs('a.start')}::text, ''),
+       extract(hour FROM v.arrival AT TIME ZONE $3::text)::int, extract(isodow FROM v.arrival AT TIME ZONE $3::text)::int,
+       coalesce(v.status, ''), coalesce(v.patient, '')) AS line
+     FROM v LEFT JOIN t ON t.encounter = v.id LEFT JOIN a ON a.visit = v.id`,
+    [w.from.toISOString(), w.to.toISOString(), w.timeZone, new Date(w.to.getTime() + DAY_MS).toISOString()],
+  );
+  const visits: EdVisit[] = new Array(rows.length);
+  for (let i = 0; i < rows.length; i++) {
+    const f = rows[i].line.split(SEP);
+    // The patient reference is last: whatever it holds stays one field.
+    const patient = f.slice(13).join(SEP);
+    const where = f[4] ? beds.get(f[4]) : undefined;
+    visits[i] = {
+      id: f[0],
+      patient: patient === '' ? undefined : patient,
+      arrival: Number(f[1]),
+      departure: ms(f[2]),
+      status: f[12],
+      esi: ms(f[3]),
+      area: where?.area,
+      zone: where?.zone,
+      providerAt: ms(f[5]),
+      triagedAt: ms(f[6]),
+      lwbs: f[7] === '1',
+      admitted: f[8] === '1',
+      admittedAt: ms(f[9]),
+      hour: Number(f[10]),
+      weekday: Number(f[11]),
+    };
+  }
+  return visits;
+}
+
+/** ESI Observations effective in the window or the day after. */
+export async function loadAcuityFacts(repo: PostgresRepository, w: Window): Promise<AcuityRecord[]> {
+  const { rows } = await repo.query<{ line: string }>(
+    `SELECT concat_ws(E'\\x1f', ${epochMs('at')}, level, CASE WHEN override THEN '1' ELSE '' END, encounter) AS line
+     FROM ed_acuity_fact WHERE at >= $1 AND at < $2`,
+    [w.from.toISOString(), new Date(w.to.getTime() + DAY_MS).toISOString()],
+  );
+  return rows.map(({ line }) => {
+    const f = line.split(SEP);
+    return { at: Number(f[0]), level: Number(f[1]), override: f[2] === '1', encounter: f.slice(3).join(SEP) };
+  });
+}
+
+/** Device alarms identified in the window. */
+export async function loadAlarmFacts(repo: PostgresRepository, w: Window): Promise<Alarm[]> {
+  const { rows } = await repo.query<{ line: string }>(
+    `SELECT ${epochMs('at')} || E'\\x1f' || patient AS line FROM ed_alarm_fact WHERE at >= $1 AND at < $2`,
+    [w.from.toISOString(), w.to.toISOString()],
+  );
+  return rows.map(({ line }) => {
+    const cut = line.indexOf(SEP);
+    return { at: Number(line.slice(0, cut)), patient: line.slice(cut + 1) };
+  });
+}
+
+export interface StepAggregate {
+  step: string;
+  runs: number;
+  ended: number;
+  failed: number;
+  skipped: number;
+  /** Completed runs with a non-negative latency, and its median and 90th percentile in ms. */
+  n: number;
+  medianMs: number | null;
+  p90Ms: number | null;
+}
+
+/**
+ * Workflow steps authored in the window (or the day after) for the visits that arrived in the
+ * window and pass the filter, aggregated in PostgreSQL: a busy year has eight hundred thousand
+ * step Tasks, too many to ship to Node. `bedsInArea` are the bed ids of the area filter
+ * (resolved by the caller from the Locations, as filterVisits reads them).
+ */
+export async function loadStepAggregates(
+  repo: PostgresRepository,
+  w: Window,
+  filter: MetricFilter,
+  bedsInArea: string[] | undefined,
+): Promise<StepAggregate[]> {
+  const { rows } = await repo.query<{
+    step: string;
+    runs: string;
+    ended: string;
+    failed: string;
+    skipped: string;
+    n: string;
+    median: number | null;
+    p90: number | null;
+  }>(
+    `WITH v AS (SELECT id FROM ed_visit_fact WHERE arrival >= $1 AND arrival < $2
+         AND ($4::text[] IS NULL OR bed = ANY($4)) AND ($5::int[] IS NULL OR esi = ANY($5))),
+     s AS (SELECT s.step, s.status,
+         CASE WHEN s.status = 'completed' AND s.ended >= s.started
+           THEN (extract(epoch FROM s.ended - s.started) * 1000)::float8 END AS latency
+       FROM ed_step_fact s JOIN v ON v.id = s.encounter WHERE s.authored >= $1 AND s.authored < $3)
+     SELECT step, count(*) AS runs,
+       count(*) FILTER (WHERE status IN ('completed', 'failed', 'cancelled')) AS ended,
+       count(*) FILTER (WHERE status = 'failed') AS failed,
+       count(*) FILTER (WHERE status = 'cancelled') AS skipped,
+       count(latency) AS n,
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY latency) AS median,
+       percentile_cont(0.9) WITHIN GROUP (ORDER BY latency) AS p90
+     FROM s GROUP BY step`,
+    [
+      w.from.toISOString(),
+      w.to.toISOString(),
+      new Date(w.to.getTime() + DAY_MS).toISOString(),
+      bedsInArea ?? null,
+      filter.acuity?.length ? filter.acuity : null,
+    ],
+  );
+  return rows.map((r) => ({
+    step: r.step,
+    runs: Number(r.runs),
+    ended: Number(r.ended),
+    failed: Number(r.failed),
+    skipped: Number(r.skipped),
+    n: Number(r.n),
+    medianMs: r.median,
+    p90Ms: r.p90,
+  }));
+}
+
+/** The bed ids an area filter keeps: beds of that area Location, or of that zone. */
+export function bedsInArea(beds: Map<string, { area?: string; zone?: string }>, area: string | undefined): string[] | undefined {
+  if (!area) return undefined;
+  return [...beds].filter(([, b]) => b.area === area || b.zone === area).map(([id]) => id);
+}
