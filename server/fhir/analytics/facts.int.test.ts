@@ -19,7 +19,10 @@ let m: MedplumClient;
 
 const QUERIES: Omit<MetricsQuery, 'groups'>[] = [
   { window: { from: new Date(`${DAY}T00:00:00Z`), to: new Date('2026-03-05T00:00:00Z'), timeZone: 'UTC' }, filter: {} },
-  { window: { from: new Date(`${DAY}T00:00:00Z`), to: new Date('2026-03-05T00:00:00Z'), timeZone: 'Europe/Paris' }, filter: { acuity: [2, 3] } },
+  {
+    window: { from: new Date(`${DAY}T00:00:00Z`), to: new Date('2026-03-05T00:00:00Z'), timeZone: 'Europe/Paris' },
+    filter: { acuity: [2, 3] },
+  },
   { window: { from: new Date('2026-03-03T00:00:00Z'), to: new Date('2026-03-04T00:00:00Z'), timeZone: 'UTC' }, filter: {} },
 ];
 
@@ -144,7 +147,12 @@ describe('ED fact tables agree with the metric definitions', () => {
     await step(c2, 'triage', 'completed', at('09:01', '2026-03-04'), at('09:03', '2026-03-04'));
     await alarm(cy, at('10:00', '2026-03-04'));
     // An inpatient Encounter that is not part of any ED visit, and a non-ED Encounter.
-    await m.createResource<Encounter>({ resourceType: 'Encounter', status: 'finished', class: { code: 'AMB' }, period: { start: at('12:00') } });
+    await m.createResource<Encounter>({
+      resourceType: 'Encounter',
+      status: 'finished',
+      class: { code: 'AMB' },
+      period: { start: at('12:00') },
+    });
     let before = await expectSame();
     expect(before.flow?.arrivals).toBe(4);
     expect(before.flow?.returns72h.count).toBe(1);
@@ -199,8 +207,7 @@ describe('ED fact tables agree with the metric definitions', () => {
   });
 
   test('a transaction that fails leaves no facts behind; a deleted resource leaves none either', async () => {
-    const count = async () =>
-      Number((await t.server.app.repo().query<{ n: string }>('SELECT count(*) AS n FROM ed_visit_fact')).rows[0].n);
+    const count = async () => Number((await t.server.app.repo().query<{ n: string }>('SELECT count(*) AS n FROM ed_visit_fact')).rows[0].n);
     const n0 = await count();
     await expect(
       m.executeBatch({
@@ -209,7 +216,12 @@ describe('ED fact tables agree with the metric definitions', () => {
         entry: [
           {
             request: { method: 'POST', url: 'Encounter' },
-            resource: { resourceType: 'Encounter', status: 'in-progress', class: { code: 'EMER' }, period: { start: at('08:00', '2026-03-03') } },
+            resource: {
+              resourceType: 'Encounter',
+              status: 'in-progress',
+              class: { code: 'EMER' },
+              period: { start: at('08:00', '2026-03-03') },
+            },
           },
           { request: { method: 'PUT', url: 'Patient/does-not-match' }, resource: { resourceType: 'Observation' } as never },
         ],

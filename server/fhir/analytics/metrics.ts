@@ -280,7 +280,16 @@ export function stepMetrics(visitIds: ReadonlySet<string>, steps: readonly StepR
 
 /** Step counts already aggregated (by SQL over the step facts) as the same StepMetrics. */
 export function stepMetricsOf(
-  rows: readonly { step: string; runs: number; ended: number; failed: number; skipped: number; n: number; medianMs: number | null; p90Ms: number | null }[],
+  rows: readonly {
+    step: string;
+    runs: number;
+    ended: number;
+    failed: number;
+    skipped: number;
+    n: number;
+    medianMs: number | null;
+    p90Ms: number | null;
+  }[],
 ): AgentMetrics['steps'] {
   const out: Record<string, StepMetrics> = {};
   for (const r of [...rows].sort((a, b) => a.step.localeCompare(b.step))) {

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { badRequest, forbidden, OperationOutcomeError } from '@medplum/core';
 import type { Bundle, Measure, MeasureReport, Parameters } from '@medplum/fhirtypes';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { computeMetrics, type MetricGroup, METRIC_GROUPS as GROUPS } from '../analytics/compute.ts';
+import { computeMetrics, METRIC_GROUPS as GROUPS, type MetricGroup } from '../analytics/compute.ts';
 import type { Window } from '../analytics/load.ts';
 import type { MetricFilter } from '../analytics/metrics.ts';
 import { REPORT_IDENTIFIER_SYSTEM, toMeasureReports } from '../analytics/reports.ts';
