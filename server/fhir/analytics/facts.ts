@@ -34,7 +34,7 @@ export async function loadVisitFacts(
        coalesce(${epochMs('t.at')}::text, ''), CASE WHEN v.lwbs THEN '1' ELSE '' END,
        CASE WHEN a.visit IS NULL THEN '' ELSE '1' END, coalesce(${epochMs('a.start')}::text, ''),
        extract(hour FROM v.arrival AT TIME ZONE $3::text)::int, extract(isodow FROM v.arrival AT TIME ZONE $3::text)::int,
-       coalesce(v.status, ''), coalesce(v.patient, '')) AS line
+       coalesce(v.status, ''), to_char(v.arrival AT TIME ZONE $3::text, 'YYYY-MM-DD'), coalesce(v.patient, '')) AS line
      FROM v LEFT JOIN t ON t.encounter = v.id LEFT JOIN a ON a.visit = v.id`,
     [w.from.toISOString(), w.to.toISOString(), w.timeZone, new Date(w.to.getTime() + DAY_MS).toISOString()],
   );
@@ -42,7 +42,7 @@ export async function loadVisitFacts(
   for (let i = 0; i < rows.length; i++) {
     const f = rows[i].line.split(SEP);
     // The patient reference is last: whatever it holds stays one field.
-    const patient = f.slice(13).join(SEP);
+    const patient = f.slice(14).join(SEP);
     const where = f[4] ? beds.get(f[4]) : undefined;
     visits[i] = {
       id: f[0],
@@ -60,6 +60,7 @@ export async function loadVisitFacts(
       admittedAt: ms(f[9]),
       hour: Number(f[10]),
       weekday: Number(f[11]),
+      day: f[13],
     };
   }
   return visits;

@@ -30,6 +30,8 @@ export interface EdVisit {
   /** Local hour (0–23) and ISO weekday (1 = Monday … 7 = Sunday) of arrival. */
   hour: number;
   weekday: number;
+  /** Local calendar date of arrival (YYYY-MM-DD). */
+  day: string;
 }
 
 /** One automated workflow step (`Task` with a `workflow-step` code). */
@@ -130,6 +132,8 @@ export interface FlowMetrics {
   acuityMix: Record<'1' | '2' | '3' | '4' | '5' | 'unknown', number>;
   arrivalsByHour: number[];
   arrivalsByWeekday: number[];
+  /** Visits per local calendar day of arrival, in date order (days without arrivals left out). */
+  arrivalsByDay: { day: string; count: number }[];
 }
 
 /**
@@ -141,7 +145,9 @@ export function flowMetrics(visits: readonly EdVisit[], earlier: readonly EdVisi
   const acuityMix: FlowMetrics['acuityMix'] = { '1': 0, '2': 0, '3': 0, '4': 0, '5': 0, unknown: 0 };
   const byHour = new Array<number>(24).fill(0);
   const byWeekday = new Array<number>(7).fill(0);
+  const byDay = new Map<string, number>();
   for (const v of visits) {
+    byDay.set(v.day, (byDay.get(v.day) ?? 0) + 1);
     const key = v.esi && v.esi >= 1 && v.esi <= 5 ? (String(v.esi) as '1') : 'unknown';
     acuityMix[key]++;
     byHour[v.hour]++;
@@ -164,6 +170,7 @@ export function flowMetrics(visits: readonly EdVisit[], earlier: readonly EdVisi
     acuityMix,
     arrivalsByHour: byHour,
     arrivalsByWeekday: byWeekday,
+    arrivalsByDay: [...byDay].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([day, count]) => ({ day, count })),
   };
 }
 
