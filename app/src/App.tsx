@@ -2,11 +2,13 @@ import { Anchor, AppShell, Button, Center, Group, Loader, Text, Title } from '@m
 import { SignInForm, useMedplum, useMedplumProfile } from '@medplum/react';
 import { lazy, Suspense } from 'react';
 import { Link, Navigate, Route, Routes, useLocation, useNavigate } from 'react-router';
+import { canRead } from './access.ts';
 import { TrackingBoard } from './board/TrackingBoard.tsx';
 
 // Screens other than the board load on demand, so the board's first render needs less code.
 const EncounterChart = lazy(() => import('./chart/EncounterChart.tsx').then((m) => ({ default: m.EncounterChart })));
 const DevicesPage = lazy(() => import('./devices/DevicesPage.tsx').then((m) => ({ default: m.DevicesPage })));
+const AnalyticsPage = lazy(() => import('./analytics/AnalyticsPage.tsx').then((m) => ({ default: m.AnalyticsPage })));
 const AdminPage = lazy(() => import('./admin/AdminPage.tsx').then((m) => ({ default: m.AdminPage })));
 
 export function App() {
@@ -45,6 +47,7 @@ export function App() {
             <Route path="/" element={<TrackingBoard />} />
             <Route path="/Encounter/:id" element={<EncounterChart />} />
             <Route path="/devices" element={<DevicesPage />} />
+            <Route path="/analytics" element={canRead(medplum, 'MeasureReport') ? <AnalyticsPage /> : <Navigate to="/" replace />} />
             <Route path="/admin" element={medplum.isProjectAdmin() ? <AdminPage /> : <Navigate to="/" replace />} />
             <Route path="/signin" element={<Navigate to="/" replace />} />
             <Route path="*" element={<Text>Page not found.</Text>} />
@@ -74,6 +77,11 @@ function Header() {
             <Anchor component={Link} to="/devices">
               Devices
             </Anchor>
+            {canRead(medplum, 'MeasureReport') && (
+              <Anchor component={Link} to="/analytics">
+                Analytics
+              </Anchor>
+            )}
             {medplum.isProjectAdmin() && (
               <Anchor component={Link} to="/admin">
                 Integration &amp; bots
