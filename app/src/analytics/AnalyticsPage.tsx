@@ -75,7 +75,13 @@ export function AnalyticsPage() {
     timer.current = setTimeout(() => load().catch(() => undefined), LIVE_DEBOUNCE_MS);
   }, [load]);
   useEffect(() => () => clearTimeout(timer.current), []);
-  useSubscription(live ? 'Encounter?class=EMER' : undefined, onEncounter);
+  const [connected, setConnected] = useState(false);
+  useSubscription(live ? 'Encounter?class=EMER' : undefined, onEncounter, {
+    onSubscriptionConnect: () => setConnected(true),
+    onWebSocketClose: () => setConnected(false),
+    // Events missed while the socket was down: recompute once it is back.
+    onWebSocketOpen: onEncounter,
+  });
 
   const update = (change: Partial<AnalyticsFilters>) => setParams(writeFilters({ ...filters, ...change }));
   const rows = metrics ? metricRows(metrics) : [];
@@ -98,8 +104,8 @@ export function AnalyticsPage() {
         <Title order={2}>ED analytics</Title>
         <Group gap="xs">
           {live ? (
-            <Badge color="green" data-testid="live-badge">
-              Live
+            <Badge color={connected ? 'green' : 'yellow'} data-testid="live-badge" data-state={connected ? 'live' : 'connecting'}>
+              {connected ? 'Live' : 'Connecting…'}
             </Badge>
           ) : (
             <Badge color="gray">Past period</Badge>
