@@ -75,7 +75,8 @@ export function AnalyticsPage() {
     timer.current = setTimeout(() => load().catch(() => undefined), LIVE_DEBOUNCE_MS);
   }, [load]);
   useEffect(() => () => clearTimeout(timer.current), []);
-  const [connected, setConnected] = useState(false);
+  // The socket outlives screens (the board shares it and this very criteria): already open counts as bound.
+  const [connected, setConnected] = useState(() => medplum.getSubscriptionManager().getWebSocket().readyState === WebSocket.OPEN);
   useSubscription(live ? 'Encounter?class=EMER' : undefined, onEncounter, {
     onSubscriptionConnect: () => setConnected(true),
     onWebSocketClose: () => setConnected(false),

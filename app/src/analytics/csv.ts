@@ -41,7 +41,8 @@ export function metricRows(m: AllMetrics): MetricRow[] {
     rows.push(
       { group: 'device alarms', metric: 'alarms', count: m.alarms.alarms },
       { group: 'device alarms', metric: 'patient-hours', count: m.alarms.patientHours },
-      { group: 'device alarms', metric: 'alarms per patient-hour', rate: m.alarms.perPatientHour },
+      // Per hour, not a fraction: a value in the count column rather than a percentage.
+      { group: 'device alarms', metric: 'alarms per patient-hour', count: m.alarms.perPatientHour ?? undefined },
     );
   }
   if (m.agents) {
