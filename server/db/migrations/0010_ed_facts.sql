@@ -7,43 +7,56 @@
 -- metrics read these narrow, indexed tables instead of parsing a year of resource JSON.
 
 -- A FHIR date/dateTime/instant as an instant, the way the metrics read it (Date.parse): partial
--- dates are the start of their period in UTC; anything unreadable is NULL (never an error that
--- would fail the write). Stored at millisecond precision, like a JavaScript Date.
-CREATE FUNCTION es_fhir_instant(t text) RETURNS timestamptz LANGUAGE plpgsql STABLE AS $$
+-- dates are the start of their period in UTC; anything unreadable is NULL, never an error that
+-- would fail the write. Checked field by field rather than caught: an EXCEPTION block is a
+-- subtransaction per call. PL/pgSQL (plans cached per session) with a capture-free regex: SQL
+-- functions that cannot be inlined are planned on every call from PL/pgSQL, and capture groups
+-- are slow in PostgreSQL's regex engine; together they cost ~0.4 ms a call. Millisecond
+-- precision, like a JavaScript Date.
+CREATE FUNCTION es_fhir_instant(t text) RETURNS timestamptz LANGUAGE plpgsql IMMUTABLE AS $$
+DECLARE
+  y int;
+  mo int;
+  d int;
+  s text;
 BEGIN
-  IF t IS NULL THEN
+  IF t IS NULL OR t !~ '^\d{4}(?:-\d{2}(?:-\d{2}(?:T(?:[01]\d|2[0-3]):[0-5]\d(?::[0-5]\d(?:\.\d+)?)?(?:Z|[+-](?:0\d|1[0-4]):[0-5]\d)?)?)?)?$' THEN
     RETURN NULL;
   END IF;
-  IF t ~ '^\d{4}$' THEN
-    t := t || '-01-01';
-  ELSIF t ~ '^\d{4}-\d{2}$' THEN
-    t := t || '-01';
-  END IF;
-  IF t ~ '^\d{4}-\d{2}-\d{2}$' THEN
-    t := t || 'T00:00:00Z';
-  END IF;
-  IF t !~ '^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})?$' THEN
+  y := substr(t, 1, 4)::int;
+  mo := CASE WHEN length(t) >= 7 THEN substr(t, 6, 2)::int ELSE 1 END;
+  d := CASE WHEN length(t) >= 10 THEN substr(t, 9, 2)::int ELSE 1 END;
+  IF y = 0 OR mo < 1 OR mo > 12 OR d < 1 OR d > extract(day FROM make_date(y, mo, 1) + interval '1 month - 1 day') THEN
     RETURN NULL;
   END IF;
-  IF t !~ '(Z|[+-]\d{2}:\d{2})$' THEN
-    t := t || 'Z';
+  s := substr(t, 1, 4) || '-' || lpad(mo::text, 2, '0') || '-' || lpad(d::text, 2, '0') ||
+    CASE WHEN length(t) > 10 THEN substr(t, 11) ELSE 'T00:00:00' END;
+  IF s !~ '(?:Z|[+-]\d{2}:\d{2})$' THEN
+    s := s || 'Z';
   END IF;
-  RETURN date_trunc('milliseconds', t::timestamptz);
-EXCEPTION WHEN others THEN
-  RETURN NULL;
+  RETURN date_trunc('milliseconds', s::timestamptz);
 END $$;
 
--- The elements of a JSON array, or none when the value is absent or not an array.
+-- The elements of a JSON array, or none when the value is absent or not an array (inlined by the planner).
 CREATE FUNCTION es_json_items(j jsonb) RETURNS SETOF jsonb LANGUAGE sql IMMUTABLE AS $$
   SELECT x FROM jsonb_array_elements(CASE WHEN jsonb_typeof(j) = 'array' THEN j ELSE '[]'::jsonb END) x
 $$;
 
 -- The code of the first coding of `system` in a CodeableConcept (Array.find).
-CREATE FUNCTION es_first_code(concept jsonb, sys text) RETURNS text LANGUAGE sql IMMUTABLE AS $$
-  SELECT x->>'code' FROM jsonb_array_elements(
-    CASE WHEN jsonb_typeof(concept->'coding') = 'array' THEN concept->'coding' ELSE '[]'::jsonb END
-  ) WITH ORDINALITY AS c(x, n) WHERE x->>'system' = sys ORDER BY n LIMIT 1
-$$;
+CREATE FUNCTION es_first_code(concept jsonb, sys text) RETURNS text LANGUAGE plpgsql IMMUTABLE AS $$
+DECLARE
+  x jsonb;
+BEGIN
+  IF jsonb_typeof(concept->'coding') IS DISTINCT FROM 'array' THEN
+    RETURN NULL;
+  END IF;
+  FOR x IN SELECT jsonb_array_elements(concept->'coding') LOOP
+    IF x->>'system' = sys THEN
+      RETURN x->>'code';
+    END IF;
+  END LOOP;
+  RETURN NULL;
+END $$;
 
 -- An ED visit: an Encounter of class EMER with a door time.
 CREATE TABLE ed_visit_fact (

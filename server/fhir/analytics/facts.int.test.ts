@@ -234,4 +234,26 @@ describe('ED fact tables agree with the metric definitions', () => {
     expect(await count()).toBe(n0);
     await expectSame();
   });
+
+  test('FHIR dates become the instants Date.parse gives; unreadable ones become no date instead of a failed write', async () => {
+    const inputs = [
+      '2026',
+      '2026-03',
+      '2026-03-02',
+      '2026-03-02T10:00Z',
+      '2026-03-02T10:00:01.123+02:00',
+      '2024-02-29',
+      '2026-12-31T23:59:59.999-05:00',
+    ];
+    const invalid = ['2026-02-29', '2026-13-01', '2026-03-02T24:00:00Z', 'garbage', '0000-01-01', ''];
+    const { rows } = await t.server.app
+      .repo()
+      .query<{ x: string; ms: string | null }>(
+        'SELECT x, floor(extract(epoch FROM es_fhir_instant(x)) * 1000)::bigint AS ms FROM unnest($1::text[]) x',
+        [[...inputs, ...invalid]],
+      );
+    const got = Object.fromEntries(rows.map((r) => [r.x, r.ms === null ? null : Number(r.ms)]));
+    for (const x of inputs) expect(got[x]).toBe(Date.parse(x));
+    for (const x of invalid) expect(got[x]).toBeNull();
+  });
 });
