@@ -13,12 +13,13 @@ const SEP = '\x1f';
 const DAY_MS = 24 * 3600_000;
 
 const ms = (text: string): number | undefined => (text === '' ? undefined : Number(text));
-const epochMs = (column: string) => `floor(extract(epoch FROM ${column}) * 1000)::bigint`;
+// date_part is double precision (extract is numeric, several times dearer per row); the facts hold whole milliseconds.
+const epochMs = (column: string) => `round(date_part('epoch', ${column}) * 1000)::int8`;
 
 /**
  * ED visits that arrived in the window, with their triage time (the first ESI Observation
  * effective in the window or the day after, as load.ts reads it), admission and local arrival
- * hour and weekday; `beds` gives each visit's area and zone.
+ * hour, weekday and day; `beds` gives each visit's area and zone.
  */
 export async function loadVisitFacts(
   repo: PostgresRepository,
@@ -28,28 +29,36 @@ export async function loadVisitFacts(
   const { rows } = await repo.query<{ line: string }>(
     `WITH v AS MATERIALIZED (SELECT * FROM ed_visit_fact WHERE arrival >= $1 AND arrival < $2),
      t AS (SELECT encounter, min(at) AS at FROM ed_acuity_fact WHERE at >= $1 AND at < $4 GROUP BY encounter),
-     a AS (SELECT visit, min(start) AS start FROM ed_admission_fact WHERE visit IN (SELECT id FROM v) GROUP BY visit)
+     a AS (SELECT visit, min(start) AS start FROM ed_admission_fact GROUP BY visit)
      SELECT concat_ws(E'\\x1f', v.id, ${epochMs('v.arrival')}, coalesce(${epochMs('v.departure')}::text, ''),
        coalesce(v.esi::text, ''), coalesce(v.bed, ''), coalesce(${epochMs('v.provider_at')}::text, ''),
        coalesce(${epochMs('t.at')}::text, ''), CASE WHEN v.lwbs THEN '1' ELSE '' END,
        CASE WHEN a.visit IS NULL THEN '' ELSE '1' END, coalesce(${epochMs('a.start')}::text, ''),
-       extract(hour FROM v.arrival AT TIME ZONE $3::text)::int, extract(isodow FROM v.arrival AT TIME ZONE $3::text)::int,
-       coalesce(v.status, ''), to_char(v.arrival AT TIME ZONE $3::text, 'YYYY-MM-DD'), coalesce(v.patient, '')) AS line
+       ${epochMs('v.arrival AT TIME ZONE $3::text')}, coalesce(v.status, ''), coalesce(v.patient, '')) AS line
      FROM v LEFT JOIN t ON t.encounter = v.id LEFT JOIN a ON a.visit = v.id`,
     [w.from.toISOString(), w.to.toISOString(), w.timeZone, new Date(w.to.getTime() + DAY_MS).toISOString()],
   );
   const visits: EdVisit[] = new Array(rows.length);
+  const days = new Map<number, string>();
   for (let i = 0; i < rows.length; i++) {
     const f = rows[i].line.split(SEP);
     // The patient reference is last: whatever it holds stays one field.
-    const patient = f.slice(14).join(SEP);
+    const patient = f.slice(12).join(SEP);
+    // The local wall-clock time of arrival read as if it were UTC: hour, weekday and day by arithmetic.
+    const local = Number(f[10]);
+    const dayNo = Math.floor(local / DAY_MS);
+    let day = days.get(dayNo);
+    if (day === undefined) {
+      day = new Date(dayNo * DAY_MS).toISOString().slice(0, 10);
+      days.set(dayNo, day);
+    }
     const where = f[4] ? beds.get(f[4]) : undefined;
     visits[i] = {
       id: f[0],
       patient: patient === '' ? undefined : patient,
       arrival: Number(f[1]),
       departure: ms(f[2]),
-      status: f[12],
+      status: f[11],
       esi: ms(f[3]),
       area: where?.area,
       zone: where?.zone,
@@ -58,9 +67,10 @@ export async function loadVisitFacts(
       lwbs: f[7] === '1',
       admitted: f[8] === '1',
       admittedAt: ms(f[9]),
-      hour: Number(f[10]),
-      weekday: Number(f[11]),
-      day: f[13],
+      hour: Math.floor((local - dayNo * DAY_MS) / 3600_000),
+      // 1970-01-01 was a Thursday (ISO weekday 4).
+      weekday: ((((dayNo + 3) % 7) + 7) % 7) + 1,
+      day,
     };
   }
   return visits;
@@ -122,22 +132,20 @@ export async function loadStepAggregates(
     failed: string;
     skipped: string;
     n: string;
-    median: number | null;
-    p90: number | null;
+    q: (number | null)[] | null;
   }>(
     `WITH v AS (SELECT id FROM ed_visit_fact WHERE arrival >= $1 AND arrival < $2
          AND ($4::text[] IS NULL OR bed = ANY($4)) AND ($5::int[] IS NULL OR esi = ANY($5))),
      s AS (SELECT s.step, s.status,
          CASE WHEN s.status = 'completed' AND s.ended >= s.started
-           THEN (extract(epoch FROM s.ended - s.started) * 1000)::float8 END AS latency
+           THEN round((date_part('epoch', s.ended) - date_part('epoch', s.started)) * 1000) END AS latency
        FROM ed_step_fact s JOIN v ON v.id = s.encounter WHERE s.authored >= $1 AND s.authored < $3)
      SELECT step, count(*) AS runs,
        count(*) FILTER (WHERE status IN ('completed', 'failed', 'cancelled')) AS ended,
        count(*) FILTER (WHERE status = 'failed') AS failed,
        count(*) FILTER (WHERE status = 'cancelled') AS skipped,
        count(latency) AS n,
-       percentile_cont(0.5) WITHIN GROUP (ORDER BY latency) AS median,
-       percentile_cont(0.9) WITHIN GROUP (ORDER BY latency) AS p90
+       percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY latency) AS q
      FROM s GROUP BY step`,
     [
       w.from.toISOString(),
@@ -154,8 +162,8 @@ export async function loadStepAggregates(
     failed: Number(r.failed),
     skipped: Number(r.skipped),
     n: Number(r.n),
-    medianMs: r.median,
-    p90Ms: r.p90,
+    medianMs: r.q?.[0] ?? null,
+    p90Ms: r.q?.[1] ?? null,
   }));
 }
 
