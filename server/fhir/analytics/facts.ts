@@ -107,17 +107,17 @@ export interface StepAggregate {
   ended: number;
   failed: number;
   skipped: number;
-  /** Completed runs with a non-negative latency, and its median and 90th percentile in ms. */
-  n: number;
-  medianMs: number | null;
-  p90Ms: number | null;
+  /** Latencies (ms) of the completed runs that have both execution times. */
+  latencies: Float64Array;
 }
 
 /**
  * Workflow steps authored in the window (or the day after) for the visits that arrived in the
- * window and pass the filter, aggregated in PostgreSQL: a busy year has eight hundred thousand
- * step Tasks, too many to ship to Node. `bedsInArea` are the bed ids of the area filter
- * (resolved by the caller from the Locations, as filterVisits reads them).
+ * window and pass the filter, counted in PostgreSQL; a busy year has eight hundred thousand step
+ * Tasks, too many rows to ship to Node, so each step's latencies come as one comma-separated text
+ * (no sort in PostgreSQL: Node sorts a typed array, and summarize() applies the definition).
+ * `bedsInArea` are the bed ids of the area filter (resolved by the caller from the Locations, as
+ * filterVisits reads them).
  */
 export async function loadStepAggregates(
   repo: PostgresRepository,
@@ -125,28 +125,18 @@ export async function loadStepAggregates(
   filter: MetricFilter,
   bedsInArea: string[] | undefined,
 ): Promise<StepAggregate[]> {
-  const { rows } = await repo.query<{
-    step: string;
-    runs: string;
-    ended: string;
-    failed: string;
-    skipped: string;
-    n: string;
-    q: (number | null)[] | null;
-  }>(
+  const { rows } = await repo.query<{ step: string; runs: string; ended: string; failed: string; skipped: string; latencies: string | null }>(
     `WITH v AS (SELECT id FROM ed_visit_fact WHERE arrival >= $1 AND arrival < $2
-         AND ($4::text[] IS NULL OR bed = ANY($4)) AND ($5::int[] IS NULL OR esi = ANY($5))),
-     s AS (SELECT s.step, s.status,
-         CASE WHEN s.status = 'completed' AND s.ended >= s.started
-           THEN round((date_part('epoch', s.ended) - date_part('epoch', s.started)) * 1000) END AS latency
-       FROM ed_step_fact s JOIN v ON v.id = s.encounter WHERE s.authored >= $1 AND s.authored < $3)
-     SELECT step, count(*) AS runs,
-       count(*) FILTER (WHERE status IN ('completed', 'failed', 'cancelled')) AS ended,
-       count(*) FILTER (WHERE status = 'failed') AS failed,
-       count(*) FILTER (WHERE status = 'cancelled') AS skipped,
-       count(latency) AS n,
-       percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY latency) AS q
-     FROM s GROUP BY step`,
+         AND ($4::text[] IS NULL OR bed = ANY($4)) AND ($5::int[] IS NULL OR esi = ANY($5)))
+     SELECT s.step, count(*) AS runs,
+       count(*) FILTER (WHERE s.status IN ('completed', 'failed', 'cancelled')) AS ended,
+       count(*) FILTER (WHERE s.status = 'failed') AS failed,
+       count(*) FILTER (WHERE s.status = 'cancelled') AS skipped,
+       string_agg(round((date_part('epoch', s.ended) - date_part('epoch', s.started)) * 1000)::int8::text, ',')
+         FILTER (WHERE s.status = 'completed' AND s.ended IS NOT NULL AND s.started IS NOT NULL) AS latencies
+     FROM ed_step_fact s JOIN v ON v.id = s.encounter
+     WHERE s.authored >= $1 AND s.authored < $3
+     GROUP BY s.step`,
     [
       w.from.toISOString(),
       w.to.toISOString(),
@@ -161,9 +151,7 @@ export async function loadStepAggregates(
     ended: Number(r.ended),
     failed: Number(r.failed),
     skipped: Number(r.skipped),
-    n: Number(r.n),
-    medianMs: r.q?.[0] ?? null,
-    p90Ms: r.q?.[1] ?? null,
+    latencies: r.latencies ? Float64Array.from(r.latencies.split(','), Number) : new Float64Array(0),
   }));
 }
 

@@ -76,7 +76,7 @@ const HOUR = 3_600_000;
 const RETURN_WINDOW = 72 * HOUR;
 
 /** Linear-interpolated quantile (the same rule as PostgreSQL's percentile_cont). */
-export function quantile(sorted: readonly number[], q: number): number | null {
+export function quantile(sorted: ArrayLike<number>, q: number): number | null {
   if (sorted.length === 0) {
     return null;
   }
@@ -285,30 +285,27 @@ export function stepMetrics(visitIds: ReadonlySet<string>, steps: readonly StepR
   return out;
 }
 
-/** Step counts already aggregated (by SQL over the step facts) as the same StepMetrics. */
+/** Step counts already aggregated (by SQL over the step facts), with the completed runs' latencies, as the same StepMetrics. */
 export function stepMetricsOf(
-  rows: readonly {
-    step: string;
-    runs: number;
-    ended: number;
-    failed: number;
-    skipped: number;
-    n: number;
-    medianMs: number | null;
-    p90Ms: number | null;
-  }[],
+  rows: readonly { step: string; runs: number; ended: number; failed: number; skipped: number; latencies: ArrayLike<number> }[],
 ): AgentMetrics['steps'] {
   const out: Record<string, StepMetrics> = {};
   for (const r of [...rows].sort((a, b) => a.step.localeCompare(b.step))) {
     out[r.step] = {
       runs: r.runs,
-      latency: summaryOf(r.n, r.medianMs, r.p90Ms),
+      latency: summarizeTyped(r.latencies),
       failed: r.failed,
       failureRate: rate(r.failed, r.ended),
       skipped: r.skipped,
     };
   }
   return out;
+}
+
+/** summarize() for many durations: a typed array sorts numerically and several times faster. */
+function summarizeTyped(durationsMs: ArrayLike<number>): Summary {
+  const sorted = Float64Array.from(durationsMs).filter((d) => Number.isFinite(d) && d >= 0).sort();
+  return summaryOf(sorted.length, quantile(sorted, 0.5), quantile(sorted, 0.9));
 }
 
 /** Visits whose first automated ESI level a clinician overrode, and in which direction. */
