@@ -125,7 +125,14 @@ export async function loadStepAggregates(
   filter: MetricFilter,
   bedsInArea: string[] | undefined,
 ): Promise<StepAggregate[]> {
-  const { rows } = await repo.query<{ step: string; runs: string; ended: string; failed: string; skipped: string; latencies: string | null }>(
+  const { rows } = await repo.query<{
+    step: string;
+    runs: string;
+    ended: string;
+    failed: string;
+    skipped: string;
+    latencies: string | null;
+  }>(
     `WITH v AS (SELECT id FROM ed_visit_fact WHERE arrival >= $1 AND arrival < $2
          AND ($4::text[] IS NULL OR bed = ANY($4)) AND ($5::int[] IS NULL OR esi = ANY($5)))
      SELECT s.step, count(*) AS runs,

@@ -304,7 +304,9 @@ export function stepMetricsOf(
 
 /** summarize() for many durations: a typed array sorts numerically and several times faster. */
 function summarizeTyped(durationsMs: ArrayLike<number>): Summary {
-  const sorted = Float64Array.from(durationsMs).filter((d) => Number.isFinite(d) && d >= 0).sort();
+  const sorted = Float64Array.from(durationsMs)
+    .filter((d) => Number.isFinite(d) && d >= 0)
+    .sort();
   return summaryOf(sorted.length, quantile(sorted, 0.5), quantile(sorted, 0.9));
 }
 
