@@ -310,7 +310,12 @@ export async function createApp(deps: AppDeps): Promise<App> {
   registerProjectAdminRoutes(fastify, { pool, repoFor, invalidateAuth: () => deps.security.auth.invalidate() });
   registerValidateRoutes(fastify, routeDeps);
   registerEverythingRoutes(fastify, routeDeps);
-  registerExportRoutes(fastify, { ...routeDeps, repo: newRepo, logger });
+  registerExportRoutes(fastify, {
+    ...routeDeps,
+    repo: newRepo,
+    logger,
+    runner: { audit: (event) => deps.security.audit.record(event) },
+  });
   registerEdMetricsRoutes(fastify, { ...routeDeps, repo: newRepo });
   registerOcrRoutes(fastify, routeDeps);
   const catalog = new TerminologyCatalog(profiles.others);

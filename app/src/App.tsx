@@ -2,7 +2,7 @@ import { Anchor, AppShell, Button, Center, Group, Loader, Text, Title } from '@m
 import { SignInForm, useMedplum, useMedplumProfile } from '@medplum/react';
 import { lazy, type ReactElement, Suspense } from 'react';
 import { Link, Navigate, Route, Routes, useLocation, useNavigate, useParams } from 'react-router';
-import { canReadAny, canWriteAny } from './access.ts';
+import { canRead, canReadAny, canWriteAny } from './access.ts';
 import { TrackingBoard } from './board/TrackingBoard.tsx';
 import { searchMemory } from './workspace/search-memory.ts';
 import { userKey } from './workspace/user-key.ts';
@@ -10,6 +10,7 @@ import { userKey } from './workspace/user-key.ts';
 // Screens other than the board load on demand, so the board's first render needs less code.
 const EncounterChart = lazy(() => import('./chart/EncounterChart.tsx').then((m) => ({ default: m.EncounterChart })));
 const DevicesPage = lazy(() => import('./devices/DevicesPage.tsx').then((m) => ({ default: m.DevicesPage })));
+const AnalyticsPage = lazy(() => import('./analytics/AnalyticsPage.tsx').then((m) => ({ default: m.AnalyticsPage })));
 const AdminPage = lazy(() => import('./admin/AdminPage.tsx').then((m) => ({ default: m.AdminPage })));
 const BotEditorPage = lazy(() => import('./bots/BotEditorPage.tsx').then((m) => ({ default: m.BotEditorPage })));
 const ProjectAdminPage = lazy(() => import('./project/ProjectAdminPage.tsx').then((m) => ({ default: m.ProjectAdminPage })));
@@ -57,6 +58,7 @@ export function App() {
             <Route path="/" element={<TrackingBoard />} />
             <Route path="/Encounter/:id" element={<EncounterChart />} />
             <Route path="/devices" element={<DevicesPage />} />
+            <Route path="/analytics" element={canRead(medplum, 'MeasureReport') ? <AnalyticsPage /> : <Navigate to="/" replace />} />
             <Route path="/admin" element={adminOnly(<AdminPage />)} />
             <Route path="/admin/:section/:id?" element={adminOnly(<ProjectAdminPage />)} />
             <Route path="/bots/:id" element={adminOnly(<BotEditorPage />)} />
@@ -96,6 +98,11 @@ function Header() {
             <Anchor component={Link} to="/devices">
               Devices
             </Anchor>
+            {canRead(medplum, 'MeasureReport') && (
+              <Anchor component={Link} to="/analytics">
+                Analytics
+              </Anchor>
+            )}
             {canReadAny(medplum) && (
               <Anchor component={Link} to={`/${searchMemory(window.localStorage, userKey(medplum)).lastType() ?? 'Patient'}`}>
                 Resources

@@ -120,3 +120,60 @@ export function loginAuditEvent(params: { email: string; actor: Actor; success: 
     source: SOURCE,
   };
 }
+
+const EXPORT_TYPE: Coding = { system: 'http://dicom.nema.org/resources/ontology/DCM', code: '110106', display: 'Export' };
+const OBJECT: Coding = { system: 'http://terminology.hl7.org/CodeSystem/audit-entity-type', code: '2', display: 'System Object' };
+
+/**
+ * The audit record of a finished (or failed) Bulk Data export: who took data out of the system,
+ * of which types, since when, and how many resources of each type.
+ */
+export function exportAuditEvent(params: {
+  who: Reference;
+  clientId?: string;
+  jobId: string;
+  requestUrl: string;
+  since?: string;
+  counts: { type: string; count: number }[];
+  failure?: string;
+}): AuditEvent {
+  const total = params.counts.reduce((n, c) => n + c.count, 0);
+  const detail = [
+    { type: 'job', valueString: params.jobId },
+    { type: 'resources', valueString: String(total) },
+    ...(params.since ? [{ type: '_since', valueString: params.since }] : []),
+  ];
+  return {
+    resourceType: 'AuditEvent',
+    type: EXPORT_TYPE,
+    subtype: [{ system: 'http://hl7.org/fhir/restful-interaction', code: 'operation' }],
+    action: 'R',
+    recorded: new Date().toISOString(),
+    outcome: params.failure ? '8' : '0',
+    outcomeDesc: params.failure ?? `Exported ${total} resources of ${params.counts.length} types`,
+    agent: [
+      {
+        type: {
+          coding: [
+            { system: 'http://terminology.hl7.org/CodeSystem/v3-ParticipationType', code: 'IRCP', display: 'information recipient' },
+          ],
+        },
+        who: params.who as AuditEventAgent['who'],
+        ...(params.clientId ? { altId: params.clientId } : {}),
+        requestor: true,
+      },
+    ],
+    source: SOURCE,
+    entity: [
+      {
+        type: OBJECT,
+        role: { system: 'http://terminology.hl7.org/CodeSystem/object-role', code: '24', display: 'Query' },
+        query: Buffer.from(params.requestUrl).toString('base64'),
+        detail,
+      },
+      ...params.counts.map(
+        (c): AuditEventEntity => ({ type: OBJECT, name: c.type, detail: [{ type: 'count', valueString: String(c.count) }] }),
+      ),
+    ],
+  };
+}

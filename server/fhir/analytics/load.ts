@@ -27,6 +27,7 @@ interface VisitRow {
   content: string;
   hour: number;
   dow: number;
+  day: string;
 }
 
 /** Bed Location id → its area (the `partOf` Location id) and zone code. */
@@ -58,7 +59,8 @@ export async function loadVisits(
     `WITH d AS MATERIALIZED (
        SELECT id, lo FROM sp_date WHERE resource_type = 'Encounter' AND code = 'date' AND lo >= $1 AND lo < $2)
      SELECT r.id, r.content,
-       extract(hour FROM d.lo AT TIME ZONE $3::text)::int AS hour, extract(isodow FROM d.lo AT TIME ZONE $3::text)::int AS dow
+       extract(hour FROM d.lo AT TIME ZONE $3::text)::int AS hour, extract(isodow FROM d.lo AT TIME ZONE $3::text)::int AS dow,
+       to_char(d.lo AT TIME ZONE $3::text, 'YYYY-MM-DD') AS day
      FROM d JOIN resource r ON r.resource_type = 'Encounter' AND r.id = d.id AND NOT r.deleted`,
     [w.from.toISOString(), w.to.toISOString(), w.timeZone],
   );
@@ -93,6 +95,7 @@ export async function loadVisits(
       admitted: false,
       hour: row.hour,
       weekday: row.dow,
+      day: row.day,
     });
   }
   return visits;

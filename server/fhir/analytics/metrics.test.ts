@@ -6,7 +6,18 @@ const MIN = 60_000;
 const HOUR = 60 * MIN;
 
 function visit(id: string, over: Partial<EdVisit> = {}): EdVisit {
-  return { id, patient: `p-${id}`, arrival: T0, status: 'finished', lwbs: false, admitted: false, hour: 8, weekday: 1, ...over };
+  return {
+    id,
+    patient: `p-${id}`,
+    arrival: T0,
+    status: 'finished',
+    lwbs: false,
+    admitted: false,
+    hour: 8,
+    weekday: 1,
+    day: '2026-03-02',
+    ...over,
+  };
 }
 
 describe('summaries', () => {

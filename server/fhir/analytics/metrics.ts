@@ -30,6 +30,8 @@ export interface EdVisit {
   /** Local hour (0–23) and ISO weekday (1 = Monday … 7 = Sunday) of arrival. */
   hour: number;
   weekday: number;
+  /** Local calendar date of arrival (YYYY-MM-DD). */
+  day: string;
 }
 
 /** One automated workflow step (`Task` with a `workflow-step` code). */
@@ -74,7 +76,7 @@ const HOUR = 3_600_000;
 const RETURN_WINDOW = 72 * HOUR;
 
 /** Linear-interpolated quantile (the same rule as PostgreSQL's percentile_cont). */
-export function quantile(sorted: readonly number[], q: number): number | null {
+export function quantile(sorted: ArrayLike<number>, q: number): number | null {
   if (sorted.length === 0) {
     return null;
   }
@@ -84,11 +86,16 @@ export function quantile(sorted: readonly number[], q: number): number | null {
   return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo);
 }
 
+/** A summary from a count and the median and 90th percentile in ms (as computed here or by percentile_cont), in minutes (one decimal). */
+export function summaryOf(n: number, medianMs: number | null, p90Ms: number | null): Summary {
+  const round = (v: number | null) => (v === null ? null : Math.round((v / MINUTE) * 10) / 10);
+  return { n, median: round(medianMs), p90: round(p90Ms) };
+}
+
 /** Median and 90th percentile of durations in ms, reported in minutes (one decimal). */
 export function summarize(durationsMs: readonly number[]): Summary {
   const sorted = durationsMs.filter((d) => Number.isFinite(d) && d >= 0).sort((a, b) => a - b);
-  const round = (v: number | null) => (v === null ? null : Math.round((v / MINUTE) * 10) / 10);
-  return { n: sorted.length, median: round(quantile(sorted, 0.5)), p90: round(quantile(sorted, 0.9)) };
+  return summaryOf(sorted.length, quantile(sorted, 0.5), quantile(sorted, 0.9));
 }
 
 export function filterVisits(visits: readonly EdVisit[], filter: MetricFilter): EdVisit[] {
@@ -125,6 +132,8 @@ export interface FlowMetrics {
   acuityMix: Record<'1' | '2' | '3' | '4' | '5' | 'unknown', number>;
   arrivalsByHour: number[];
   arrivalsByWeekday: number[];
+  /** Visits per local calendar day of arrival, in date order (days without arrivals left out). */
+  arrivalsByDay: { day: string; count: number }[];
 }
 
 /**
@@ -136,7 +145,9 @@ export function flowMetrics(visits: readonly EdVisit[], earlier: readonly EdVisi
   const acuityMix: FlowMetrics['acuityMix'] = { '1': 0, '2': 0, '3': 0, '4': 0, '5': 0, unknown: 0 };
   const byHour = new Array<number>(24).fill(0);
   const byWeekday = new Array<number>(7).fill(0);
+  const byDay = new Map<string, number>();
   for (const v of visits) {
+    byDay.set(v.day, (byDay.get(v.day) ?? 0) + 1);
     const key = v.esi && v.esi >= 1 && v.esi <= 5 ? (String(v.esi) as '1') : 'unknown';
     acuityMix[key]++;
     byHour[v.hour]++;
@@ -159,6 +170,7 @@ export function flowMetrics(visits: readonly EdVisit[], earlier: readonly EdVisi
     acuityMix,
     arrivalsByHour: byHour,
     arrivalsByWeekday: byWeekday,
+    arrivalsByDay: [...byDay].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([day, count]) => ({ day, count })),
   };
 }
 
@@ -246,6 +258,11 @@ const ENDED = new Set(['completed', 'failed', 'cancelled']);
 
 /** Automation latency per step (execution start → end), failure and skip counts, and acuity overrides with their direction. */
 export function agentMetrics(visitIds: ReadonlySet<string>, steps: readonly StepRun[], acuity: readonly AcuityRecord[]): AgentMetrics {
+  return { steps: stepMetrics(visitIds, steps), overrides: overrideMetrics(visitIds, acuity) };
+}
+
+/** Per workflow step of the visits: runs, latency of completed runs, failures over ended runs, skips. */
+export function stepMetrics(visitIds: ReadonlySet<string>, steps: readonly StepRun[]): AgentMetrics['steps'] {
   const byStep = new Map<string, StepRun[]>();
   for (const s of steps) {
     if (!visitIds.has(s.encounter)) continue;
@@ -265,6 +282,36 @@ export function agentMetrics(visitIds: ReadonlySet<string>, steps: readonly Step
       skipped: runs.filter((r) => r.status === 'cancelled').length,
     };
   }
+  return out;
+}
+
+/** Step counts already aggregated (by SQL over the step facts), with the completed runs' latencies, as the same StepMetrics. */
+export function stepMetricsOf(
+  rows: readonly { step: string; runs: number; ended: number; failed: number; skipped: number; latencies: ArrayLike<number> }[],
+): AgentMetrics['steps'] {
+  const out: Record<string, StepMetrics> = {};
+  for (const r of [...rows].sort((a, b) => a.step.localeCompare(b.step))) {
+    out[r.step] = {
+      runs: r.runs,
+      latency: summarizeTyped(r.latencies),
+      failed: r.failed,
+      failureRate: rate(r.failed, r.ended),
+      skipped: r.skipped,
+    };
+  }
+  return out;
+}
+
+/** summarize() for many durations: a typed array sorts numerically and several times faster. */
+function summarizeTyped(durationsMs: ArrayLike<number>): Summary {
+  const sorted = Float64Array.from(durationsMs)
+    .filter((d) => Number.isFinite(d) && d >= 0)
+    .sort();
+  return summaryOf(sorted.length, quantile(sorted, 0.5), quantile(sorted, 0.9));
+}
+
+/** Visits whose first automated ESI level a clinician overrode, and in which direction. */
+export function overrideMetrics(visitIds: ReadonlySet<string>, acuity: readonly AcuityRecord[]): AgentMetrics['overrides'] {
   // Per visit: the first automated level, and the first override after it.
   const automated = new Map<string, AcuityRecord>();
   const overrides = new Map<string, AcuityRecord>();
@@ -288,8 +335,5 @@ export function agentMetrics(visitIds: ReadonlySet<string>, steps: readonly Step
     else if (o.level > auto.level) down++;
     else same++;
   }
-  return {
-    steps: out,
-    overrides: { triaged: automated.size, overridden, rate: rate(overridden, automated.size), upTriage: up, downTriage: down, same },
-  };
+  return { triaged: automated.size, overridden, rate: rate(overridden, automated.size), upTriage: up, downTriage: down, same };
 }

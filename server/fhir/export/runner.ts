@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { type Filter, Operator } from '@medplum/core';
-import type { Group, OperationOutcome, Resource, ResourceType } from '@medplum/fhirtypes';
+import type { AuditEvent, Group, OperationOutcome, ProjectMembership, Reference, Resource, ResourceType } from '@medplum/fhirtypes';
 import type { Logger } from 'pino';
+import { exportAuditEvent } from '../../audit/events.ts';
 import { ADMIN_ONLY_TYPES, type CompiledPolicy, hiddenFields } from '../../auth/access-policy.ts';
 import { toOutcome } from '../../http/outcomes.ts';
 import { patientCompartment } from '../operations/everything.ts';
@@ -30,6 +31,8 @@ export interface ExportRunnerConfig {
   /** A heartbeat older than this means the instance running the job has died, seconds. */
   staleSeconds?: number;
   maxAttempts?: number;
+  /** Records the AuditEvent of each finished or failed export (the server's audit log). */
+  audit?: (event: AuditEvent) => Promise<void>;
 }
 
 export interface ExportJobRow {
@@ -180,12 +183,16 @@ export class ExportRunner {
     try {
       // A resumed job starts over: its partial files are from a run that did not finish.
       await this.system.query('DELETE FROM bulk_export_file WHERE job_id = $1', [job.id]);
-      const errors = await this.export(job);
-      await this.system.query(
+      const counts = new Map<string, number>();
+      const errors = await this.export(job, counts);
+      const { rowCount } = await this.system.query(
         `UPDATE bulk_export_job SET status = 'completed', finished_at = clock_timestamp(), progress = 'done', errors = $3
          WHERE id = $1 AND instance = $2 AND status = 'running'`,
         [job.id, this.instance, JSON.stringify(errors)],
       );
+      if (rowCount) {
+        await this.audit(job, counts);
+      }
       log.info('bulk export completed');
     } catch (err) {
       if (err instanceof Cancelled) {
@@ -199,11 +206,39 @@ export class ExportRunner {
            WHERE id = $1 AND instance = $2 AND status = 'running'`,
           [job.id, this.instance, text],
         )
+        .then(() => this.audit(job, new Map(), text))
         .catch((e) => log.error({ err: e }, 'bulk export: recording the failure failed'));
     }
   }
 
-  private async export(job: ExportJobRow): Promise<OperationOutcome[]> {
+  /** One AuditEvent per export, as its caller (the membership's profile): types, _since and counts. */
+  private async audit(job: ExportJobRow, counts: Map<string, number>, failure?: string): Promise<void> {
+    if (!this.config.audit) {
+      return;
+    }
+    let who: Reference = { display: `ProjectMembership/${job.membership_id}` };
+    let clientId: string | undefined;
+    try {
+      const membership = await this.system.readResource<ProjectMembership>('ProjectMembership', job.membership_id);
+      who = membership.profile ?? who;
+      clientId = membership.profile?.reference?.startsWith('ClientApplication/') ? membership.profile.reference.slice(18) : undefined;
+    } catch (err) {
+      this.config.logger.warn({ err, exportJob: job.id }, 'bulk export: the caller of an export could not be read for its audit event');
+    }
+    await this.config.audit(
+      exportAuditEvent({
+        who,
+        clientId,
+        jobId: job.id,
+        requestUrl: job.request_url,
+        since: job.request.since,
+        counts: [...counts].map(([type, count]) => ({ type, count })),
+        failure,
+      }),
+    );
+  }
+
+  private async export(job: ExportJobRow, counts: Map<string, number>): Promise<OperationOutcome[]> {
     const repo = this.config.repo({ policy: job.policy });
     const req = job.request;
     const errors: OperationOutcome[] = [];
@@ -237,6 +272,7 @@ export class ExportRunner {
             seen?.add(row.id);
             await writer.add(type as ResourceType, redact ? JSON.stringify(repo.redact(JSON.parse(row.content) as Resource)) : row.content);
             exported++;
+            counts.set(type, (counts.get(type) ?? 0) + 1);
           }
           await this.heartbeat(job.id, `${type} (${index + 1} of ${types.length} types): ${exported} resources written`);
         }

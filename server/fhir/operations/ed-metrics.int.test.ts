@@ -132,6 +132,10 @@ describe('Measure/$ed-metrics', () => {
     expect(f?.returns72h).toEqual({ count: 1, rate: 0.3333 });
     expect(f?.acuityMix).toEqual({ '1': 0, '2': 1, '3': 1, '4': 0, '5': 0, unknown: 1 });
     expect(f?.arrivalsByWeekday).toEqual([2, 1, 0, 0, 0, 0, 0]);
+    expect(f?.arrivalsByDay).toEqual([
+      { day: '2026-03-02', count: 2 },
+      { day: '2026-03-03', count: 1 },
+    ]);
     // Ana was in the ED 08:00-12:00, Bo 09:00-11:00 and 17:00-18:00: 7 patient-hours, one alarm.
     expect(m.alarms).toEqual({ alarms: 1, patientHours: 7, perPatientHour: 0.143 });
     expect(m.agents?.steps.triage).toMatchObject({ runs: 2, failed: 0, latency: { n: 2, median: 0.1 } });

@@ -3,18 +3,10 @@ import { join } from 'node:path';
 import { badRequest, forbidden, OperationOutcomeError } from '@medplum/core';
 import type { Bundle, Measure, MeasureReport, Parameters } from '@medplum/fhirtypes';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import {
-  applyTriageTimes,
-  loadAcuity,
-  loadAdmissions,
-  loadAlarms,
-  loadBeds,
-  loadSteps,
-  loadVisits,
-  type Window,
-} from '../analytics/load.ts';
-import { agentMetrics, alarmMetrics, filterVisits, flowMetrics, type MetricFilter } from '../analytics/metrics.ts';
-import { type AllMetrics, REPORT_IDENTIFIER_SYSTEM, toMeasureReports } from '../analytics/reports.ts';
+import { computeMetrics, METRIC_GROUPS as GROUPS, type MetricGroup } from '../analytics/compute.ts';
+import type { Window } from '../analytics/load.ts';
+import type { MetricFilter } from '../analytics/metrics.ts';
+import { REPORT_IDENTIFIER_SYSTEM, toMeasureReports } from '../analytics/reports.ts';
 import type { PostgresRepository } from '../repo.ts';
 import type { RouteDeps } from './routes.ts';
 
@@ -28,8 +20,6 @@ import type { RouteDeps } from './routes.ts';
  * Encounter, Observation and Task without restriction.
  */
 
-export type MetricGroup = 'flow' | 'alarms' | 'agents';
-const GROUPS: MetricGroup[] = ['flow', 'alarms', 'agents'];
 const MAX_SPAN_MS = 400 * 24 * 3600_000;
 const NEEDED_TYPES = ['Encounter', 'Observation', 'Task', 'DetectedIssue', 'Location'];
 
@@ -95,37 +85,6 @@ export function parseMetricsRequest(params: RawParams): MetricsRequest {
     throw new OperationOutcomeError(badRequest('store must be true or false', 'store'));
   }
   return { window: { from, to, timeZone }, filter: { area, acuity }, groups, store: storeText === 'true' };
-}
-
-/** Computes the requested metric groups (each one query set, timed separately by the benchmark). */
-export async function computeMetrics(repo: PostgresRepository, req: MetricsRequest): Promise<AllMetrics> {
-  const wants = (group: MetricGroup) => req.groups.includes(group);
-  const beds = await loadBeds(repo);
-  const earlierWindow = { ...req.window, from: new Date(req.window.from.getTime() - 72 * 3600_000), to: req.window.from };
-  // The reads are independent: run them together, so PostgreSQL works while Node parses.
-  const [all, acuity, steps, alarms, earlier] = await Promise.all([
-    loadVisits(repo, req.window, beds),
-    wants('flow') || wants('agents') ? loadAcuity(repo, req.window) : [],
-    wants('agents') ? loadSteps(repo, req.window) : [],
-    wants('alarms') ? loadAlarms(repo, req.window) : [],
-    wants('flow') ? loadVisits(repo, earlierWindow, beds) : [],
-  ]);
-  const out: AllMetrics = {};
-  if (wants('flow')) {
-    await loadAdmissions(repo, all);
-    applyTriageTimes(all, acuity);
-  }
-  const visits = filterVisits(all, req.filter);
-  if (wants('flow')) {
-    out.flow = flowMetrics(visits, [...earlier, ...all]);
-  }
-  if (wants('alarms')) {
-    out.alarms = alarmMetrics(visits, alarms, req.window.from.getTime(), req.window.to.getTime());
-  }
-  if (wants('agents')) {
-    out.agents = agentMetrics(new Set(visits.map((v) => v.id)), steps, acuity);
-  }
-  return out;
 }
 
 let measures: Measure[] | undefined;

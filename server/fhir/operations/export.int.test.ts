@@ -127,6 +127,22 @@ describe('$export', () => {
     expect(ids(filtered, 'Encounter')).toEqual([encAna.id]);
   });
 
+  test('every export leaves an AuditEvent: who, which types, _since, how many resources', async () => {
+    const since = '2020-01-01T00:00:00.000Z';
+    const manifest = await exportAll(t.medplum, '', `?_type=Patient,Task&_since=${encodeURIComponent(since)}`);
+    const job = manifest.request; // the kick-off URL, recorded as the query
+    const events = await t.medplum.searchResources('AuditEvent', { type: '110106', _count: '50', _sort: '-_lastUpdated' });
+    const event = events.find((e) => Buffer.from(e.entity?.[0]?.query ?? '', 'base64').toString() === job);
+    expect(event).toBeDefined();
+    expect(event?.outcome).toBe('0');
+    expect(event?.agent[0].who?.reference).toBe(`ClientApplication/${t.admin.clientId}`);
+    const detail = Object.fromEntries((event?.entity?.[0]?.detail ?? []).map((d) => [d.type, d.valueString]));
+    expect(detail._since).toBe(since);
+    expect(detail.resources).toBe('4');
+    const perType = Object.fromEntries(event?.entity?.slice(1).map((e) => [e.name, e.detail?.[0]?.valueString]) ?? []);
+    expect(perType).toEqual({ Patient: '2', Task: '2' });
+  });
+
   test('Patient/$export returns the compartment; Group/$export only its members', async () => {
     const all = await contents(t.medplum, await exportAll(t.medplum, 'Patient'));
     expect(ids(all, 'Patient')).toEqual([ana.id, bo.id].sort());
