@@ -8,6 +8,7 @@ import { TrackingBoard } from './board/TrackingBoard.tsx';
 const EncounterChart = lazy(() => import('./chart/EncounterChart.tsx').then((m) => ({ default: m.EncounterChart })));
 const DevicesPage = lazy(() => import('./devices/DevicesPage.tsx').then((m) => ({ default: m.DevicesPage })));
 const AdminPage = lazy(() => import('./admin/AdminPage.tsx').then((m) => ({ default: m.AdminPage })));
+const FamilyPage = lazy(() => import('./family/FamilyPage.tsx').then((m) => ({ default: m.FamilyPage })));
 
 export function App() {
   const medplum = useMedplum();
@@ -26,6 +27,23 @@ export function App() {
         <Route path="/signin" element={<SignInPage />} />
         <Route path="*" element={<Navigate to="/signin" replace state={{ from: location.pathname }} />} />
       </Routes>
+    );
+  }
+  if (profile.resourceType === 'RelatedPerson') {
+    // A family member sees only their status page: no ED navigation, whatever the URL.
+    return (
+      <Suspense
+        fallback={
+          <Center p="xl" role="status" aria-label="Loading">
+            <Loader />
+          </Center>
+        }
+      >
+        <Routes>
+          <Route path="/" element={<FamilyPage />} />
+          <Route path="*" element={<Navigate to="/" replace />} />
+        </Routes>
+      </Suspense>
     );
   }
   return (

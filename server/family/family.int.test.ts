@@ -21,6 +21,7 @@ import type {
   Task,
 } from '@medplum/fhirtypes';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { familyConsent } from '../../test/family-consent.ts';
 import { startTestServer, type TestServer } from '../../test/server.ts';
 import { createUser } from '../auth/admin.ts';
 
@@ -60,26 +61,8 @@ async function failure(p: Promise<unknown>): Promise<{ status: number; text: str
   throw new Error('expected a failure');
 }
 
-function consent(patient: Patient, relatedPerson: RelatedPerson): Consent {
-  return {
-    resourceType: 'Consent',
-    status: 'active',
-    scope: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/consentscope', code: 'patient-privacy' }] },
-    category: [{ coding: [{ system: 'http://loinc.org', code: '59284-0' }] }],
-    patient: { reference: `Patient/${patient.id}` },
-    policyRule: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'OPTIN' }] },
-    provision: {
-      type: 'permit',
-      actor: [
-        {
-          role: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-RoleCode', code: 'FAMMEMB' }] },
-          reference: { reference: `RelatedPerson/${relatedPerson.id}` },
-        },
-      ],
-      purpose: [{ system: 'https://emergisphere.dev/fhir/CodeSystem/consent-purpose', code: 'family-updates' }],
-    },
-  };
-}
+const consent = (patient: Patient, relatedPerson: RelatedPerson): Consent =>
+  familyConsent(`Patient/${patient.id}`, `RelatedPerson/${relatedPerson.id}`);
 
 const invite = (patient: Patient, params: Parameters['parameter']) =>
   doctor.post(doctor.fhirUrl('Patient', patient.id as string, '$invite-family'), { resourceType: 'Parameters', parameter: params });

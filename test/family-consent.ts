@@ -1,0 +1,26 @@
+import type { Consent } from '@medplum/fhirtypes';
+
+/**
+ * The patient's consent to family updates for one family member (docs/ed-data.md, "Family status
+ * page"): without it a family member's login sees nothing.
+ */
+export function familyConsent(patient: string, relatedPerson: string): Consent {
+  return {
+    resourceType: 'Consent',
+    status: 'active',
+    scope: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/consentscope', code: 'patient-privacy' }] },
+    category: [{ coding: [{ system: 'http://loinc.org', code: '59284-0' }] }],
+    patient: { reference: patient },
+    policyRule: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/consentpolicycodes', code: 'hipaa-auth' }] },
+    provision: {
+      type: 'permit',
+      actor: [
+        {
+          role: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-RoleCode', code: 'FAMMEMB' }] },
+          reference: { reference: relatedPerson },
+        },
+      ],
+      purpose: [{ system: 'https://emergisphere.dev/fhir/CodeSystem/consent-purpose', code: 'family-updates' }],
+    },
+  };
+}
