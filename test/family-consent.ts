@@ -1,5 +1,7 @@
 import type { Consent } from '@medplum/fhirtypes';
 
+export const FAMILY_CONSENT_PROFILE = 'https://emergisphere.dev/fhir/StructureDefinition/family-consent';
+
 /**
  * The patient's consent to family updates for one family member (docs/ed-data.md, "Family status
  * page"): without it a family member's login sees nothing.
@@ -7,6 +9,7 @@ import type { Consent } from '@medplum/fhirtypes';
 export function familyConsent(patient: string, relatedPerson: string): Consent {
   return {
     resourceType: 'Consent',
+    meta: { profile: [FAMILY_CONSENT_PROFILE] },
     status: 'active',
     scope: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/consentscope', code: 'patient-privacy' }] },
     category: [{ coding: [{ system: 'http://loinc.org', code: '59284-0' }] }],

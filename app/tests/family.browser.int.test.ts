@@ -152,7 +152,7 @@ describe.skipIf(!chromiumAvailable())('the family status page in a browser', () 
     expect(await family.getByTestId('family-wait').textContent()).toContain('1 ahead in the queue');
     await expect.poll(() => family.getByTestId('family-connection').textContent(), { timeout: STEP_TIMEOUT }).toBe('Live');
     expect(await family.getByRole('link', { name: 'Tracking board' }).count()).toBe(0);
-    expect(await family.innerText('body')).not.toContain('ladder');
+    expect(await family.locator('main').textContent()).not.toContain('ladder');
     // The page fits the phone: nothing wider than the screen.
     expect(await family.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(PHONE.width);
     // Any ED address leads back to the family page.
@@ -197,7 +197,7 @@ describe.skipIf(!chromiumAvailable())('the family status page in a browser', () 
     await signIn(other, t.baseUrl, 'chidi@family.example', FAMILY_PASSWORD, "Bo Okafor's visit");
     await expect.poll(() => other.getByTestId('family-phase').getAttribute('data-phase'), { timeout: STEP_TIMEOUT }).toBe('arrived');
     await other.getByText('No messages yet.').waitFor();
-    const body = await other.innerText('body');
+    const body = (await other.locator('main').textContent()) ?? '';
     for (const secret of ['Ana', 'Rivera', 'Lucia', 'bay 4', 'Osei']) {
       expect(body).not.toContain(secret);
     }

@@ -149,7 +149,11 @@ describe('inviting a family member', () => {
     await t.medplum.createResource(consent(ana, boFather));
     const other = consent(ana, anaSister);
     other.provision = { ...other.provision, purpose: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ActReason', code: 'TREAT' }] };
-    await t.medplum.createResource(other);
+    // Not a family consent: the profile refuses it, and stored without the profile it permits nothing.
+    const invalid = await failure(t.medplum.createResource(other));
+    expect(invalid.status).toBe(400);
+    expect(invalid.text).toMatch(/purpose/);
+    await t.medplum.createResource({ ...other, meta: undefined });
     expect((await failure(invite(ana, [{ name: 'email', valueString: 'lucia@family.example' }]))).text).toMatch(/^No consent on file/);
   });
 

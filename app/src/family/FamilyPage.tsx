@@ -67,7 +67,7 @@ export function FamilyPage() {
   const steps = PHASES.filter((p) => p.code !== (status?.phase === 'admitted' ? 'discharged' : 'admitted'));
   const active = status?.phase ? steps.findIndex((p) => p.code === status.phase) : -1;
   return (
-    <Container size={480} px="sm" py="md">
+    <Container component="main" size={480} px="sm" py="md">
       <Stack gap="md">
         <Group justify="space-between" wrap="nowrap">
           <Title order={1} size="h3">
