@@ -276,7 +276,8 @@ describe('what the family member sees', () => {
     );
     expect(everything).not.toContain(flag.id);
     expect(everything).not.toContain('suspected abuse');
-  });
+    // The first GraphQL query builds the schema: seconds of CPU on a loaded machine.
+  }, 90_000);
 
   test('the websocket pushes the messages released to them, never a restricted one', async () => {
     const received = pushedToFamily;
@@ -376,6 +377,21 @@ describe('$family-status', () => {
     expect((await failure(doctor.get(doctor.fhirUrl('Patient', 'no-such-patient', '$family-status'), { cache: 'no-cache' }))).status).toBe(
       404,
     );
+  });
+});
+
+describe('a restricted visit', () => {
+  test('counts as no visit: $family-status never reports a legally flagged encounter', async () => {
+    const hidden = await t.medplum.createResource<Encounter>({
+      ...visit(bo, 1),
+      meta: { security: [RESTRICTED] },
+      status: 'in-progress',
+    });
+    const s = await status(otherFamily, bo);
+    expect(s.encounter).toBe(`Encounter/${boVisit.id}`);
+    expect(s.phase).toBe('arrived');
+    expect(JSON.stringify(s)).not.toContain(hidden.id);
+    expect((await failure(otherFamily.readResource('Encounter', hidden.id))).status).toBe(404);
   });
 });
 
