@@ -11,7 +11,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { WithId } from '@medplum/core';
 import type { Encounter, Patient, Project, RelatedPerson } from '@medplum/fhirtypes';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser, Page, WebSocketRoute } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { buildApp } from '../../scripts/build-app.ts';
 import { createUser } from '../../server/auth/admin.ts';
@@ -37,6 +37,8 @@ let boVisit: WithId<Encounter>;
 let clinician: Page;
 let family: Page;
 const errors: string[][] = [];
+/** The family page's websocket, proxied so the test can drop it; while `refuse`, reconnections are dropped too. */
+const socket: { route?: WebSocketRoute; refuse: boolean; opened: number } = { refuse: false, opened: 0 };
 
 const shot = (page: Page, name: string) => page.screenshot({ path: join(OUTPUT_DIR, `family-${name}.png`), fullPage: true });
 
@@ -143,6 +145,25 @@ describe.skipIf(!chromiumAvailable())('the family status page in a browser', () 
 
   test('the family member signs in on a phone and sees the phase and the expected wait, and no ED screen', async () => {
     family = await phonePage();
+    await family.routeWebSocket(/\/ws\/subscriptions-r4/, (ws) => {
+      if (socket.refuse) {
+        void ws.close({ code: 1011, reason: 'test: the network is down' });
+        return;
+      }
+      const server = ws.connectToServer();
+      const n = ++socket.opened;
+      ws.onMessage((m) => {
+        log.push(`fam${n} page> ${String(m).slice(0, 120)}`);
+        server.send(m);
+      });
+      server.onMessage((m) => {
+        log.push(`fam${n} server> ${String(m).slice(0, 300)}`);
+        ws.send(m);
+      });
+      ws.onClose(() => log.push(`fam${n} closed by page`));
+      server.onClose(() => log.push(`fam${n} closed by server`));
+      socket.route = ws;
+    });
     await signIn(family, t.baseUrl, 'lucia@family.example', FAMILY_PASSWORD, "Ana Rivera's visit");
     const phase = family.getByTestId('family-phase');
     await expect.poll(() => phase.getAttribute('data-phase'), { timeout: STEP_TIMEOUT }).toBe('arrived');
@@ -190,6 +211,33 @@ describe.skipIf(!chromiumAvailable())('the family status page in a browser', () 
     expect(await message.textContent()).toContain('Kofi Osei');
     expect(await family.evaluate(() => (window as unknown as { notReloaded?: boolean }).notReloaded)).toBe(true);
     await shot(family, 'phone-message');
+  });
+
+  test('a dropped connection is shown, re-established, and what was missed meanwhile appears', async () => {
+    socket.refuse = true;
+    await socket.route?.close({ code: 1011, reason: 'test: the network is down' });
+    await expect.poll(() => family.getByTestId('family-connection').textContent(), { timeout: 10_000 }).toBe('Reconnecting…');
+    await t.medplum.createResource({
+      resourceType: 'Communication',
+      status: 'completed',
+      recipient: [{ reference: `RelatedPerson/${lucia.id}` }],
+      sent: new Date().toISOString(),
+      payload: [{ contentString: 'Sent while your connection was down.' }],
+    });
+    socket.refuse = false;
+    await expect.poll(() => family.getByTestId('family-connection').textContent(), { timeout: STEP_TIMEOUT }).toBe('Live');
+    await family.getByText('Sent while your connection was down.').waitFor({ timeout: 10_000 });
+    expect(await family.evaluate(() => (window as unknown as { notReloaded?: boolean }).notReloaded)).toBe(true);
+    // Live again: the next change arrives through the new socket.
+    await t.medplum.createResource({
+      resourceType: 'Communication',
+      status: 'completed',
+      recipient: [{ reference: `RelatedPerson/${lucia.id}` }],
+      sent: new Date().toISOString(),
+      payload: [{ contentString: 'And this one live again.' }],
+    });
+    await family.getByText('And this one live again.').waitFor({ timeout: 10_000 });
+    await shot(family, 'phone-reconnected');
   });
 
   test('a family member of another patient sees nothing of the first, on the page or through the API', async () => {

@@ -10,6 +10,8 @@ type Connection = 'connecting' | 'live' | 'lost';
 
 /** The wait depends on other patients, whose changes the family is not told of: re-read it this often. */
 const REFRESH_MS = 30_000;
+/** The page's websocket subscriptions: the patient's visit and the messages to this family member. */
+const SUBSCRIPTIONS = 2;
 
 /**
  * The only screen of a family member (a RelatedPerson profile): where the patient is in the visit,
@@ -44,20 +46,24 @@ export function FamilyPage() {
     return () => clearInterval(timer);
   }, [refresh]);
 
+  // Live means both subscriptions are bound again, not merely the socket open: only then is a
+  // re-read after a drop sure to miss nothing (a change between the re-read and the bind would).
+  const bound = useRef(new Set<string>());
   const options = {
-    onWebSocketOpen: () => {
+    onWebSocketClose: () => {
+      wasLost.current = true;
+      bound.current.clear();
+      setConnection('lost');
+    },
+    onSubscriptionConnect: (subscriptionId: string) => {
+      bound.current.add(subscriptionId);
+      if (bound.current.size < SUBSCRIPTIONS) return;
       setConnection('live');
       if (wasLost.current) {
-        // Back after a drop: read what may have changed meanwhile.
         wasLost.current = false;
         refresh();
       }
     },
-    onWebSocketClose: () => {
-      wasLost.current = true;
-      setConnection('lost');
-    },
-    onSubscriptionConnect: () => setConnection((c) => (c === 'connecting' ? 'live' : c)),
   };
   // Exactly the criteria the family-member role may subscribe to (server-config/roles/family-member.json).
   useSubscription(`Encounter?subject=${patientRef}`, refresh, options);
