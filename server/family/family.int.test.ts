@@ -8,6 +8,7 @@
 import { MedplumClient, type WithId } from '@medplum/core';
 import type {
   Bundle,
+  CapabilityStatement,
   Communication,
   Consent,
   Encounter,
@@ -331,6 +332,9 @@ describe('$family-status', () => {
     expect(s.patientsAhead).toBe(2);
     expect(s.waitBasis).toBe('throughput');
     expect(s.expectedWaitMinutes).toBe(90);
+    const metadata = (await t.medplum.get(t.medplum.fhirUrl('metadata'))) as CapabilityStatement;
+    const patientOps = metadata.rest?.[0].resource?.find((r) => r.type === 'Patient')?.operation?.map((o) => o.name);
+    expect(patientOps).toEqual(expect.arrayContaining(['invite-family', 'family-status']));
     const raw = JSON.stringify(await family.get(family.fhirUrl('Patient', ana.id, '$family-status'), { cache: 'no-cache' }));
     expect(raw).not.toMatch(/police|assault|Restricted|esi/i);
   });
