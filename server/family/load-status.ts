@@ -1,4 +1,4 @@
-import type { Filter, SortRule, WithId } from '@medplum/core';
+import type { SortRule, WithId } from '@medplum/core';
 import type { Encounter, Patient, ServiceRequest } from '@medplum/fhirtypes';
 import type { PostgresRepository } from '../fhir/repo.ts';
 import { type FamilyPhase, familyPhase, PHASE_LABELS, providerStart } from './phase.ts';
@@ -46,7 +46,10 @@ export async function loadFamilyStatus(system: PostgresRepository, patientRef: s
   const patientName = name ? [name.given?.join(' '), name.family].filter(Boolean).join(' ') : undefined;
   const visits = await system.searchResources<Encounter>({
     resourceType: 'Encounter',
-    filters: [{ code: 'subject', operator: 'eq', value: patientRef } as Filter, { code: 'class', operator: 'eq', value: 'EMER' } as Filter],
+    filters: [
+      { code: 'subject', operator: 'eq', value: patientRef },
+      { code: 'class', operator: 'eq', value: 'EMER' },
+    ],
     sortRules: byArrivalDesc,
     count: 20,
   });
@@ -58,12 +61,12 @@ export async function loadFamilyStatus(system: PostgresRepository, patientRef: s
   const [admissions, orders] = await Promise.all([
     system.searchResources<Encounter>({
       resourceType: 'Encounter',
-      filters: [{ code: 'part-of', operator: 'eq', value: ref } as Filter],
+      filters: [{ code: 'part-of', operator: 'eq', value: ref }],
       count: 10,
     }),
     system.searchResources<ServiceRequest>({
       resourceType: 'ServiceRequest',
-      filters: [{ code: 'encounter', operator: 'eq', value: ref } as Filter],
+      filters: [{ code: 'encounter', operator: 'eq', value: ref }],
       count: 200,
     }),
   ]);
@@ -82,14 +85,17 @@ async function waitFor(system: PostgresRepository, me: WithId<Encounter>, now: D
     system.searchResources<Encounter>({
       resourceType: 'Encounter',
       filters: [
-        { code: 'class', operator: 'eq', value: 'EMER' } as Filter,
-        { code: 'status', operator: 'eq', value: 'arrived,triaged' } as Filter,
+        { code: 'class', operator: 'eq', value: 'EMER' },
+        { code: 'status', operator: 'eq', value: 'arrived,triaged' },
       ],
       count: MAX_QUEUE,
     }),
     system.searchResources<Encounter>({
       resourceType: 'Encounter',
-      filters: [{ code: 'class', operator: 'eq', value: 'EMER' } as Filter, { code: 'date', operator: 'ge', value: since } as Filter],
+      filters: [
+        { code: 'class', operator: 'eq', value: 'EMER' },
+        { code: 'date', operator: 'ge', value: since },
+      ],
       sortRules: byArrivalDesc,
       count: MAX_QUEUE,
     }),
