@@ -21,7 +21,9 @@ import { registerEverythingRoutes } from './fhir/operations/everything.ts';
 import { registerExpandRoutes } from './fhir/operations/expand.ts';
 import { registerExpandProfileRoutes } from './fhir/operations/expand-profile.ts';
 import { registerExportRoutes } from './fhir/operations/export.ts';
+import { registerFamilyStatusRoutes } from './fhir/operations/family-status.ts';
 import { registerHistoryRoutes } from './fhir/operations/history.ts';
+import { registerInviteFamilyRoutes } from './fhir/operations/invite-family.ts';
 import { buildCapabilityStatement } from './fhir/operations/metadata.ts';
 import { registerOcrRoutes } from './fhir/operations/ocr.ts';
 import { registerValidateRoutes } from './fhir/operations/validate.ts';
@@ -317,6 +319,8 @@ export async function createApp(deps: AppDeps): Promise<App> {
     runner: { audit: (event) => deps.security.audit.record(event) },
   });
   registerEdMetricsRoutes(fastify, { ...routeDeps, repo: newRepo });
+  registerFamilyStatusRoutes(fastify, { ...routeDeps, repo: newRepo });
+  registerInviteFamilyRoutes(fastify, { ...routeDeps, repo: newRepo, invalidateAuth: () => deps.security.auth.invalidate() });
   registerOcrRoutes(fastify, routeDeps);
   const catalog = new TerminologyCatalog(profiles.others);
   registerExpandRoutes(fastify, { ...routeDeps, terminology: catalog });

@@ -123,6 +123,11 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
     if (subscriptions.willListen && options.listen !== false) {
       // Every instance hears of every write to a Bot, Project or membership: caches live long.
       subscriptions.onResourceChange((type, id) => bots.resourceChanged(type, id));
+      // A family member's access hangs on a Consent (server/family/consent.ts): a revoked consent
+      // must not live on in a cached context.
+      subscriptions.onResourceChange((type) => {
+        if (type === 'Consent' || type === 'RelatedPerson' || type === '*') auth.invalidate();
+      });
       bots.followChangeFeed();
       if (settings.cron) {
         const scheduler = new CronScheduler({ pool, executor: bots, logger, owner: subscriptions.owner });

@@ -19,6 +19,7 @@ const ResourcePage = lazy(() => import('./workspace/ResourcePage.tsx').then((m) 
 const VersionPage = lazy(() => import('./workspace/VersionPage.tsx').then((m) => ({ default: m.VersionPage })));
 const CreateResourcePage = lazy(() => import('./workspace/CreateResourcePage.tsx').then((m) => ({ default: m.CreateResourcePage })));
 const BatchPage = lazy(() => import('./workspace/BatchPage.tsx').then((m) => ({ default: m.BatchPage })));
+const FamilyPage = lazy(() => import('./family/FamilyPage.tsx').then((m) => ({ default: m.FamilyPage })));
 
 export function App() {
   const medplum = useMedplum();
@@ -37,6 +38,23 @@ export function App() {
         <Route path="/signin" element={<SignInPage />} />
         <Route path="*" element={<Navigate to="/signin" replace state={{ from: location.pathname }} />} />
       </Routes>
+    );
+  }
+  if (profile.resourceType === 'RelatedPerson') {
+    // A family member sees only their status page: no ED navigation, whatever the URL.
+    return (
+      <Suspense
+        fallback={
+          <Center p="xl" role="status" aria-label="Loading">
+            <Loader />
+          </Center>
+        }
+      >
+        <Routes>
+          <Route path="/" element={<FamilyPage />} />
+          <Route path="*" element={<Navigate to="/" replace />} />
+        </Routes>
+      </Suspense>
     );
   }
   // The server refuses these APIs to anyone else; the app does not offer the pages either.

@@ -48,13 +48,22 @@ export function watchErrors(page: Page): string[] {
   return errors;
 }
 
-/** Signs in through Medplum's SignInForm (email, then password; PKCE code exchange underneath). */
-export async function signIn(page: Page, baseUrl: string, email: string, password: string): Promise<void> {
+/**
+ * Signs in through Medplum's SignInForm (email, then password; PKCE code exchange underneath) and
+ * waits for the landing page's heading (the tracking board for staff).
+ */
+export async function signIn(
+  page: Page,
+  baseUrl: string,
+  email: string,
+  password: string,
+  landing: string | RegExp = 'Tracking board',
+): Promise<void> {
   await page.goto(baseUrl);
   await page.waitForURL(/\/signin/);
   await page.getByLabel('Email', { exact: false }).first().fill(email);
   await page.getByRole('button', { name: 'Continue' }).click();
   await page.locator('input[name="password"]').fill(password);
   await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.getByRole('heading', { name: 'Tracking board' }).waitFor();
+  await page.getByRole('heading', { name: landing }).waitFor();
 }

@@ -29,6 +29,7 @@ import type {
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { deployBots } from '../../scripts/deploy-bots.ts';
 import { createUser } from '../../server/auth/admin.ts';
+import { familyConsent } from '../../test/family-consent.ts';
 import { startTestServer, type TestServer } from '../../test/server.ts';
 import { deployFixtureAgents, waitFor } from '../../test/workflow-agents.ts';
 import { ES, STEP_CODES, stepOf } from '../lib/workflow.ts';
@@ -123,7 +124,7 @@ beforeAll(async () => {
     birthDate: '1996-02-03',
     gender: 'male',
   });
-  await createUser(t.server.app.repo(), project, {
+  const brother = await createUser(t.server.app.repo(), project, {
     email: 'brother@example.org',
     password: PASSWORD,
     firstName: 'Marc',
@@ -132,6 +133,7 @@ beforeAll(async () => {
     profileType: 'RelatedPerson',
     parameters: { patient: ref(patient) },
   });
+  await m.createResource(familyConsent(ref(patient), brother.profile?.reference as string));
   family = await login('brother@example.org');
 }, 180_000);
 

@@ -1,6 +1,7 @@
 import { MedplumClient, type WithId } from '@medplum/core';
 import type { AuditEvent, Claim, Communication, Device, Encounter, Observation, Organization, Patient, Project } from '@medplum/fhirtypes';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { familyConsent } from '../../test/family-consent.ts';
 import { startTestServer, type TestServer } from '../../test/server.ts';
 import { createClient, createUser } from './admin.ts';
 
@@ -19,7 +20,7 @@ let claim: WithId<Claim>;
 const PASSWORD = 'correct horse battery staple';
 
 async function userClient(role: string, email: string, parameters?: Record<string, string>, profileType?: 'RelatedPerson') {
-  await createUser(t.server.app.repo(), project, {
+  const membership = await createUser(t.server.app.repo(), project, {
     email,
     password: PASSWORD,
     firstName: 'Test',
@@ -28,6 +29,10 @@ async function userClient(role: string, email: string, parameters?: Record<strin
     parameters,
     profileType,
   });
+  if (profileType === 'RelatedPerson' && parameters?.patient) {
+    // A family member sees anything only with the patient's consent on file.
+    await t.medplum.createResource(familyConsent(parameters.patient, membership.profile?.reference as string));
+  }
   const medplum = new MedplumClient({ baseUrl: t.baseUrl, cacheTime: 0 });
   const login = await medplum.startLogin({ email, password: PASSWORD });
   await medplum.processCode(login.code as string);

@@ -56,7 +56,16 @@ export interface PolicyVariables {
   [name: string]: string | undefined;
 }
 
-export function variablesFrom(profile: string | undefined, parameters: ProjectMembershipAccessParameter[] = []): PolicyVariables {
+/**
+ * The variables of one grant. `%patient` is the profile when it is a Patient, else the patient a
+ * RelatedPerson profile belongs to (`relatedPatient`, RelatedPerson.patient); for a family member
+ * that record wins over a membership parameter, so a stale parameter cannot widen access.
+ */
+export function variablesFrom(
+  profile: string | undefined,
+  parameters: ProjectMembershipAccessParameter[] = [],
+  relatedPatient?: string,
+): PolicyVariables {
   const vars: PolicyVariables = { profile };
   if (profile?.startsWith('Patient/')) {
     vars.patient = profile;
@@ -65,6 +74,9 @@ export function variablesFrom(profile: string | undefined, parameters: ProjectMe
     if (p.name) {
       vars[p.name] = p.valueReference?.reference ?? p.valueString;
     }
+  }
+  if (profile?.startsWith('RelatedPerson/') && relatedPatient) {
+    vars.patient = relatedPatient;
   }
   return vars;
 }

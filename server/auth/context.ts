@@ -14,4 +14,6 @@ export interface AuthContext {
   subject: string;
   scope: string;
   policy: CompiledPolicy;
+  /** For a family member (RelatedPerson profile) with the patient's consent on file: `Patient/<id>`. */
+  familyOf?: string;
 }

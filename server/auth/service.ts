@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { badRequest, OperationOutcomeError, unauthorized as unauthorizedOutcome, type WithId } from '@medplum/core';
 import type { AccessPolicy, ClientApplication, OperationOutcome, Project, ProjectMembership, Reference, User } from '@medplum/fhirtypes';
 import type pg from 'pg';
+import { familyStanding } from '../family/consent.ts';
 import type { PostgresRepository } from '../fhir/repo.ts';
 import { compilePolicies, type PolicyVariables, variablesFrom } from './access-policy.ts';
 import type { AuthContext } from './context.ts';
@@ -390,18 +391,25 @@ export class AuthService {
     }
     const project = await repo.readReference<Project>(membership.project as Reference<Project>);
     const profileRef = membership.profile?.reference as string;
+    // A family member acts for RelatedPerson.patient, and only while the patient's consent is on
+    // file: without it every grant is dropped, so revoking the Consent cuts reads, searches and
+    // websocket notifications alike (the context cache is cleared on every Consent write).
+    const family = profileRef?.startsWith('RelatedPerson/')
+      ? await familyStanding(repo, profileRef.slice('RelatedPerson/'.length))
+      : undefined;
+    const familyCut = profileRef?.startsWith('RelatedPerson/') && !family?.consented;
     const policies: { policy: AccessPolicy; vars: PolicyVariables }[] = [];
-    if (membership.accessPolicy?.reference) {
+    if (membership.accessPolicy?.reference && !familyCut) {
       policies.push({
         policy: await repo.readReference<AccessPolicy>(membership.accessPolicy as Reference<AccessPolicy>),
-        vars: variablesFrom(profileRef),
+        vars: variablesFrom(profileRef, [], family?.patient),
       });
     }
-    for (const access of membership.access ?? []) {
+    for (const access of familyCut ? [] : (membership.access ?? [])) {
       if (access.policy?.reference) {
         policies.push({
           policy: await repo.readReference<AccessPolicy>(access.policy as Reference<AccessPolicy>),
-          vars: variablesFrom(profileRef, access.parameter),
+          vars: variablesFrom(profileRef, access.parameter, family?.patient),
         });
       }
     }
@@ -413,7 +421,8 @@ export class AuthService {
       profile: { reference: profileRef, display: membership.profile?.display },
       subject: membership.user?.reference as string,
       scope: login.scope,
-      policy: compilePolicies(policies, !!membership.admin),
+      policy: familyCut ? { admin: false, rules: [] } : compilePolicies(policies, !!membership.admin),
+      ...(family?.consented ? { familyOf: family.patient } : {}),
     };
   }
 }

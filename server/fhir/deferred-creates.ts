@@ -1,6 +1,7 @@
 import type { WithId } from '@medplum/core';
 import type { Resource } from '@medplum/fhirtypes';
 import { buildIndexRows, INDEX_KINDS, INDEX_TABLES } from './indexer.ts';
+import { NAMED_IN_NOTIFY_SQL } from './outbox-notify.ts';
 
 /** A create decided inside a database transaction whose rows are not written yet. */
 export interface DeferredCreate {
@@ -41,7 +42,7 @@ export const INSERT_DEFERRED_SQL = `WITH
   o AS (INSERT INTO subscription_outbox (resource_type, id, version_id, previous_version_id, interaction)
     SELECT resource_type, id, version_id, NULL, 'create' FROM x WHERE resource_type <> 'AuditEvent'
     RETURNING pg_notify('subscription_outbox',
-      CASE WHEN resource_type IN ('Bot', 'Project', 'ProjectMembership') THEN resource_type || '/' || id ELSE resource_type END)),
+      CASE WHEN resource_type IN ${NAMED_IN_NOTIFY_SQL} THEN resource_type || '/' || id ELSE resource_type END)),
   g AS (UPDATE subscription_state SET generation = generation + 1 WHERE EXISTS (SELECT 1 FROM x WHERE resource_type = 'Subscription')),
   ${indexCtes()}
 SELECT count(*) AS n FROM x`;

@@ -28,6 +28,7 @@ describe('fhir-profiles/profiles', () => {
       'device-vital-sign',
       'ed-encounter',
       'esi-observation',
+      'family-consent',
       'legal-report-detectedissue',
       'news2-observation',
       'workflow-task',

@@ -44,6 +44,7 @@ import {
 import { type BaseDefinitions, baseDefinitionLookup, withBaseDefinitions } from './base-definitions.ts';
 import { DeferredCreates, deferredInsertParams, INSERT_DEFERRED_SQL } from './deferred-creates.ts';
 import { buildIndexRows, INDEX_KINDS, INDEX_TABLES, type IndexRows } from './indexer.ts';
+import { NAMED_IN_NOTIFY_SQL } from './outbox-notify.ts';
 import { SqlParams } from './search/conditions.ts';
 import { executeSearch, executeSearchByReference } from './search/execute.ts';
 import { criteriaCondition, matchesCriteria, matchingIds } from './search/policy.ts';
@@ -158,12 +159,13 @@ function indexDeleteCtes(guard: string): string {
 // row for the subscription workers, and wakes them with NOTIFY (delivered at commit). A write to a
 // Subscription also bumps the generation that tells every instance to reload its Subscription cache;
 // the NOTIFY of a Bot, Project or ProjectMembership names it, so every instance's bot runtime drops
-// what it cached about it (code, secrets, membership).
+// what it cached about it (code, secrets, membership); that of a Consent or RelatedPerson too, so
+// every instance drops cached auth contexts (a family member's access hangs on the patient's consent).
 function outboxCte(interaction: 'create' | 'update' | 'delete', previousVersion: string): string {
   return `
   o AS (INSERT INTO subscription_outbox (resource_type, id, version_id, previous_version_id, interaction)
     SELECT $1, $2, $3, ${previousVersion}, '${interaction}' FROM r WHERE $1 <> 'AuditEvent'
-    RETURNING pg_notify('subscription_outbox', CASE WHEN $1 IN ('Bot', 'Project', 'ProjectMembership') THEN $1 || '/' || $2 ELSE $1 END))`;
+    RETURNING pg_notify('subscription_outbox', CASE WHEN $1 IN ${NAMED_IN_NOTIFY_SQL} THEN $1 || '/' || $2 ELSE $1 END))`;
 }
 
 const GENERATION_CTE = 'g AS (UPDATE subscription_state SET generation = generation + 1 WHERE EXISTS (SELECT 1 FROM r))';

@@ -12,6 +12,7 @@ import type {
   Patient,
   Practitioner,
   Reference,
+  RelatedPerson,
   Resource,
   Task,
 } from '@medplum/fhirtypes';
@@ -119,7 +120,7 @@ export function refId(ref: Reference | undefined, type: string): string | undefi
   return s?.startsWith(`${type}/`) ? s.slice(type.length + 1) : undefined;
 }
 
-export function humanName(patient: Patient | Practitioner | undefined): string | undefined {
+export function humanName(patient: Patient | Practitioner | RelatedPerson | undefined): string | undefined {
   const n = patient?.name?.[0];
   if (!n) return undefined;
   if (n.text) return n.text;

@@ -18,6 +18,7 @@ import { ageOf, esiOfEncounter, humanName, sexOf } from '../board/board-data.ts'
 import { EsiBadge } from '../board/TrackingBoard.tsx';
 import { COMMUNICATION_CATEGORY_SYSTEM, STEP_SYSTEM } from '../codes.ts';
 import { STEP_STATUS_COLOURS } from '../theme.ts';
+import { FamilyPanel } from './FamilyPanel.tsx';
 import { type ChartData, loadChart, timeline } from './load-chart.ts';
 import { VitalsCharts } from './VitalsCharts.tsx';
 
@@ -105,6 +106,7 @@ export function EncounterChart() {
           </List>
         </Alert>
       )}
+      {clinician && patient && <FamilyPanel patient={patient} encounter={encounter} />}
       <Tabs defaultValue="summary" keepMounted={false}>
         <Tabs.List>
           <Tabs.Tab value="summary">Summary</Tabs.Tab>

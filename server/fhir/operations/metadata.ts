@@ -15,6 +15,11 @@ const TYPE_OPERATIONS: Record<string, { name: string; definition: string }[]> = 
   StructureDefinition: [
     { name: 'expand-profile', definition: 'https://medplum.com/fhir/OperationDefinition/StructureDefinition-expand-profile' },
   ],
+  // The family status page's (docs/ed-data.md, "Family status page").
+  Patient: [
+    { name: 'invite-family', definition: 'https://emergisphere.dev/fhir/OperationDefinition/Patient-invite-family' },
+    { name: 'family-status', definition: 'https://emergisphere.dev/fhir/OperationDefinition/Patient-family-status' },
+  ],
 };
 
 /**
