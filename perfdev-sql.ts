@@ -1,0 +1,10 @@
+import { parseSearchRequest } from '@medplum/core';
+import { buildSearchQuery } from './server/fhir/search/execute.ts';
+import { loadBaseDefinitions } from './server/fhir/definitions.ts';
+loadBaseDefinitions();
+const req = parseSearchRequest(process.argv[2]);
+const q = buildSearchQuery({ options: {}, ctx: { fhirBaseUrl: 'http://x/fhir/R4/' } } as any, req, undefined);
+let sql = `SELECT r.content FROM resource r WHERE ${q.where} ORDER BY ${q.orderBy} LIMIT 21 OFFSET 0`;
+const vals = q.params.values;
+sql = sql.replace(/\$(\d+)/g, (_, n) => { const v = vals[Number(n) - 1]; return Array.isArray(v) ? `'{${v.join(',')}}'` : typeof v === 'number' ? String(v) : `'${String(v).replace(/'/g, "''")}'`; });
+console.log(sql);
