@@ -45,6 +45,7 @@ import { buildIndexRows, INDEX_KINDS, INDEX_TABLES, type IndexRows } from './ind
 import { SqlParams } from './search/conditions.ts';
 import { executeSearch, executeSearchByReference } from './search/execute.ts';
 import { criteriaCondition, matchesCriteria, matchingIds } from './search/policy.ts';
+import type { SearchStatements } from './search/statements.ts';
 import { ResourceValidator, Terminology } from './validation.ts';
 
 /** Shared, immutable dependencies of every repository instance. */
@@ -66,6 +67,8 @@ export interface RepositoryContext {
   auditReady?: () => Promise<void>;
   /** The W3C traceparent of the active trace, when tracing is on (server/ops/tracing.ts). */
   traceparent?: () => string | undefined;
+  /** Search SELECTs run as prepared statements under these names (search/statements.ts); absent: unnamed. */
+  searchStatements?: SearchStatements;
 }
 
 /** Per-request options that change how the repository behaves. */
@@ -340,6 +343,12 @@ export class PostgresRepository extends FhirRepository {
     } catch (err) {
       throw classify(err, this.ctx.logger);
     }
+  }
+
+  /** A search SELECT, as a prepared statement when its shape has a name (search/statements.ts). */
+  async searchQuery<R extends pg.QueryResultRow>(sql: string, params: unknown[]): Promise<pg.QueryResult<R>> {
+    const name = this.ctx.searchStatements?.nameFor(sql);
+    return name ? this.prepared<R>(name, sql, params) : this.query<R>(sql, params);
   }
 
   /**
