@@ -29,6 +29,12 @@ const LAST_SEEN_EVERY_MS = 60_000;
 const SWEEP_LOOKBACK_MINUTES = 3;
 /** Devices (and patients) the sweep checks at once. */
 const SWEEP_PARALLEL = 8;
+/**
+ * The sweep stops starting new checks after this long, well within the bot's 30 s timeout: a run
+ * that overran would have its worker replaced, failing the critical-reading checks running beside it.
+ * Devices are taken in random order, so under load each is still reached within a few ticks.
+ */
+const SWEEP_BUDGET_MS = 15_000;
 
 export interface MonitorResult {
   patient?: string;
@@ -285,7 +291,14 @@ export async function checkAllDevices(medplum: MedplumClient): Promise<MonitorRe
   const results: MonitorResult[] = [];
   const active = new Map<string, Reference<Device>>();
   const recent = Date.parse(now) - SWEEP_LOOKBACK_MINUTES * 60_000;
-  await inBatches(devices, SWEEP_PARALLEL, async (device) => {
+  const deadline = Date.now() + SWEEP_BUDGET_MS;
+  let skipped = 0;
+  const shuffled = devices.map((d) => ({ d, k: Math.random() })).sort((a, b) => a.k - b.k);
+  await inBatches(shuffled, SWEEP_PARALLEL, async ({ d: device }) => {
+    if (Date.now() > deadline) {
+      skipped++;
+      return;
+    }
     let current: Device = device;
     const inUse = device.status !== 'inactive' && device.status !== 'entered-in-error';
     const newest = inUse ? await newestReading(medplum, device, now) : undefined;
@@ -298,6 +311,10 @@ export async function checkAllDevices(medplum: MedplumClient): Promise<MonitorRe
     results.push(await checkDevice(medplum, current, now));
   });
   await inBatches([...active], SWEEP_PARALLEL, async ([patient, device]) => {
+    if (Date.now() > deadline) {
+      skipped++;
+      return;
+    }
     const findings = await sweepTrends(medplum, patient, now);
     if (findings.length === 0) return;
     const { decisions, written } = await raiseAlerts(medplum, patient, findings, {
@@ -308,6 +325,7 @@ export async function checkAllDevices(medplum: MedplumClient): Promise<MonitorRe
     });
     results.push({ patient, critical: findings.some((f) => f.severity === 'critical'), decisions: summarize(decisions), written });
   });
+  if (skipped > 0) console.log(`[warn] sweep out of time: ${skipped} device/patient check(s) left to the next tick`);
   return results;
 }
 
