@@ -29,6 +29,7 @@ import { registerOcrRoutes } from './fhir/operations/ocr.ts';
 import { registerValidateRoutes } from './fhir/operations/validate.ts';
 import { internalError, PostgresRepository, type RepositoryContext, type RepositoryOptions } from './fhir/repo.ts';
 import { installSearchRoutes } from './fhir/search/routes.ts';
+import { SearchStatements } from './fhir/search/statements.ts';
 import { TerminologyCatalog } from './fhir/terminology/catalog.ts';
 import { ResourceValidator, Terminology } from './fhir/validation.ts';
 import { checkBundle, checkFhirBody, checkPaging, preferences, splitFhirUrl } from './http/fhir-request.ts';
@@ -125,6 +126,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     auditReady: () => deps.security.audit.indexPending(),
     traceparent: deps.ops?.tracing ? () => deps.ops?.tracing?.currentTraceparent() : undefined,
     baseDefinitions: new BaseDefinitions(),
+    searchStatements: new SearchStatements(),
   };
   const newRepo = (options: RepositoryOptions = {}): PostgresRepository => new PostgresRepository(repoContext, options);
   const repoFor = (request: FastifyRequest, options: RepositoryOptions = {}): PostgresRepository => {

@@ -1,12 +1,15 @@
 /**
  * The smart health device agent. Inputs:
- * - a vital-sign Observation from a device (its Subscription) → assess the patient's latest vitals
- *   (NEWS2, thresholds, trends); a critical finding raises a Flag and a DetectedIssue, pages the
- *   on-call team and starts `emergency_device`; repeated alarms are de-duplicated;
+ * - a vital-sign Observation from a device that could raise an alert (its Subscription leaves out
+ *   quiet readings, whose own NEWS2 sub-score is 0: reading-filter.ts says why that is safe) →
+ *   assess the patient's latest vitals (NEWS2, thresholds, trends); a critical finding raises a Flag
+ *   and a DetectedIssue, pages the on-call team and starts `emergency_device`; repeated alarms are
+ *   de-duplicated;
  * - a Device (updated, e.g. its battery) → its health (battery, silence);
  * - a workflow Task for the `smart-device` step → see step.ts;
- * - a cron run (`{}`, the Bot, or `{ "action": "device-health" }`) → every linked device's health,
- *   which is how a device that stopped sending is noticed.
+ * - a cron run every minute (`{}`, the Bot, or `{ "action": "device-health" }`) → every linked
+ *   device's health and last-seen time (which is how a device that stopped sending is noticed), and
+ *   the trends that quiet readings can end (monitor.ts: checkAllDevices).
  */
 import type { BotEvent, MedplumClient } from '@medplum/core';
 import type { Device, Observation, Task } from '@medplum/fhirtypes';

@@ -1,6 +1,7 @@
 /**
  * The smart-device agent's reads and writes: checking a patient's vital signs when a device sends
- * one, checking devices' health, and keeping a device's last-seen time current.
+ * one that could raise an alert (its Subscription leaves quiet readings out, see reading-filter.ts),
+ * and the periodic sweep: devices' health, their last-seen time, and the trends quiet readings can end.
  */
 import { getStatus, type MedplumClient, OperationOutcomeError } from '@medplum/core';
 import type { Bundle, Device, Encounter, Flag, Observation, Patient, Reference } from '@medplum/fhirtypes';
@@ -12,12 +13,28 @@ import { assessVitals, type VitalsAssessment } from './assess.ts';
 import { checkDeviceHealth, DEVICE_LAST_SEEN_EXTENSION, deviceStatus } from './device-health.ts';
 import { DEVICE_ALERT_SYSTEM, openAlertsFromFlags } from './fhir.ts';
 import type { Finding } from './findings.ts';
+import { SWEEP_TRENDS } from './reading-filter.ts';
+import { detectTrends, type TrendRule } from './trends.ts';
+import { extractSamples, LOINC, VITAL_CODES } from './vitals.ts';
 
 const ON_CALL_SYSTEM = `${ES}/on-call`;
 /** Vital signs this old still count for the current set and for trends. */
 const WINDOW_MINUTES = 60;
 /** The Device's last-seen time is written at most this often (the Observations themselves are the record). */
 const LAST_SEEN_EVERY_MS = 60_000;
+/**
+ * The sweep (cron, every minute) checks trends at readings this recent; older ones were checked by
+ * an earlier sweep. A few minutes of overlap cover a late or skipped tick.
+ */
+const SWEEP_LOOKBACK_MINUTES = 3;
+/** Devices (and patients) the sweep checks at once. */
+const SWEEP_PARALLEL = 8;
+/**
+ * The sweep stops starting new checks after this long, well within the bot's 30 s timeout: a run
+ * that overran would have its worker replaced, failing the critical-reading checks running beside it.
+ * Devices are taken in random order, so under load each is still reached within a few ticks.
+ */
+const SWEEP_BUDGET_MS = 15_000;
 
 export interface MonitorResult {
   patient?: string;
@@ -162,20 +179,24 @@ export async function checkObservation(medplum: MedplumClient, observation: Obse
   return { patient, critical: assessment.critical, decisions: summarize(decisions), written, rationale: assessment.rationale };
 }
 
-/** Records when the device last sent data, at most once a minute; a concurrent update is fine to lose. */
-export async function touchLastSeen(medplum: MedplumClient, device: Device, seen: string): Promise<void> {
+/**
+ * Records when the device last sent data, at most once a minute; a concurrent update is fine to
+ * lose. Returns the updated Device when it wrote one.
+ */
+export async function touchLastSeen(medplum: MedplumClient, device: Device, seen: string): Promise<Device | undefined> {
   const previous = device.extension?.find((e) => e.url === DEVICE_LAST_SEEN_EXTENSION)?.valueDateTime;
   if (previous && Date.parse(seen) - Date.parse(previous) < LAST_SEEN_EVERY_MS) {
-    return;
+    return undefined;
   }
   const extension = [
     ...(device.extension ?? []).filter((e) => e.url !== DEVICE_LAST_SEEN_EXTENSION),
     { url: DEVICE_LAST_SEEN_EXTENSION, valueDateTime: seen },
   ];
   try {
-    await medplum.updateResource<Device>({ ...device, extension }, { headers: { 'If-Match': `W/"${device.meta?.versionId}"` } });
+    return await medplum.updateResource<Device>({ ...device, extension }, { headers: { 'If-Match': `W/"${device.meta?.versionId}"` } });
   } catch (err) {
     if (!(err instanceof OperationOutcomeError && getStatus(err.outcome) === 412)) throw err;
+    return undefined;
   }
 }
 
@@ -195,13 +216,121 @@ export async function checkDevice(medplum: MedplumClient, device: Device, now = 
   return { patient, critical: false, decisions: summarize(decisions), written };
 }
 
-/** The periodic sweep: every device linked to a patient. */
+/**
+ * The newest reading the device sent since it was last seen (or within a day), which the sweep
+ * uses for silence and last-seen now that quiet readings do not run the bot.
+ */
+async function newestReading(medplum: MedplumClient, device: Device, now: string): Promise<Observation | undefined> {
+  const known = deviceStatus(device).lastSeen;
+  const dayAgo = Date.parse(now) - 86_400_000;
+  const since = new Date(known ? Math.max(Date.parse(known), dayAgo) : dayAgo).toISOString();
+  return medplum.searchOne('Observation', { device: `Device/${device.id}`, date: `ge${since}`, _sort: '-date' }, { cache: 'no-cache' });
+}
+
+const observationTime = (obs: Observation): string | undefined =>
+  obs.effectiveDateTime ?? obs.effectiveInstant ?? obs.effectivePeriod?.end ?? obs.issued;
+
+/**
+ * The trend rules a quiet reading can end (reading-filter.ts), at the patient's newest simple
+ * reading of each parameter from the last SWEEP_LOOKBACK_MINUTES: one search for that reading and
+ * one for the extreme value in the rule's window before it (both indexed, one row each), instead
+ * of running the bot on every reading.
+ */
+export async function sweepTrends(
+  medplum: MedplumClient,
+  patient: string,
+  now: string,
+  rules: TrendRule[] = SWEEP_TRENDS,
+): Promise<Finding[]> {
+  const since = new Date(Date.parse(now) - SWEEP_LOOKBACK_MINUTES * 60_000).toISOString();
+  const findings: Finding[] = [];
+  for (const rule of rules) {
+    const code = Object.entries(VITAL_CODES)
+      .filter(([, v]) => v.key === rule.parameter)
+      .map(([c]) => `${LOINC}|${c}`)
+      .join(',');
+    const last = await medplum.searchOne(
+      'Observation',
+      new URLSearchParams({ subject: patient, code, date: `ge${since}`, _sort: '-date' }),
+      { cache: 'no-cache' },
+    );
+    const lastTime = last && observationTime(last);
+    if (!last || !lastTime) continue;
+    const from = new Date(Date.parse(lastTime) - rule.withinMinutes * 60_000).toISOString();
+    const extreme = await medplum.searchOne(
+      'Observation',
+      new URLSearchParams([
+        ['subject', patient],
+        ['code', code],
+        ['date', `ge${from}`],
+        ['date', `le${lastTime}`],
+        ['_sort', rule.direction === 'fall' ? '-value-quantity' : 'value-quantity'],
+      ]),
+      { cache: 'no-cache' },
+    );
+    if (!extreme || extreme.id === last.id) continue;
+    findings.push(...detectTrends(extractSamples([extreme, last]).samples, [rule]));
+  }
+  return findings;
+}
+
+/** The evidence behind a finding from the sweep ("Observation/id", without a component or sample suffix). */
+const evidenceOf = (findings: Finding[]): Reference<Observation>[] =>
+  [...new Set(findings.flatMap((f) => (f.source?.startsWith('Observation/') ? [f.source.split(/[#[]/)[0]] : [])))].map((reference) => ({
+    reference,
+  }));
+
+/**
+ * The periodic sweep: every device linked to a patient — its last-seen time (kept on the Device),
+ * battery and silence — and, for patients whose device sent data lately, the trends that quiet
+ * readings can end. A few devices at a time, so a large ward stays within the bot's timeout.
+ */
 export async function checkAllDevices(medplum: MedplumClient): Promise<MonitorResult[]> {
   const devices = await medplum.searchResources('Device', { 'patient:missing': 'false', _count: '1000' }, { cache: 'no-cache' });
   const now = new Date().toISOString();
   const results: MonitorResult[] = [];
-  for (const device of devices) {
-    results.push(await checkDevice(medplum, device, now));
-  }
+  const active = new Map<string, Reference<Device>>();
+  const recent = Date.parse(now) - SWEEP_LOOKBACK_MINUTES * 60_000;
+  const deadline = Date.now() + SWEEP_BUDGET_MS;
+  let skipped = 0;
+  const shuffled = devices.map((d) => ({ d, k: Math.random() })).sort((a, b) => a.k - b.k);
+  await inBatches(shuffled, SWEEP_PARALLEL, async ({ d: device }) => {
+    if (Date.now() > deadline) {
+      skipped++;
+      return;
+    }
+    let current: Device = device;
+    const inUse = device.status !== 'inactive' && device.status !== 'entered-in-error';
+    const newest = inUse ? await newestReading(medplum, device, now) : undefined;
+    const seen = newest && observationTime(newest);
+    if (seen) {
+      current = (await touchLastSeen(medplum, device, seen)) ?? device;
+      const patient = device.patient?.reference;
+      if (patient && Date.parse(seen) >= recent) active.set(patient, { reference: `Device/${device.id}` });
+    }
+    results.push(await checkDevice(medplum, current, now));
+  });
+  await inBatches([...active], SWEEP_PARALLEL, async ([patient, device]) => {
+    if (Date.now() > deadline) {
+      skipped++;
+      return;
+    }
+    const findings = await sweepTrends(medplum, patient, now);
+    if (findings.length === 0) return;
+    const { decisions, written } = await raiseAlerts(medplum, patient, findings, {
+      now,
+      device,
+      rationale: `Trend check of the newest readings: ${findings.map((f) => f.text).join('; ')}`,
+      evidence: evidenceOf(findings),
+    });
+    results.push({ patient, critical: findings.some((f) => f.severity === 'critical'), decisions: summarize(decisions), written });
+  });
+  if (skipped > 0) console.log(`[warn] sweep out of time: ${skipped} device/patient check(s) left to the next tick`);
   return results;
+}
+
+async function inBatches<T>(items: T[], size: number, work: (item: T) => Promise<void>): Promise<void> {
+  for (let i = 0; i < items.length; i += size) {
+    await Promise.all(items.slice(i, i + size).map(work));
+  }
 }

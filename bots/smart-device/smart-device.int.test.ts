@@ -7,6 +7,7 @@
 import { resolve } from 'node:path';
 import { MedplumClient, type WithId } from '@medplum/core';
 import type {
+  AuditEvent,
   Bundle,
   CareTeam,
   Communication,
@@ -19,6 +20,7 @@ import type {
   Practitioner,
   Project,
   RequestGroup,
+  Subscription,
 } from '@medplum/fhirtypes';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { deployBots } from '../../scripts/deploy-bots.ts';
@@ -26,6 +28,7 @@ import { createClient } from '../../server/auth/admin.ts';
 import { startTestServer, type TestServer } from '../../test/server.ts';
 import { waitFor } from '../../test/workflow-agents.ts';
 import { ES } from '../lib/workflow.ts';
+import { DEVICE_LAST_SEEN_EXTENSION } from './device-health.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const LOINC = 'http://loinc.org';
@@ -36,6 +39,7 @@ let org: WithId<Organization>;
 let first: WithId<Practitioner>;
 let second: WithId<Practitioner>;
 let communicationBot: string;
+let smartDeviceBot: string;
 
 function vital(device: Device, patient: Patient, code: string, value: number, ucum: string, minutesAgo: number): Observation {
   return {
@@ -86,6 +90,7 @@ beforeAll(async () => {
   t = await startTestServer({ subscriptions: { backoffBaseMs: 100, backoffMaxMs: 500 } });
   const deployed = await deployBots(t.medplum, { rootDir: ROOT, only: ['workflow', 'smart-device', 'communication'] });
   communicationBot = deployed.find((b) => b.name === 'communication')?.id as string;
+  smartDeviceBot = deployed.find((b) => b.name === 'smart-device')?.id as string;
   org = await t.medplum.createResource<Organization>({ resourceType: 'Organization', name: 'Acme Monitors' });
   const { client, secret } = await createClient(t.server.app.repo(), t.server.bootstrap.project as WithId<Project>, {
     name: 'Acme monitors',
@@ -214,5 +219,89 @@ describe('a deteriorating device stream', () => {
     expect(flags.code.text).toMatch(/battery 8 %/);
     const other = await t.medplum.createResource<Device>({ resourceType: 'Device', status: 'active', serialNumber: 'OTHER-1' });
     await expect(integrator.updateResource<Device>({ ...other, serialNumber: 'hacked' })).rejects.toThrow();
+  }, 60_000);
+});
+
+describe('what runs the bot', () => {
+  /** Posts readings one by one (each its own create), returning their ids. */
+  async function postEach(observations: Observation[]): Promise<string[]> {
+    const ids: string[] = [];
+    for (const o of observations) ids.push((await integrator.createResource<Observation>(o)).id as string);
+    return ids;
+  }
+
+  /** The smart-device bot's runs for an Observation: its Subscription's delivery AuditEvents. */
+  async function botRuns(observationId: string): Promise<AuditEvent[]> {
+    const subs = (await t.medplum.searchResources('Subscription', { _count: '100' }, { cache: 'no-cache' })) as Subscription[];
+    const sub = subs.find((s) => s.criteria?.startsWith('Observation?') && s.channel.endpoint === `Bot/${smartDeviceBot}`);
+    expect(sub).toBeDefined();
+    const events = (await t.medplum.searchResources(
+      'AuditEvent',
+      { entity: `Subscription/${sub?.id}`, _count: '1000' },
+      { cache: 'no-cache' },
+    )) as AuditEvent[];
+    return events.filter((e) => e.entity?.some((x) => x.what?.reference?.startsWith(`Observation/${observationId}/_history/`)));
+  }
+
+  test('a normal reading does not run the bot; one that raises a NEWS2 sub-score does, through the real Subscription', async () => {
+    const { patient, device } = await wornDevice('OX-2001');
+    const [quietHr, quietSpo2, raisedHr] = await postEach([
+      vital(device, patient, '8867-4', 76, '/min', 2),
+      vital(device, patient, '59408-5', 98, '%', 2),
+      vital(device, patient, '8867-4', 96, '/min', 1), // NEWS2 pulse 1: could raise the aggregate
+    ]);
+    const runs = await waitFor(
+      async () => {
+        const found = await botRuns(raisedHr);
+        return found.length > 0 ? found : undefined;
+      },
+      20_000,
+      'the bot run for the raised heart rate',
+    );
+    expect(runs[0].outcome).toBe('0');
+    // Deliveries are dispatched in commit order: the earlier quiet readings would have run by now.
+    expect(await botRuns(quietHr)).toHaveLength(0);
+    expect(await botRuns(quietSpo2)).toHaveLength(0);
+    expect(await flagsOf(patient)).toHaveLength(0);
+  }, 60_000);
+
+  test('the sweep raises a trend that stays within normal values (critical: a page), and keeps the Device last seen', async () => {
+    const { patient, device } = await wornDevice('OX-2002');
+    // Both systolic pressures score 0 in NEWS2; the fall of 50 mmHg in half an hour is critical.
+    const readings = [vital(device, patient, '8480-6', 200, 'mm[Hg]', 30), vital(device, patient, '8480-6', 150, 'mm[Hg]', 0)];
+    const [, newest] = await postEach(readings);
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(await botRuns(newest)).toHaveLength(0);
+    expect(await flagsOf(patient)).toHaveLength(0);
+
+    const result = (await t.medplum.executeBot(smartDeviceBot, { action: 'device-health' }, 'application/json')) as {
+      alerts: { patient?: string; written: string[] }[];
+    };
+    const mine = result.alerts.find((a) => a.patient === `Patient/${patient.id}`);
+    expect(mine?.written.some((w) => w.startsWith('Flag/'))).toBe(true);
+    const flags = await flagsOf(patient);
+    expect(flags.map((f) => f.code.coding?.[0]?.code)).toEqual(['trend:sbp-falling']);
+    expect(flags[0].code.text).toMatch(/systolic BP falling: 200 → 150/);
+    const issue = (await t.medplum.searchResources(
+      'DetectedIssue',
+      { patient: `Patient/${patient.id}` },
+      { cache: 'no-cache' },
+    )) as DetectedIssue[];
+    expect(issue[0].evidence?.[0]?.detail?.map((d) => d.reference)).toContain(`Observation/${newest}`);
+    await waitFor(
+      async () => (await pagesTo(first)).find((c) => c.subject?.reference === `Patient/${patient.id}`),
+      20_000,
+      'the page for the trend',
+    );
+
+    const seen = (await t.medplum.readResource('Device', device.id, { cache: 'no-cache' })).extension?.find(
+      (e) => e.url === DEVICE_LAST_SEEN_EXTENSION,
+    )?.valueDateTime;
+    expect(seen).toBe(readings[1].effectiveDateTime);
+
+    // The next sweep finds the same trend open: no second alert.
+    await t.medplum.executeBot(smartDeviceBot, { action: 'device-health' }, 'application/json');
+    expect(await flagsOf(patient)).toHaveLength(1);
+    expect(await t.medplum.searchResources('DetectedIssue', { patient: `Patient/${patient.id}` }, { cache: 'no-cache' })).toHaveLength(1);
   }, 60_000);
 });

@@ -48,6 +48,7 @@ import { NAMED_IN_NOTIFY_SQL } from './outbox-notify.ts';
 import { SqlParams } from './search/conditions.ts';
 import { executeSearch, executeSearchByReference } from './search/execute.ts';
 import { criteriaCondition, matchesCriteria, matchingIds } from './search/policy.ts';
+import type { SearchStatements } from './search/statements.ts';
 import { ResourceValidator, Terminology } from './validation.ts';
 
 /** Shared, immutable dependencies of every repository instance. */
@@ -71,6 +72,8 @@ export interface RepositoryContext {
   traceparent?: () => string | undefined;
   /** The base R4 StructureDefinitions/SearchParameters, searchable as in Medplum (base-definitions.ts). */
   baseDefinitions?: BaseDefinitions;
+  /** Search SELECTs run as prepared statements under these names (search/statements.ts); absent: unnamed. */
+  searchStatements?: SearchStatements;
 }
 
 /** Per-request options that change how the repository behaves. */
@@ -398,6 +401,12 @@ export class PostgresRepository extends FhirRepository {
     } catch (err) {
       throw classify(err, this.ctx.logger);
     }
+  }
+
+  /** A search SELECT, as a prepared statement when its shape has a name (search/statements.ts). */
+  async searchQuery<R extends pg.QueryResultRow>(sql: string, params: unknown[]): Promise<pg.QueryResult<R>> {
+    const name = this.ctx.searchStatements?.nameFor(sql);
+    return name ? this.prepared<R>(name, sql, params) : this.query<R>(sql, params);
   }
 
   /**

@@ -504,7 +504,7 @@ export class SubscriptionEngine {
         if (!matched) continue;
         if (sub.fhirPath) {
           try {
-            if (!matchesFhirPath(sub.fhirPath, subject, row.interaction === 'delete' ? undefined : previous)) continue;
+            if (!matchesFhirPath(sub.fhirPathAtom ?? sub.fhirPath, subject, row.interaction === 'delete' ? undefined : previous)) continue;
           } catch (err) {
             this.deps.logger.warn({ subscription: sub.id, err: normalizeErrorString(err) }, 'FHIRPath criteria failed');
             continue;

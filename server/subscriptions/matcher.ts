@@ -1,5 +1,6 @@
 import {
   evalFhirPathTyped,
+  type FhirPathAtom,
   type Filter,
   getSearchParameterDetails,
   getSearchParameters,
@@ -127,8 +128,11 @@ async function matchVersionInTempTables(
   }
 }
 
-/** Medplum's FHIRPath criteria: true only when the expression yields `true`. */
-export function matchesFhirPath(expression: string, current: Resource, previous: Resource | undefined): boolean {
+/**
+ * Medplum's FHIRPath criteria: true only when the expression yields `true`. Subscriptions pass the
+ * expression parsed once (parseSubscription): parsing is most of the cost for a short resource.
+ */
+export function matchesFhirPath(expression: string | FhirPathAtom, current: Resource, previous: Resource | undefined): boolean {
   const value = evalFhirPathTyped(expression, [toTypedValue(current)], {
     '%current': toTypedValue(current),
     '%previous': toTypedValue(previous ?? {}),

@@ -1,4 +1,4 @@
-import { type Filter, getExtension, normalizeErrorString, parseSearchRequest } from '@medplum/core';
+import { type FhirPathAtom, type Filter, getExtension, normalizeErrorString, parseFhirPath, parseSearchRequest } from '@medplum/core';
 import type { Subscription } from '@medplum/fhirtypes';
 import { compileMemoryCriteria, type MemoryCriteria } from './matcher.ts';
 
@@ -24,6 +24,8 @@ export interface ActiveSubscription {
   /** undefined: every interaction. */
   interactions?: Set<string>;
   fhirPath?: string;
+  /** fhirPath, parsed when the cache loads. */
+  fhirPathAtom?: FhirPathAtom;
   maxAttempts: number;
   successCodes?: [number, number][];
   secret?: string;
@@ -72,13 +74,21 @@ export function parseSubscription(resource: Subscription & { id: string }): Acti
   }
   const interactionExts = (resource.extension ?? []).filter((e) => e.url === EXT.interaction && e.valueCode);
   const max = getExtension(resource, EXT.maxAttempts)?.valueInteger;
+  const fhirPath = getExtension(resource, EXT.fhirPath)?.valueString;
+  let fhirPathAtom: FhirPathAtom | undefined;
+  try {
+    fhirPathAtom = fhirPath ? parseFhirPath(fhirPath) : undefined;
+  } catch (err) {
+    throw new Error(`Invalid FHIRPath criteria: ${normalizeErrorString(err)}`);
+  }
   return {
     id: resource.id,
     resource,
     resourceType: search.resourceType,
     filters: search.filters ?? [],
     interactions: interactionExts.length ? new Set(interactionExts.map((e) => e.valueCode as string)) : undefined,
-    fhirPath: getExtension(resource, EXT.fhirPath)?.valueString,
+    fhirPath,
+    fhirPathAtom,
     maxAttempts: max && max > 0 ? max : DEFAULT_MAX_ATTEMPTS,
     successCodes: parseSuccessCodes(getExtension(resource, EXT.successCodes)?.valueString),
     secret: getExtension(resource, EXT.secret)?.valueString,

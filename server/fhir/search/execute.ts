@@ -324,7 +324,7 @@ export async function executeSearch<T extends Resource>(
   if (count > 0) {
     const values = [...q.params.values, count + 1, offset];
     const n = q.params.values.length;
-    const { rows } = await repo.query<{ content: string }>(
+    const { rows } = await repo.searchQuery<{ content: string }>(
       `SELECT r.content FROM resource r WHERE ${q.where} ORDER BY ${q.orderBy} LIMIT $${n + 1} OFFSET $${n + 2}`,
       values,
     );

@@ -1,0 +1,27 @@
+import { createHash } from 'node:crypto';
+
+/**
+ * Names under which search SELECTs run as prepared statements. A search of a given shape (its SQL
+ * text: every value is a bind parameter) is planned once per connection and then, when PostgreSQL
+ * finds its generic plan no worse than custom ones, not planned again: for a small indexed search
+ * planning costs more than running it (measured on `Observation?code=&subject=`: ~1 ms of planning
+ * against ~0.3 ms of execution). Only the first `capacity` shapes get a name, so a client inventing
+ * new shapes cannot grow every connection's statement cache without bound; the rest run unnamed.
+ */
+export class SearchStatements {
+  private readonly names = new Map<string, string>();
+  private readonly capacity: number;
+
+  constructor(capacity = 500) {
+    this.capacity = capacity;
+  }
+
+  nameFor(sql: string): string | undefined {
+    let name = this.names.get(sql);
+    if (name === undefined && this.names.size < this.capacity) {
+      name = `search_${createHash('sha256').update(sql).digest('hex').slice(0, 24)}`;
+      this.names.set(sql, name);
+    }
+    return name;
+  }
+}
