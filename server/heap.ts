@@ -7,7 +7,7 @@ import { setFlagsFromString } from 'node:v8';
  * would sit at ~200 MB instead of ~150 MB. Request handling allocates short-lived objects, for
  * which the small young generation only means more frequent, equally cheap scavenges.
  * `HEAP_YOUNG_GROWTH=default` leaves V8's behaviour alone. Imported first by the process entry
- * (server/index.ts), before anything allocates.
+ * (server/main.ts, loaded by server/index.ts), before anything allocates.
  */
 if (process.env.HEAP_YOUNG_GROWTH !== 'default') {
   setFlagsFromString('--semi-space-growth-factor=1');
