@@ -145,6 +145,9 @@ export async function checkObservation(medplum: MedplumClient, observation: Obse
       ['subject', patient],
       ['category', 'vital-signs'],
       ['date', `ge${since}`],
+      // The vitals as they stood when this reading was taken: a later reading (often quiet, so never
+      // sent to this agent) must not hide it — under load this run may start seconds after it.
+      ['date', `le${effective}`],
       ['_count', '500'],
       ['_include', 'Observation:patient'],
       ['_include', 'Observation:device'],

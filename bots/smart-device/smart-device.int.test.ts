@@ -265,6 +265,23 @@ describe('what runs the bot', () => {
     expect(await flagsOf(patient)).toHaveLength(0);
   }, 60_000);
 
+  test('a critical reading is assessed as of its own time: a later normal reading stored before its run does not hide it', async () => {
+    const { patient, device } = await wornDevice('OX-2003');
+    // One transaction: when the agent runs for the desaturation, the recovery a minute later is stored.
+    await post([vital(device, patient, '59408-5', 84, '%', 2), vital(device, patient, '59408-5', 98, '%', 1)]);
+    const flags = await waitFor(
+      async () => {
+        const found = await flagsOf(patient);
+        return found.some((f) => /spo2/i.test(f.code.coding?.[0]?.code ?? '')) ? found : undefined;
+      },
+      20_000,
+      'the SpO2 alert of the desaturation',
+    );
+    expect(flags.length).toBeGreaterThan(0);
+    const pages = await t.medplum.searchResources('CommunicationRequest', { subject: `Patient/${patient.id}` }, { cache: 'no-cache' });
+    expect(pages.length).toBeGreaterThan(0);
+  }, 60_000);
+
   test('the sweep raises a trend that stays within normal values (critical: a page), and keeps the Device last seen', async () => {
     const { patient, device } = await wornDevice('OX-2002');
     // Both systolic pressures score 0 in NEWS2; the fall of 50 mmHg in half an hour is critical.
