@@ -53,7 +53,8 @@ test('a demo shift fills the ED: desk and HL7 arrivals, vitals, wearables, disch
   expect(devices).toHaveLength(stats.wearables);
   const followUps: ServiceRequest[] = await medplum.searchResources('ServiceRequest', { _count: '100' });
   expect(followUps).toHaveLength(stats.followUps);
-});
+  // A whole simulated shift through the bots: ~12 s on a quiet 2-core machine, more under load.
+}, 90_000);
 
 test('the README tour example message (npm run hl7:send) is accepted and registers the patient', async () => {
   const client = new MllpClient({ host: '127.0.0.1', port: stack.port });
