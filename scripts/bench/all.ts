@@ -1,4 +1,4 @@
-// `npm run bench:all`: every benchmark of the project, one after another as child processes (each
+// `npm run bench` (or `npm run bench:all`): every benchmark of the project, one after another as child processes (each
 // starts its own server and database), with short durations where a benchmark lets us set them;
 // then ONE table of every figure next to its target, and the machine it ran on.
 //

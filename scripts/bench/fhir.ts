@@ -1,6 +1,6 @@
 // FHIR server throughput/latency benchmark.
 //
-//   node scripts/bench/fhir.ts            (npm run bench)
+//   node scripts/bench/fhir.ts            (npm run bench:fhir)
 //
 // Starts `node server/index.ts` as a child process on a fresh scratch database (created on the
 // local PostgreSQL and dropped at the end), loads it from this process with autocannon at
