@@ -1,5 +1,5 @@
 import type { PostgresRepository } from '../repo.ts';
-import { dayAfter, epochMs, FILTERED_VISITS, summaryColumns, windowParams } from './facts.ts';
+import { aggregateQuery, dayAfter, FILTERED_VISITS, summaryColumns, windowParams } from './facts.ts';
 import type { Window } from './load.ts';
 import { type AgentMetrics, type MetricFilter, rate, type StepMetrics, summaryOf } from './metrics.ts';
 
@@ -28,14 +28,16 @@ interface OverrideRow {
   same: string;
 }
 
+/** Per step: runs, ended, failed and skipped counts, and the latency percentiles of completed runs (latency_ms: migration 0012). */
 async function stepsFromFacts(repo: PostgresRepository, params: unknown[]): Promise<AgentMetrics['steps']> {
-  const { rows } = await repo.query<StepRow>(
+  const { rows } = await aggregateQuery<StepRow>(
+    repo,
     `WITH ${FILTERED_VISITS}
      SELECT s.step, count(*) AS runs,
        count(*) FILTER (WHERE s.status IN ('completed', 'failed', 'cancelled')) AS ended,
        count(*) FILTER (WHERE s.status = 'failed') AS failed,
        count(*) FILTER (WHERE s.status = 'cancelled') AS skipped,
-       ${summaryColumns('lat', `${epochMs('s.ended')} - ${epochMs('s.started')}`, `s.status = 'completed'`)}
+       ${summaryColumns('lat', 's.latency_ms', `s.status = 'completed'`)}
      FROM ed_step_fact s JOIN v ON v.id = s.encounter
      WHERE s.authored >= $1 AND s.authored < $5
      GROUP BY s.step`,
@@ -57,7 +59,8 @@ async function stepsFromFacts(repo: PostgresRepository, params: unknown[]): Prom
 
 async function overridesFromFacts(repo: PostgresRepository, params: unknown[]): Promise<AgentMetrics['overrides']> {
   // Per visit and kind (automated or override), the level of the earliest ESI Observation.
-  const { rows } = await repo.query<OverrideRow>(
+  const { rows } = await aggregateQuery<OverrideRow>(
+    repo,
     `WITH ${FILTERED_VISITS},
      firsts AS (SELECT DISTINCT ON (a.encounter, a.override) a.encounter, a.override, a.level
                 FROM ed_acuity_fact a JOIN v ON v.id = a.encounter

@@ -1,5 +1,5 @@
 import type { PostgresRepository } from '../repo.ts';
-import { epochMs, FILTERED_VISITS, windowParams } from './facts.ts';
+import { aggregateQuery, epochMs, FILTERED_VISITS, windowParams } from './facts.ts';
 import type { Window } from './load.ts';
 import type { AlarmMetrics, MetricFilter } from './metrics.ts';
 
@@ -14,7 +14,8 @@ export async function alarmsFromFacts(
   filter: MetricFilter,
   bedsInArea: string[] | undefined,
 ): Promise<AlarmMetrics> {
-  const { rows } = await repo.query<{ stay_ms: string; alarms: string }>(
+  const { rows } = await aggregateQuery<{ stay_ms: string; alarms: string }>(
+    repo,
     `WITH ${FILTERED_VISITS},
      s AS MATERIALIZED (
        SELECT patient, greatest(arrival, $1::timestamptz) AS s, least(coalesce(departure, $2::timestamptz), $2::timestamptz) AS e

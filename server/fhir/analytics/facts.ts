@@ -1,3 +1,5 @@
+import type { QueryResult, QueryResultRow } from 'pg';
+import type { PostgresRepository } from '../repo.ts';
 import type { Window } from './load.ts';
 import type { MetricFilter } from './metrics.ts';
 
@@ -36,7 +38,7 @@ export function windowParams(w: Window, filter: MetricFilter, bedsInArea: string
 export const dayAfter = (w: Window): string => new Date(w.to.getTime() + DAY_MS).toISOString();
 
 /** `v`: the ED visits that arrived in the window and pass the filter (filterVisits() in SQL). */
-export const FILTERED_VISITS = `v AS MATERIALIZED (
+export const FILTERED_VISITS = `v AS (
   SELECT * FROM ed_visit_fact WHERE arrival >= $1 AND arrival < $2
     AND ($3::text[] IS NULL OR bed = ANY($3::text[])) AND ($4::int[] IS NULL OR esi = ANY($4::int[])))`;
 
@@ -44,4 +46,21 @@ export const FILTERED_VISITS = `v AS MATERIALIZED (
 export function bedsInArea(beds: Map<string, { area?: string; zone?: string }>, area: string | undefined): string[] | undefined {
   if (!area) return undefined;
   return [...beds].filter(([, b]) => b.area === area || b.zone === area).map(([id]) => id);
+}
+
+/**
+ * Runs one aggregate query over the facts in its own transaction without JIT compilation: on
+ * queries of this size it costs more than it saves (tens of milliseconds per query, and seconds
+ * when a join's row estimate goes wrong and the planner also asks for inlining and optimisation).
+ * SET LOCAL semantics (set_config(..., true)): the pooled connection gets its setting back at commit.
+ */
+export function aggregateQuery<R extends QueryResultRow>(
+  repo: PostgresRepository,
+  sql: string,
+  params: unknown[],
+): Promise<QueryResult<R>> {
+  return repo.withTransaction(async (tx) => {
+    await tx.query(`SELECT set_config('jit', 'off', true)`);
+    return tx.query<R>(sql, params);
+  });
 }

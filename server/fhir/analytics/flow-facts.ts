@@ -1,5 +1,5 @@
 import type { PostgresRepository } from '../repo.ts';
-import { dayAfter, epochMs, FILTERED_VISITS, summaryColumns, windowParams } from './facts.ts';
+import { aggregateQuery, dayAfter, epochMs, FILTERED_VISITS, summaryColumns, windowParams } from './facts.ts';
 import type { Window } from './load.ts';
 import { type FlowMetrics, type MetricFilter, RETURN_WINDOW, rate, type Summary, summaryOf } from './metrics.ts';
 
@@ -42,12 +42,11 @@ export async function flowFromFacts(
   // d: each visit with its triage time (the first ESI Observation in the window or the day after),
   // admission, the latest departure (or arrival) of the same patient's earlier visits (from 72 h
   // before the window, unfiltered, as countReturns() reads them) and its local arrival time.
-  const { rows } = await repo.query<FlowRow>(
+  const { rows } = await aggregateQuery<FlowRow>(
+    repo,
     `WITH ${FILTERED_VISITS},
-     t AS (SELECT a.encounter, min(a.at) AS at FROM ed_acuity_fact a
-           WHERE a.at >= $1 AND a.at < $5 AND a.encounter IN (SELECT id FROM v) GROUP BY a.encounter),
-     adm AS (SELECT a.visit, min(a.start) AS start FROM ed_admission_fact a
-             WHERE a.visit IN (SELECT id FROM v) GROUP BY a.visit),
+     t AS (SELECT encounter, min(at) AS at FROM ed_acuity_fact WHERE at >= $1 AND at < $5 GROUP BY encounter),
+     adm AS (SELECT visit, min(start) AS start FROM ed_admission_fact GROUP BY visit),
      prev AS (SELECT id, max(coalesce(departure, arrival)) OVER (PARTITION BY patient ORDER BY arrival
                 RANGE BETWEEN UNBOUNDED PRECEDING AND '1 microsecond' PRECEDING) AS left_at
               FROM ed_visit_fact WHERE arrival >= $1::timestamptz - $7::int8 * interval '1 millisecond' AND arrival < $2 AND patient <> ''),
