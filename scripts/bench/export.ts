@@ -14,6 +14,9 @@
 //   BENCH_RUNS=3             timed runs per metrics query (the median is reported)
 //   BENCH_KEEP_DB=1          leave the loaded database in place (for EXPLAIN); drop it yourself
 //   BENCH_ADMIN_URL          admin URL of the local PostgreSQL (default postgres://postgres@127.0.0.1:5432/postgres)
+//   BENCH_FACTS_ONLY=100000  skip the resource load: fill the ED fact tables with that many synthetic
+//                            visits straight from generate_series (lib/synthetic-ed-facts.ts), time
+//                            the metric queries only (no $export); the table says "synthetic facts"
 import type { Resource } from '@medplum/fhirtypes';
 import pg from 'pg';
 import { migrate } from '../../server/db/migrate.ts';
@@ -25,10 +28,12 @@ import { cpuSnapshot, setBenchDatabase } from './lib/cpu.ts';
 import { rng } from './lib/data.ts';
 import { ADMIN_URL, assertLocal, createDatabase, dropDatabase, scratchName } from './lib/pg.ts';
 import { REPO_ROOT, startServerProcess } from './lib/server-process.ts';
+import { factCounts, fillSyntheticFacts } from './lib/synthetic-ed-facts.ts';
 import { type Check, fmtMs, fmtRate, log, printChecks, printTable } from './lib/table.ts';
 
 const num = (v: string | undefined, d: number): number => (v && Number.isFinite(Number(v)) && Number(v) > 0 ? Number(v) : d);
-const ENCOUNTERS = Math.floor(num(process.env.BENCH_ENCOUNTERS, 10_000));
+const FACTS_ONLY = process.env.BENCH_FACTS_ONLY ? Math.floor(num(process.env.BENCH_FACTS_ONLY, 100_000)) : undefined;
+const ENCOUNTERS = FACTS_ONLY ?? Math.floor(num(process.env.BENCH_ENCOUNTERS, 10_000));
 const RUNS = Math.floor(num(process.env.BENCH_RUNS, 3));
 const QUERY_TARGET_MS = 1000;
 const EXPORT_TARGET = 5000;
@@ -41,18 +46,14 @@ const MIN = 60_000;
 const HOUR = 60 * MIN;
 const YEAR_START = Date.parse('2025-01-01T00:00:00Z');
 
-const iso = (ms: number) => new Date(ms).toISOString();
-const esiCoding = (level: number) => ({ coding: [{ system: `${ES}/CodeSystem/esi`, code: String(level) }] });
+const spanMs = (encounters: number) => Math.max(1, Math.round((encounters / 100_000) * 365)) * 24 * HOUR;
+const BEDS = Array.from({ length: 30 }, (_, i) => `bench-bed-${i}`);
 
-/** The visits of one batch, with everything written about them. */
-function* dataset(encounters: number): Generator<Resource[]> {
-  const rand = rng(42);
-  const span = Math.max(1, Math.round((encounters / 100_000) * 365)) * 24 * HOUR;
-  const patients = Math.max(1, Math.floor(encounters * 0.7));
-  const beds = Array.from({ length: 30 }, (_, i) => `bench-bed-${i}`);
-  const fixed: Resource[] = [
+/** The ED area and its beds, in three zones. */
+function locations(): Resource[] {
+  return [
     { resourceType: 'Location', id: 'bench-ed', name: 'ED', physicalType: { coding: [{ code: 'wa' }] } },
-    ...beds.map(
+    ...BEDS.map(
       (id, i): Resource => ({
         resourceType: 'Location',
         id,
@@ -62,6 +63,20 @@ function* dataset(encounters: number): Generator<Resource[]> {
         type: [{ coding: [{ system: `${ES}/CodeSystem/bed-zone`, code: ZONES[i % 3] }] }],
       }),
     ),
+  ];
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+const esiCoding = (level: number) => ({ coding: [{ system: `${ES}/CodeSystem/esi`, code: String(level) }] });
+
+/** The visits of one batch, with everything written about them. */
+function* dataset(encounters: number): Generator<Resource[]> {
+  const rand = rng(42);
+  const span = spanMs(encounters);
+  const patients = Math.max(1, Math.floor(encounters * 0.7));
+  const beds = BEDS;
+  const fixed: Resource[] = [
+    ...locations(),
     ...Array.from(
       { length: patients },
       (_, i): Resource => ({ resourceType: 'Patient', id: `bench-p-${i}`, name: [{ family: `Patient ${i}` }] }),
@@ -178,6 +193,28 @@ async function load(url: string): Promise<number> {
   return total;
 }
 
+/** Synthetic facts (no resources but the Locations): see lib/synthetic-ed-facts.ts. */
+async function loadFactsOnly(url: string): Promise<number> {
+  const pool = new pg.Pool({ connectionString: url, max: 1 });
+  try {
+    await bulkInsertNew(
+      pool,
+      locations().map((r) => stampNew(r)),
+    );
+  } finally {
+    await pool.end();
+  }
+  const started = Date.now();
+  await fillSyntheticFacts(url, { visits: ENCOUNTERS, from: new Date(YEAR_START), spanMs: spanMs(ENCOUNTERS), beds: BEDS, steps: STEPS });
+  const counts = await factCounts(url);
+  log(
+    `synthetic facts in ${((Date.now() - started) / 1000).toFixed(1)} s: ${Object.entries(counts)
+      .map(([t, n]) => `${t} ${n.toLocaleString('en-US')}`)
+      .join(', ')}`,
+  );
+  return Object.values(counts).reduce((a, b) => a + b, 0);
+}
+
 async function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; value: T }> {
   const start = performance.now();
   const value = await fn();
@@ -196,8 +233,8 @@ async function main(): Promise<void> {
   }
   await migrate(url);
   loadProfiles(`${REPO_ROOT}fhir-profiles`);
-  log(`generating ${ENCOUNTERS.toLocaleString('en-US')} ED visits`);
-  const resources = await load(url);
+  log(`generating ${ENCOUNTERS.toLocaleString('en-US')} ED visits${FACTS_ONLY ? ' as synthetic fact rows' : ''}`);
+  const resources = FACTS_ONLY ? await loadFactsOnly(url) : await load(url);
 
   const creds = await credentialsFor(url);
   const server = await startServerProcess({ databaseUrl: url, env: serverEnv(creds), logLevel: 'warn' });
@@ -253,10 +290,14 @@ async function main(): Promise<void> {
     });
   }
   printTable(
-    `Measure/$ed-metrics (${arrivals.toLocaleString('en-US')} visits in the period, median of ${RUNS})`,
+    `Measure/$ed-metrics (${arrivals.toLocaleString('en-US')} visits in the period${FACTS_ONLY ? ', SYNTHETIC FACTS from generate_series, no resources' : ''}, median of ${RUNS})`,
     ['Query', 'Median', 'Max', 'CPU, median (server + PostgreSQL)'],
     rows,
   );
+  if (FACTS_ONLY) {
+    printChecks(`ED analytics on ${ENCOUNTERS.toLocaleString('en-US')} synthetic visits (fact tables only; $export not run)`, checks);
+    return;
+  }
 
   const { ms: exportMs, value: manifest } = await timed(async () => {
     const kick = await fetch(`${server.fhirUrl}$export`, { headers: { ...headers, Prefer: 'respond-async' } });

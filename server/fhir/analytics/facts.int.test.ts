@@ -24,12 +24,17 @@ const QUERIES: Omit<MetricsQuery, 'groups'>[] = [
     filter: { acuity: [2, 3] },
   },
   { window: { from: new Date('2026-03-03T00:00:00Z'), to: new Date('2026-03-04T00:00:00Z'), timeZone: 'UTC' }, filter: {} },
+  // Returns against visits before the window (the 72 h look-back), in a zone west of UTC.
+  { window: { from: new Date('2026-03-04T00:00:00Z'), to: new Date('2026-03-05T00:00:00Z'), timeZone: 'America/New_York' }, filter: {} },
+  { window: { from: new Date(`${DAY}T00:00:00Z`), to: new Date('2026-03-05T00:00:00Z'), timeZone: 'UTC' }, filter: { area: 'resus' } },
 ];
 
 async function both(): Promise<{ facts: AllMetrics; resources: AllMetrics }[]> {
   const repo = t.server.app.repo();
   const out = [];
-  for (const q of QUERIES) {
+  // The area filter by the area Location's id, too (known once the Locations exist).
+  const byArea = { window: QUERIES[0].window, filter: { area: area.id, acuity: [2, 3, 4] } };
+  for (const q of [...QUERIES, byArea]) {
     const query = { ...q, groups: ['flow', 'alarms', 'agents'] } as MetricsQuery;
     out.push({ facts: await computeMetrics(repo, query), resources: await computeMetricsFromResources(repo, query) });
   }

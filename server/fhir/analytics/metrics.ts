@@ -73,7 +73,7 @@ export interface MetricFilter {
 
 const MINUTE = 60_000;
 const HOUR = 3_600_000;
-const RETURN_WINDOW = 72 * HOUR;
+export const RETURN_WINDOW = 72 * HOUR;
 
 /** Linear-interpolated quantile (the same rule as PostgreSQL's percentile_cont). */
 export function quantile(sorted: ArrayLike<number>, q: number): number | null {
@@ -118,7 +118,8 @@ function durations<T>(items: readonly T[], pick: (v: T) => number | undefined): 
   return out;
 }
 
-const rate = (num: number, den: number): number | null => (den === 0 ? null : Math.round((num / den) * 10_000) / 10_000);
+/** A fraction to four decimals, or null over nothing. */
+export const rate = (num: number, den: number): number | null => (den === 0 ? null : Math.round((num / den) * 10_000) / 10_000);
 
 export interface FlowMetrics {
   arrivals: number;
@@ -283,31 +284,6 @@ export function stepMetrics(visitIds: ReadonlySet<string>, steps: readonly StepR
     };
   }
   return out;
-}
-
-/** Step counts already aggregated (by SQL over the step facts), with the completed runs' latencies, as the same StepMetrics. */
-export function stepMetricsOf(
-  rows: readonly { step: string; runs: number; ended: number; failed: number; skipped: number; latencies: ArrayLike<number> }[],
-): AgentMetrics['steps'] {
-  const out: Record<string, StepMetrics> = {};
-  for (const r of [...rows].sort((a, b) => a.step.localeCompare(b.step))) {
-    out[r.step] = {
-      runs: r.runs,
-      latency: summarizeTyped(r.latencies),
-      failed: r.failed,
-      failureRate: rate(r.failed, r.ended),
-      skipped: r.skipped,
-    };
-  }
-  return out;
-}
-
-/** summarize() for many durations: a typed array sorts numerically and several times faster. */
-function summarizeTyped(durationsMs: ArrayLike<number>): Summary {
-  const sorted = Float64Array.from(durationsMs)
-    .filter((d) => Number.isFinite(d) && d >= 0)
-    .sort();
-  return summaryOf(sorted.length, quantile(sorted, 0.5), quantile(sorted, 0.9));
 }
 
 /** Visits whose first automated ESI level a clinician overrode, and in which direction. */
