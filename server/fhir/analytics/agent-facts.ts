@@ -28,7 +28,7 @@ interface OverrideRow {
   same: string;
 }
 
-/** Per step: runs, ended, failed and skipped counts, and the latency percentiles of completed runs (latency_ms: migration 0012). */
+/** Per step: runs, ended, failed and skipped counts, and the latency percentiles of completed runs (latency_ms: migration 0011). */
 async function stepsFromFacts(repo: PostgresRepository, params: unknown[]): Promise<AgentMetrics['steps']> {
   const { rows } = await aggregateQuery<StepRow>(
     repo,
