@@ -45,13 +45,17 @@ export async function createSecurityRequest(
   return { id, secret };
 }
 
-function refused(message: string, expression?: string): OperationOutcomeError {
-  return new OperationOutcomeError(badRequest(message, expression));
+/**
+ * Problems with the link itself name no field: Medplum's SetPasswordForm shows only such issues
+ * above the form (it has no id or secret input to attach them to).
+ */
+function refused(message: string): OperationOutcomeError {
+  return new OperationOutcomeError(badRequest(message));
 }
 
 export class WrongSecretError extends OperationOutcomeError {
   constructor() {
-    super(badRequest('Incorrect secret', 'secret'));
+    super(badRequest('Incorrect secret'));
   }
 }
 
@@ -74,14 +78,14 @@ export async function consumeSecurityRequest(db: Queryable, id: string, secret: 
     throw new WrongSecretError();
   }
   if (row.used) {
-    throw refused('Already used: this link has been used or replaced by a newer one', 'id');
+    throw refused('Already used: this link has been used or replaced by a newer one');
   }
   if (row.expired) {
-    throw refused('This link has expired: ask for a new one', 'id');
+    throw refused('This link has expired: ask for a new one');
   }
   const updated = await db.query('UPDATE user_security_request SET used_at = now() WHERE id = $1 AND used_at IS NULL', [id]);
   if (updated.rowCount !== 1) {
-    throw refused('Already used: this link has been used or replaced by a newer one', 'id');
+    throw refused('Already used: this link has been used or replaced by a newer one');
   }
   return row.user_id;
 }
