@@ -1,3 +1,5 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { MedplumClient } from '@medplum/core';
 import type { OperationOutcome, Project, ProjectMembership, ProjectSetting } from '@medplum/fhirtypes';
 import pg from 'pg';
@@ -243,4 +245,15 @@ describe('with the project’s email channel (SendGrid)', () => {
     for (let i = 0; i < 6; i++) statuses.push((await post('auth/resetpassword', { email })).status);
     expect(statuses).toEqual([200, 200, 200, 200, 200, 429]);
   });
+});
+
+test('an operator prints a reset link with `npm run admin -- reset-link` (no email channel needed)', async () => {
+  const email = newEmail();
+  await invite(email, { password: 'forgotten password' });
+  const { stdout } = await promisify(execFile)(process.execPath, ['scripts/admin.ts', 'reset-link', '--email', email.toUpperCase()], {
+    env: { ...process.env, DATABASE_URL: t.databaseUrl, BASE_URL: t.baseUrl },
+  });
+  const link = parseLink(/http\S+\/setpassword\/\S+/.exec(stdout)?.[0] as string);
+  expect((await post('auth/setpassword', { ...link, password: 'remembered now' })).status).toBe(200);
+  await signIn(email, 'remembered now');
 });
