@@ -203,7 +203,12 @@ export async function createApp(deps: AppDeps): Promise<App> {
     systemRepo: () => newRepo(),
     requireAuth: async (request) => request.auth ?? deps.security.auth.authenticate(request.headers.authorization),
   });
-  registerSetPasswordRoute(fastify, { limits: deps.security.limits, systemRepo: () => newRepo() });
+  registerSetPasswordRoute(fastify, {
+    limits: deps.security.limits,
+    audit: deps.security.audit,
+    systemRepo: () => newRepo(),
+    invalidateAuth: () => deps.security.auth.invalidate(),
+  });
   registerResetPasswordRoute(fastify, { appBaseUrl: config.baseUrl, limits: deps.security.limits, systemRepo: () => newRepo() });
 
   fastify.get('/healthcheck', async (_request, reply) => {

@@ -164,6 +164,11 @@ test('guessing a link’s secret is throttled like sign-in', async () => {
     statuses.push((await post('auth/setpassword', { id: link.id, secret: `${i}`.repeat(32), password: 'correct horse battery' })).status);
   }
   expect(statuses).toEqual([400, 400, 400, 400, 400, 429]);
+  // Each failure is audited like a failed sign-in, naming the link.
+  const audits = await t.medplum.searchResources('AuditEvent', { outcome: '4', _count: '100' }, { cache: 'no-cache' });
+  const reasons = audits.filter((a) => a.agent?.[0]?.name === `setpassword:${link.id}`).map((a) => a.outcomeDesc);
+  expect(reasons.filter((r) => r === 'incorrect set-password secret')).toHaveLength(5);
+  expect(reasons).toContain('throttled');
   // Even the right secret waits now.
   const res = await post('auth/setpassword', { id: link.id, secret: link.secret, password: 'correct horse battery' });
   expect(res.status).toBe(429);
@@ -215,6 +220,8 @@ describe('with the project’s email channel (SendGrid)', () => {
   test('resetpassword emails a single-use link; a newer one replaces it; the old password stops working', async () => {
     const email = newEmail();
     await invite(email, { password: 'first password' });
+    const oldSession = await signIn(email, 'first password');
+    expect((await oldSession.get<{ user: { email: string } }>('auth/me', { cache: 'no-cache' })).user.email).toBe(email);
     expect((await post('auth/resetpassword', { email: email.toUpperCase() })).status).toBe(200);
     expect((await post('auth/resetpassword', { email })).status).toBe(200);
     const links = sendgrid.emails
@@ -224,6 +231,8 @@ describe('with the project’s email channel (SendGrid)', () => {
     const older = await post('auth/setpassword', { ...links[0], password: 'second password' });
     expect(issue(older.body).text).toMatch(/^Already used/);
     expect((await post('auth/setpassword', { ...links[1], password: 'second password' })).status).toBe(200);
+    // The new password ends the sessions signed in with the old one.
+    await expect(oldSession.get('auth/me', { cache: 'no-cache' })).rejects.toThrow(/unauthorized|revoked|invalid|expired/i);
     await signIn(email, 'second password');
     await expect(signIn(email, 'first password')).rejects.toThrow(/invalid/i);
   });
