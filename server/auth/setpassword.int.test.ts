@@ -1,10 +1,11 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { MedplumClient } from '@medplum/core';
-import type { OperationOutcome, Project, ProjectMembership, ProjectSetting } from '@medplum/fhirtypes';
+import type { OperationOutcome, Parameters, Patient, Project, ProjectMembership, ProjectSetting, RelatedPerson } from '@medplum/fhirtypes';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { type FakeSendGrid, startFakeSendGrid } from '../../test/fakes/sendgrid.ts';
+import { familyConsent } from '../../test/family-consent.ts';
 import { startTestServer, type TestServer } from '../../test/server.ts';
 import { INVITE_EMAIL_EXTENSION, SET_PASSWORD_URL_EXTENSION } from '../admin/invite-delivery.ts';
 
@@ -265,4 +266,23 @@ test('an operator prints a reset link with `npm run admin -- reset-link` (no ema
   const link = parseLink(/http\S+\/setpassword\/\S+/.exec(stdout)?.[0] as string);
   expect((await post('auth/setpassword', { ...link, password: 'remembered now' })).status).toBe(200);
   await signIn(email, 'remembered now');
+});
+
+test('Patient/$invite-family without a password answers the set-password link; the relative signs in with it', async () => {
+  const patient = await t.medplum.createResource<Patient>({ resourceType: 'Patient', name: [{ given: ['Ana'], family: 'Link' }] });
+  const relative = await t.medplum.createResource<RelatedPerson>({
+    resourceType: 'RelatedPerson',
+    patient: { reference: `Patient/${patient.id}` },
+    name: [{ given: ['Lea'], family: 'Link' }],
+    telecom: [{ system: 'email', value: 'lea.link@family.example' }],
+  });
+  await t.medplum.createResource(familyConsent(`Patient/${patient.id}`, `RelatedPerson/${relative.id}`));
+  const answer = await t.medplum.post<Parameters>(t.medplum.fhirUrl('Patient', patient.id as string, '$invite-family'), {
+    resourceType: 'Parameters',
+    parameter: [{ name: 'email', valueString: 'lea.link@family.example' }],
+  });
+  const link = parseLink(answer.parameter?.find((p) => p.name === 'setPasswordUrl')?.valueUrl as string);
+  expect((await post('auth/setpassword', { ...link, password: 'family password' })).status).toBe(200);
+  const client = await signIn('lea.link@family.example', 'family password');
+  expect(client.getProfile()?.id).toBe(relative.id);
 });
