@@ -2,6 +2,7 @@
 //   npm run admin -- user --email nurse@example.org --password '…' --first Ana --last Rivera --role triage-nurse
 //   npm run admin -- client --name "Acme monitors" --role device-integrator --param organization=Organization/123
 //   npm run admin -- rotate-secret --client <id>
+//   npm run admin -- reset-link --email nurse@example.org   (a single-use set-password link, 1 hour)
 //   npm run admin -- roles
 // Uses DATABASE_URL, else the embedded PostgreSQL of a running `npm start` (data/runtime.json),
 // else starts the embedded PostgreSQL itself.
@@ -9,6 +10,7 @@ import { parseArgs } from 'node:util';
 import type { Project } from '@medplum/fhirtypes';
 import pino from 'pino';
 import { createClient, createUser, ROLE_SYSTEM, rotateClientSecret } from '../server/auth/admin.ts';
+import { createSecurityRequest, SECURITY_REQUEST_LIFETIME_MS, setPasswordUrl } from '../server/auth/security-request.ts';
 import { loadConfig } from '../server/config.ts';
 import { loadProfiles } from '../server/fhir/definitions.ts';
 import { PostgresRepository } from '../server/fhir/repo.ts';
@@ -93,6 +95,19 @@ try {
       process.stdout.write(`New secret for ${values.client}: ${await rotateClientSecret(repo, values.client)}\n`);
       break;
     }
+    case 'reset-link': {
+      // For a forgotten password when the project has no email channel: the operator hands it over.
+      const email = values.email?.trim().toLowerCase();
+      if (!email) fail('reset-link needs --email');
+      const found = await pool.query<{ user_id: string }>('SELECT user_id FROM user_credential WHERE email = $1', [email]);
+      if (!found.rows[0]) fail(`No user with email ${email}`);
+      const { id, secret } = await createSecurityRequest(pool, found.rows[0].user_id, 'reset');
+      const minutes = SECURITY_REQUEST_LIFETIME_MS.reset / 60_000;
+      process.stdout.write(
+        `Set-password link for ${email} (works once, for ${minutes} minutes):\n  ${setPasswordUrl(config.baseUrl, id, secret)}\n`,
+      );
+      break;
+    }
     case 'roles': {
       const bundle = await repo.search({ resourceType: 'AccessPolicy', count: 200 });
       for (const e of bundle.entry ?? []) {
@@ -102,7 +117,7 @@ try {
       break;
     }
     default:
-      fail('usage: npm run admin -- user|client|rotate-secret|roles [options] (see scripts/admin.ts)');
+      fail('usage: npm run admin -- user|client|rotate-secret|reset-link|roles [options] (see scripts/admin.ts)');
   }
 } finally {
   await db.close();

@@ -7,7 +7,9 @@ import type pg from 'pg';
 import type { Logger } from 'pino';
 import { registerProjectAdminRoutes } from './admin/routes.ts';
 import type { KeyStore } from './auth/keys.ts';
+import { registerResetPasswordRoute } from './auth/resetpassword.ts';
 import { registerAuthRoutes } from './auth/routes.ts';
+import { registerSetPasswordRoute } from './auth/setpassword.ts';
 import { registerBotRoutes } from './bots/routes.ts';
 import { type BotRuntime, baseContentType } from './bots/runtime.ts';
 import type { ServerConfig } from './config.ts';
@@ -201,6 +203,13 @@ export async function createApp(deps: AppDeps): Promise<App> {
     systemRepo: () => newRepo(),
     requireAuth: async (request) => request.auth ?? deps.security.auth.authenticate(request.headers.authorization),
   });
+  registerSetPasswordRoute(fastify, {
+    limits: deps.security.limits,
+    audit: deps.security.audit,
+    systemRepo: () => newRepo(),
+    invalidateAuth: () => deps.security.auth.invalidate(),
+  });
+  registerResetPasswordRoute(fastify, { appBaseUrl: config.baseUrl, limits: deps.security.limits, systemRepo: () => newRepo() });
 
   fastify.get('/healthcheck', async (_request, reply) => {
     const postgres = await databaseReachable(pool);
@@ -311,7 +320,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
   registerHistoryRoutes(fastify, routeDeps);
   registerBotRoutes(fastify, { bots: deps.bots, repoFor });
   registerResendRoutes(fastify, { pool, repoFor });
-  registerProjectAdminRoutes(fastify, { pool, repoFor, invalidateAuth: () => deps.security.auth.invalidate() });
+  registerProjectAdminRoutes(fastify, { pool, appBaseUrl: config.baseUrl, repoFor, invalidateAuth: () => deps.security.auth.invalidate() });
   registerValidateRoutes(fastify, routeDeps);
   registerEverythingRoutes(fastify, routeDeps);
   registerExportRoutes(fastify, {
@@ -322,7 +331,12 @@ export async function createApp(deps: AppDeps): Promise<App> {
   });
   registerEdMetricsRoutes(fastify, { ...routeDeps, repo: newRepo });
   registerFamilyStatusRoutes(fastify, { ...routeDeps, repo: newRepo });
-  registerInviteFamilyRoutes(fastify, { ...routeDeps, repo: newRepo, invalidateAuth: () => deps.security.auth.invalidate() });
+  registerInviteFamilyRoutes(fastify, {
+    ...routeDeps,
+    appBaseUrl: config.baseUrl,
+    repo: newRepo,
+    invalidateAuth: () => deps.security.auth.invalidate(),
+  });
   registerOcrRoutes(fastify, routeDeps);
   const catalog = new TerminologyCatalog(profiles.others);
   registerExpandRoutes(fastify, { ...routeDeps, terminology: catalog });

@@ -19,6 +19,8 @@ const ResourcePage = lazy(() => import('./workspace/ResourcePage.tsx').then((m) 
 const VersionPage = lazy(() => import('./workspace/VersionPage.tsx').then((m) => ({ default: m.VersionPage })));
 const CreateResourcePage = lazy(() => import('./workspace/CreateResourcePage.tsx').then((m) => ({ default: m.CreateResourcePage })));
 const BatchPage = lazy(() => import('./workspace/BatchPage.tsx').then((m) => ({ default: m.BatchPage })));
+const SetPasswordPage = lazy(() => import('./signin/SetPasswordPage.tsx').then((m) => ({ default: m.SetPasswordPage })));
+const ResetPasswordPage = lazy(() => import('./signin/ResetPasswordPage.tsx').then((m) => ({ default: m.ResetPasswordPage })));
 const FamilyPage = lazy(() => import('./family/FamilyPage.tsx').then((m) => ({ default: m.FamilyPage })));
 
 export function App() {
@@ -34,10 +36,21 @@ export function App() {
   }
   if (!profile) {
     return (
-      <Routes>
-        <Route path="/signin" element={<SignInPage />} />
-        <Route path="*" element={<Navigate to="/signin" replace state={{ from: location.pathname }} />} />
-      </Routes>
+      <Suspense
+        fallback={
+          <Center h="100vh" role="status" aria-label="Loading">
+            <Loader />
+          </Center>
+        }
+      >
+        <Routes>
+          <Route path="/signin" element={<SignInPage />} />
+          {/* Links from invitation and reset emails: they work signed out. */}
+          <Route path="/setpassword/:id/:secret" element={<SetPasswordPage />} />
+          <Route path="/resetpassword" element={<ResetPasswordPage />} />
+          <Route path="*" element={<Navigate to="/signin" replace state={{ from: location.pathname }} />} />
+        </Routes>
+      </Suspense>
     );
   }
   if (profile.resourceType === 'RelatedPerson') {
@@ -82,6 +95,7 @@ export function App() {
             <Route path="/bots/:id" element={adminOnly(<BotEditorPage />)} />
             <Route path="/Bot/:id/editor" element={adminOnly(<BotEditorPage />)} />
             <Route path="/signin" element={<Navigate to="/" replace />} />
+            <Route path="/setpassword/:id/:secret" element={<SetPasswordPage />} />
             {/* The any-resource workspace; the static routes above take precedence over these. */}
             <Route path="/batch" element={<BatchPage />} />
             <Route path="/:resourceType" element={<ResourceTypeRoute page={<SearchPage />} />} />
@@ -171,7 +185,7 @@ function SignInPage() {
   return (
     <Center mih="100vh" bg="gray.1">
       <main style={{ width: 420 }}>
-        <SignInForm onSuccess={() => navigate(from && from !== '/signin' ? from : '/')}>
+        <SignInForm onSuccess={() => navigate(from && from !== '/signin' ? from : '/')} onForgotPassword={() => navigate('/resetpassword')}>
           <Title order={1} size="h3">
             EmergiSphere — sign in
           </Title>

@@ -16,6 +16,7 @@ describe('parseInvite', () => {
     [{ ...ok, email: undefined }, 'email'],
     [{ ...ok, email: 'nope' }, 'email'],
     [{ ...ok, password: 'short' }, 'password'],
+    [{ ...ok, sendEmail: 'yes' }, 'sendEmail'],
   ])('%j → 400 about %s', (body, text) => {
     try {
       parseInvite(body);

@@ -1,7 +1,9 @@
 import { badRequest, createReference, getReferenceString, OperationOutcomeError, type WithId } from '@medplum/core';
 import type { AccessPolicy, Patient, Project, ProjectMembership, ProjectMembershipAccess, Reference, User } from '@medplum/fhirtypes';
 import { createProfile, createUserWithCredential } from '../auth/admin.ts';
+import { passwordProblem } from '../auth/password-rules.ts';
 import { generateSecret, hashPassword } from '../auth/secrets.ts';
+import { createSecurityRequest } from '../auth/security-request.ts';
 import type { PostgresRepository } from '../fhir/repo.ts';
 
 type ProfileType = 'Patient' | 'Practitioner' | 'RelatedPerson';
@@ -46,8 +48,11 @@ export function parseInvite(body: unknown): InviteRequest {
   if (!/^[^@\s]+@[^@\s]+$/.test(email)) {
     throw bad(`Invalid email "${b.email}"`, 'email');
   }
-  if (b.password !== undefined && (typeof b.password !== 'string' || b.password.length < 8)) {
-    throw bad('Password must have at least 8 characters', 'password');
+  if (b.password !== undefined && passwordProblem(b.password)) {
+    throw bad(passwordProblem(b.password) as string, 'password');
+  }
+  if (b.sendEmail !== undefined && typeof b.sendEmail !== 'boolean') {
+    throw bad('sendEmail must be true or false', 'sendEmail');
   }
   return { ...(b as unknown as InviteRequest), email, firstName: (b.firstName as string).trim(), lastName: (b.lastName as string).trim() };
 }
@@ -63,17 +68,19 @@ function membershipFields(req: InviteRequest): Pick<ProjectMembership, 'accessPo
   };
 }
 
+export interface InviteResult {
+  membership: WithId<ProjectMembership>;
+  /** A new user invited without a password: the single-use request (type invite) to choose one. */
+  setPassword?: { id: string; secret: string };
+}
+
 /**
  * Invites a person into the project: the User (reused when the email is known), a profile
  * (Practitioner, Patient or RelatedPerson, or an existing one named in membership.profile) and the
- * ProjectMembership with its AccessPolicy. Without a password the user cannot sign in until one
- * is set: this server sends no email (the invite answers the same either way).
+ * ProjectMembership with its AccessPolicy. A new user invited without a password gets a
+ * set-password request in the same transaction (the caller emails or shows its link).
  */
-export async function inviteMember(
-  repo: PostgresRepository,
-  project: WithId<Project>,
-  req: InviteRequest,
-): Promise<WithId<ProjectMembership>> {
+export async function inviteMember(repo: PostgresRepository, project: WithId<Project>, req: InviteRequest): Promise<InviteResult> {
   const fields = membershipFields(req);
   for (const ref of [fields.accessPolicy, ...(fields.access ?? []).map((a) => a.policy)]) {
     if (ref) {
@@ -98,6 +105,7 @@ export async function inviteMember(
     async (tx) => {
       const { rows } = await tx.query<{ user_id: string }>('SELECT user_id FROM user_credential WHERE email = $1', [req.email]);
       let user: WithId<User>;
+      let setPassword: InviteResult['setPassword'];
       if (rows[0]) {
         user = await tx.readResource<User>('User', rows[0].user_id);
         const member = await tx.searchOne<ProjectMembership>({
@@ -112,15 +120,19 @@ export async function inviteMember(
         }
       } else {
         user = await createUserWithCredential(tx, project, req, passwordHash);
+        if (!req.password) {
+          setPassword = await createSecurityRequest(tx, user.id, 'invite');
+        }
       }
       const profile = existingProfile ?? createReference(await createProfile(tx, req.resourceType, req, req.patient));
-      return tx.createResource<ProjectMembership>({
+      const membership = await tx.createResource<ProjectMembership>({
         resourceType: 'ProjectMembership',
         project: createReference(project),
         user: createReference(user),
         profile: { ...profile, display: `${req.firstName} ${req.lastName}` } as ProjectMembership['profile'],
         ...fields,
       });
+      return { membership, ...(setPassword ? { setPassword } : {}) };
     },
     { resourceTypes: ['User', 'ProjectMembership', req.resourceType] },
   );

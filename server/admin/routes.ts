@@ -7,9 +7,12 @@ import type { AuthContext } from '../auth/context.ts';
 import type { PostgresRepository, RepositoryOptions } from '../fhir/repo.ts';
 import { FHIR_JSON, outcome, sendOutcome } from '../http/outcomes.ts';
 import { inviteMember, parseInvite } from './invite.ts';
+import { deliverInvite } from './invite-delivery.ts';
 
 export interface ProjectAdminDeps {
   pool: pg.Pool;
+  /** Where the app is served: the base of set-password links. */
+  appBaseUrl: string;
   repoFor(request: FastifyRequest, options?: RepositoryOptions): PostgresRepository;
   /** Drops cached auth contexts after a membership changes. */
   invalidateAuth(): void;
@@ -85,7 +88,11 @@ export function registerProjectAdminRoutes(fastify: FastifyInstance, deps: Proje
   fastify.post<{ Params: ProjectParams }>('/admin/projects/:projectId/invite', async (request, reply) => {
     const ctx = requireProjectAdmin(request, request.params.projectId);
     const invite = parseInvite(request.body);
-    const membership = await inviteMember(deps.repoFor(request), ctx.project, invite);
+    const repo = deps.repoFor(request);
+    const result = await inviteMember(repo, ctx.project, invite);
+    // The project as stored (with its secrets): the auth context's copy may predate a secrets change.
+    const project = await repo.readResource<Project>('Project', ctx.project.id);
+    const membership = await deliverInvite(project, invite, result, deps.appBaseUrl, request.log);
     return reply.type(FHIR_JSON).send(JSON.stringify(membership));
   });
 

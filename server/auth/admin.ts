@@ -12,6 +12,7 @@ import type {
   User,
 } from '@medplum/fhirtypes';
 import type { PostgresRepository } from '../fhir/repo.ts';
+import { passwordProblem } from './password-rules.ts';
 import { generateSecret, hashPassword, sha256 } from './secrets.ts';
 
 export const ROLE_SYSTEM = 'https://emergisphere.dev/fhir/role';
@@ -101,8 +102,9 @@ export async function createUser(repo: PostgresRepository, project: WithId<Proje
   if (!/^[^@\s]+@[^@\s]+$/.test(email)) {
     throw new OperationOutcomeError(badRequest(`Invalid email "${input.email}"`));
   }
-  if (input.password.length < 8) {
-    throw new OperationOutcomeError(badRequest('Password must have at least 8 characters'));
+  const weak = passwordProblem(input.password);
+  if (weak) {
+    throw new OperationOutcomeError(badRequest(weak, 'password'));
   }
   const policy = input.role ? await findRole(repo, input.role) : undefined;
   const passwordHash = await hashPassword(input.password);

@@ -35,6 +35,9 @@ function isPublic(path: string): boolean {
     path === '/oauth2/revoke' ||
     path === '/auth/login' ||
     path === '/auth/method' ||
+    // Redeeming an invite/reset link and asking for one: the secret in the link is the credential.
+    path === '/auth/setpassword' ||
+    path === '/auth/resetpassword' ||
     // Stripe signs its webhooks; the billing agent verifies the signature.
     path === '/webhook/stripe' ||
     // The websocket subscription channel authenticates each bind message with its binding token.

@@ -3,6 +3,7 @@ import {
   Badge,
   Button,
   Checkbox,
+  CopyButton,
   Group,
   Paper,
   PasswordInput,
@@ -21,7 +22,7 @@ import { useMedplum } from '@medplum/react';
 import { useCallback, useState } from 'react';
 import { LoadState, useLoad } from '../admin/use-load.tsx';
 import { ConfirmButton } from './ConfirmButton.tsx';
-import { getProjectDetails, type ProjectMember, policyOptions, projectId, searchPolicies } from './project-api.ts';
+import { getProjectDetails, type ProjectMember, policyOptions, projectId, searchPolicies, setPasswordLinkOf } from './project-api.ts';
 
 const KIND_ORDER = ['User', 'ClientApplication', 'Bot'];
 
@@ -207,11 +208,13 @@ function InviteForm({ options, onInvited }: { options: { value: string; label: s
   const [admin, setAdmin] = useState(false);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string>();
+  const [handOver, setHandOver] = useState<{ name: string; email: string; link: string }>();
 
   const submit = async (e: React.FormEvent) => {
     e.preventDefault();
     setBusy(true);
     setError(undefined);
+    setHandOver(undefined);
     const accessPolicy = policy ? ({ reference: policy } as Reference<AccessPolicy>) : undefined;
     const patientRef = resourceType === 'RelatedPerson' && patient.trim() ? { reference: patient.trim() } : undefined;
     const request: InviteRequest = {
@@ -219,7 +222,6 @@ function InviteForm({ options, onInvited }: { options: { value: string; label: s
       firstName,
       lastName,
       email,
-      sendEmail: false,
       ...(password ? { password } : {}),
       ...(patientRef ? { patient: patientRef } : {}),
       membership: {
@@ -233,7 +235,9 @@ function InviteForm({ options, onInvited }: { options: { value: string; label: s
       },
     };
     try {
-      await medplum.invite(projectId(medplum), request);
+      const membership = (await medplum.invite(projectId(medplum), request)) as ProjectMembership;
+      const link = setPasswordLinkOf(membership);
+      if (link) setHandOver({ name: `${firstName} ${lastName}`, email, link });
       showNotification({ color: 'green', message: `${firstName} ${lastName} invited` });
       setFirstName('');
       setLastName('');
@@ -266,7 +270,7 @@ function InviteForm({ options, onInvited }: { options: { value: string; label: s
           <TextInput label="Email" type="email" required value={email} onChange={(e) => setEmail(e.currentTarget.value)} />
           <PasswordInput
             label="Password"
-            description="Optional; without one the user cannot sign in until a password is set"
+            description="Optional; without one the user gets a link to choose it (emailed when the project has an email channel)"
             value={password}
             onChange={(e) => setPassword(e.currentTarget.value)}
           />
@@ -294,6 +298,25 @@ function InviteForm({ options, onInvited }: { options: { value: string; label: s
         {error && (
           <Alert color="red" role="alert" data-testid="invite-error">
             {error}
+          </Alert>
+        )}
+        {handOver && (
+          <Alert color="blue" title={`No email was sent: give ${handOver.name} this link`} data-testid="set-password-link">
+            <Stack gap="xs">
+              <Text size="sm">{handOver.email} chooses a password with it. It works once and expires; it is not shown again.</Text>
+              <Group gap="xs" wrap="nowrap">
+                <Text size="xs" ff="monospace" style={{ wordBreak: 'break-all' }} data-testid="set-password-url">
+                  {handOver.link}
+                </Text>
+                <CopyButton value={handOver.link}>
+                  {({ copied, copy }) => (
+                    <Button size="xs" variant="light" onClick={copy}>
+                      {copied ? 'Copied' : 'Copy'}
+                    </Button>
+                  )}
+                </CopyButton>
+              </Group>
+            </Stack>
           </Alert>
         )}
         <Group>

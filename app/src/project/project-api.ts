@@ -50,3 +50,11 @@ export function policyOptions(policies: AccessPolicy[]): { value: string; label:
     label: roleCode(p) ? `${p.name ?? p.id} (role ${roleCode(p)})` : `${p.name ?? p.id} (custom policy)`,
   }));
 }
+
+/** The server's invite answer carries the set-password link when no email went out (see docs). */
+const SET_PASSWORD_URL_EXTENSION = 'https://emergisphere.dev/fhir/StructureDefinition/set-password-url';
+
+/** The link a new user chooses their password with, when the admin must hand it over. */
+export function setPasswordLinkOf(membership: ProjectMembership): string | undefined {
+  return membership.extension?.find((e) => e.url === SET_PASSWORD_URL_EXTENSION)?.valueUrl;
+}

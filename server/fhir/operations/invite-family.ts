@@ -3,6 +3,7 @@ import type { Patient, Project, RelatedPerson } from '@medplum/fhirtypes';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { inviteMember } from '../../admin/invite.ts';
 import { findRole } from '../../auth/admin.ts';
+import { setPasswordUrl } from '../../auth/security-request.ts';
 import { familyStanding } from '../../family/consent.ts';
 import { FHIR_JSON, outcome } from '../../http/outcomes.ts';
 import type { PostgresRepository } from '../repo.ts';
@@ -14,6 +15,8 @@ export interface InviteFamilyDeps extends RouteDeps {
   repo(): PostgresRepository;
   /** Drops cached auth contexts after a membership is created. */
   invalidateAuth(): void;
+  /** Where the app is served: the base of set-password links. */
+  appBaseUrl: string;
 }
 
 const FAMILY_ROLE = 'family-member';
@@ -73,7 +76,7 @@ async function findRelatedPerson(
  * `POST Patient/{id}/$invite-family`: makes a family member of the patient a user who signs in to
  * the family status page. Parameters: `email` (required), `relatedPerson` (Reference; else the
  * patient's RelatedPerson with that email), `firstName`/`lastName` (default: the RelatedPerson's
- * name), `password` (else the user sets one later). The RelatedPerson becomes the user's profile,
+ * name), `password` (else the answer's `setPasswordUrl` is the single-use link to choose one). The RelatedPerson becomes the user's profile,
  * with the family-member role, whose `%patient` is RelatedPerson.patient.
  *
  * Refused (400, "no consent on file") unless an active Consent of the patient permits family
@@ -124,7 +127,7 @@ export function registerInviteFamilyRoutes(fastify: FastifyInstance, deps: Invit
       }
       const role = await findRole(system, FAMILY_ROLE);
       const project = await system.readResource<Project>('Project', ctx.project.id);
-      const membership = await inviteMember(system, project, {
+      const { membership, setPassword } = await inviteMember(system, project, {
         resourceType: 'RelatedPerson',
         firstName,
         lastName,
@@ -146,6 +149,10 @@ export function registerInviteFamilyRoutes(fastify: FastifyInstance, deps: Invit
                 name: 'relatedPerson',
                 valueReference: { reference: `RelatedPerson/${relatedPerson.id}`, display: `${firstName} ${lastName}` },
               },
+              // Invited without a password: the single-use link for whoever invited them to hand over.
+              ...(setPassword
+                ? [{ name: 'setPasswordUrl', valueUrl: setPasswordUrl(deps.appBaseUrl, setPassword.id, setPassword.secret) }]
+                : []),
             ],
           }),
         );
