@@ -12,3 +12,9 @@ test('one stable name per SQL shape, and none beyond the capacity', () => {
   expect(statements.nameFor('SELECT 1 WHERE z = $1')).toBeUndefined();
   expect(statements.nameFor('SELECT 1 WHERE y = $1')).toBe(b);
 });
+
+test('searches with a LIKE pattern run unnamed: each is planned with its pattern', () => {
+  const statements = new SearchStatements();
+  expect(statements.nameFor("SELECT 1 WHERE s.value LIKE $1 AND s.code = 'name'")).toBeUndefined();
+  expect(statements.nameFor('SELECT 1 WHERE s.value = $1')).toMatch(/^search_/);
+});
