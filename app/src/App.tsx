@@ -1,9 +1,11 @@
-import { Anchor, AppShell, Button, Center, Group, Loader, Text, Title } from '@mantine/core';
+import { Anchor, AppShell, Center, Group, Text, Title } from '@mantine/core';
 import { SignInForm, useMedplum, useMedplumProfile } from '@medplum/react';
-import { lazy, type ReactElement, Suspense } from 'react';
+import { lazy, type ReactElement } from 'react';
 import { Link, Navigate, Route, Routes, useLocation, useNavigate, useParams } from 'react-router';
 import { canRead, canReadAny, canWriteAny } from './access.ts';
 import { TrackingBoard } from './board/TrackingBoard.tsx';
+import { LazyScreens, Loading } from './loading.tsx';
+import { SignOutButton } from './SignOutButton.tsx';
 import { searchMemory } from './workspace/search-memory.ts';
 import { userKey } from './workspace/user-key.ts';
 
@@ -28,21 +30,11 @@ export function App() {
   const profile = useMedplumProfile();
   const location = useLocation();
   if (medplum.isLoading()) {
-    return (
-      <Center h="100vh" role="status" aria-label="Loading">
-        <Loader />
-      </Center>
-    );
+    return <Loading fullHeight />;
   }
   if (!profile) {
     return (
-      <Suspense
-        fallback={
-          <Center h="100vh" role="status" aria-label="Loading">
-            <Loader />
-          </Center>
-        }
-      >
+      <LazyScreens fullHeight>
         <Routes>
           <Route path="/signin" element={<SignInPage />} />
           {/* Links from invitation and reset emails: they work signed out. */}
@@ -50,24 +42,18 @@ export function App() {
           <Route path="/resetpassword" element={<ResetPasswordPage />} />
           <Route path="*" element={<Navigate to="/signin" replace state={{ from: location.pathname }} />} />
         </Routes>
-      </Suspense>
+      </LazyScreens>
     );
   }
   if (profile.resourceType === 'RelatedPerson') {
     // A family member sees only their status page: no ED navigation, whatever the URL.
     return (
-      <Suspense
-        fallback={
-          <Center p="xl" role="status" aria-label="Loading">
-            <Loader />
-          </Center>
-        }
-      >
+      <LazyScreens>
         <Routes>
           <Route path="/" element={<FamilyPage />} />
           <Route path="*" element={<Navigate to="/" replace />} />
         </Routes>
-      </Suspense>
+      </LazyScreens>
     );
   }
   // The server refuses these APIs to anyone else; the app does not offer the pages either.
@@ -78,13 +64,7 @@ export function App() {
         <Header />
       </AppShell.Header>
       <AppShell.Main>
-        <Suspense
-          fallback={
-            <Center p="xl" role="status" aria-label="Loading">
-              <Loader />
-            </Center>
-          }
-        >
+        <LazyScreens>
           <Routes>
             <Route path="/" element={<TrackingBoard />} />
             <Route path="/Encounter/:id" element={<EncounterChart />} />
@@ -105,7 +85,7 @@ export function App() {
             <Route path="/:resourceType/:id/_history/:versionId" element={<ResourceTypeRoute page={<VersionPage />} />} />
             <Route path="*" element={<Text>Page not found.</Text>} />
           </Routes>
-        </Suspense>
+        </LazyScreens>
       </AppShell.Main>
     </AppShell>
   );
@@ -114,7 +94,6 @@ export function App() {
 function Header() {
   const medplum = useMedplum();
   const profile = useMedplumProfile();
-  const navigate = useNavigate();
   const name = profile?.name?.[0] ? [profile.name[0].given?.join(' '), profile.name[0].family].filter(Boolean).join(' ') : undefined;
   return (
     <Group h="100%" px="md" justify="space-between" wrap="nowrap">
@@ -157,16 +136,7 @@ function Header() {
         <Text size="sm" data-testid="current-user">
           {name ?? medplum.getActiveLogin()?.profile?.display ?? 'Signed in'}
         </Text>
-        <Button
-          size="xs"
-          variant="default"
-          onClick={async () => {
-            await medplum.signOut();
-            navigate('/signin');
-          }}
-        >
-          Sign out
-        </Button>
+        <SignOutButton />
       </Group>
     </Group>
   );

@@ -1,9 +1,9 @@
-import { Alert, Badge, Box, Button, Card, Center, Container, Group, Loader, Stack, Stepper, Text, Title } from '@mantine/core';
+import { Alert, Badge, Box, Card, Center, Container, Group, Loader, Stack, Stepper, Text, Title } from '@mantine/core';
 import { formatDateTime, normalizeErrorString } from '@medplum/core';
 import type { Communication, RelatedPerson } from '@medplum/fhirtypes';
 import { useMedplum, useMedplumProfile, useSubscription } from '@medplum/react';
 import { useCallback, useEffect, useRef, useState } from 'react';
-import { useNavigate } from 'react-router';
+import { SignOutButton } from '../SignOutButton.tsx';
 import { type FamilyStatus, loadFamilyStatus, loadMessages, PHASES, waitText } from './family-status.ts';
 
 type Connection = 'connecting' | 'live' | 'lost';
@@ -21,7 +21,6 @@ const SUBSCRIPTIONS = 2;
 export function FamilyPage() {
   const medplum = useMedplum();
   const profile = useMedplumProfile() as RelatedPerson;
-  const navigate = useNavigate();
   const me = `RelatedPerson/${profile.id}`;
   const patientRef = profile.patient?.reference ?? '';
   const [status, setStatus] = useState<FamilyStatus>();
@@ -79,16 +78,7 @@ export function FamilyPage() {
           <Title order={1} size="h3">
             {status?.patientName ? `${status.patientName}'s visit` : 'Visit status'}
           </Title>
-          <Button
-            size="xs"
-            variant="default"
-            onClick={async () => {
-              await medplum.signOut();
-              navigate('/signin');
-            }}
-          >
-            Sign out
-          </Button>
+          <SignOutButton />
         </Group>
         <Group gap="xs">
           <Badge color={connection === 'live' ? 'green' : connection === 'lost' ? 'red' : 'gray'} data-testid="family-connection">
