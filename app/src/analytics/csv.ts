@@ -1,5 +1,6 @@
 import type { Summary } from '../../../server/fhir/analytics/metrics.ts';
 import type { AllMetrics } from '../../../server/fhir/analytics/reports.ts';
+import { toCsv as encodeCsv } from '../csv.ts';
 
 /** One line of the dashboard's tables: a duration summary, a count or a rate. */
 export interface MetricRow {
@@ -65,13 +66,7 @@ export function metricRows(m: AllMetrics): MetricRow[] {
 const COLUMNS: (keyof MetricRow)[] = ['group', 'metric', 'n', 'median', 'p90', 'count', 'rate'];
 const HEADER = ['group', 'metric', 'n', 'median_min', 'p90_min', 'count', 'rate'];
 
-function cell(v: unknown): string {
-  if (v === undefined || v === null) return '';
-  const s = String(v);
-  return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
-}
-
 /** RFC 4180 CSV of the rows, with a comment-free header (spreadsheets read it as is). */
 export function toCsv(rows: readonly MetricRow[]): string {
-  return [HEADER.join(','), ...rows.map((r) => COLUMNS.map((c) => cell(r[c])).join(','))].join('\r\n') + '\r\n';
+  return encodeCsv([HEADER, ...rows.map((r) => COLUMNS.map((c) => (r[c] === undefined || r[c] === null ? '' : String(r[c]))))]);
 }
