@@ -14,6 +14,8 @@ test('the bound skips the surrogate range and carries past U+10FFFF', () => {
   expect(prefixUpperBound('ab\u{10FFFF}')).toBe('ac');
   expect(prefixUpperBound('\u{10FFFF}\u{10FFFF}')).toBeUndefined();
   expect(prefixUpperBound('')).toBeUndefined();
+  // A lone surrogate is stored and bound as U+FFFD.
+  expect(Buffer.from(prefixUpperBound('a\uD800') as string, 'utf8')).toEqual(Buffer.from('a\uFFFE', 'utf8'));
 });
 
 test('every string with the prefix sorts inside [prefix, bound) in UTF-8 byte order, and others outside', () => {

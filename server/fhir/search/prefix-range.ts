@@ -26,7 +26,11 @@ function nextCodePoint(cp: number): number | undefined {
  * none can be (an empty prefix, or only U+10FFFF): the range then has no upper end.
  */
 export function prefixUpperBound(prefix: string): string | undefined {
-  const codePoints = Array.from(prefix, (c) => c.codePointAt(0) as number);
+  // A lone surrogate reaches PostgreSQL as U+FFFD (how Node encodes it in UTF-8): bound that.
+  const codePoints = Array.from(prefix, (c) => {
+    const cp = c.codePointAt(0) as number;
+    return cp >= 0xd800 && cp <= 0xdfff ? 0xfffd : cp;
+  });
   while (codePoints.length > 0) {
     const next = nextCodePoint(codePoints.pop() as number);
     if (next !== undefined) {
