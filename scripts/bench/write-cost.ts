@@ -10,11 +10,14 @@
 //
 // Workloads: POST Patient (8 connections), POST Observation (8), transaction Bundles of 20
 // patients × (1 + 4 observations) with urn:uuid references (4 bundles in flight), as in fhir.ts.
+// Each workload starts once the server has finished the previous one's deferred work (indexing the
+// audit events of its requests, logged as CPU-s): otherwise Observation paid for Patient's.
 // Environment: BENCH_ROUNDS, BENCH_CREATES (per round, default 1500), BENCH_BUNDLES (default 20),
 // BENCH_SERVER_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
 import { readdirSync, readFileSync } from 'node:fs';
 import { accessToken, authHeaders, credentialsFor, serverEnv } from './lib/auth.ts';
 import { onCleanup, runMain } from './lib/cleanup.ts';
+import { waitServerSettled } from './lib/cpu.ts';
 import { makeObservation, makePatient, makeTransactionBundle } from './lib/data.ts';
 import { ADMIN_URL, createDatabase, databaseName, dropDatabase, scratchName, withClient } from './lib/pg.ts';
 import { startServerProcess } from './lib/server-process.ts';
@@ -133,6 +136,11 @@ async function main(): Promise<void> {
   const database = databaseName(databaseUrl);
   const rows: string[][] = [];
   for (const w of workloads) {
+    // The previous workload's deferred work (indexing its audit events) is not this one's cost.
+    const settle = await waitServerSettled(server.pid, 60);
+    if (settle.busySeconds >= 0.1) {
+      log(`${w.name}: the server first finished earlier background work (${settle.busySeconds.toFixed(1)} CPU-s)`);
+    }
     // A warm-up round first: JIT, prepared statements, caches.
     await send(
       `${server.fhirUrl}${w.path}`,

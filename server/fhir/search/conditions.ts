@@ -11,6 +11,7 @@ import type { SearchParameter } from '@medplum/fhirtypes';
 import { normalizeString } from '../indexer.ts';
 import { filterParameterCondition } from './filter.ts';
 import { MODIFIERS, PREFIXES, parseSearchParameter } from './parse.ts';
+import { prefixRangeCondition } from './prefix-range.ts';
 import { parseDateRange, parseNumberValue, toTimestamp } from './ranges.ts';
 
 /** Collects bind parameters; user input only ever reaches PostgreSQL through these. */
@@ -254,7 +255,8 @@ function stringCondition(ctx: ConditionContext, target: SearchTarget, filter: Fi
   switch (filter.operator) {
     case Operator.EQUALS:
     case Operator.STARTS_WITH:
-      ors = normalizedValues(values).map((v) => `{a}.value LIKE ${ctx.params.add(`${likeEscape(v)}%`)}`);
+      // A range, not LIKE 'v%': see prefix-range.ts (the search stays a prepared statement).
+      ors = normalizedValues(values).map((v) => prefixRangeCondition('{a}.value', v, (x) => ctx.params.add(x)));
       break;
     case Operator.EXACT:
       ors = values.map((v) => `{a}.raw = ${ctx.params.add(v)}`);
@@ -302,7 +304,7 @@ function uriCondition(ctx: ConditionContext, target: SearchTarget, filter: Filte
       // By path segment: ".../vitals" covers ".../vitals/x" but not ".../vitals-extended".
       ors = values.map((v) => {
         const prefix = v.endsWith('/') ? v : `${v}/`;
-        return `({a}.value = ${ctx.params.add(v)} OR {a}.value LIKE ${ctx.params.add(`${likeEscape(prefix)}%`)})`;
+        return `({a}.value = ${ctx.params.add(v)} OR ${prefixRangeCondition('{a}.value', prefix, (x) => ctx.params.add(x))})`;
       });
       break;
     case Operator.ABOVE:

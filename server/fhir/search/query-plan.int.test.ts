@@ -12,6 +12,7 @@ interface PlanNode {
   'Node Type': string;
   'Relation Name'?: string;
   'Index Name'?: string;
+  'Index Cond'?: string;
   Plans?: PlanNode[];
 }
 
@@ -121,6 +122,37 @@ describe('search SQL uses the index tables’ indexes', () => {
         `${query}: ${plan.map((n) => `${n['Node Type']} ${n['Index Name'] ?? ''}`).join(', ')}`,
       ).toBe(true);
     }
+  });
+
+  test('a string prefix search narrows the index by its value in a generic plan (prepared statement)', async () => {
+    // Search SELECTs run as prepared statements; after a few executions PostgreSQL may switch to a
+    // generic plan, which knows no bind values. A LIKE pattern then only filters the rows of
+    // (resource_type, code); the prefix range must stay an index condition.
+    const q = buildSearchQuery(t.server.app.repo(), parseSearchRequest('Patient?name=synthetic123'));
+    const client = await t.server.app.repoContext.pool.connect();
+    try {
+      await client.query('SET plan_cache_mode = force_generic_plan');
+      await client.query(`PREPARE generic_name_search AS SELECT r.content FROM resource r WHERE ${q.where} ORDER BY ${q.orderBy} LIMIT 21`);
+      const args = q.params.values.map((v) => client.escapeLiteral(String(v))).join(', ');
+      const { rows } = await client.query<{ 'QUERY PLAN': [{ Plan: PlanNode }] }>(
+        `EXPLAIN (FORMAT JSON) EXECUTE generic_name_search(${args})`,
+      );
+      const plan = nodes(rows[0]['QUERY PLAN'][0].Plan);
+      const stringScans = plan.filter((n) => n['Index Name'] === 'sp_string_value_id_idx');
+      expect(stringScans.length, plan.map((n) => `${n['Node Type']} ${n['Index Name'] ?? ''}`).join(', ')).toBeGreaterThan(0);
+      for (const scan of stringScans) {
+        expect(scan['Index Cond'], JSON.stringify(scan)).toMatch(/\bvalue ~>=~/);
+        expect(scan['Index Cond']).toMatch(/\bvalue ~<~/);
+      }
+    } finally {
+      // The connection is discarded: its session settings and statement must not leak into the pool.
+      client.release(true);
+    }
+    // ...and the search answers the same as a prefix match.
+    const bundle = await t.medplum.search('Patient', 'name=realname1');
+    expect(bundle.entry?.map((e) => (e.resource as Patient).name?.[0]?.family).sort()).toEqual(
+      ['Realname1', ...Array.from({ length: 10 }, (_, i) => `Realname1${i}`)].sort(),
+    );
   });
 
   test('the planned query answers correctly', async () => {

@@ -1,4 +1,4 @@
-import type { Observation, Patient } from '@medplum/fhirtypes';
+import type { Observation, Organization, Patient } from '@medplum/fhirtypes';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { startTestServer, type TestServer } from '../../../test/server.ts';
 import { SearchKit } from './search-test-kit.ts';
@@ -120,6 +120,35 @@ describe('string search', () => {
   test(':missing on a string parameter', async () => {
     expect(await k.labels('Patient', 'family:missing=true')).toEqual(['noname', 'nosystem']);
     expect(await k.labels('Patient', 'family:missing=false')).toEqual(['ann', 'bob', 'eva']);
+  });
+
+  test('a prefix is matched literally, up to the range bound, beyond ASCII too', async () => {
+    // Prefix searches are index ranges [prefix, next string) (prefix-range.ts): % and _ are plain
+    // characters, the value one past the range ('smiu' for 'smit') is outside, and the bound of
+    // a non-ASCII last character is computed on code points.
+    const orgs: [label: string, name: string][] = [
+      ['underscore', 'Acme_Care'],
+      ['acmex', 'AcmeXCare'],
+      ['percent', '100% Care'],
+      ['thousand', '1000 Oaks Care'],
+      ['smith', 'Smith Clinic'],
+      ['smiu', 'Smiu Clinic'],
+      ['omega', 'Ωmega Health'],
+      ['emoji', 'Care 😀 Point'],
+      ['emoji2', 'Care 😁 Point'],
+    ];
+    for (const [label, name] of orgs) {
+      await k.create<Organization>(label, { resourceType: 'Organization', name });
+    }
+    expect(await k.labels('Organization', 'name=acme_')).toEqual(['underscore']);
+    expect(await k.labels('Organization', 'name=acme')).toEqual(['acmex', 'underscore']);
+    expect(await k.labels('Organization', 'name=100%')).toEqual(['percent']);
+    expect(await k.labels('Organization', 'name=100')).toEqual(['percent', 'thousand']);
+    expect(await k.labels('Organization', 'name=smit')).toEqual(['smith']);
+    expect(await k.labels('Organization', 'name=smiu')).toEqual(['smiu']);
+    expect(await k.labels('Organization', 'name=ω')).toEqual(['omega']);
+    expect(await k.labels('Organization', 'name=care 😀')).toEqual(['emoji']);
+    expect(await k.labels('Organization', 'name=smit,100%')).toEqual(['percent', 'smith']);
   });
 });
 
