@@ -202,6 +202,48 @@ describe('ED fact tables agree with the metric definitions', () => {
     before = await expectSame();
     expect(before.flow?.returns72h.count).toBe(0);
 
+    // Visits carry their first ESI Observations (migration 0013); the window still decides which count.
+    // Dee's clock put an automated level and an override before the midnight of her arrival: a
+    // window from that midnight reads the later ones. Eve's only triage lies beyond every window.
+    const dee = await visit(bo, at('00:10', '2026-03-03'), { priority: esi(2) });
+    await acuity(dee, at('23:50'), 4, 'rules');
+    await acuity(dee, at('23:55'), 4, 'clinician-override');
+    await acuity(dee, at('00:30', '2026-03-03'), 3, 'rules');
+    await acuity(dee, at('00:40', '2026-03-03'), 1, 'clinician-override');
+    const eve = await visit(ana, at('05:00', '2026-03-03'));
+    await acuity(eve, at('10:00', '2026-03-06'), 3, 'rules');
+    const third = (await both())[2].facts;
+    expect(third.flow?.doorToTriage).toEqual({ n: 1, median: 20, p90: 20 });
+    expect(third.agents?.overrides).toMatchObject({ triaged: 1, overridden: 1, upTriage: 1 });
+    before = await expectSame();
+    expect(before.agents?.overrides).toMatchObject({ triaged: 4, overridden: 2, same: 1 });
+
+    // An ambulatory Encounter with its step and ESI Observation becomes an ED visit: its facts join
+    // the population with everything written about it before; then its ESI Observation moves to
+    // another visit and its bed and level change.
+    let amb = await m.createResource<Encounter>({
+      resourceType: 'Encounter',
+      status: 'in-progress',
+      class: { code: 'AMB' },
+      subject: { reference: `Patient/${cy.id}` },
+      period: { start: at('16:00') },
+    });
+    await step(amb, 'legal', 'completed', at('16:01'), at('16:05'));
+    const ambEsi = await acuity(amb, at('16:10'), 1, 'rules');
+    expect((await expectSame()).agents?.steps.legal).toBeUndefined();
+    amb = await m.updateResource<Encounter>({ ...amb, class: { code: 'EMER' }, priority: esi(1) });
+    let now = await expectSame();
+    expect(now.agents?.steps.legal).toMatchObject({ runs: 1, latency: { n: 1, median: 4, p90: 4 } });
+    expect(now.flow?.doorToTriage.n).toBe(before.flow?.doorToTriage.n ? before.flow.doorToTriage.n + 1 : 1);
+    await m.updateResource<Observation>({ ...ambEsi, encounter: { reference: `Encounter/${eve.id}` }, effectiveDateTime: at('05:10', '2026-03-03') });
+    amb = await m.updateResource<Encounter>({ ...amb, priority: esi(3), location: [{ location: { reference: `Location/${resus.id}` } }] });
+    now = await expectSame();
+    expect(now.flow?.doorToTriage.n).toBe(before.flow?.doorToTriage.n ? before.flow.doorToTriage.n + 1 : 1);
+    await m.deleteResource('Encounter', amb.id);
+    await m.deleteResource('Encounter', dee.id);
+    await m.deleteResource('Encounter', eve.id);
+    expect((await expectSame()).agents?.steps.legal).toBeUndefined();
+
     // A visit re-classified as inpatient leaves the ED population; a patched task status counts as failed.
     await m.updateResource<Encounter>({ ...c2, class: { code: 'IMP' } });
     const tasks = await m.searchResources('Task', { focus: `Encounter/${a1.id}`, code: 'triage' });
