@@ -43,11 +43,14 @@ CREATE TABLE ed_visit_sync (
   n int8 NOT NULL DEFAULT 0
 ) WITH (fillfactor = 50);
 
-CREATE FUNCTION es_ed_visit_lock(vid text) RETURNS void LANGUAGE sql AS $$
-  INSERT INTO ed_visit_sync AS s (id) VALUES (vid) ON CONFLICT (id) DO UPDATE SET n = s.n + 1
-$$;
+-- PL/pgSQL rather than SQL here and below: the trigger calls these per row, and a SQL function
+-- that cannot be inlined is planned on every call, while PL/pgSQL keeps its plans for the session.
+CREATE FUNCTION es_ed_visit_lock(vid text) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO ed_visit_sync AS s (id) VALUES (vid) ON CONFLICT (id) DO UPDATE SET n = s.n + 1;
+END $$;
 
--- What a visit copies from the ESI and admission facts.
+-- What a visit copies from the ESI and admission facts (SQL: inlined into the statements that read it).
 CREATE FUNCTION es_ed_visit_derived(vid text)
   RETURNS TABLE (auto_at timestamptz, auto_level int, over_at timestamptz, over_level int, admitted boolean, admitted_at timestamptz)
   LANGUAGE sql STABLE AS $$
@@ -58,15 +61,16 @@ CREATE FUNCTION es_ed_visit_derived(vid text)
 $$;
 
 -- Recomputes a visit's copies of its ESI and admission facts (no new row version when unchanged).
-CREATE FUNCTION es_ed_visit_derive(vid text) RETURNS void LANGUAGE sql AS $$
+CREATE FUNCTION es_ed_visit_derive(vid text) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
   UPDATE ed_visit_fact v
   SET auto_at = d.auto_at, auto_level = d.auto_level, over_at = d.over_at, over_level = d.over_level,
     admitted = d.admitted, admitted_at = d.admitted_at
   FROM es_ed_visit_derived(vid) d
   WHERE v.id = vid
     AND (v.auto_at, v.auto_level, v.over_at, v.over_level, v.admitted, v.admitted_at)
-      IS DISTINCT FROM (d.auto_at, d.auto_level, d.over_at, d.over_level, d.admitted, d.admitted_at)
-$$;
+      IS DISTINCT FROM (d.auto_at, d.auto_level, d.over_at, d.over_level, d.admitted, d.admitted_at);
+END $$;
 
 -- Copies a visit's arrival, ESI level and bed onto its step facts (NULL when it is no ED visit).
 CREATE FUNCTION es_ed_steps_follow(vid text) RETURNS void LANGUAGE plpgsql AS $$
