@@ -236,7 +236,11 @@ describe('ED fact tables agree with the metric definitions', () => {
     let now = await expectSame();
     expect(now.agents?.steps.legal).toMatchObject({ runs: 1, latency: { n: 1, median: 4, p90: 4 } });
     expect(now.flow?.doorToTriage.n).toBe(before.flow?.doorToTriage.n ? before.flow.doorToTriage.n + 1 : 1);
-    await m.updateResource<Observation>({ ...ambEsi, encounter: { reference: `Encounter/${eve.id}` }, effectiveDateTime: at('05:10', '2026-03-03') });
+    await m.updateResource<Observation>({
+      ...ambEsi,
+      encounter: { reference: `Encounter/${eve.id}` },
+      effectiveDateTime: at('05:10', '2026-03-03'),
+    });
     amb = await m.updateResource<Encounter>({ ...amb, priority: esi(3), location: [{ location: { reference: `Location/${resus.id}` } }] });
     now = await expectSame();
     expect(now.flow?.doorToTriage.n).toBe(before.flow?.doorToTriage.n ? before.flow.doorToTriage.n + 1 : 1);
@@ -342,7 +346,9 @@ describe('ED fact tables agree with the metric definitions', () => {
     const waiting = async (c: pg.Client) => {
       const pid = (c as unknown as { processID: number }).processID;
       for (;;) {
-        const { rows } = await watcher.query<{ w: string | null }>('SELECT wait_event_type AS w FROM pg_stat_activity WHERE pid = $1', [pid]);
+        const { rows } = await watcher.query<{ w: string | null }>('SELECT wait_event_type AS w FROM pg_stat_activity WHERE pid = $1', [
+          pid,
+        ]);
         if (rows[0]?.w === 'Lock') return;
         await new Promise((r) => setTimeout(r, 20));
       }

@@ -5,8 +5,8 @@ import { type FlowMetrics, type MetricFilter, RETURN_WINDOW, rate, type Summary,
 
 /**
  * flowMetrics() of the filtered visits, aggregated in PostgreSQL from the fact tables: one row
- * of counts and percentiles, and the arrivals per hour, weekday, day and ESI level as small
- * arrays. The definitions are those of metrics.ts; facts.int.test.ts holds both equal.
+ * of counts (per ESI level too) and percentiles, and the arrivals per local hour as a small array.
+ * The definitions are those of metrics.ts; facts.int.test.ts holds both equal.
  */
 
 interface FlowRow {
