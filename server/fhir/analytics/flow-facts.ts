@@ -58,7 +58,10 @@ export async function flowFromFacts(
          ${epochMs('v.arrival')} AS arr, ${epochMs('v.departure')} AS dep, ${epochMs('v.provider_at')} AS prov,
          ${epochMs(`least(${firstEsiInWindow('auto', 'at')}, ${firstEsiInWindow('over', 'at')})`)} AS tri,
          ${epochMs('v.admitted_at')} AS adm_at, ${epochMs('prev.left_at')} AS prev_left, v.patient <> '' AS has_patient
-       FROM v LEFT JOIN prev ON prev.id = v.id)
+       FROM v LEFT JOIN prev ON prev.id = v.id
+       -- Kept a subquery (not merged into the aggregate), so each visit's triage time is computed
+       -- once, not once per aggregate that reads it; and not materialised either.
+       OFFSET 0)
      SELECT count(*) AS arrivals, count(*) FILTER (WHERE lwbs) AS lwbs,
        count(*) FILTER (WHERE has_patient AND arr - prev_left <= $7) AS returns,
        ${summaryColumns('d2t', 'tri - arr')},
