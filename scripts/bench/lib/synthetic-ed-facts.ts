@@ -46,12 +46,6 @@ export async function fillSyntheticFacts(
        FROM synth s CROSS JOIN LATERAL (SELECT date_trunc('milliseconds', triaged + (5 + r_seen * 80) * interval '1 minute') AS seen) t`,
     );
     await client.query(
-      `INSERT INTO ed_visit_fact (id, patient, arrival, departure, status, esi, bed, provider_at, lwbs)
-       SELECT 'bench-e-' || n, patient, arrival, departure, CASE WHEN lwbs THEN 'cancelled' ELSE 'finished' END,
-         esi, bed, CASE WHEN lwbs THEN NULL ELSE seen END, lwbs
-       FROM synth_visit`,
-    );
-    await client.query(
       `INSERT INTO ed_admission_fact (id, visit, start)
        SELECT 'bench-imp-' || n, 'bench-e-' || n, date_trunc('milliseconds', departure - (0.5 + r_board * 5) * interval '1 hour')
        FROM synth_visit WHERE admitted`,
@@ -63,15 +57,23 @@ export async function fillSyntheticFacts(
        SELECT 'bench-esi-o-' || n, 'bench-e-' || n, triaged + interval '10 minutes', greatest(1, esi - 1), true
        FROM synth_visit WHERE r_override < 0.05`,
     );
+    // Visits after their ESI and admission facts, carrying their copies (migration 0013) as the trigger writes them.
+    await client.query(
+      `INSERT INTO ed_visit_fact (id, patient, arrival, departure, status, esi, bed, provider_at, lwbs,
+         auto_at, auto_level, over_at, over_level, admitted, admitted_at)
+       SELECT 'bench-e-' || n, patient, arrival, departure, CASE WHEN lwbs THEN 'cancelled' ELSE 'finished' END,
+         esi, bed, CASE WHEN lwbs THEN NULL ELSE seen END, lwbs, d.*
+       FROM synth_visit CROSS JOIN LATERAL es_ed_visit_derived('bench-e-' || n) d`,
+    );
     // Eight steps one after another from a second after arrival, each 0.5–8.5 s.
     await client.query(
-      `INSERT INTO ed_step_fact (id, encounter, step, status, started, ended, authored)
+      `INSERT INTO ed_step_fact (id, encounter, step, status, started, ended, authored, visit_arrival, visit_esi, visit_bed)
        SELECT 'bench-task-' || n || '-' || k, 'bench-e-' || n, step,
          CASE WHEN random() < 0.02 THEN 'failed' ELSE 'completed' END,
          arrival + interval '1 second' + (k - 1) * interval '4500 milliseconds',
          date_trunc('milliseconds', arrival + interval '1 second' + (k - 1) * interval '4500 milliseconds'
            + (500 + random() * 8000) * interval '1 millisecond'),
-         arrival
+         arrival, arrival, esi, bed
        FROM synth_visit CROSS JOIN unnest($1::text[]) WITH ORDINALITY AS s(step, k)`,
       [opts.steps],
     );

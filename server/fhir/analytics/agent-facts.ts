@@ -1,5 +1,5 @@
 import type { PostgresRepository } from '../repo.ts';
-import { aggregateQuery, dayAfter, FILTERED_VISITS, summaryColumns, windowParams } from './facts.ts';
+import { aggregateQuery, dayAfter, FILTERED_VISITS, firstEsiInWindow, summaryColumns, windowParams } from './facts.ts';
 import type { Window } from './load.ts';
 import { type AgentMetrics, type MetricFilter, rate, type StepMetrics, summaryOf } from './metrics.ts';
 
@@ -28,18 +28,23 @@ interface OverrideRow {
   same: string;
 }
 
-/** Per step: runs, ended, failed and skipped counts, and the latency percentiles of completed runs (latency_ms: migration 0011). */
+/**
+ * Per step: runs, ended, failed and skipped counts, and the latency percentiles of completed runs
+ * (latency_ms: migration 0011). Each step fact carries its visit's arrival, ESI level and bed
+ * (migration 0013), so the window and filters need no join with the visits; over long periods
+ * the (step, latency) index delivers the rows grouped and sorted.
+ */
 async function stepsFromFacts(repo: PostgresRepository, params: unknown[]): Promise<AgentMetrics['steps']> {
   const { rows } = await aggregateQuery<StepRow>(
     repo,
-    `WITH ${FILTERED_VISITS}
-     SELECT s.step, count(*) AS runs,
+    `SELECT s.step, count(*) AS runs,
        count(*) FILTER (WHERE s.status IN ('completed', 'failed', 'cancelled')) AS ended,
        count(*) FILTER (WHERE s.status = 'failed') AS failed,
        count(*) FILTER (WHERE s.status = 'cancelled') AS skipped,
        ${summaryColumns('lat', 's.latency_ms', `s.status = 'completed'`)}
-     FROM ed_step_fact s JOIN v ON v.id = s.encounter
-     WHERE s.authored >= $1 AND s.authored < $5
+     FROM ed_step_fact s
+     WHERE s.authored >= $1 AND s.authored < $5 AND s.visit_arrival >= $1 AND s.visit_arrival < $2
+       AND ($3::text[] IS NULL OR s.visit_bed = ANY($3::text[])) AND ($4::int[] IS NULL OR s.visit_esi = ANY($4::int[]))
      GROUP BY s.step`,
     params,
   );
@@ -58,16 +63,12 @@ async function stepsFromFacts(repo: PostgresRepository, params: unknown[]): Prom
 }
 
 async function overridesFromFacts(repo: PostgresRepository, params: unknown[]): Promise<AgentMetrics['overrides']> {
-  // Per visit and kind (automated or override), the level of the earliest ESI Observation.
+  // Per visit, the level of its first automated and first override ESI Observation in the window
+  // (carried by the visit, migration 0013).
   const { rows } = await aggregateQuery<OverrideRow>(
     repo,
     `WITH ${FILTERED_VISITS},
-     firsts AS (SELECT DISTINCT ON (a.encounter, a.override) a.encounter, a.override, a.level
-                FROM ed_acuity_fact a JOIN v ON v.id = a.encounter
-                WHERE a.at >= $1 AND a.at < $5
-                ORDER BY a.encounter, a.override, a.at, a.id),
-     per_visit AS (SELECT max(level) FILTER (WHERE NOT override) AS auto, max(level) FILTER (WHERE override) AS over
-                   FROM firsts GROUP BY encounter)
+     per_visit AS (SELECT ${firstEsiInWindow('auto', 'level')} AS auto, ${firstEsiInWindow('over', 'level')} AS over FROM v)
      SELECT count(auto) AS triaged, count(*) FILTER (WHERE auto IS NOT NULL AND over IS NOT NULL) AS overridden,
        count(*) FILTER (WHERE over < auto) AS up, count(*) FILTER (WHERE over > auto) AS down,
        count(*) FILTER (WHERE over = auto) AS same

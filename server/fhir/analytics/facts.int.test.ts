@@ -1,5 +1,6 @@
 import type { MedplumClient, WithId } from '@medplum/core';
 import type { DetectedIssue, Device, Encounter, Location, Observation, Patient, Task } from '@medplum/fhirtypes';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { startTestServer, type TestServer } from '../../../test/server.ts';
 import { computeMetrics, type MetricsQuery } from './compute.ts';
@@ -202,6 +203,52 @@ describe('ED fact tables agree with the metric definitions', () => {
     before = await expectSame();
     expect(before.flow?.returns72h.count).toBe(0);
 
+    // Visits carry their first ESI Observations (migration 0013); the window still decides which count.
+    // Dee's clock put an automated level and an override before the midnight of her arrival: a
+    // window from that midnight reads the later ones. Eve's only triage lies beyond every window.
+    const dee = await visit(bo, at('00:10', '2026-03-03'), { priority: esi(2) });
+    await acuity(dee, at('23:50'), 4, 'rules');
+    await acuity(dee, at('23:55'), 4, 'clinician-override');
+    await acuity(dee, at('00:30', '2026-03-03'), 3, 'rules');
+    await acuity(dee, at('00:40', '2026-03-03'), 1, 'clinician-override');
+    const eve = await visit(ana, at('05:00', '2026-03-03'));
+    await acuity(eve, at('10:00', '2026-03-06'), 3, 'rules');
+    const third = (await both())[2].facts;
+    expect(third.flow?.doorToTriage).toEqual({ n: 1, median: 20, p90: 20 });
+    expect(third.agents?.overrides).toMatchObject({ triaged: 1, overridden: 1, upTriage: 1 });
+    before = await expectSame();
+    expect(before.agents?.overrides).toMatchObject({ triaged: 4, overridden: 2, same: 1 });
+
+    // An ambulatory Encounter with its step and ESI Observation becomes an ED visit: its facts join
+    // the population with everything written about it before; then its ESI Observation moves to
+    // another visit and its bed and level change.
+    let amb = await m.createResource<Encounter>({
+      resourceType: 'Encounter',
+      status: 'in-progress',
+      class: { code: 'AMB' },
+      subject: { reference: `Patient/${cy.id}` },
+      period: { start: at('16:00') },
+    });
+    await step(amb, 'legal', 'completed', at('16:01'), at('16:05'));
+    const ambEsi = await acuity(amb, at('16:10'), 1, 'rules');
+    expect((await expectSame()).agents?.steps.legal).toBeUndefined();
+    amb = await m.updateResource<Encounter>({ ...amb, class: { code: 'EMER' }, priority: esi(1) });
+    let now = await expectSame();
+    expect(now.agents?.steps.legal).toMatchObject({ runs: 1, latency: { n: 1, median: 4, p90: 4 } });
+    expect(now.flow?.doorToTriage.n).toBe(before.flow?.doorToTriage.n ? before.flow.doorToTriage.n + 1 : 1);
+    await m.updateResource<Observation>({
+      ...ambEsi,
+      encounter: { reference: `Encounter/${eve.id}` },
+      effectiveDateTime: at('05:10', '2026-03-03'),
+    });
+    amb = await m.updateResource<Encounter>({ ...amb, priority: esi(3), location: [{ location: { reference: `Location/${resus.id}` } }] });
+    now = await expectSame();
+    expect(now.flow?.doorToTriage.n).toBe(before.flow?.doorToTriage.n ? before.flow.doorToTriage.n + 1 : 1);
+    await m.deleteResource('Encounter', amb.id);
+    await m.deleteResource('Encounter', dee.id);
+    await m.deleteResource('Encounter', eve.id);
+    expect((await expectSame()).agents?.steps.legal).toBeUndefined();
+
     // A visit re-classified as inpatient leaves the ED population; a patched task status counts as failed.
     await m.updateResource<Encounter>({ ...c2, class: { code: 'IMP' } });
     const tasks = await m.searchResources('Task', { focus: `Encounter/${a1.id}`, code: 'triage' });
@@ -260,5 +307,88 @@ describe('ED fact tables agree with the metric definitions', () => {
     const got = Object.fromEntries(rows.map((r) => [r.x, r.ms === null ? null : Number(r.ms)]));
     for (const x of inputs) expect(got[x]).toBe(Date.parse(x));
     for (const x of invalid) expect(got[x]).toBeNull();
+  });
+
+  test('concurrent writers of one visit: the second waits for the first, or retries when its snapshot is older', async () => {
+    // Straight to the resource table on two connections, so each side's transaction is held open
+    // at a chosen point. The copies (migration 0013) must end as a join would read them.
+    const connect = async () => {
+      const c = new pg.Client({ connectionString: t.databaseUrl });
+      await c.connect();
+      return c;
+    };
+    const [one, two, watcher] = await Promise.all([connect(), connect(), connect()]);
+    const write = (c: pg.Client, resource: Record<string, unknown> & { resourceType: string; id: string }) =>
+      c.query(
+        `INSERT INTO resource (resource_type, id, version_id, last_updated, content) VALUES ($1, $2, gen_random_uuid(), now(), $3)
+         ON CONFLICT (resource_type, id) DO UPDATE SET version_id = EXCLUDED.version_id, content = EXCLUDED.content`,
+        [resource.resourceType, resource.id, JSON.stringify(resource)],
+      );
+    const encounter = (id: string, level: number) => ({
+      resourceType: 'Encounter',
+      id,
+      status: 'in-progress',
+      class: { code: 'EMER' },
+      period: { start: at('06:00') },
+      priority: esi(level),
+    });
+    const task = (id: string, visitId: string) => ({
+      resourceType: 'Task',
+      id,
+      status: 'completed',
+      code: { coding: [{ system: `${ES}/CodeSystem/workflow-step`, code: 'triage' }] },
+      encounter: { reference: `Encounter/${visitId}` },
+      authoredOn: at('06:00'),
+    });
+    const stepEsi = async (id: string) =>
+      (await watcher.query<{ visit_esi: number | null }>('SELECT visit_esi FROM ed_step_fact WHERE id = $1', [id])).rows[0]?.visit_esi;
+    // Resolves once `c`'s backend waits for a lock (polled, not timed).
+    const waiting = async (c: pg.Client) => {
+      const pid = (c as unknown as { processID: number }).processID;
+      for (;;) {
+        const { rows } = await watcher.query<{ w: string | null }>('SELECT wait_event_type AS w FROM pg_stat_activity WHERE pid = $1', [
+          pid,
+        ]);
+        if (rows[0]?.w === 'Lock') return;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    };
+    try {
+      // A Task is written first, while its visit does not exist yet; the visit's insert waits for it.
+      await one.query('BEGIN');
+      await write(one, task('cc-task-1', 'cc-visit-1'));
+      await two.query('BEGIN');
+      const visitWrite = write(two, encounter('cc-visit-1', 2));
+      await waiting(two);
+      await one.query('COMMIT');
+      await visitWrite;
+      await two.query('COMMIT');
+      expect(await stepEsi('cc-task-1')).toBe(2);
+
+      // The visit is re-triaged first; a Task written meanwhile waits and copies the new level.
+      await one.query('BEGIN');
+      await write(one, encounter('cc-visit-1', 4));
+      await two.query('BEGIN');
+      const taskWrite = write(two, task('cc-task-2', 'cc-visit-1'));
+      await waiting(two);
+      await one.query('COMMIT');
+      await taskWrite;
+      await two.query('COMMIT');
+      expect(await stepEsi('cc-task-2')).toBe(4);
+      expect(await stepEsi('cc-task-1')).toBe(4);
+
+      // A snapshot older than the other side's commit cannot copy stale values: serialization failure.
+      await one.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
+      await one.query('SELECT 1');
+      await write(two, encounter('cc-visit-1', 1));
+      await expect(write(one, task('cc-task-3', 'cc-visit-1'))).rejects.toMatchObject({ code: '40001' });
+      await one.query('ROLLBACK');
+      expect(await stepEsi('cc-task-3')).toBeUndefined();
+      expect(await stepEsi('cc-task-2')).toBe(1);
+    } finally {
+      await watcher.query(`DELETE FROM resource WHERE id IN ('cc-task-1', 'cc-task-2', 'cc-task-3', 'cc-visit-1')`);
+      await Promise.all([one.end(), two.end(), watcher.end()]);
+    }
+    await expectSame();
   });
 });

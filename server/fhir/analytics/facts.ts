@@ -37,10 +37,27 @@ export function windowParams(w: Window, filter: MetricFilter, bedsInArea: string
 /** One day after the window: ESI Observations and step Tasks follow arrival, so their window ends a day late. */
 export const dayAfter = (w: Window): string => new Date(w.to.getTime() + DAY_MS).toISOString();
 
-/** `v`: the ED visits that arrived in the window and pass the filter (filterVisits() in SQL). */
-export const FILTERED_VISITS = `v AS (
+/** `v`: the ED visits that arrived in the window and pass the filter (filterVisits() in SQL); read where used, never copied to a temporary store. */
+export const FILTERED_VISITS = `v AS NOT MATERIALIZED (
   SELECT * FROM ed_visit_fact WHERE arrival >= $1 AND arrival < $2
     AND ($3::text[] IS NULL OR bed = ANY($3::text[])) AND ($4::int[] IS NULL OR esi = ANY($4::int[])))`;
+
+/**
+ * The first automated (`kind` 'auto') or override ('over') ESI Observation of visit `v` effective in
+ * the window or the day after ($1 … $5), as `what` ('at' or 'level'). The visit carries the first
+ * of each kind over all time (migration 0013): when that one is in the window it is the answer;
+ * when it is a day or more after the window none is; only when it precedes the window (a clock
+ * error, or a visit at the window's start triaged before it) are the visit's ESI facts read.
+ */
+export function firstEsiInWindow(kind: 'auto' | 'over', what: 'at' | 'level'): string {
+  const at = `v.${kind}_at`;
+  const fallback =
+    what === 'at'
+      ? `(SELECT min(a.at) FROM ed_acuity_fact a WHERE a.encounter = v.id AND a.override = ${kind === 'over'} AND a.at >= $1 AND a.at < $5)`
+      : `(SELECT a.level FROM ed_acuity_fact a WHERE a.encounter = v.id AND a.override = ${kind === 'over'} AND a.at >= $1 AND a.at < $5
+          ORDER BY a.at, a.id LIMIT 1)`;
+  return `CASE WHEN ${at} IS NULL OR ${at} >= $5 THEN NULL WHEN ${at} >= $1 THEN v.${kind}_${what} ELSE ${fallback} END`;
+}
 
 /** The bed ids an area filter keeps: beds of that area Location, or of that zone. */
 export function bedsInArea(beds: Map<string, { area?: string; zone?: string }>, area: string | undefined): string[] | undefined {

@@ -1,12 +1,12 @@
 import type { PostgresRepository } from '../repo.ts';
-import { aggregateQuery, dayAfter, epochMs, FILTERED_VISITS, summaryColumns, windowParams } from './facts.ts';
+import { aggregateQuery, dayAfter, epochMs, FILTERED_VISITS, firstEsiInWindow, summaryColumns, windowParams } from './facts.ts';
 import type { Window } from './load.ts';
 import { type FlowMetrics, type MetricFilter, RETURN_WINDOW, rate, type Summary, summaryOf } from './metrics.ts';
 
 /**
  * flowMetrics() of the filtered visits, aggregated in PostgreSQL from the fact tables: one row
- * of counts and percentiles, and the arrivals per hour, weekday, day and ESI level as small
- * arrays. The definitions are those of metrics.ts; facts.int.test.ts holds both equal.
+ * of counts (per ESI level too) and percentiles, and the arrivals per local hour as a small array.
+ * The definitions are those of metrics.ts; facts.int.test.ts holds both equal.
  */
 
 interface FlowRow {
@@ -25,10 +25,13 @@ interface FlowRow {
   losa_q: number[] | null;
   board_n: string;
   board_q: number[] | null;
-  by_hour: { k: number; n: number }[];
-  by_weekday: { k: number; n: number }[];
-  by_day: { k: string; n: number }[];
-  by_esi: { k: string; n: number }[];
+  esi_1: string;
+  esi_2: string;
+  esi_3: string;
+  esi_4: string;
+  esi_5: string;
+  /** Arrivals per local hour: `YYYY-MM-DD HH24 ISODOW` → count. */
+  by_local_hour: { k: string; n: number }[];
 }
 
 const summary = (n: string, q: number[] | null): Summary => summaryOf(Number(n), q?.[0] ?? null, q?.[1] ?? null);
@@ -39,56 +42,62 @@ export async function flowFromFacts(
   filter: MetricFilter,
   bedsInArea: string[] | undefined,
 ): Promise<FlowMetrics> {
-  // d: each visit with its triage time (the first ESI Observation in the window or the day after),
-  // admission, the latest departure (or arrival) of the same patient's earlier visits (from 72 h
-  // before the window, unfiltered, as countReturns() reads them) and its local arrival time.
+  // d: each visit with its triage time (the first ESI Observation in the window or the day after:
+  // the earlier of its first automated and first override one), admission (both carried by the
+  // visit, migration 0013), and the latest departure (or arrival) of the same patient's earlier
+  // visits (from 72 h before the window, unfiltered, as countReturns() reads them). One pass
+  // aggregates it; arrivals are counted per local hour, from which Node sums hours, weekdays and days.
   const { rows } = await aggregateQuery<FlowRow>(
     repo,
     `WITH ${FILTERED_VISITS},
-     t AS (SELECT encounter, min(at) AS at FROM ed_acuity_fact WHERE at >= $1 AND at < $5 GROUP BY encounter),
-     adm AS (SELECT visit, min(start) AS start FROM ed_admission_fact GROUP BY visit),
      prev AS (SELECT id, max(coalesce(departure, arrival)) OVER (PARTITION BY patient ORDER BY arrival
                 RANGE BETWEEN UNBOUNDED PRECEDING AND '1 microsecond' PRECEDING) AS left_at
               FROM ed_visit_fact WHERE arrival >= $1::timestamptz - $7::int8 * interval '1 millisecond' AND arrival < $2 AND patient <> ''),
-     d AS MATERIALIZED (
-       SELECT v.lwbs, v.esi, v.departure IS NOT NULL AND NOT v.lwbs AS finished, adm.visit IS NOT NULL AS admitted,
+     d AS (
+       SELECT v.lwbs, v.esi, v.departure IS NOT NULL AND NOT v.lwbs AS finished, v.admitted,
          ${epochMs('v.arrival')} AS arr, ${epochMs('v.departure')} AS dep, ${epochMs('v.provider_at')} AS prov,
-         ${epochMs('t.at')} AS tri, ${epochMs('adm.start')} AS adm_at, ${epochMs('prev.left_at')} AS prev_left,
-         v.patient <> '' AS has_patient, v.arrival AT TIME ZONE $6::text AS local
-       FROM v LEFT JOIN t ON t.encounter = v.id LEFT JOIN adm ON adm.visit = v.id LEFT JOIN prev ON prev.id = v.id)
-     SELECT
-       (SELECT count(*) FROM d) AS arrivals,
-       (SELECT count(*) FILTER (WHERE lwbs) FROM d) AS lwbs,
-       (SELECT count(*) FILTER (WHERE has_patient AND arr - prev_left <= $7) FROM d) AS returns,
-       s.*,
-       (SELECT coalesce(json_agg(json_build_object('k', k, 'n', n)), '[]') FROM
-         (SELECT extract(hour FROM local)::int AS k, count(*) AS n FROM d GROUP BY 1) x) AS by_hour,
-       (SELECT coalesce(json_agg(json_build_object('k', k, 'n', n)), '[]') FROM
-         (SELECT extract(isodow FROM local)::int AS k, count(*) AS n FROM d GROUP BY 1) x) AS by_weekday,
-       (SELECT coalesce(json_agg(json_build_object('k', k, 'n', n)), '[]') FROM
-         (SELECT to_char(local, 'YYYY-MM-DD') AS k, count(*) AS n FROM d GROUP BY 1) x) AS by_day,
-       (SELECT coalesce(json_agg(json_build_object('k', k, 'n', n)), '[]') FROM
-         (SELECT CASE WHEN esi BETWEEN 1 AND 5 THEN esi::text ELSE 'unknown' END AS k, count(*) AS n FROM d GROUP BY 1) x) AS by_esi
-     FROM (SELECT
+         ${epochMs(`least(${firstEsiInWindow('auto', 'at')}, ${firstEsiInWindow('over', 'at')})`)} AS tri,
+         ${epochMs('v.admitted_at')} AS adm_at, ${epochMs('prev.left_at')} AS prev_left, v.patient <> '' AS has_patient
+       FROM v LEFT JOIN prev ON prev.id = v.id
+       -- Kept a subquery (not merged into the aggregate), so each visit's triage time is computed
+       -- once, not once per aggregate that reads it; and not materialised either.
+       OFFSET 0)
+     SELECT count(*) AS arrivals, count(*) FILTER (WHERE lwbs) AS lwbs,
+       count(*) FILTER (WHERE has_patient AND arr - prev_left <= $7) AS returns,
        ${summaryColumns('d2t', 'tri - arr')},
        ${summaryColumns('d2p', 'prov - arr')},
        ${summaryColumns('t2p', 'prov - tri')},
        ${summaryColumns('losd', 'dep - arr', 'finished AND NOT admitted')},
        ${summaryColumns('losa', 'dep - arr', 'finished AND admitted')},
-       ${summaryColumns('board', 'dep - adm_at', 'finished AND admitted')}
-       FROM d) s`,
+       ${summaryColumns('board', 'dep - adm_at', 'finished AND admitted')},
+       ${[1, 2, 3, 4, 5].map((level) => `count(*) FILTER (WHERE esi = ${level}) AS esi_${level}`).join(', ')},
+       (SELECT coalesce(json_agg(json_build_object('k', to_char(h, 'YYYY-MM-DD HH24 ID'), 'n', n)), '[]') FROM
+         (SELECT date_trunc('hour', arrival AT TIME ZONE $6::text) AS h, count(*) AS n FROM v GROUP BY 1) x) AS by_local_hour
+     FROM d`,
     [...windowParams(w, filter, bedsInArea), dayAfter(w), w.timeZone, RETURN_WINDOW],
   );
   const r = rows[0];
   const arrivals = Number(r.arrivals);
   const lwbs = Number(r.lwbs);
   const returns = Number(r.returns);
-  const acuityMix: FlowMetrics['acuityMix'] = { '1': 0, '2': 0, '3': 0, '4': 0, '5': 0, unknown: 0 };
-  for (const { k, n } of r.by_esi) acuityMix[k as keyof FlowMetrics['acuityMix']] = n;
+  const acuityMix: FlowMetrics['acuityMix'] = {
+    '1': Number(r.esi_1),
+    '2': Number(r.esi_2),
+    '3': Number(r.esi_3),
+    '4': Number(r.esi_4),
+    '5': Number(r.esi_5),
+    unknown: 0,
+  };
+  acuityMix.unknown = arrivals - acuityMix['1'] - acuityMix['2'] - acuityMix['3'] - acuityMix['4'] - acuityMix['5'];
   const byHour = new Array<number>(24).fill(0);
-  for (const { k, n } of r.by_hour) byHour[k] = n;
   const byWeekday = new Array<number>(7).fill(0);
-  for (const { k, n } of r.by_weekday) byWeekday[k - 1] = n;
+  const byDay = new Map<string, number>();
+  for (const { k, n } of r.by_local_hour) {
+    const [day, hour, isoWeekday] = k.split(' ');
+    byHour[Number(hour)] += n;
+    byWeekday[Number(isoWeekday) - 1] += n;
+    byDay.set(day, (byDay.get(day) ?? 0) + n);
+  }
   return {
     arrivals,
     doorToTriage: summary(r.d2t_n, r.d2t_q),
@@ -101,6 +110,6 @@ export async function flowFromFacts(
     acuityMix,
     arrivalsByHour: byHour,
     arrivalsByWeekday: byWeekday,
-    arrivalsByDay: r.by_day.map(({ k, n }) => ({ day: k, count: n })).sort((a, b) => (a.day < b.day ? -1 : a.day > b.day ? 1 : 0)),
+    arrivalsByDay: [...byDay].map(([day, count]) => ({ day, count })).sort((a, b) => (a.day < b.day ? -1 : a.day > b.day ? 1 : 0)),
   };
 }
