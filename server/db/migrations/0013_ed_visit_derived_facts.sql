@@ -214,8 +214,9 @@ BEGIN
   RETURN NULL;
 END $$;
 
-DROP FUNCTION es_ed_facts_insert(text, text, jsonb);
-DROP FUNCTION es_ed_facts_delete(text, text);
+-- es_ed_facts_insert/es_ed_facts_delete (0010) are no longer called. They stay until a later
+-- release's contract migration drops them: Up migrations only expand the schema (see
+-- docs/operations.md, "Zero-downtime upgrades").
 
 SELECT es_ed_facts_derive_all();
 
@@ -228,7 +229,7 @@ CREATE INDEX ed_step_fact_step_latency_idx ON ed_step_fact (step, latency_ms)
 -- Down Migration
 DROP INDEX ed_step_fact_step_latency_idx;
 
-CREATE FUNCTION es_ed_facts_insert(rtype text, rid text, c jsonb) RETURNS void LANGUAGE plpgsql AS $$
+CREATE OR REPLACE FUNCTION es_ed_facts_insert(rtype text, rid text, c jsonb) RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
   es constant text := 'https://emergisphere.dev/fhir';
   ref text;
@@ -278,7 +279,7 @@ BEGIN
   END IF;
 END $$;
 
-CREATE FUNCTION es_ed_facts_delete(rtype text, rid text) RETURNS void LANGUAGE plpgsql AS $$
+CREATE OR REPLACE FUNCTION es_ed_facts_delete(rtype text, rid text) RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
   IF rtype = 'Encounter' THEN
     DELETE FROM ed_visit_fact WHERE id = rid;
