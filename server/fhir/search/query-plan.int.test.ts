@@ -146,7 +146,9 @@ describe('search SQL uses the index tables’ indexes', () => {
       q.params.values,
     );
     const plan = nodes(rows[0]['QUERY PLAN'][0].Plan) as (PlanNode & { 'Actual Rows': number; 'Actual Loops': number })[];
-    const resourceRows = plan.filter((n) => n['Relation Name'] === 'resource').reduce((sum, n) => sum + n['Actual Rows'] * n['Actual Loops'], 0);
+    const resourceRows = plan
+      .filter((n) => n['Relation Name'] === 'resource')
+      .reduce((sum, n) => sum + n['Actual Rows'] * n['Actual Loops'], 0);
     expect(plan[0]['Actual Rows']).toBe(25);
     // Only the 25 matches are read from the resource table, not all 5,000 Devices.
     expect(resourceRows).toBe(25);
