@@ -72,7 +72,15 @@ export function interactionOf(method: string, segments: string[], bundleType?: s
 }
 
 /** Interactions that change nothing: their AuditEvents may be buffered (server/audit/audit-log.ts). */
-const READ_ONLY = new Set<Interaction>(['read', 'vread', 'history-instance', 'history-type', 'history-system', 'search-type', 'search-system']);
+const READ_ONLY = new Set<Interaction>([
+  'read',
+  'vread',
+  'history-instance',
+  'history-type',
+  'history-system',
+  'search-type',
+  'search-system',
+]);
 
 function auditedResources(segments: string[], location: string | undefined): string[] {
   const [type, id] = segments;
