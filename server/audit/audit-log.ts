@@ -68,8 +68,8 @@ const TAKE_SQL = (skipLocked: boolean) =>
  * Buffered recording (`{ buffered: true }`, used for reads and searches): the request is answered
  * at once and its event joins the next batch, which is written at most `bufferMs` (5 ms) later, or
  * sooner with any durable event. With every read answered without waiting, batches hold several
- * events instead of one or two, so the database commits a few times less often (measured in the
- * auth-cost benchmark). What this gives up: if the server process dies, the read/search events of
+ * events instead of one or two, so the database commits a few times less often (`npm run
+ * bench:audit` prints commits and CPU per event both ways). What this gives up: if the server process dies, the read/search events of
  * its last few milliseconds can be lost; writes, sign-ins and everything else still wait for their
  * commit. A clean shutdown (`close()`) writes every buffered event, a failed batch is retried, and
  * a reader of AuditEvents first writes this instance's buffer, so it still sees its own reads.
