@@ -3,8 +3,10 @@
 //   node scripts/bench/audit-index.ts       (npm run bench:audit)
 //
 // On a scratch database: records BENCH_AUDIT_EVENTS (default 5,000) REST AuditEvents 8 at a time
-// (as 8 concurrent requests would), then indexes them all, and prints wall time and this
-// CPU per event for each step, of this process and of PostgreSQL (backends of the scratch database).
+// (as 8 concurrent requests would), then indexes them all; then records as many buffered (as reads
+// and searches do), arriving at BENCH_AUDIT_RATE per second (default 2,000, the quiet-machine read
+// rate), and indexes those. Prints wall time, CPU per event of this process and of PostgreSQL
+// (backends of the scratch database), and commits per event (pg_stat_database).
 import pino from 'pino';
 import { AuditLog, createAuditPool } from '../../server/audit/audit-log.ts';
 import { restAuditEvent } from '../../server/audit/events.ts';
@@ -16,6 +18,8 @@ import { ADMIN_URL, assertLocal, createDatabase, dropDatabase, scratchName } fro
 import { log, printTable } from './lib/table.ts';
 
 const EVENTS = Number(process.env.BENCH_AUDIT_EVENTS) || 5000;
+const RATE = Number(process.env.BENCH_AUDIT_RATE) || 2000;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 runMain(async () => {
   assertLocal(ADMIN_URL);
@@ -27,6 +31,8 @@ runMain(async () => {
   loadBaseDefinitions();
   const pool = createAuditPool(url);
   const audit = new AuditLog(pool, pino({ level: 'silent' }), { indexIntervalMs: 0 });
+  // The buffered run closes `audit` to write its last batch; this one indexes afterwards.
+  const indexer = new AuditLog(pool, pino({ level: 'silent' }), { indexIntervalMs: 0 });
   const event = (i: number) =>
     restAuditEvent({
       interaction: 'read',
@@ -34,10 +40,19 @@ runMain(async () => {
       status: 200,
       what: [`Patient/p${i}`],
     });
+  // pg_stat_database is updated when a backend reports (at most once a second): wait before reading.
+  const commits = async () => {
+    await sleep(1100);
+    const { rows } = await pool.query<{ n: string }>('SELECT xact_commit::text AS n FROM pg_stat_database WHERE datname = $1', [name]);
+    return Number(rows[0].n);
+  };
   const step = async (label: string, work: () => Promise<void>) => {
+    const c0 = await commits();
     const before = cpuSnapshot(undefined);
     await work();
     const after = cpuSnapshot(undefined);
+    // The two statistics queries are commits too.
+    const c1 = (await commits()) - 1;
     const perEvent = (seconds: number) => `${((seconds * 1000) / EVENTS).toFixed(3)} ms`;
     return [
       label,
@@ -45,6 +60,7 @@ runMain(async () => {
       perEvent((after.at - before.at) / 1000),
       perEvent(after.self - before.self),
       perEvent((after.postgres - before.postgres) / 100),
+      ((c1 - c0) / EVENTS).toFixed(3),
     ];
   };
   log(`recording ${EVENTS} events, 8 in flight`);
@@ -55,8 +71,19 @@ runMain(async () => {
       }
     }),
     await step('index (deferred, 1,000 per transaction)', () => audit.indexPending()),
+    await step(`record buffered (reads, searches), ${RATE}/s`, async () => {
+      const started = performance.now();
+      for (let i = 0; i < EVENTS; i++) {
+        // Paced as requests would arrive: event i is due at i / RATE seconds.
+        const due = started + (i * 1000) / RATE;
+        if (due > performance.now() + 1) await sleep(due - performance.now());
+        void audit.record(event(i), { buffered: true });
+      }
+      await audit.close();
+    }),
+    await step('index (deferred, 1,000 per transaction)', () => indexer.indexPending()),
   ];
-  printTable('Audit trail cost per event', ['step', 'events', 'wall', 'node CPU', 'PostgreSQL CPU'], rows);
-  await audit.close();
+  printTable('Audit trail cost per event', ['step', 'events', 'wall', 'node CPU', 'PostgreSQL CPU', 'commits'], rows);
+  await indexer.close();
   await pool.end();
 });

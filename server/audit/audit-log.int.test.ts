@@ -94,4 +94,45 @@ describe('audit log', () => {
     await auditPool.end();
     expect(await searchByEntity(marker)).toHaveLength(1);
   });
+
+  test('buffered events are all written by a clean shutdown, none twice', async () => {
+    const auditPool = createAuditPool(t.databaseUrl);
+    // A buffer interval far longer than the test: only close() can write these events.
+    const log = new AuditLog(auditPool, pino({ level: 'silent' }), { indexIntervalMs: 0, bufferMs: 60_000 });
+    const marker = randomUUID();
+    await Promise.all(Array.from({ length: 25 }, () => log.record(eventFor(marker), { buffered: true })));
+    const count = async () =>
+      (
+        await pool.query<{ n: number }>(
+          `SELECT (SELECT count(*) FROM audit_log WHERE content LIKE '%' || $1 || '%')::int
+                + (SELECT count(*) FROM resource WHERE resource_type = 'AuditEvent' AND content LIKE '%' || $1 || '%')::int AS n`,
+          [marker],
+        )
+      ).rows[0].n;
+    expect(await count()).toBe(0);
+    await log.close();
+    await auditPool.end();
+    expect(await count()).toBe(25);
+    expect(await searchByEntity(marker)).toHaveLength(25);
+  });
+
+  test('a reader of AuditEvents sees the buffered events of this instance', async () => {
+    const auditPool = createAuditPool(t.databaseUrl);
+    const log = new AuditLog(auditPool, pino({ level: 'silent' }), { indexIntervalMs: 0, bufferMs: 60_000 });
+    const marker = randomUUID();
+    await log.record(eventFor(marker), { buffered: true });
+    await log.indexPending();
+    expect(await searchByEntity(marker)).toHaveLength(1);
+    await log.close();
+    await auditPool.end();
+  });
+
+  test('reads and searches through the API are audited (buffered) and visible to the next AuditEvent search', async () => {
+    const patient = await t.medplum.createResource({ resourceType: 'Patient', name: [{ family: 'Buffered' }] });
+    await t.medplum.readResource('Patient', patient.id as string, { cache: 'no-cache' });
+    await t.medplum.readResource('Patient', patient.id as string, { cache: 'no-cache' });
+    const events = await searchByEntity(patient.id as string);
+    // The create (durable) and both reads (buffered).
+    expect(events.map((e) => e.action).sort()).toEqual(['C', 'R', 'R']);
+  });
 });

@@ -16,8 +16,10 @@ export function stampNew<T extends Resource>(resource: T): T & { id: string } {
 /**
  * Inserts many new resources (already stamped, already validated) with their history and
  * search index in one statement: used where the server itself writes in bulk (audit log).
+ * `texts`, when given, are the resources' JSON as already serialised (the audit log keeps it), so
+ * it is not serialised again.
  */
-export async function bulkInsertNew(conn: Queryable, resources: (Resource & { id: string })[]): Promise<void> {
+export async function bulkInsertNew(conn: Queryable, resources: (Resource & { id: string })[], texts?: string[]): Promise<void> {
   if (resources.length === 0) {
     return;
   }
@@ -25,7 +27,7 @@ export async function bulkInsertNew(conn: Queryable, resources: (Resource & { id
   const ids = resources.map((r) => r.id);
   const versions = resources.map((r) => r.meta?.versionId as string);
   const updated = resources.map((r) => r.meta?.lastUpdated as string);
-  const contents = resources.map((r) => JSON.stringify(r));
+  const contents = texts ?? resources.map((r) => JSON.stringify(r));
   const index = bulkIndexInserts(
     resources.map((r) => ({ resourceType: r.resourceType, id: r.id, rows: buildIndexRows(r) })),
     5,

@@ -71,6 +71,17 @@ export function interactionOf(method: string, segments: string[], bundleType?: s
   return 'delete';
 }
 
+/** Interactions that change nothing: their AuditEvents may be buffered (server/audit/audit-log.ts). */
+const READ_ONLY = new Set<Interaction>([
+  'read',
+  'vread',
+  'history-instance',
+  'history-type',
+  'history-system',
+  'search-type',
+  'search-system',
+]);
+
 function auditedResources(segments: string[], location: string | undefined): string[] {
   const [type, id] = segments;
   if (type && id && !id.startsWith('_') && !id.startsWith('$')) {
@@ -128,7 +139,8 @@ export async function registerSecurity(
     }
   });
 
-  // The answer leaves only after its AuditEvent is committed (group commit keeps this cheap).
+  // A write's answer leaves only after its AuditEvent is committed (group commit keeps this cheap);
+  // a read's or search's event is buffered for a few milliseconds instead (see AuditLog).
   fastify.addHook('onSend', async (request: FastifyRequest, reply, payload) => {
     const path = request.url.split('?')[0];
     if (!isFhir(path) || path === '/fhir/R4/metadata' || request.method === 'OPTIONS') {
@@ -146,7 +158,7 @@ export async function registerSecurity(
       query: interaction.startsWith('search') || interaction === 'operation' ? `${segments.join('/')}?${query ?? ''}` : undefined,
     });
     try {
-      await audit.record(event);
+      await audit.record(event, { buffered: READ_ONLY.has(interaction) });
     } catch (err) {
       request.log.error({ err }, 'audit record failed');
     }

@@ -1,7 +1,7 @@
 import type { AuditEvent } from '@medplum/fhirtypes';
 import type pg from 'pg';
 import type { Logger } from 'pino';
-import { AuditLog } from '../audit/audit-log.ts';
+import { AuditLog, type RecordOptions } from '../audit/audit-log.ts';
 
 /**
  * The audit log, with a listener that sees every event as it is recorded: bot executions and
@@ -16,12 +16,12 @@ export class ObservedAuditLog extends AuditLog {
     this.listener = listener;
   }
 
-  override record(event: AuditEvent): Promise<void> {
+  override record(event: AuditEvent, options?: RecordOptions): Promise<void> {
     try {
       this.listener(event);
     } catch {
       // Metrics must never cost an audit record.
     }
-    return super.record(event);
+    return super.record(event, options);
   }
 }

@@ -1,0 +1,236 @@
+// Where the cost of authentication, AccessPolicy and audit goes (issue 3), robust to a loaded machine.
+//
+//   node scripts/bench/auth-breakdown.ts      (npm run bench:auth-breakdown)
+//
+// The baseline server (scripts/bench/lib/baseline-server.ts) and the real server (a client with the
+// ed-physician AccessPolicy) run side by side on one scratch database. Each phase sends a fixed
+// number of requests (not a fixed time) to one server, then waits until the audit backlog is indexed,
+// and prints per request: server CPU and CPU of the database's PostgreSQL backends during the phase,
+// the same for the deferred AuditEvent indexing afterwards (which bench:auth only sees when it
+// happens to land inside a phase), commits and inserted rows (pg_stat_database). CPU comes from
+// /proc per process id, so other processes' load inflates it less than it does rates.
+//
+// Environment: BENCH_AB_REQUESTS=3000 per phase, BENCH_AB_ROUNDS=2, BENCH_AB_MODES=baseline,secured,
+// BENCH_AB_PHASES=read,token,tokenref, BENCH_AB_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/p"),
+// BENCH_AB_OLD_ENTRY: a server entry of another checkout, measured as mode "old" when listed.
+import { readFileSync } from 'node:fs';
+import type { AccessPolicy, Bundle, Observation, Patient } from '@medplum/fhirtypes';
+import autocannon from 'autocannon';
+import { ROLE_SYSTEM } from '../../server/auth/admin.ts';
+import { migrate } from '../../server/db/migrate.ts';
+import { accessToken, authHeaders, credentialsFor, serverEnv } from './lib/auth.ts';
+import { onCleanup, runMain } from './lib/cleanup.ts';
+import { LOINC, MRN_SYSTEM, makeTransactionBundle, rng } from './lib/data.ts';
+import { ADMIN_URL, createDatabase, databaseName, dropDatabase, scratchName, withClient } from './lib/pg.ts';
+import { type ServerProcess, startServerProcess } from './lib/server-process.ts';
+import { log, printTable } from './lib/table.ts';
+
+const N = Number(process.env.BENCH_AB_REQUESTS) || 3000;
+const ROUNDS = Number(process.env.BENCH_AB_ROUNDS) || 2;
+const CONNS = 8;
+const MODES = (process.env.BENCH_AB_MODES || 'baseline,secured').split(',');
+const PHASES = (process.env.BENCH_AB_PHASES || 'read,token,tokenref').split(',');
+const NODE_ARGS = (process.env.BENCH_AB_NODE_ARGS ?? '').split(' ').filter(Boolean);
+const OLD_ENTRY = process.env.BENCH_AB_OLD_ENTRY;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function ticks(pid: number): number {
+  try {
+    const rest = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = rest.slice(rest.lastIndexOf(')') + 2).split(' ');
+    return Number(f[11]) + Number(f[12]);
+  } catch {
+    return Number.NaN;
+  }
+}
+
+async function backendPids(url: string, db: string): Promise<number[]> {
+  return withClient(url, async (c) => {
+    const { rows } = await c.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [
+      db,
+    ]);
+    return rows.map((r) => r.pid);
+  });
+}
+
+async function dbStats(url: string, db: string): Promise<Record<string, number>> {
+  return withClient(url, async (c) => {
+    const { rows } = await c.query(
+      'SELECT xact_commit::int8 AS commits, tup_inserted::int8 AS ins, tup_returned::int8 AS ret, tup_fetched::int8 AS fetched FROM pg_stat_database WHERE datname = $1',
+      [db],
+    );
+    return Object.fromEntries(Object.entries(rows[0]).map(([k, v]) => [k, Number(v)]));
+  });
+}
+
+async function auditBacklog(url: string): Promise<number> {
+  return withClient(url, async (c) => Number((await c.query('SELECT count(*) AS n FROM audit_log')).rows[0].n));
+}
+
+async function roleToken(server: ServerProcess, adminToken: string, role: string): Promise<string> {
+  const headers = { ...authHeaders(adminToken), 'content-type': 'application/json' };
+  const call = async <T>(path: string, init: RequestInit = {}): Promise<T> => {
+    const res = await fetch(`${server.url}${path}`, { ...init, headers });
+    if (!res.ok) throw new Error(`${path}: ${res.status} ${await res.text()}`);
+    return (await res.json()) as T;
+  };
+  const me = await call<{ project: { id: string } }>('auth/me');
+  const policies = await call<Bundle<AccessPolicy>>(`fhir/R4/AccessPolicy?_tag=${encodeURIComponent(`${ROLE_SYSTEM}|${role}`)}`);
+  const policy = policies.entry?.[0]?.resource;
+  const client = await call<{ id: string; secret: string }>(`admin/projects/${me.project.id}/client`, {
+    method: 'POST',
+    body: JSON.stringify({ name: `bench ${role}`, accessPolicy: { reference: `AccessPolicy/${policy?.id}` } }),
+  });
+  return (await accessToken(server.url, { clientId: client.id, clientSecret: client.secret })) as string;
+}
+
+function run(
+  url: string,
+  amount: number,
+  auth: Record<string, string>,
+  path: () => string,
+): Promise<{ ok: number; bad: number; secs: number }> {
+  return new Promise((resolve, reject) => {
+    autocannon(
+      {
+        url,
+        connections: CONNS,
+        amount,
+        requests: [{ method: 'GET', headers: { accept: 'application/fhir+json', ...auth }, setupRequest: (r) => ({ ...r, path: path() }) }],
+      },
+      (err, res) => (err ? reject(err) : resolve({ ok: res['2xx'], bad: res.non2xx + res.errors, secs: res.duration })),
+    );
+  });
+}
+
+async function main(): Promise<void> {
+  const name = scratchName('es_ab');
+  const dbUrl = await createDatabase(ADMIN_URL, name);
+  onCleanup(`drop ${name}`, () => dropDatabase(ADMIN_URL, name));
+  await migrate(dbUrl);
+  const creds = await credentialsFor(dbUrl);
+  const db = databaseName(dbUrl);
+  const servers: Record<string, { proc: ServerProcess; auth: Record<string, string> }> = {};
+  for (const mode of MODES) {
+    const proc = await startServerProcess({
+      databaseUrl: dbUrl,
+      env: serverEnv(creds),
+      nodeArgs: NODE_ARGS,
+      entry: mode === 'baseline' ? 'scripts/bench/lib/baseline-server.ts' : mode === 'old' ? OLD_ENTRY : undefined,
+    });
+    const admin = (await accessToken(proc.url, creds)) as string;
+    const token = mode === 'baseline' ? admin : await roleToken(proc, admin, 'ed-physician');
+    servers[mode] = { proc, auth: authHeaders(token) };
+  }
+  const first = servers[MODES[0]];
+  for (let i = 0; i < 10; i++) {
+    const res = await fetch(first.proc.fhirUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/fhir+json', ...first.auth },
+      body: JSON.stringify(makeTransactionBundle(900_000 + i, 20, 4)),
+    });
+    if (!res.ok) throw new Error(`seed ${res.status}`);
+  }
+  const { patients, observations } = await withClient(dbUrl, async (c) => {
+    const p = await c.query<{ id: string; content: string }>(
+      "SELECT id, content FROM resource WHERE resource_type='Patient' AND NOT deleted",
+    );
+    const o = await c.query<{ id: string; content: string }>(
+      "SELECT id, content FROM resource WHERE resource_type='Observation' AND NOT deleted",
+    );
+    return {
+      patients: p.rows.map((r) => ({ id: r.id, p: JSON.parse(r.content) as Patient })),
+      observations: o.rows.map((r) => ({ id: r.id, o: JSON.parse(r.content) as Observation })),
+    };
+  });
+  const r = rng(7);
+  const pick = <T>(l: T[]) => l[Math.floor(r() * l.length)];
+  const paths: Record<string, () => string> = {
+    read: () => (r() < 0.5 ? `/fhir/R4/Patient/${pick(patients).id}` : `/fhir/R4/Observation/${pick(observations).id}`),
+    token: () => {
+      const p = pick(patients).p;
+      const mrn = p.identifier?.find((i) => i.system === MRN_SYSTEM)?.value ?? '';
+      return `/fhir/R4/Patient?identifier=${encodeURIComponent(`${MRN_SYSTEM}|${mrn}`)}`;
+    },
+    tokenref: () => {
+      const o = pick(observations).o;
+      return `/fhir/R4/Observation?code=${encodeURIComponent(`${LOINC}|${o.code?.coding?.[0]?.code}`)}&subject=${encodeURIComponent(o.subject?.reference ?? '')}`;
+    },
+  };
+  const rows: (string | number)[][] = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const phase of PHASES) {
+      for (const mode of MODES) {
+        const { proc, auth } = servers[mode];
+        await run(proc.url, 500, auth, paths[phase]); // warmup
+        // Let any audit indexing from earlier finish so it is not counted here.
+        while ((await auditBacklog(dbUrl)) > 0) await sleep(500);
+        await sleep(1500);
+        const pids = await backendPids(dbUrl, db);
+        const s0 = ticks(proc.pid);
+        const p0 = new Map(pids.map((p) => [p, ticks(p)]));
+        const d0 = await dbStats(dbUrl, db);
+        const res = await run(proc.url, N, auth, paths[phase]);
+        const s1 = ticks(proc.pid);
+        let pg = 0;
+        for (const p of await backendPids(dbUrl, db)) {
+          const t = ticks(p);
+          if (Number.isFinite(t)) pg += t - (p0.get(p) ?? 0);
+        }
+        // The deferred part: audit_log rows indexed into AuditEvents after the phase.
+        const tail0s = ticks(proc.pid);
+        const tailPids = await backendPids(dbUrl, db);
+        const tp0 = new Map(tailPids.map((p) => [p, ticks(p)]));
+        const backlog = await auditBacklog(dbUrl);
+        const tStart = Date.now();
+        while ((await auditBacklog(dbUrl)) > 0 && Date.now() - tStart < 120_000) await sleep(250);
+        const tailSrv = ticks(proc.pid) - tail0s;
+        let tailPg = 0;
+        for (const p of await backendPids(dbUrl, db)) {
+          const t = ticks(p);
+          if (Number.isFinite(t)) tailPg += t - (tp0.get(p) ?? 0);
+        }
+        await sleep(1200);
+        const d1 = await dbStats(dbUrl, db);
+        const per = (x: number) => ((x * 10) / N).toFixed(3); // ticks (10 ms) → ms per request
+        const row = [
+          phase,
+          mode,
+          round + 1,
+          `${res.ok}/${res.ok + res.bad}`,
+          (res.ok / res.secs).toFixed(0),
+          per(s1 - s0),
+          per(pg),
+          per(tailSrv),
+          per(tailPg),
+          backlog,
+          ((d1.commits - d0.commits) / N).toFixed(2),
+          ((d1.ins - d0.ins) / N).toFixed(1),
+        ];
+        log(row.join(' | '));
+        rows.push(row);
+      }
+    }
+  }
+  for (const { proc } of Object.values(servers)) await proc.stop();
+  printTable(
+    `Auth + policy + audit cost per request (${N} requests per phase, ${CONNS} connections; CPU ms per request from /proc)`,
+    [
+      'Phase',
+      'Server',
+      'Round',
+      'OK',
+      'Req/s',
+      'Server CPU',
+      'PG CPU',
+      'Indexing: server',
+      'Indexing: PG',
+      'Audit backlog after phase',
+      'Commits/req',
+      'Rows inserted/req',
+    ],
+    rows,
+  );
+}
+
+runMain(main);
