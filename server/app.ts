@@ -193,7 +193,11 @@ export async function createApp(deps: AppDeps): Promise<App> {
   };
 
   if (deps.ops) registerOpsHooks(fastify, deps.ops);
-  await registerSecurity(fastify, deps.security, { baseUrl: config.baseUrl, corsOrigins: config.corsOrigins });
+  await registerSecurity(fastify, deps.security, {
+    baseUrl: config.baseUrl,
+    corsOrigins: config.corsOrigins,
+    auditReads: config.auditReads,
+  });
   registerAuthRoutes(fastify, {
     baseUrl: config.baseUrl,
     auth: deps.security.auth,

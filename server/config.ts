@@ -43,6 +43,13 @@ export interface ServerConfig {
   corsOrigins: string[];
   /** Trust X-Forwarded-For from a reverse proxy for client addresses (rate limits, audit). */
   trustProxy: boolean;
+  /**
+   * When a read's or search's AuditEvent is written. `committed` (default): the answer leaves only
+   * after its event is committed, so a crash right after answering loses no audit. `buffered`:
+   * written within ~5 ms with the next batch; cheaper, but a process crash can lose the last few
+   * milliseconds of read audit. Writes are always answered after their audit is committed.
+   */
+  auditReads: 'committed' | 'buffered';
   /** Subscription worker tuning beyond the SUBSCRIPTION_* environment variables (tests shorten backoff). */
   subscriptions?: Partial<SubscriptionSettings>;
 }
@@ -153,5 +160,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
       .map((o) => o.trim())
       .filter(Boolean),
     trustProxy: boolFromEnv(env.TRUST_PROXY, 'TRUST_PROXY') ?? file.trustProxy ?? false,
+    auditReads: auditReadsFrom(env.AUDIT_READS ?? file.auditReads),
   };
+}
+
+function auditReadsFrom(value: string | undefined): ServerConfig['auditReads'] {
+  if (value === undefined || value === '' || value === 'committed') {
+    return 'committed';
+  }
+  if (value === 'buffered') {
+    return 'buffered';
+  }
+  throw new Error(`AUDIT_READS must be committed or buffered, got "${value}"`);
 }

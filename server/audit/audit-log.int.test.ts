@@ -127,12 +127,12 @@ describe('audit log', () => {
     await auditPool.end();
   });
 
-  test('reads and searches through the API are audited (buffered) and visible to the next AuditEvent search', async () => {
+  test('reads and searches through the API are audited and visible to the next AuditEvent search', async () => {
     const patient = await t.medplum.createResource({ resourceType: 'Patient', name: [{ family: 'Buffered' }] });
     await t.medplum.readResource('Patient', patient.id as string, { cache: 'no-cache' });
     await t.medplum.readResource('Patient', patient.id as string, { cache: 'no-cache' });
     const events = await searchByEntity(patient.id as string);
-    // The create (durable) and both reads (buffered).
+    // The create and both reads.
     expect(events.map((e) => e.action).sort()).toEqual(['C', 'R', 'R']);
   });
 });

@@ -98,7 +98,7 @@ function auditedResources(segments: string[], location: string | undefined): str
 export async function registerSecurity(
   fastify: FastifyInstance,
   deps: SecurityDeps,
-  options: { baseUrl: string; corsOrigins: string[] },
+  options: { baseUrl: string; corsOrigins: string[]; auditReads?: 'committed' | 'buffered' },
 ): Promise<void> {
   const { auth, limits, audit } = deps;
   fastify.decorateRequest('auth', undefined);
@@ -139,8 +139,9 @@ export async function registerSecurity(
     }
   });
 
-  // A write's answer leaves only after its AuditEvent is committed (group commit keeps this cheap);
-  // a read's or search's event is buffered for a few milliseconds instead (see AuditLog).
+  // The answer leaves only after its AuditEvent is committed (group commit keeps this cheap), so a
+  // crash right after answering loses no audit. With AUDIT_READS=buffered an operator may trade
+  // that for reads and searches: their events are then buffered for a few milliseconds (AuditLog).
   fastify.addHook('onSend', async (request: FastifyRequest, reply, payload) => {
     const path = request.url.split('?')[0];
     if (!isFhir(path) || path === '/fhir/R4/metadata' || request.method === 'OPTIONS') {
@@ -158,7 +159,7 @@ export async function registerSecurity(
       query: interaction.startsWith('search') || interaction === 'operation' ? `${segments.join('/')}?${query ?? ''}` : undefined,
     });
     try {
-      await audit.record(event, { buffered: READ_ONLY.has(interaction) });
+      await audit.record(event, { buffered: options.auditReads === 'buffered' && READ_ONLY.has(interaction) });
     } catch (err) {
       request.log.error({ err }, 'audit record failed');
     }
