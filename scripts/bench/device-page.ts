@@ -19,7 +19,11 @@
 // Environment: BENCH_RATE, BENCH_DURATION, BENCH_DEVICES, BENCH_DRAIN (seconds to wait for the
 // backlog, default 120), BENCH_ADMIN_URL (see lib/pg.ts), BENCH_CPU_PROF (a directory: the server
 // and its bot threads write V8 CPU profiles there), BENCH_NORMAL_ONLY=true (no critical readings:
-// the CPU cost of the everyday path alone, where the smart-device bot does not run).
+// the CPU cost of the everyday path alone, where the smart-device bot does not run),
+// BENCH_DEBUG_DELIVERIES=1 (each critical reading's deliveries, and deliveries per subscription).
+// Besides the result it prints the bot pool's line while the load runs (/healthcheck samples) and
+// each page's time by stage, from the commit times (meta.lastUpdated) of the Observation, the page
+// CommunicationRequest and the Communication: where the time went.
 import type { MedplumClient } from '@medplum/core';
 import type { Bundle, CareTeam, Communication, Device, Observation, Organization, Patient, Practitioner } from '@medplum/fhirtypes';
 import pg from 'pg';
