@@ -14,6 +14,8 @@ export interface HookReceiver {
   status: (hook: ReceivedHook) => number;
   /** Milliseconds to wait before answering (a slow endpoint). */
   delay: (hook: ReceivedHook) => number;
+  /** A promise to wait for before answering (an endpoint held until the test releases it). */
+  hold: (hook: ReceivedHook) => Promise<void> | undefined;
   /** Most requests for one resource version that were in progress at the same time. */
   maxParallelPerVersion: number;
   waitFor(predicate: (all: ReceivedHook[]) => boolean, timeoutMs?: number): Promise<void>;
@@ -28,6 +30,7 @@ export async function startHookReceiver(): Promise<HookReceiver> {
     received,
     status: () => 200,
     delay: () => 0,
+    hold: () => undefined,
     maxParallelPerVersion: 0,
     async waitFor(predicate, timeoutMs = 10_000) {
       const end = Date.now() + timeoutMs;
@@ -55,7 +58,9 @@ export async function startHookReceiver(): Promise<HookReceiver> {
         res.end();
       };
       const ms = receiver.delay(hook);
-      if (ms > 0) setTimeout(answer, ms);
+      const held = receiver.hold(hook);
+      if (held) void held.then(answer);
+      else if (ms > 0) setTimeout(answer, ms);
       else answer();
     });
   });

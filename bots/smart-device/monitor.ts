@@ -4,7 +4,7 @@
  * and the periodic sweep: devices' health, their last-seen time, and the trends quiet readings can end.
  */
 import { getStatus, type MedplumClient, OperationOutcomeError } from '@medplum/core';
-import type { Bundle, Device, Encounter, Flag, Observation, Patient, Reference } from '@medplum/fhirtypes';
+import type { Bundle, CareTeam, Device, Encounter, Flag, Observation, Patient, Reference, Resource } from '@medplum/fhirtypes';
 import { ES } from '../lib/workflow.ts';
 import { ageInDays, DAYS_PER_YEAR } from '../triage/age.ts';
 import { type AlarmDecision, decideAlarms } from './alarms.ts';
@@ -47,10 +47,18 @@ export interface MonitorResult {
 const summarize = (decisions: AlarmDecision[]) =>
   decisions.map((d) => ({ code: d.finding.code, severity: d.finding.severity, action: d.action, reason: d.reason }));
 
-/** The first on-call team found, with its own escalation interval for pages (extension on the CareTeam), if set. */
-async function onCallTeam(medplum: MedplumClient, ...teams: string[]): Promise<PageTeam | undefined> {
-  for (const team of teams) {
-    const found = await medplum.searchOne('CareTeam', { identifier: `${ON_CALL_SYSTEM}|${team}` }, { cache: 'no-cache' });
+const TEAMS = { page: ['rapid-response', 'ed-physician'], notice: ['charge-nurse'] };
+
+/** The on-call teams an alert may go to (all of TEAMS), as one search. */
+function teamsQuery(): string {
+  const names = [...TEAMS.page, ...TEAMS.notice];
+  return `CareTeam?identifier=${encodeURIComponent(names.map((n) => `${ON_CALL_SYSTEM}|${n}`).join(','))}&_count=20`;
+}
+
+/** The first of `names` among the on-call teams, with its own escalation interval for pages (extension on the CareTeam), if set. */
+function pickTeam(teams: CareTeam[], names: string[]): PageTeam | undefined {
+  for (const name of names) {
+    const found = teams.find((t) => t.identifier?.some((i) => i.system === ON_CALL_SYSTEM && i.value === name));
     if (found) {
       const escalateAfter = found.extension?.find((e) => e.url === ESCALATE_AFTER_EXTENSION)?.valueDuration;
       return { reference: { reference: `CareTeam/${found.id}`, display: found.name }, ...(escalateAfter ? { escalateAfter } : {}) };
@@ -59,21 +67,52 @@ async function onCallTeam(medplum: MedplumClient, ...teams: string[]): Promise<P
   return undefined;
 }
 
-async function activeEdEncounter(medplum: MedplumClient, patient: string): Promise<Reference<Encounter> | undefined> {
-  const encounter = await medplum.searchOne(
-    'Encounter',
-    { subject: patient, status: 'arrived,triaged,in-progress', _sort: '-date' },
-    { cache: 'no-cache' },
-  );
-  return encounter ? { reference: `Encounter/${encounter.id}` } : undefined;
+function encounterQuery(patient: string): string {
+  return `Encounter?subject=${encodeURIComponent(patient)}&status=arrived,triaged,in-progress&_sort=-date&_count=1`;
 }
 
-async function activeAlertFlags(medplum: MedplumClient, patient: string): Promise<Flag[]> {
-  return medplum.searchResources(
-    'Flag',
-    { subject: patient, status: 'active', code: `${DEVICE_ALERT_SYSTEM}|`, _count: '100' },
-    { cache: 'no-cache' },
-  );
+function flagsQuery(patient: string): string {
+  return `Flag?subject=${encodeURIComponent(patient)}&status=active&code=${encodeURIComponent(`${DEVICE_ALERT_SYSTEM}|`)}&_count=100`;
+}
+
+/** What deciding on and writing alerts reads: the open alert Flags, the ED visit, the on-call teams. */
+export interface AlertReads {
+  flags: Flag[];
+  encounter?: Reference<Encounter>;
+  teams: CareTeam[];
+}
+
+/** Runs GET requests as one batch (one round trip), returning each one's Bundle; a failed entry fails the check. */
+async function readAll(medplum: MedplumClient, urls: string[]): Promise<Bundle[]> {
+  const reply = await medplum.executeBatch({
+    resourceType: 'Bundle',
+    type: 'batch',
+    entry: urls.map((url) => ({ request: { method: 'GET', url } })),
+  });
+  return urls.map((url, i) => {
+    const entry = reply.entry?.[i];
+    if (!entry?.response?.status?.startsWith('2') || entry.resource?.resourceType !== 'Bundle') {
+      throw new Error(`smart-device: ${url.split('?')[0]} search failed with ${entry?.response?.status ?? 'no reply'}`);
+    }
+    return entry.resource as Bundle;
+  });
+}
+
+const resourcesOf = <T extends Resource>(bundle: Bundle | undefined): T[] =>
+  (bundle?.entry ?? []).flatMap((e) => (e.resource ? [e.resource as T] : []));
+
+function alertReadsFrom(flags: Bundle, encounter: Bundle, teams: Bundle): AlertReads {
+  const visit = resourcesOf<Encounter>(encounter)[0];
+  return {
+    flags: resourcesOf<Flag>(flags),
+    encounter: visit ? { reference: `Encounter/${visit.id}` } : undefined,
+    teams: resourcesOf<CareTeam>(teams),
+  };
+}
+
+async function loadAlertReads(medplum: MedplumClient, patient: string): Promise<AlertReads> {
+  const [flags, encounter, teams] = await readAll(medplum, [flagsQuery(patient), encounterQuery(patient), teamsQuery()]);
+  return alertReadsFrom(flags, encounter, teams);
 }
 
 /** Decides on `findings` against the patient's open alerts and writes what the decisions call for. */
@@ -82,29 +121,26 @@ async function raiseAlerts(
   patient: string,
   findings: Finding[],
   context: { now: string; device?: Reference<Device>; rationale?: string; evidence?: Reference<Observation>[] },
+  /** Already read with the vitals (checkObservation); else read here, only when a finding alerts. */
+  reads?: AlertReads,
 ): Promise<{ decisions: AlarmDecision[]; written: string[] }> {
   const alerting = findings.filter((f) => f.severity !== 'info');
   // Decisions are made per finding, so normal readings (most of a stream) need no Flag search.
   if (alerting.length === 0) {
     return { decisions: [], written: [] };
   }
-  const flags = await activeAlertFlags(medplum, patient);
+  const { flags, encounter, teams } = reads ?? (await loadAlertReads(medplum, patient));
   const decisions = decideAlarms(alerting, openAlertsFromFlags(flags), context.now);
   if (!decisions.some((d) => d.notify)) {
     return { decisions, written: [] };
   }
   const critical = decisions.some((d) => d.notify && d.finding.severity === 'critical' && d.finding.kind !== 'device');
-  const [encounter, pageTeam, noticeTeam] = await Promise.all([
-    activeEdEncounter(medplum, patient),
-    critical ? onCallTeam(medplum, 'rapid-response', 'ed-physician') : Promise.resolve(undefined),
-    onCallTeam(medplum, 'charge-nurse'),
-  ]);
   const { entries, skipped } = alertEntries({
     decisions,
     context: { patient: { reference: patient } as Reference<Patient>, encounter, ...context },
     flags: new Map(flags.map((f) => [`Flag/${f.id}`, f])),
-    pageTeam,
-    noticeTeam: noticeTeam?.reference,
+    pageTeam: critical ? pickTeam(teams, TEAMS.page) : undefined,
+    noticeTeam: pickTeam(teams, TEAMS.notice)?.reference,
   });
   if (skipped.length) {
     console.log(
@@ -129,7 +165,9 @@ async function raiseAlerts(
 
 /**
  * A device sent a vital sign: assess the patient's latest set (NEWS2, thresholds, trends) and raise
- * what needs raising. One search brings the recent vitals with the patient and the devices.
+ * what needs raising. One batch brings the recent vitals with the patient and the devices, and what
+ * an alert needs (open alert Flags, the ED visit, the on-call teams), so a critical reading's page
+ * is committed after two round trips: this batch and the alert transaction.
  */
 export async function checkObservation(medplum: MedplumClient, observation: Observation): Promise<MonitorResult> {
   const patient = observation.subject?.reference;
@@ -139,21 +177,24 @@ export async function checkObservation(medplum: MedplumClient, observation: Obse
   const now = new Date().toISOString();
   const effective = observation.effectiveDateTime ?? observation.effectiveInstant ?? observation.issued ?? now;
   const since = new Date(Math.min(Date.parse(effective), Date.parse(now)) - WINDOW_MINUTES * 60_000).toISOString();
-  const bundle = (await medplum.search(
-    'Observation',
-    new URLSearchParams([
-      ['subject', patient],
-      ['category', 'vital-signs'],
-      ['date', `ge${since}`],
-      // The vitals as they stood when this reading was taken: a later reading (often quiet, so never
-      // sent to this agent) must not hide it — under load this run may start seconds after it.
-      ['date', `le${effective}`],
-      ['_count', '500'],
-      ['_include', 'Observation:patient'],
-      ['_include', 'Observation:device'],
-    ]),
-    { cache: 'no-cache' },
-  )) as Bundle<Observation | Patient | Device>;
+  const vitals = new URLSearchParams([
+    ['subject', patient],
+    ['category', 'vital-signs'],
+    ['date', `ge${since}`],
+    // The vitals as they stood when this reading was taken: a later reading (often quiet, so never
+    // sent to this agent) must not hide it — under load this run may start seconds after it.
+    ['date', `le${effective}`],
+    ['_count', '500'],
+    ['_include', 'Observation:patient'],
+    ['_include', 'Observation:device'],
+  ]);
+  const [bundle, flags, encounter, teams] = await readAll(medplum, [
+    `Observation?${vitals}`,
+    flagsQuery(patient),
+    encounterQuery(patient),
+    teamsQuery(),
+  ]);
+  const reads = alertReadsFrom(flags, encounter, teams);
   const resources = (bundle.entry ?? []).flatMap((e) => (e.resource ? [e.resource] : []));
   const observations = resources.filter((r): r is Observation => r.resourceType === 'Observation');
   const subject = resources.find((r): r is Patient => r.resourceType === 'Patient');
@@ -161,16 +202,18 @@ export async function checkObservation(medplum: MedplumClient, observation: Obse
   const days = ageInDays(subject?.birthDate, now);
   const assessment: VitalsAssessment = assessVitals(observations, { ageYears: days === undefined ? undefined : days / DAYS_PER_YEAR });
   const device = observation.device?.reference?.startsWith('Device/') ? (observation.device as Reference<Device>) : undefined;
-  const { decisions, written } = await raiseAlerts(medplum, patient, assessment.findings, {
-    now,
-    device,
-    rationale: assessment.rationale,
-    evidence: [{ reference: `Observation/${observation.id}` }],
-  });
   const sender = devices.find((d) => `Device/${d.id}` === device?.reference);
-  if (sender) {
-    await touchLastSeen(medplum, sender, effective);
-  }
+  // The last-seen write is independent of the alert: both at once.
+  const [{ decisions, written }] = await Promise.all([
+    raiseAlerts(
+      medplum,
+      patient,
+      assessment.findings,
+      { now, device, rationale: assessment.rationale, evidence: [{ reference: `Observation/${observation.id}` }] },
+      reads,
+    ),
+    sender ? touchLastSeen(medplum, sender, effective) : undefined,
+  ]);
   if (written.length) {
     console.log(
       `${patient}: ${decisions

@@ -19,8 +19,14 @@
 // Environment: BENCH_RATE, BENCH_DURATION, BENCH_DEVICES, BENCH_DRAIN (seconds to wait for the
 // backlog, default 120), BENCH_ADMIN_URL (see lib/pg.ts), BENCH_CPU_PROF (a directory: the server
 // and its bot threads write V8 CPU profiles there), BENCH_NORMAL_ONLY=true (no critical readings:
-// the CPU cost of the everyday path alone, where the smart-device bot does not run).
+// the CPU cost of the everyday path alone, where the smart-device bot does not run),
+// BENCH_DEBUG_DELIVERIES=1 (each critical reading's deliveries, and deliveries per subscription).
+// Besides the result it prints the bot pool's line while the load runs (/healthcheck samples) and
+// each page's time by stage, from the commit times (meta.lastUpdated) of the Observation, the page
+// CommunicationRequest and the Communication: where the time went.
+import type { MedplumClient } from '@medplum/core';
 import type { Bundle, CareTeam, Communication, Device, Observation, Organization, Patient, Practitioner } from '@medplum/fhirtypes';
+import pg from 'pg';
 import { startBenchServer } from './lib/bench-server.ts';
 import { onCleanup, runMain } from './lib/cleanup.ts';
 import { cpuBetween, cpuSnapshot, fmtCpu, waitForQuiet, waitServerSettled } from './lib/cpu.ts';
@@ -58,7 +64,7 @@ function reading(device: string, patient: string, code: string, value: number, u
 
 async function main(): Promise<void> {
   const profileDir = process.env.BENCH_CPU_PROF;
-  const { server, medplum } = await startBenchServer({
+  const { server, medplum, dbUrl } = await startBenchServer({
     prefix: 'es_bench_device',
     measureCpu: true,
     env: { GRAPHQL_WARMUP: 'false' },
@@ -126,9 +132,25 @@ async function main(): Promise<void> {
     if (rounds >= 1 && !NORMAL_ONLY) criticalSlot.set(d + DEVICES * (1 + Math.floor(Math.random() * rounds)), d);
   }
   const sentCritical = new Map<string, number>();
+  const criticalIds = new Map<string, Promise<Observation | undefined>>();
   let failed = 0;
   let firstError = '';
   log(`${RATE} Observations/s for ${DURATION} s over ${DEVICES} devices; ${criticalSlot.size} critical readings`);
+  // The bot pool as /healthcheck reports it, sampled while the load runs: executions waiting for a worker.
+  const poolSamples: { busy: number; queued: number; workers: number }[] = [];
+  let sampling = true;
+  const sampler = (async () => {
+    while (sampling) {
+      try {
+        const res = await fetch(`${server.url}healthcheck`);
+        const bots = ((await res.json()) as { bots?: { busy: number; queued: number; workers: number } }).bots;
+        if (bots) poolSamples.push(bots);
+      } catch {
+        // a missed sample is no result
+      }
+      await sleep(250);
+    }
+  })();
   const before = cpuSnapshot(server.pid);
   const t0 = performance.now();
   const writes: Promise<unknown>[] = [];
@@ -145,12 +167,13 @@ async function main(): Promise<void> {
         : reading(w.device, w.patient, '59408-5', 97 + (i % 3), '%');
     const started = performance.now();
     if (critical) sentCritical.set(w.patient, started);
-    writes.push(
-      medplum.createResource(obs).catch((err: unknown) => {
-        failed++;
-        firstError ||= err instanceof Error ? err.message : String(err);
-      }),
-    );
+    const write = medplum.createResource(obs).catch((err: unknown) => {
+      failed++;
+      firstError ||= err instanceof Error ? err.message : String(err);
+      return undefined;
+    });
+    if (critical) criticalIds.set(w.patient, write);
+    writes.push(write);
   }
   await Promise.all(writes);
   const sendSeconds = (performance.now() - t0) / 1000;
@@ -159,6 +182,8 @@ async function main(): Promise<void> {
   // CPU per Observation counts the work the writes queued (subscription deliveries, bot runs) too.
   const settled = await waitServerSettled(server.pid, Math.max(1, (end - performance.now()) / 1000), 2);
   const after = cpuSnapshot(server.pid);
+  sampling = false;
+  await sampler;
   const cpu = cpuBetween(before, after);
 
   const latencies = [...sentCritical].flatMap(([p, s]) => (pushed.has(p) ? [(pushed.get(p) as number) - s] : [])).sort((a, b) => a - b);
@@ -179,6 +204,21 @@ async function main(): Promise<void> {
       ],
     ],
   );
+  if (poolSamples.length) {
+    const mean = (f: (x: (typeof poolSamples)[number]) => number) =>
+      (poolSamples.reduce((a, x) => a + f(x), 0) / poolSamples.length).toFixed(1);
+    const max = (f: (x: (typeof poolSamples)[number]) => number) => String(Math.max(...poolSamples.map(f)));
+    printTable(
+      `Bot worker pool during the run (${poolSamples.length} samples of /healthcheck)`,
+      ['Measure', 'mean', 'max'],
+      [
+        ['workers', mean((x) => x.workers), max((x) => x.workers)],
+        ['busy', mean((x) => x.busy), max((x) => x.busy)],
+        ['executions waiting for a worker', mean((x) => x.queued), max((x) => x.queued)],
+      ],
+    );
+  }
+  await printStages(medplum, sentCritical, pushed, criticalIds, doctor.id as string, dbUrl);
   const perObs = (pctOfCore: number) => ((pctOfCore * 10 * ((after.at - before.at) / 1000)) / total).toFixed(2);
   printTable(
     `CPU (percent of one core: server / PostgreSQL / load generator / other) and per Observation, until the server settled ${settled.settled ? '' : '(it did not: backlog left) '}${((after.at - before.at) / 1000).toFixed(0)} s after the first write`,
@@ -215,6 +255,91 @@ async function main(): Promise<void> {
     },
   ];
   printChecks('Device path benchmark', checks);
+}
+
+/**
+ * Where the time of each page went, from the servers' commit times (meta.lastUpdated; the server
+ * runs on this machine, so its clock is ours): POST → Observation committed → alert committed (the
+ * page CommunicationRequest) → page committed (the Communication) → pushed on the websocket.
+ */
+async function printStages(
+  medplum: MedplumClient,
+  sent: Map<string, number>,
+  pushed: Map<string, number>,
+  observations: Map<string, Promise<Observation | undefined>>,
+  doctorId: string,
+  dbUrl: string,
+): Promise<void> {
+  const db = new pg.Client({ connectionString: dbUrl });
+  await db.connect();
+  const deliveries = async (type: string, id: string | undefined) =>
+    id
+      ? (
+          await db.query<{ created: Date; delivered: Date | null; attempts: number; last_error: string | null; sub: string }>(
+            `SELECT d.created_at AS created, d.delivered_at AS delivered, d.attempts, d.last_error, s.content::json->>'reason' AS sub
+             FROM subscription_delivery d JOIN resource s ON s.resource_type = 'Subscription' AND s.id = d.subscription_id
+             WHERE d.resource_type = $1 AND d.id = $2`,
+            [type, id],
+          )
+        ).rows
+      : [];
+  const epoch = (t: number) => performance.timeOrigin + t;
+  const stages: Record<string, number[]> = {
+    'POST → Observation committed': [],
+    'Observation committed → alert committed': [],
+    'alert committed → page committed': [],
+    'page committed → websocket': [],
+  };
+  for (const [patient, started] of sent) {
+    const obs = await observations.get(patient);
+    const [request] = await medplum.searchResources(
+      'CommunicationRequest',
+      { subject: patient, _sort: '_lastUpdated', _count: '1' },
+      { cache: 'no-cache' },
+    );
+    const [page] = await medplum.searchResources(
+      'Communication',
+      { subject: patient, recipient: `Practitioner/${doctorId}`, _sort: '_lastUpdated', _count: '1' },
+      { cache: 'no-cache' },
+    );
+    const at = (r: { meta?: { lastUpdated?: string } } | undefined) => (r?.meta?.lastUpdated ? Date.parse(r.meta.lastUpdated) : Number.NaN);
+    if (process.env.BENCH_DEBUG_DELIVERIES) {
+      const t0 = at(obs);
+      for (const [type, id] of [
+        ['Observation', obs?.id],
+        ['CommunicationRequest', request?.id],
+      ] as const) {
+        for (const d of await deliveries(type, id)) {
+          log(
+            `${patient} ${type}: ${d.sub?.slice(0, 40)} dispatched +${d.created.getTime() - t0} done +${(d.delivered?.getTime() ?? Number.NaN) - t0} attempts ${d.attempts} ${d.last_error ?? ''}`,
+          );
+        }
+      }
+    }
+    const times = [epoch(started), at(obs), at(request), at(page), pushed.has(patient) ? epoch(pushed.get(patient) as number) : Number.NaN];
+    Object.values(stages).forEach((list, i) => {
+      const d = times[i + 1] - times[i];
+      if (Number.isFinite(d)) list.push(d);
+    });
+  }
+  if (process.env.BENCH_DEBUG_DELIVERIES) {
+    const { rows } = await db.query(
+      `SELECT s.content::json->>'reason' AS sub, count(*)::int AS n, sum(d.attempts)::int AS attempts,
+         round(avg(extract(epoch FROM d.delivered_at - d.created_at) * 1000)) AS avg_ms
+       FROM subscription_delivery d JOIN resource s ON s.resource_type = 'Subscription' AND s.id = d.subscription_id
+       GROUP BY 1 ORDER BY 2 DESC`,
+    );
+    for (const r of rows) log(`deliveries: ${r.n} (${r.attempts} attempts, avg ${r.avg_ms} ms) ${r.sub}`);
+  }
+  await db.end();
+  printTable(
+    'Critical reading → page, by stage (commit times from meta.lastUpdated)',
+    ['Stage', 'Count', 'p50', 'p90', 'p99', 'max'],
+    Object.entries(stages).map(([name, list]) => {
+      const sorted = list.sort((a, b) => a - b);
+      return [name, String(sorted.length), fmtMs(pct(sorted, 50)), fmtMs(pct(sorted, 90)), fmtMs(pct(sorted, 99)), fmtMs(sorted.at(-1))];
+    }),
+  );
 }
 
 runMain(main);

@@ -5,8 +5,14 @@ import type { WorkerReply, WorkerTask } from './worker.ts';
 export interface PoolOptions {
   /** Workers kept started and idle, ready for the next execution. */
   minWorkers: number;
-  /** Upper bound of concurrent executions; further ones wait in line. */
+  /** Upper bound of concurrent routine executions (priority 0); further ones wait in line. */
   maxWorkers: number;
+  /**
+   * Workers beyond maxWorkers that only executions of a higher priority may use: when routine work
+   * (workflow bookkeeping, a long cron sweep) fills every worker, an alarm's execution still starts
+   * at once instead of waiting for one of them to end.
+   */
+  reserveWorkers: number;
   /** V8 old-generation heap limit of each worker, in MB. */
   memoryMb: number;
 }
@@ -31,6 +37,8 @@ interface Waiting {
   task: WorkerTask;
   code: string;
   timeoutMs: number;
+  /** Higher runs first; equal ones in arrival order. */
+  priority: number;
   resolve: (r: PoolResult) => void;
 }
 
@@ -39,6 +47,8 @@ const WORKER_FILE = new URL('./worker.ts', import.meta.url);
 /**
  * Pre-started worker threads for bot code. One execution per worker at a time; a worker that
  * times out, runs out of memory or exits is discarded and replaced, and only its execution fails.
+ * Executions wait in line by priority (higher first, then in arrival order); routine ones (0) use at
+ * most maxWorkers workers, higher ones also the reserveWorkers beyond them.
  */
 export class WorkerPool {
   private readonly options: PoolOptions;
@@ -68,14 +78,23 @@ export class WorkerPool {
     return { workers: this.slots.size, busy, queued: this.queue.length, replaced: this.replaced };
   }
 
-  run(task: Omit<WorkerTask, 'id' | 'code'>, code: string, timeoutMs: number): Promise<PoolResult> {
+  run(task: Omit<WorkerTask, 'id' | 'code'>, code: string, timeoutMs: number, priority = 0): Promise<PoolResult> {
     if (this.closed) {
       return Promise.resolve({ ok: false, error: 'Bot runtime is shut down', log: '' });
     }
     return new Promise<PoolResult>((resolve) => {
-      this.queue.push({ task: { ...task, id: this.nextId++ }, code, timeoutMs, resolve });
+      const waiting: Waiting = { task: { ...task, id: this.nextId++ }, code, timeoutMs, priority, resolve };
+      // Behind every execution of the same or a higher priority (the line is short: a scan is enough).
+      let at = this.queue.length;
+      while (at > 0 && this.queue[at - 1].priority < priority) at--;
+      this.queue.splice(at, 0, waiting);
       this.dispatch();
     });
+  }
+
+  /** How many workers an execution of this priority may have busy at once. */
+  private limitFor(priority: number): number {
+    return this.options.maxWorkers + (priority > 0 ? this.options.reserveWorkers : 0);
   }
 
   async close(): Promise<void> {
@@ -100,7 +119,9 @@ export class WorkerPool {
     const worker = new Worker(WORKER_FILE, {
       // Bots see none of the server's environment (database URL, keys, ...).
       env: {},
-      execArgv: [],
+      // No server flags reach bot code, except V8 CPU profiling (--cpu-prof*), so a profiled
+      // server (e.g. BENCH_CPU_PROF) profiles its bot threads too.
+      execArgv: process.execArgv.filter((a) => a.startsWith('--cpu-prof')),
       resourceLimits: { maxOldGenerationSizeMb: this.options.memoryMb, maxYoungGenerationSizeMb: 16, stackSizeMb: 4 },
     });
     worker.unref();
@@ -171,13 +192,14 @@ export class WorkerPool {
   }
 
   /**
-   * Once bots are in use, one worker beyond the busy ones stands ready (up to the limit): a bot
-   * that loops until its timeout must not make the next execution wait for a worker to start.
+   * Once bots are in use, one worker beyond the busy ones stands ready (up to the limit, reserve
+   * included): a bot that loops until its timeout must not make the next execution wait for a
+   * worker to start, nor an urgent one when routine work fills maxWorkers.
    * Before the first execution there are none (BOT_MIN_WORKERS aside), which keeps an idle
    * server ~30 MB per worker smaller.
    */
   private keepSpare(): void {
-    if (this.closed || this.slots.size === 0 || this.slots.size >= this.options.maxWorkers) {
+    if (this.closed || this.slots.size === 0 || this.slots.size >= this.limitFor(1)) {
       return;
     }
     for (const s of this.slots) {
@@ -188,17 +210,25 @@ export class WorkerPool {
 
   private assign(): void {
     while (this.queue.length > 0) {
+      const next = this.queue[0];
+      const limit = this.limitFor(next.priority);
       let slot: Slot | undefined;
       let starting = 0;
+      let busy = 0;
       for (const s of this.slots) {
         if (!s.ready) starting++;
-        else if (!s.busy && (!slot || (s.known.has(this.queue[0].task.codeKey) && !slot.known.has(this.queue[0].task.codeKey)))) {
+        else if (s.busy) busy++;
+        else if (!slot || (s.known.has(next.task.codeKey) && !slot.known.has(next.task.codeKey))) {
           slot = s;
         }
       }
+      if (busy >= limit) {
+        // The line is in priority order: nothing behind this one may start either.
+        return;
+      }
       if (!slot) {
         // All busy: grow up to the limit (unless enough workers are already starting).
-        if (this.slots.size < this.options.maxWorkers && starting < this.queue.length) {
+        if (this.slots.size < limit && starting < this.queue.length) {
           this.spawn();
         }
         return;

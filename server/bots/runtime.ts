@@ -22,6 +22,11 @@ export interface BotExecutionRequest {
    * delivery audit carries the bot's outcome and log), so one AuditEvent is written, not two.
    */
   audit?: boolean;
+  /**
+   * Rank among executions waiting for a worker: higher first (a Subscription's priority, see
+   * server/subscriptions/subscription.ts); default 0. Above 0 it may also use the pool's reserve worker.
+   */
+  priority?: number;
 }
 
 export interface BotExecutionResult {
@@ -44,6 +49,8 @@ export interface BotExecutor {
 export interface BotRuntimeOptions {
   minWorkers: number;
   maxWorkers: number;
+  /** Workers beyond maxWorkers kept for executions of a higher priority (see pool.ts). */
+  reserveWorkers: number;
   memoryMb: number;
   /** Default timeout when Bot.timeout is not set, in seconds. */
   defaultTimeoutSeconds: number;
@@ -86,6 +93,8 @@ export function defaultRuntimeOptions(): BotRuntimeOptions {
     // Workers start with the first execution: two idle isolates would cost ~60 MB of a server that runs no bots.
     minWorkers: envInt('BOT_MIN_WORKERS') ?? 0,
     maxWorkers: envInt('BOT_MAX_WORKERS') ?? Math.max(4, Math.min(16, cpus * 2)),
+    // One worker that routine executions never occupy: a device alarm or a page starts at once.
+    reserveWorkers: envInt('BOT_RESERVE_WORKERS') ?? 1,
     memoryMb: envInt('BOT_MEMORY_MB') ?? 128,
     defaultTimeoutSeconds: 10,
     logLimit: envInt('BOT_LOG_LIMIT') ?? 10 * 1024,
@@ -242,6 +251,7 @@ export class BotRuntime implements BotExecutor {
       },
       code,
       timeoutSeconds * 1000,
+      req.priority ?? 0,
     );
     const replyType = EXECUTE_CONTENT_TYPES.includes(req.contentType) ? req.contentType : ContentType.FHIR_JSON;
     return result.ok

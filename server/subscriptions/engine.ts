@@ -448,6 +448,7 @@ export class SubscriptionEngine {
       .filter((w) => w.candidates.length > 0);
     const raw = new Map<string, string>();
     const out: DeliveryValues[] = [];
+    const ranks: number[] = [];
     if (work.length === 0) return { deliveries: out, contents: raw };
     const parsed = new Map<string, Resource & { id: string }>();
     const parse = (versionId: string | null, content: string | null) => {
@@ -529,11 +530,16 @@ export class SubscriptionEngine {
           p: row.previous_version_id,
           a: row.interaction,
           m: sub.maxAttempts,
-          n: out.length + 1,
+          n: 0,
         });
+        ranks.push(sub.priority);
       }
     }
-    return { deliveries: out, contents: raw };
+    // Higher priorities first (stable, so outbox order otherwise): they are the ones leased to this
+    // instance when it has room for only some (see dispatchOnce).
+    const order = out.map((_, i) => i).sort((a, b) => ranks[b] - ranks[a] || a - b);
+    const deliveries = order.map((i, k) => ({ ...out[i], n: k + 1 }));
+    return { deliveries, contents: raw };
   }
 
   /** Active subscriptions by resource type, computed once per cache generation. */
@@ -551,7 +557,29 @@ export class SubscriptionEngine {
 
   // --- delivery -----------------------------------------------------------------------------
 
+  /**
+   * Subscriptions of a priority above routine, by rank, from the cache (none before it first
+   * loads: the order is a preference, a stale one only delays an urgent delivery as before).
+   */
+  private urgentSubscriptions(): { ids: string[]; ranks: number[] } {
+    const ids: string[] = [];
+    const ranks: number[] = [];
+    for (const sub of this.cache?.subs.values() ?? []) {
+      if (sub.priority > 0) {
+        ids.push(sub.id);
+        ranks.push(sub.priority);
+      }
+    }
+    return { ids, ranks };
+  }
+
   private async claimDeliveries(limit: number): Promise<DeliveryRow[]> {
+    const urgent = this.urgentSubscriptions();
+    // With urgent subscriptions, their due deliveries are claimed first: behind a backlog of routine
+    // ones an alarm's delivery would otherwise wait its turn in the table too.
+    const order = urgent.ids.length
+      ? `coalesce((SELECT u.r FROM unnest($4::text[], $5::int[]) AS u(s, r) WHERE u.s = d.subscription_id), 0) DESC, d.next_attempt_at, d.seq`
+      : 'd.next_attempt_at, d.seq';
     const { rows } = await this.deps.pool.query<DeliveryRow>(
       `WITH c AS (
          SELECT d.delivery_id FROM subscription_delivery d
@@ -559,7 +587,7 @@ export class SubscriptionEngine {
            AND (d.lease_until IS NULL OR d.lease_until < clock_timestamp())
            AND NOT EXISTS (SELECT 1 FROM subscription_delivery e WHERE e.status = 'pending' AND e.subscription_id = d.subscription_id
              AND e.resource_type = d.resource_type AND e.id = d.id AND e.seq < d.seq)
-         ORDER BY d.next_attempt_at, d.seq LIMIT $1 FOR UPDATE SKIP LOCKED)
+         ORDER BY ${order} LIMIT $1 FOR UPDATE SKIP LOCKED)
        UPDATE subscription_delivery d SET attempts = d.attempts + 1, lease_owner = $2,
          lease_until = clock_timestamp() + $3 * interval '1 millisecond', updated_at = clock_timestamp()
        FROM c WHERE d.delivery_id = c.delivery_id
@@ -568,7 +596,9 @@ export class SubscriptionEngine {
          (SELECT h.content FROM resource_history h WHERE h.version_id =
            CASE WHEN d.interaction = 'delete' THEN d.previous_version_id ELSE d.version_id END) AS content,
          (SELECT generation FROM subscription_state)::text AS generation`,
-      [limit, this.owner, this.deps.settings.leaseMs],
+      urgent.ids.length
+        ? [limit, this.owner, this.deps.settings.leaseMs, urgent.ids, urgent.ranks]
+        : [limit, this.owner, this.deps.settings.leaseMs],
     );
     return rows;
   }
@@ -689,6 +719,7 @@ export class SubscriptionEngine {
         requester: { reference: `Subscription/${sub.id}` },
         // The delivery's AuditEvent is the execution's too (one AuditEvent per attempt).
         audit: false,
+        priority: sub.priority,
       });
       return {
         ok: res.ok,

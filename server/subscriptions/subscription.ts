@@ -9,7 +9,25 @@ export const EXT = {
   maxAttempts: 'https://medplum.com/fhir/StructureDefinition/subscription-max-attempts',
   successCodes: 'https://medplum.com/fhir/StructureDefinition/subscription-success-codes',
   secret: 'https://www.medplum.com/fhir/StructureDefinition/subscription-secret',
+  /**
+   * EmergiSphere's own (Medplum has none): how urgent the subscription's deliveries are, as a FHIR
+   * request-priority code (routine | urgent | asap | stat). A Medplum server ignores it.
+   */
+  priority: 'https://emergisphere.dev/fhir/StructureDefinition/subscription-priority',
 } as const;
+
+/** Delivery priority by request-priority code: higher goes first (see priorityOf). */
+export const PRIORITY_RANK: Record<string, number> = { routine: 0, urgent: 1, asap: 2, stat: 3 };
+
+/**
+ * The rank of a Subscription's deliveries. Deliveries of a higher rank are claimed first and wait
+ * for a bot worker ahead of lower ones (server/bots/pool.ts), so an alarm's path to the page is not
+ * queued behind the bookkeeping it starts. Absent or unknown: routine (0).
+ */
+export function priorityOf(resource: Subscription): number {
+  const code = getExtension(resource, EXT.priority)?.valueCode;
+  return (code && PRIORITY_RANK[code]) || 0;
+}
 
 export type Interaction = 'create' | 'update' | 'delete';
 
@@ -27,6 +45,8 @@ export interface ActiveSubscription {
   /** fhirPath, parsed when the cache loads. */
   fhirPathAtom?: FhirPathAtom;
   maxAttempts: number;
+  /** Delivery priority rank (priorityOf): 0 routine … 3 stat. */
+  priority: number;
   successCodes?: [number, number][];
   secret?: string;
   channelType: string;
@@ -90,6 +110,7 @@ export function parseSubscription(resource: Subscription & { id: string }): Acti
     fhirPath,
     fhirPathAtom,
     maxAttempts: max && max > 0 ? max : DEFAULT_MAX_ATTEMPTS,
+    priority: priorityOf(resource),
     successCodes: parseSuccessCodes(getExtension(resource, EXT.successCodes)?.valueString),
     secret: getExtension(resource, EXT.secret)?.valueString,
     channelType: resource.channel?.type ?? '',

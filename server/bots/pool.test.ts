@@ -1,0 +1,75 @@
+import pino from 'pino';
+import { afterEach, describe, expect, test } from 'vitest';
+import { type PoolOptions, type PoolResult, WorkerPool } from './pool.ts';
+
+// A bot that waits until the test raises a shared flag (when asked to), then returns the flag and
+// its name: the order of events is decided by the test, not by timing.
+const CODE = `exports.handler = async (medplum, event) => {
+  const flag = new Int32Array(event.input.flag);
+  while (event.input.wait && Atomics.load(flag, 0) === 0) await new Promise((r) => setTimeout(r, 5));
+  return { name: event.input.name, flag: Atomics.load(flag, 0) };
+};`;
+
+const pools: WorkerPool[] = [];
+afterEach(async () => {
+  await Promise.all(pools.splice(0).map((p) => p.close()));
+});
+
+function newPool(options: Partial<PoolOptions>): WorkerPool {
+  const pool = new WorkerPool({ minWorkers: 0, maxWorkers: 1, reserveWorkers: 0, memoryMb: 64, ...options }, pino({ level: 'silent' }));
+  pools.push(pool);
+  return pool;
+}
+
+function run(pool: WorkerPool, flag: SharedArrayBuffer, name: string, priority: number, wait = false): Promise<PoolResult> {
+  return pool.run(
+    {
+      codeKey: 'test-bot/1',
+      filename: 'test-bot.js',
+      baseUrl: 'http://127.0.0.1:1/',
+      accessToken: 'unused',
+      logLimit: 1000,
+      event: { bot: { reference: 'Bot/test' }, contentType: 'application/json', input: { flag, name, wait }, secrets: {} },
+    },
+    CODE,
+    60_000,
+    priority,
+  );
+}
+
+describe('WorkerPool priorities', () => {
+  test('an execution of a higher priority waiting for a worker goes before routine ones that came first', async () => {
+    const pool = newPool({ maxWorkers: 1 });
+    const flag = new SharedArrayBuffer(4);
+    const finished: string[] = [];
+    const track = (p: Promise<PoolResult>) =>
+      p.then((r) => finished.push((r.returnValue as { name: string } | undefined)?.name ?? `error: ${r.error}`));
+    // The worker is started and idle, so the blocker takes it at once and the others wait.
+    expect((await run(pool, flag, 'warm-up', 0)).ok).toBe(true);
+    const blocker = track(run(pool, flag, 'blocker', 0, true));
+    const routine = track(run(pool, flag, 'routine', 0));
+    const stat = track(run(pool, flag, 'stat', 3));
+    const urgent = track(run(pool, flag, 'urgent', 1));
+    expect(pool.stats().queued).toBe(3);
+    Atomics.store(new Int32Array(flag), 0, 1);
+    await Promise.all([blocker, routine, stat, urgent]);
+    expect(finished).toEqual(['blocker', 'stat', 'urgent', 'routine']);
+  });
+
+  test('the reserve worker runs an urgent execution while routine work fills maxWorkers, never a routine one', async () => {
+    const pool = newPool({ maxWorkers: 1, reserveWorkers: 1 });
+    const flag = new SharedArrayBuffer(4);
+    const blocker = run(pool, flag, 'blocker', 0, true);
+    // The urgent execution finishes while the routine one still holds the only routine worker.
+    const urgent = await run(pool, flag, 'urgent', 2);
+    expect(urgent.ok).toBe(true);
+    expect(urgent.returnValue).toEqual({ name: 'urgent', flag: 0 });
+    // A routine execution waits, although the reserve worker is idle now.
+    const routine = run(pool, flag, 'routine', 0);
+    expect(pool.stats()).toMatchObject({ workers: 2, busy: 1, queued: 1 });
+    Atomics.store(new Int32Array(flag), 0, 1);
+    expect((await blocker).returnValue).toEqual({ name: 'blocker', flag: 1 });
+    // It ran only after the flag was raised, i.e. after the blocker released the routine worker.
+    expect((await routine).returnValue).toEqual({ name: 'routine', flag: 1 });
+  });
+});

@@ -1,0 +1,70 @@
+// Delivery priority (subscription-priority extension): with every delivery slot taken, the
+// deliveries waiting in the table are claimed urgent first, then in commit order.
+import type { Observation, Subscription } from '@medplum/fhirtypes';
+import pg from 'pg';
+import { afterAll, beforeAll, expect, test } from 'vitest';
+import { type HookReceiver, startHookReceiver } from '../../test/hook-receiver.ts';
+import { startTestServer, type TestServer } from '../../test/server.ts';
+import { EXT } from './subscription.ts';
+
+let t: TestServer;
+let hooks: HookReceiver;
+
+beforeAll(async () => {
+  hooks = await startHookReceiver();
+  // One delivery in flight per instance: whatever is committed meanwhile waits in the table.
+  t = await startTestServer({ subscriptions: { concurrency: 1, pollIntervalMs: 100 } });
+});
+
+afterAll(async () => {
+  await t?.close();
+  await hooks?.close();
+});
+
+async function subscribe(code: string, priority?: string): Promise<Subscription> {
+  return t.medplum.createResource<Subscription>({
+    resourceType: 'Subscription',
+    status: 'active',
+    reason: `priority test: ${code}`,
+    criteria: `Observation?code=${code}`,
+    channel: { type: 'rest-hook', endpoint: `${hooks.url}/${code}` },
+    ...(priority ? { extension: [{ url: EXT.priority, valueCode: priority }] } : {}),
+  });
+}
+
+const observation = (code: string): Observation => ({ resourceType: 'Observation', status: 'final', code: { coding: [{ code }] } });
+
+test('an urgent delivery waiting behind routine ones is claimed first', async () => {
+  await subscribe('blocker');
+  await subscribe('routine');
+  await subscribe('alarm', 'stat');
+  let release = () => {};
+  const gate = new Promise<void>((r) => {
+    release = r;
+  });
+  hooks.hold = (hook) => ((hook.resource.code as { coding: { code: string }[] }).coding[0].code === 'blocker' ? gate : undefined);
+
+  await t.medplum.createResource(observation('blocker'));
+  await hooks.waitFor((all) => all.length === 1, 30_000);
+  const routine = [];
+  for (let i = 0; i < 3; i++) routine.push(await t.medplum.createResource(observation('routine')));
+  const alarm = await t.medplum.createResource(observation('alarm'));
+
+  // All four are dispatched (in the table, waiting) before the blocker's slot frees up.
+  const db = new pg.Client({ connectionString: t.databaseUrl });
+  await db.connect();
+  try {
+    for (let i = 0; i < 600; i++) {
+      const { rows } = await db.query<{ n: number }>(
+        "SELECT count(*)::int AS n FROM subscription_delivery WHERE status = 'pending' AND resource_type = 'Observation' AND attempts = 0",
+      );
+      if (rows[0].n === 4) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  } finally {
+    await db.end();
+  }
+  release();
+  await hooks.waitFor((all) => all.length === 5, 30_000);
+  expect(hooks.received.map((h) => h.resource.id)).toEqual([expect.any(String), alarm.id, ...routine.map((r) => r.id)]);
+});
