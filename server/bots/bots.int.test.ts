@@ -263,39 +263,21 @@ describe('sandbox limits', () => {
     expect(missing).toMatchObject({ ok: false, status: 404 });
   });
 
-  test('latency: 200 sequential executions of a trivial bot (BotExecutor and HTTP $execute)', async () => {
+  test('200 sequential executions of one bot each answer their own input (BotExecutor and HTTP $execute)', async () => {
+    // A reused worker must not leak one execution's input or result into the next. Latency is
+    // measured by `npm run bench:subscriptions`, not here.
     const bot = await botWith('exports.handler = async (m, e) => e.input;');
-    const quantiles = (times: number[]) => {
-      times.sort((a, b) => a - b);
-      return { p50: times[Math.floor(times.length * 0.5)], p99: times[Math.floor(times.length * 0.99)] };
-    };
-    const direct: number[] = [];
-    for (let i = 0; i < 220; i++) {
-      const started = performance.now();
+    for (let i = 0; i < 200; i++) {
       const result = await t.server.app.bots.execute({ botId: bot.id, input: `ping ${i}`, contentType: 'text/plain' });
       expect(result.returnValue).toBe(`ping ${i}`);
-      if (i >= 20) direct.push(performance.now() - started);
     }
-    const overHttp: number[] = [];
-    for (let i = 0; i < 220; i++) {
-      const started = performance.now();
+    for (let i = 0; i < 200; i++) {
       const res = await fetch(`${t.fhirUrl}Bot/${bot.id}/$execute`, {
         method: 'POST',
         headers: { authorization: t.authorization, 'content-type': 'text/plain' },
         body: `ping ${i}`,
       });
       expect(await res.text()).toBe(`ping ${i}`);
-      if (i >= 20) overHttp.push(performance.now() - started);
     }
-    const d = quantiles(direct);
-    const h = quantiles(overHttp);
-    process.stdout.write(
-      `\nbot execution latency, 200 sequential calls each (after 20 warm-up):\n` +
-        `  BotExecutor.execute (subscription delivery path): p50 ${d.p50.toFixed(2)} ms, p99 ${d.p99.toFixed(2)} ms\n` +
-        `  HTTP POST Bot/{id}/$execute:                      p50 ${h.p50.toFixed(2)} ms, p99 ${h.p99.toFixed(2)} ms\n`,
-    );
-    // Loose bounds: the suite runs files in parallel on small machines; the numbers above are the measurement.
-    expect(d.p50).toBeLessThan(50);
-    expect(h.p50).toBeLessThan(100);
   }, 60_000);
 });
