@@ -97,6 +97,22 @@ export class OpsMetrics {
         this.set({ state: 'waiting' }, pool.waitingCount);
       },
     });
+    new Gauge({
+      name: 'emergisphere_process_memory_bytes',
+      help: "This process's memory by kind (rss|heap_total|heap_used|external|array_buffers, as process.memoryUsage())",
+      labelNames: ['kind'],
+      registers,
+      collect() {
+        // Where resident memory sits: V8's heap (heap_total) or native (rss minus it: code,
+        // malloc'd buffers, thread stacks). Read per scrape; the figures are the process's.
+        const m = process.memoryUsage();
+        this.set({ kind: 'rss' }, m.rss);
+        this.set({ kind: 'heap_total' }, m.heapTotal);
+        this.set({ kind: 'heap_used' }, m.heapUsed);
+        this.set({ kind: 'external' }, m.external);
+        this.set({ kind: 'array_buffers' }, m.arrayBuffers);
+      },
+    });
     const websocketClients = () => this.websocketClients?.() ?? 0;
     new Gauge({
       name: 'emergisphere_websocket_connections',
