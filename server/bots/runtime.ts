@@ -45,6 +45,8 @@ export interface BotRuntimeOptions {
   minWorkers: number;
   maxWorkers: number;
   memoryMb: number;
+  /** Workers idle this long (ms) are ended down to max(minWorkers, 1); 0 keeps them (pool.ts). */
+  idleWorkerMs: number;
   /** Default timeout when Bot.timeout is not set, in seconds. */
   defaultTimeoutSeconds: number;
   /** Captured console output kept per execution, in characters. */
@@ -87,6 +89,8 @@ export function defaultRuntimeOptions(): BotRuntimeOptions {
     minWorkers: envInt('BOT_MIN_WORKERS') ?? 0,
     maxWorkers: envInt('BOT_MAX_WORKERS') ?? Math.max(4, Math.min(16, cpus * 2)),
     memoryMb: envInt('BOT_MEMORY_MB') ?? 128,
+    // A burst of bot executions grows the pool to maxWorkers (~30 MB each); a minute without use ends the extra ones.
+    idleWorkerMs: envInt('BOT_WORKER_IDLE_MS') ?? 60_000,
     defaultTimeoutSeconds: 10,
     logLimit: envInt('BOT_LOG_LIMIT') ?? 10 * 1024,
   };
