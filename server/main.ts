@@ -55,8 +55,10 @@ const { logger, bootstrap } = server;
 // IDLE_GC=false leaves it to V8. Started here, by the process entry, because the heap is the
 // process's: tests that start several servers in one process leave it alone.
 if (process.env.IDLE_GC !== 'false') {
-  startIdleGc(IDLE_GC_DEFAULTS, (info) =>
-    logger.debug({ ms: Math.round(info.ms), freedMb: Math.round(info.freedBytes / 1048576) }, 'idle: heap collected'),
+  startIdleGc(
+    IDLE_GC_DEFAULTS,
+    () => server.metrics.httpAnswered,
+    (info) => logger.debug({ ms: Math.round(info.ms), freedMb: Math.round(info.freedBytes / 1048576) }, 'idle: heap collected'),
   );
 }
 

@@ -3,8 +3,10 @@ import { type IdleGcOptions, IdleGcPolicy, startIdleGc } from './idle-gc.ts';
 
 const MB = 1024 * 1024;
 const options: IdleGcOptions = { intervalMs: 1000, idleChecks: 2, maxUtilization: 0.05, minGrowthMb: 16 };
-const busy = (heapMb: number) => ({ utilization: 0.6, heapUsedBytes: heapMb * MB });
-const quiet = (heapMb: number) => ({ utilization: 0.01, heapUsedBytes: heapMb * MB });
+const busy = (heapMb: number) => ({ utilization: 0.6, requests: 40, heapUsedBytes: heapMb * MB });
+const quiet = (heapMb: number) => ({ utilization: 0.01, requests: 0, heapUsedBytes: heapMb * MB });
+// A server waiting on PostgreSQL: its event loop is nearly idle, but it is answering requests.
+const waiting = (heapMb: number) => ({ utilization: 0.02, requests: 15, heapUsedBytes: heapMb * MB });
 
 test('collects once the process has been quiet for idleChecks intervals after the heap grew', () => {
   const policy = new IdleGcPolicy(options, 60 * MB);
@@ -18,6 +20,13 @@ test('a busy interval restarts the count of quiet ones', () => {
   const policy = new IdleGcPolicy(options, 60 * MB);
   expect(policy.sample(quiet(150))).toBe(false);
   expect(policy.sample(busy(150))).toBe(false);
+  expect(policy.sample(quiet(150))).toBe(false);
+  expect(policy.sample(quiet(150))).toBe(true);
+});
+
+test('an event loop that is nearly idle while requests are answered is not idle', () => {
+  const policy = new IdleGcPolicy(options, 60 * MB);
+  for (let i = 0; i < 10; i++) expect(policy.sample(waiting(150))).toBe(false);
   expect(policy.sample(quiet(150))).toBe(false);
   expect(policy.sample(quiet(150))).toBe(true);
 });
@@ -43,7 +52,11 @@ test('after a collection the heap it left is the baseline: an idle server is not
 test('the running collector collects a quiet process without exposing gc to the process', async () => {
   const collected: number[] = [];
   // minGrowthMb 0: any heap qualifies, so the test depends only on the process going quiet.
-  const handle = startIdleGc({ intervalMs: 20, idleChecks: 2, maxUtilization: 0.5, minGrowthMb: 0 }, (info) => collected.push(info.ms));
+  const handle = startIdleGc(
+    { intervalMs: 20, idleChecks: 2, maxUtilization: 0.5, minGrowthMb: 0 },
+    () => 0,
+    (info) => collected.push(info.ms),
+  );
   try {
     expect((globalThis as { gc?: unknown }).gc).toBeUndefined();
     await vi.waitFor(() => expect(handle.collections).toBeGreaterThan(0), { timeout: 10_000, interval: 20 });

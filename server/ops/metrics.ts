@@ -32,6 +32,8 @@ export class OpsMetrics {
   readonly deliveryAttempts: Counter<'channel' | 'outcome'>;
   readonly deliveryDuration: Histogram<'channel' | 'outcome'>;
   private hl7?: () => Hl7MetricsSource | undefined;
+  /** HTTP requests answered since start, as a plain number (the idle collector reads it; server/ops/idle-gc.ts). */
+  httpAnswered = 0;
   /** Open websocket connections (the subscription channel's server), read at scrape time. */
   private websocketClients?: () => number;
 
@@ -205,6 +207,7 @@ export class OpsMetrics {
   }
 
   observeHttp(method: string, route: string, status: number, seconds: number): void {
+    this.httpAnswered++;
     const labels = { method, route, status: String(status) };
     this.httpRequests.inc(labels);
     this.httpDuration.observe(labels, seconds);
