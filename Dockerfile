@@ -31,8 +31,11 @@ ENV NODE_ENV=production \
     SEED=false \
     HL7_BRIDGE=false
 # glibc gives each thread that allocates its own malloc arena; two keep a busy server's resident
-# memory from growing by tens of MB of half-empty arenas after load (docs/operations.md).
-ENV MALLOC_ARENA_MAX=2
+# memory from growing by tens of MB of half-empty arenas after load. A fixed trim threshold (glibc's
+# default, 128 KiB, which it otherwise raises up to 64 MiB once a large buffer is freed) lets free()
+# give the top of the heap back after load (docs/operations.md, Memory).
+ENV MALLOC_ARENA_MAX=2 \
+    MALLOC_TRIM_THRESHOLD_=131072
 WORKDIR /app
 COPY --from=deps --chown=node:node /app/node_modules ./node_modules
 COPY --chown=node:node package.json medplum.config.json tsconfig.json ./

@@ -5,6 +5,7 @@ import type { ClientApplication, Project } from '@medplum/fhirtypes';
 import { createClient, rotateClientSecret } from './auth/admin.ts';
 import { deployOwnBots, seedHospital } from './bots/self-deploy.ts';
 import { loadConfig } from './config.ts';
+import { IDLE_GC_DEFAULTS, startIdleGc } from './ops/idle-gc.ts';
 import type { Hl7MetricsSource } from './ops/metrics.ts';
 import { type RunningServer, startServer } from './server.ts';
 
@@ -49,6 +50,17 @@ async function startHl7Bridge(
 const config = loadConfig();
 const server = await startServer(config);
 const { logger, bootstrap } = server;
+
+// Collects V8's heap once when the process goes idle after work (server/ops/idle-gc.ts);
+// IDLE_GC=false leaves it to V8. Started here, by the process entry, because the heap is the
+// process's: tests that start several servers in one process leave it alone.
+if (process.env.IDLE_GC !== 'false') {
+  startIdleGc(
+    IDLE_GC_DEFAULTS,
+    () => server.metrics.httpAnswered,
+    (info) => logger.debug({ ms: Math.round(info.ms), freedMb: Math.round(info.freedBytes / 1048576) }, 'idle: heap collected'),
+  );
+}
 
 /** FLAG=true|false decides; unset, it is on for the embedded default (no DATABASE_URL) when `also`. */
 function enabled(flag: string, also = true): boolean {

@@ -423,10 +423,12 @@ async function main(): Promise<void> {
   }
 
   let rssAfterLoad: { rss: number; hwm: number } | undefined;
+  let heapAfterLoad: string | undefined;
   if (PHASES.has('rss')) {
     log(`idle ${IDLE_SECONDS}s, then reading RSS`);
     await sleep(IDLE_SECONDS * 1000);
     rssAfterLoad = readMemoryKb(server.pid);
+    heapAfterLoad = await readProcessMemory(server);
   }
   checks.push({
     metric: 'background start-up work after /healthcheck 200',
@@ -447,7 +449,7 @@ async function main(): Promise<void> {
       target: `≤ ${TARGETS.idleRssMb} MB`,
       measured: fmtMb(rssAfterLoad.rss),
       pass: rssAfterLoad.rss / 1024 <= TARGETS.idleRssMb,
-      note: `peak (VmHWM) ${fmtMb(rssAfterLoad.hwm)}`,
+      note: `peak (VmHWM) ${fmtMb(rssAfterLoad.hwm)}${heapAfterLoad ? `; ${heapAfterLoad}` : ''}`,
     });
   }
 
@@ -565,6 +567,22 @@ async function main(): Promise<void> {
   process.stdout.write(
     `\n${failed === 0 ? 'All targets met' : `${failed} target(s) missed`} (total ${((Date.now() - started) / 1000).toFixed(0)} s)\n`,
   );
+}
+
+/**
+ * Where the idle server's memory is, from its /metrics (emergisphere_process_memory_bytes): V8 heap
+ * committed and in use, and Buffers outside it. Undefined for a server without that gauge.
+ */
+async function readProcessMemory(server: ServerProcess): Promise<string | undefined> {
+  const res = await fetch(`${server.url}metrics`).catch(() => undefined);
+  if (!res?.ok) return undefined;
+  const text = await res.text();
+  const mb = (kind: string) => {
+    const v = new RegExp(`^emergisphere_process_memory_bytes\\{kind="${kind}"\\} (\\S+)$`, 'm').exec(text)?.[1];
+    return v === undefined ? undefined : `${(Number(v) / 1048576).toFixed(0)} MB`;
+  };
+  const heap = mb('heap_total');
+  return heap && `V8 heap ${heap} (${mb('heap_used')} used), external ${mb('external')}`;
 }
 
 async function signIn(server: ServerProcess, creds: BenchCredentials): Promise<string | undefined> {

@@ -16,7 +16,10 @@ afterEach(async () => {
 });
 
 function newPool(options: Partial<PoolOptions>): WorkerPool {
-  const pool = new WorkerPool({ minWorkers: 0, maxWorkers: 1, reserveWorkers: 0, memoryMb: 64, ...options }, pino({ level: 'silent' }));
+  const pool = new WorkerPool(
+    { minWorkers: 0, maxWorkers: 1, reserveWorkers: 0, memoryMb: 64, idleWorkerMs: 0, ...options },
+    pino({ level: 'silent' }),
+  );
   pools.push(pool);
   return pool;
 }

@@ -15,6 +15,12 @@ export interface PoolOptions {
   reserveWorkers: number;
   /** V8 old-generation heap limit of each worker, in MB. */
   memoryMb: number;
+  /**
+   * A worker idle this long (ms) is ended while more than max(minWorkers, 1) are started, so a
+   * burst that grew the pool to maxWorkers does not keep ~30 MB per isolate resident for good.
+   * 0 keeps every worker.
+   */
+  idleWorkerMs: number;
 }
 
 export interface PoolResult {
@@ -28,6 +34,8 @@ interface Slot {
   worker: Worker;
   ready: boolean;
   busy: boolean;
+  /** When it last finished an execution (or became ready), for the idle reaper. */
+  idleSince: number;
   /** Code versions this worker has compiled. */
   known: Set<string>;
   running?: { task: WorkerTask; resolve: (r: PoolResult) => void; timer: NodeJS.Timeout };
@@ -58,6 +66,7 @@ export class WorkerPool {
   private readonly codes = new Map<number, string>();
   private nextId = 1;
   private closed = false;
+  private reaper: NodeJS.Timeout | undefined;
   /** Workers replaced after a failure (timeouts, memory, exits), for the health check. */
   replaced = 0;
 
@@ -69,6 +78,27 @@ export class WorkerPool {
   start(): void {
     while (this.slots.size < this.options.minWorkers) {
       this.spawn();
+    }
+    if (this.options.idleWorkerMs > 0 && !this.reaper && !this.closed) {
+      this.reaper = setInterval(() => this.endIdleWorkers(), Math.max(1, Math.floor(this.options.idleWorkerMs / 2)));
+      this.reaper.unref();
+    }
+  }
+
+  /**
+   * Ends workers idle for idleWorkerMs, the longest idle first, down to max(minWorkers, 1): the
+   * one kept stands ready with its compiled bots, so the next execution after a quiet spell does
+   * not wait for an isolate to start (keepSpare starts another beside it as soon as it is busy).
+   */
+  private endIdleWorkers(): void {
+    const floor = Math.max(this.options.minWorkers, 1);
+    const cutoff = Date.now() - this.options.idleWorkerMs;
+    const idle = [...this.slots].filter((s) => s.ready && !s.busy && s.idleSince <= cutoff).sort((a, b) => a.idleSince - b.idleSince);
+    for (const slot of idle) {
+      if (this.slots.size <= floor) return;
+      // Out of the set first: its exit event then finds nothing to retire or replace.
+      this.slots.delete(slot);
+      void slot.worker.terminate().catch(() => undefined);
     }
   }
 
@@ -99,6 +129,7 @@ export class WorkerPool {
 
   async close(): Promise<void> {
     this.closed = true;
+    if (this.reaper) clearInterval(this.reaper);
     for (const w of this.queue.splice(0)) {
       w.resolve({ ok: false, error: 'Bot runtime is shut down', log: '' });
     }
@@ -125,7 +156,7 @@ export class WorkerPool {
       resourceLimits: { maxOldGenerationSizeMb: this.options.memoryMb, maxYoungGenerationSizeMb: 16, stackSizeMb: 4 },
     });
     worker.unref();
-    const slot: Slot = { worker, ready: false, busy: false, known: new Set() };
+    const slot: Slot = { worker, ready: false, busy: false, idleSince: Date.now(), known: new Set() };
     this.slots.add(slot);
     worker.on('message', (msg: WorkerReply) => this.onMessage(slot, msg));
     worker.on('error', (err: Error & { code?: string }) => {
@@ -142,6 +173,7 @@ export class WorkerPool {
   private onMessage(slot: Slot, msg: WorkerReply): void {
     if (msg.type === 'ready') {
       slot.ready = true;
+      slot.idleSince = Date.now();
       this.dispatch();
       return;
     }
@@ -161,6 +193,7 @@ export class WorkerPool {
     this.codes.delete(msg.id);
     slot.running = undefined;
     slot.busy = false;
+    slot.idleSince = Date.now();
     running.resolve({ ok: msg.ok, returnValue: msg.returnValue, error: msg.error, log: msg.log });
     this.dispatch();
   }

@@ -52,6 +52,8 @@ export interface BotRuntimeOptions {
   /** Workers beyond maxWorkers kept for executions of a higher priority (see pool.ts). */
   reserveWorkers: number;
   memoryMb: number;
+  /** Workers idle this long (ms) are ended down to max(minWorkers, 1); 0 keeps them (pool.ts). */
+  idleWorkerMs: number;
   /** Default timeout when Bot.timeout is not set, in seconds. */
   defaultTimeoutSeconds: number;
   /** Captured console output kept per execution, in characters. */
@@ -96,6 +98,8 @@ export function defaultRuntimeOptions(): BotRuntimeOptions {
     // One worker that routine executions never occupy: a device alarm or a page starts at once.
     reserveWorkers: envInt('BOT_RESERVE_WORKERS') ?? 1,
     memoryMb: envInt('BOT_MEMORY_MB') ?? 128,
+    // A burst of bot executions grows the pool to maxWorkers (~30 MB each); a minute without use ends the extra ones.
+    idleWorkerMs: envInt('BOT_WORKER_IDLE_MS') ?? 60_000,
     defaultTimeoutSeconds: 10,
     logLimit: envInt('BOT_LOG_LIMIT') ?? 10 * 1024,
   };

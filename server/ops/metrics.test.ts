@@ -62,3 +62,13 @@ test('delivery AuditEvents become attempt counters by channel and outcome', asyn
   expect(text).toContain('emergisphere_subscription_delivery_attempts_total{channel="rest-hook",outcome="dead"} 1');
   expect(text).toMatch(/emergisphere_subscription_delivery_duration_seconds_count\{channel="bot",outcome="delivered"\} 1/);
 });
+
+test("the process's memory is reported by kind: resident, V8 heap and native buffers", async () => {
+  const { registry } = metrics();
+  const text = await registry.metrics();
+  const value = (kind: string) => Number(new RegExp(`emergisphere_process_memory_bytes\\{kind="${kind}"\\} (\\d+)`).exec(text)?.[1]);
+  for (const kind of ['rss', 'heap_total', 'heap_used', 'external', 'array_buffers']) expect(value(kind)).toBeGreaterThan(0);
+  // Resident memory holds the heap V8 has committed, which holds what is in use.
+  expect(value('rss')).toBeGreaterThan(value('heap_total'));
+  expect(value('heap_total')).toBeGreaterThanOrEqual(value('heap_used'));
+});

@@ -32,6 +32,8 @@ export class OpsMetrics {
   readonly deliveryAttempts: Counter<'channel' | 'outcome'>;
   readonly deliveryDuration: Histogram<'channel' | 'outcome'>;
   private hl7?: () => Hl7MetricsSource | undefined;
+  /** HTTP requests answered since start, as a plain number (the idle collector reads it; server/ops/idle-gc.ts). */
+  httpAnswered = 0;
   /** Open websocket connections (the subscription channel's server), read at scrape time. */
   private websocketClients?: () => number;
 
@@ -95,6 +97,22 @@ export class OpsMetrics {
         this.set({ state: 'total' }, pool.totalCount);
         this.set({ state: 'idle' }, pool.idleCount);
         this.set({ state: 'waiting' }, pool.waitingCount);
+      },
+    });
+    new Gauge({
+      name: 'emergisphere_process_memory_bytes',
+      help: "This process's memory by kind (rss|heap_total|heap_used|external|array_buffers, as process.memoryUsage())",
+      labelNames: ['kind'],
+      registers,
+      collect() {
+        // Where resident memory sits: V8's heap (heap_total) or native (rss minus it: code,
+        // malloc'd buffers, thread stacks). Read per scrape; the figures are the process's.
+        const m = process.memoryUsage();
+        this.set({ kind: 'rss' }, m.rss);
+        this.set({ kind: 'heap_total' }, m.heapTotal);
+        this.set({ kind: 'heap_used' }, m.heapUsed);
+        this.set({ kind: 'external' }, m.external);
+        this.set({ kind: 'array_buffers' }, m.arrayBuffers);
       },
     });
     const websocketClients = () => this.websocketClients?.() ?? 0;
@@ -189,6 +207,7 @@ export class OpsMetrics {
   }
 
   observeHttp(method: string, route: string, status: number, seconds: number): void {
+    this.httpAnswered++;
     const labels = { method, route, status: String(status) };
     this.httpRequests.inc(labels);
     this.httpDuration.observe(labels, seconds);

@@ -87,6 +87,7 @@ export async function startServerProcess(options: StartOptions): Promise<ServerP
       SEED: 'false',
       // As `npm start`, the container image and the k8s Deployment run the server (docs/operations.md).
       MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '2',
+      MALLOC_TRIM_THRESHOLD_: process.env.MALLOC_TRIM_THRESHOLD_ ?? '131072',
       ...options.env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],

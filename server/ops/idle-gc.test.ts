@@ -1,0 +1,67 @@
+import { expect, test, vi } from 'vitest';
+import { type IdleGcOptions, IdleGcPolicy, startIdleGc } from './idle-gc.ts';
+
+const MB = 1024 * 1024;
+const options: IdleGcOptions = { intervalMs: 1000, idleChecks: 2, maxUtilization: 0.05, minGrowthMb: 16 };
+const busy = (heapMb: number) => ({ utilization: 0.6, requests: 40, heapUsedBytes: heapMb * MB });
+const quiet = (heapMb: number) => ({ utilization: 0.01, requests: 0, heapUsedBytes: heapMb * MB });
+// A server waiting on PostgreSQL: its event loop is nearly idle, but it is answering requests.
+const waiting = (heapMb: number) => ({ utilization: 0.02, requests: 15, heapUsedBytes: heapMb * MB });
+
+test('collects once the process has been quiet for idleChecks intervals after the heap grew', () => {
+  const policy = new IdleGcPolicy(options, 60 * MB);
+  expect(policy.sample(busy(100))).toBe(false);
+  expect(policy.sample(busy(150))).toBe(false);
+  expect(policy.sample(quiet(150))).toBe(false);
+  expect(policy.sample(quiet(150))).toBe(true);
+});
+
+test('a busy interval restarts the count of quiet ones', () => {
+  const policy = new IdleGcPolicy(options, 60 * MB);
+  expect(policy.sample(quiet(150))).toBe(false);
+  expect(policy.sample(busy(150))).toBe(false);
+  expect(policy.sample(quiet(150))).toBe(false);
+  expect(policy.sample(quiet(150))).toBe(true);
+});
+
+test('an event loop that is nearly idle while requests are answered is not idle', () => {
+  const policy = new IdleGcPolicy(options, 60 * MB);
+  for (let i = 0; i < 10; i++) expect(policy.sample(waiting(150))).toBe(false);
+  expect(policy.sample(quiet(150))).toBe(false);
+  expect(policy.sample(quiet(150))).toBe(true);
+});
+
+test('never collects a heap that has not grown by minGrowthMb, however long it is idle', () => {
+  const policy = new IdleGcPolicy(options, 60 * MB);
+  for (let i = 0; i < 10; i++) expect(policy.sample(quiet(60 + 15))).toBe(false);
+  expect(policy.sample(quiet(60 + 16))).toBe(true);
+});
+
+test('after a collection the heap it left is the baseline: an idle server is not collected again', () => {
+  const policy = new IdleGcPolicy(options, 60 * MB);
+  policy.sample(quiet(150));
+  expect(policy.sample(quiet(150))).toBe(true);
+  policy.collected(62 * MB);
+  for (let i = 0; i < 10; i++) expect(policy.sample(quiet(63))).toBe(false);
+  // The next burst of work grows it again: one more collection when that burst is over.
+  policy.sample(busy(120));
+  policy.sample(quiet(120));
+  expect(policy.sample(quiet(120))).toBe(true);
+});
+
+test('the running collector collects a quiet process without exposing gc to the process', async () => {
+  const collected: number[] = [];
+  // minGrowthMb 0: any heap qualifies, so the test depends only on the process going quiet.
+  const handle = startIdleGc(
+    { intervalMs: 20, idleChecks: 2, maxUtilization: 0.5, minGrowthMb: 0 },
+    () => 0,
+    (info) => collected.push(info.ms),
+  );
+  try {
+    expect((globalThis as { gc?: unknown }).gc).toBeUndefined();
+    await vi.waitFor(() => expect(handle.collections).toBeGreaterThan(0), { timeout: 10_000, interval: 20 });
+    expect(collected.length).toBe(handle.collections);
+  } finally {
+    handle.stop();
+  }
+});

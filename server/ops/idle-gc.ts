@@ -1,0 +1,144 @@
+import { performance } from 'node:perf_hooks';
+import { getHeapStatistics, setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+
+/**
+ * Gives memory back when the server goes idle after a burst of work.
+ *
+ * V8 collects its old generation only when the heap has grown by a factor since the last
+ * mark-compact, so after a load the heap holds ~100 MB of garbage that nothing will collect while
+ * no request allocates (V8's own memory reducer waits for further allocations and took longer
+ * than 15 s in our measurements, if it ran at all). The Buffers of that garbage (sockets, pg
+ * results) also pin malloc'd memory, which glibc can only give back once they are freed. One full
+ * collection when the process has just gone idle returns both: measured with `npm run bench:fhir`
+ * (docs/operations.md, Memory).
+ *
+ * "Idle" means no request answered and the event loop (performance.eventLoopUtilization) ≤ 5 %
+ * busy, so background work — the audit indexing after a load, bots, subscription delivery, the
+ * HL7 bridge — counts as activity too. The request count matters on a slow or starved machine:
+ * a server waiting on PostgreSQL for 30 requests a second has an almost idle event loop, and
+ * without it was collected every few seconds during load (+50 % CPU in an A/B run). A collection
+ * runs only when the heap has grown since the previous one (so an idle server is not collected
+ * again and again) and only after `idleChecks` consecutive quiet intervals (a short pause in a
+ * load is not idle). Its pause (~50–150 ms for a 150 MB heap) falls on a process that has had
+ * nothing to do for `intervalMs * idleChecks`; a request arriving during it waits that long once.
+ */
+export interface IdleGcOptions {
+  /** Sampling interval of the event loop's utilization, in ms. */
+  intervalMs: number;
+  /** Consecutive quiet intervals before a collection. */
+  idleChecks: number;
+  /** An interval whose event-loop utilization is at most this (0–1) is quiet. */
+  maxUtilization: number;
+  /** Growth of V8's used heap since the last collection (MB) that makes one worthwhile. */
+  minGrowthMb: number;
+}
+
+/**
+ * One quiet second (two intervals of 500 ms): after a load the server still indexes the audit
+ * events of the last requests for a few seconds (server/audit/audit-log.ts), and the collection
+ * should follow that work closely. A pause in a load that passes for idle costs one collection.
+ */
+export const IDLE_GC_DEFAULTS: IdleGcOptions = { intervalMs: 500, idleChecks: 2, maxUtilization: 0.05, minGrowthMb: 16 };
+
+/** What the policy reads at each interval. */
+export interface IdleSample {
+  /** Event-loop utilization over the last interval (0–1). */
+  utilization: number;
+  /** Requests answered during the last interval. */
+  requests: number;
+  /** V8 heap in use now, in bytes. */
+  heapUsedBytes: number;
+}
+
+/**
+ * The decision alone, as a pure state machine (tested without timers or a real heap): call
+ * `sample()` once per interval; it answers whether to collect now.
+ */
+export class IdleGcPolicy {
+  private readonly options: IdleGcOptions;
+  private quiet = 0;
+  private baseline: number;
+
+  constructor(options: IdleGcOptions, heapUsedBytes: number) {
+    this.options = options;
+    this.baseline = heapUsedBytes;
+  }
+
+  sample(s: IdleSample): boolean {
+    if (s.utilization > this.options.maxUtilization || s.requests > 0) {
+      this.quiet = 0;
+      return false;
+    }
+    this.quiet++;
+    return this.quiet >= this.options.idleChecks && s.heapUsedBytes - this.baseline >= this.options.minGrowthMb * 1024 * 1024;
+  }
+
+  /** After a collection: the heap it left is the new baseline; quiet intervals count anew. */
+  collected(heapUsedBytes: number): void {
+    this.baseline = heapUsedBytes;
+    this.quiet = 0;
+  }
+}
+
+/**
+ * V8's `gc` function without exposing it to the rest of the process: the flag is set only long
+ * enough for a fresh context to receive it (the way Jest's leak detector obtains it), then unset,
+ * so `globalThis.gc` stays undefined for the server's and its dependencies' code.
+ */
+function obtainGc(): () => void {
+  setFlagsFromString('--expose-gc');
+  try {
+    return runInNewContext('gc') as () => void;
+  } finally {
+    setFlagsFromString('--no-expose-gc');
+  }
+}
+
+export interface IdleGcHandle {
+  /** Collections run so far (for the metrics and tests). */
+  readonly collections: number;
+  stop(): void;
+}
+
+/** Starts the idle collector for this process (the process entry calls it once). */
+export function startIdleGc(
+  options: IdleGcOptions,
+  /** Requests answered so far (a counter). */
+  requestsAnswered: () => number,
+  onCollect?: (info: { ms: number; freedBytes: number }) => void,
+): IdleGcHandle {
+  const gc = obtainGc();
+  // Baseline 0: the first quiet moment also collects what start-up left (parsed definitions,
+  // migrations), which V8 may otherwise keep until the first load.
+  const policy = new IdleGcPolicy(options, 0);
+  let last = performance.eventLoopUtilization();
+  let collections = 0;
+  let answered = requestsAnswered();
+  const timer = setInterval(() => {
+    const now = performance.eventLoopUtilization();
+    const utilization = performance.eventLoopUtilization(now, last).utilization;
+    last = now;
+    const heapUsedBytes = getHeapStatistics().used_heap_size;
+    const nowAnswered = requestsAnswered();
+    const requests = nowAnswered - answered;
+    answered = nowAnswered;
+    if (!policy.sample({ utilization, requests, heapUsedBytes })) return;
+    const t0 = performance.now();
+    gc();
+    const after = getHeapStatistics().used_heap_size;
+    collections++;
+    policy.collected(after);
+    // The collection itself is event-loop work: start the next interval after it.
+    last = performance.eventLoopUtilization();
+    onCollect?.({ ms: performance.now() - t0, freedBytes: heapUsedBytes - after });
+  }, options.intervalMs);
+  // Never keeps the process alive on its own.
+  timer.unref();
+  return {
+    get collections() {
+      return collections;
+    },
+    stop: () => clearInterval(timer),
+  };
+}
