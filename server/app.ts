@@ -29,6 +29,7 @@ import { registerInviteFamilyRoutes } from './fhir/operations/invite-family.ts';
 import { buildCapabilityStatement } from './fhir/operations/metadata.ts';
 import { registerOcrRoutes } from './fhir/operations/ocr.ts';
 import { registerValidateRoutes } from './fhir/operations/validate.ts';
+import type { OutboxWakeup } from './fhir/outbox-notify.ts';
 import { internalError, PostgresRepository, type RepositoryContext, type RepositoryOptions } from './fhir/repo.ts';
 import { installSearchRoutes } from './fhir/search/routes.ts';
 import { SearchStatements } from './fhir/search/statements.ts';
@@ -55,6 +56,8 @@ export interface AppDeps {
   bots: BotRuntime;
   /** Metrics and tracing (server/ops). */
   ops?: OpsHookDeps;
+  /** Wakes the subscription workers after commits (server/subscriptions/outbox-notifier.ts); absent: writes NOTIFY at commit. */
+  outboxWakeup?: OutboxWakeup;
 }
 
 export interface App {
@@ -129,6 +132,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     traceparent: deps.ops?.tracing ? () => deps.ops?.tracing?.currentTraceparent() : undefined,
     baseDefinitions: new BaseDefinitions(),
     searchStatements: new SearchStatements(),
+    outboxWakeup: deps.outboxWakeup,
   };
   const newRepo = (options: RepositoryOptions = {}): PostgresRepository => new PostgresRepository(repoContext, options);
   const repoFor = (request: FastifyRequest, options: RepositoryOptions = {}): PostgresRepository => {

@@ -24,7 +24,8 @@ import { OpsMetrics } from './ops/metrics.ts';
 import { ObservedAuditLog } from './ops/observed-audit.ts';
 import { registerOpsRoutes } from './ops/register.ts';
 import { pruneTraceContexts, Tracing, tracedBotExecutor } from './ops/tracing.ts';
-import { SubscriptionEngine } from './subscriptions/engine.ts';
+import { OUTBOX_CHANNEL, SubscriptionEngine } from './subscriptions/engine.ts';
+import { OutboxNotifier } from './subscriptions/outbox-notifier.ts';
 import { subscriptionSettings } from './subscriptions/settings.ts';
 import { WebSocketChannel } from './subscriptions/websocket.ts';
 
@@ -88,6 +89,7 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
   const audit: AuditLog = new ObservedAuditLog(auditPool, logger, (event) => metrics.observeAudit(event));
   let pruner: NodeJS.Timeout | undefined;
   let subscriptions: SubscriptionEngine | undefined;
+  let outbox: OutboxNotifier | undefined;
   let wsChannel: WebSocketChannel | undefined;
   try {
     await migrate(databaseUrl, logger);
@@ -100,7 +102,17 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
     const limits = new RateLimits(config.rateLimits, redis);
     const bots = new BotRuntime({ systemRepo: () => (app as App).repo(), auth, audit, baseUrl: config.baseUrl, logger });
     const security = options.security ? options.security({ auth, limits, audit }) : { auth, limits, audit };
-    app = await createApp({ config, pool, logger, profiles, security: { ...security, keys }, bots, ops: { metrics, tracing } });
+    outbox = new OutboxNotifier({ databaseUrl, logger, channel: OUTBOX_CHANNEL });
+    app = await createApp({
+      config,
+      pool,
+      logger,
+      profiles,
+      security: { ...security, keys },
+      bots,
+      ops: { metrics, tracing },
+      outboxWakeup: outbox,
+    });
     await loadRoles(app.repo(), config.rolesDir);
     await storeConformanceResources(app.repo(), [...profiles.profiles.values(), ...profiles.searchParameters, ...profiles.others]);
     const boot = await bootstrap(app.repo(), config.firstStart);
@@ -119,6 +131,8 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
       settings,
     });
     subscriptions.setBotExecutor(tracing ? tracedBotExecutor(bots, tracing, pool) : bots);
+    const engineForWakeup = subscriptions;
+    outbox.onWritten(() => engineForWakeup.kickDispatch());
     let cron: CronScheduler | undefined;
     if (subscriptions.willListen && options.listen !== false) {
       // Every instance hears of every write to a Bot, Project or membership: caches live long.
@@ -206,6 +220,7 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
         await ws.close();
         await bots.close();
         await started.fastify.close();
+        await outbox?.close();
         await audit.close();
         await auditPool.end();
         await pool.end();
@@ -219,6 +234,7 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
     if (pruner) clearInterval(pruner);
     await subscriptions?.stop().catch(() => undefined);
     await wsChannel?.close().catch(() => undefined);
+    await outbox?.close().catch(() => undefined);
     await audit.close().catch(() => undefined);
     await auditPool.end().catch(() => undefined);
     await pool.end().catch(() => undefined);

@@ -26,12 +26,13 @@ function indexCtes(): string {
 
 /**
  * All deferred creates of a transaction in one statement: current rows, history, search index,
- * subscription outbox (with its NOTIFY, delivered at commit) and trace context, exactly what the
+ * subscription outbox (with its NOTIFY, delivered at commit: for every type, or with an outbox
+ * wake-up only for the named ones, see OutboxWakeup) and trace context, exactly what the
  * single-resource INSERT of repo.ts writes per resource. No ON CONFLICT here: an id that already
  * exists fails the whole statement (unique violation → 409), and with it the transaction, so a
  * partly written batch can never be committed.
  */
-export const INSERT_DEFERRED_SQL = `WITH
+const insertDeferredSql = (notify: 'all' | 'named'): string => `WITH
   x AS (SELECT * FROM unnest($1::text[], $2::text[], $3::uuid[], $4::timestamptz[], $5::text[], $6::text[])
     AS x(resource_type, id, version_id, last_updated, content, traceparent)),
   r AS (INSERT INTO resource (resource_type, id, version_id, last_updated, deleted, content)
@@ -41,11 +42,16 @@ export const INSERT_DEFERRED_SQL = `WITH
   tc AS (INSERT INTO trace_context (version_id, traceparent) SELECT version_id, traceparent FROM x WHERE traceparent IS NOT NULL),
   o AS (INSERT INTO subscription_outbox (resource_type, id, version_id, previous_version_id, interaction)
     SELECT resource_type, id, version_id, NULL, 'create' FROM x WHERE resource_type <> 'AuditEvent'
-    RETURNING pg_notify('subscription_outbox',
-      CASE WHEN resource_type IN ${NAMED_IN_NOTIFY_SQL} THEN resource_type || '/' || id ELSE resource_type END)),
+    RETURNING ${
+      notify === 'all'
+        ? `pg_notify('subscription_outbox', CASE WHEN resource_type IN ${NAMED_IN_NOTIFY_SQL} THEN resource_type || '/' || id ELSE resource_type END)`
+        : `CASE WHEN resource_type IN ${NAMED_IN_NOTIFY_SQL} THEN pg_notify('subscription_outbox', resource_type || '/' || id) END`
+    }),
   g AS (UPDATE subscription_state SET generation = generation + 1 WHERE EXISTS (SELECT 1 FROM x WHERE resource_type = 'Subscription')),
   ${indexCtes()}
 SELECT count(*) AS n FROM x`;
+
+export const INSERT_DEFERRED_SQL = { all: insertDeferredSql('all'), named: insertDeferredSql('named') };
 
 /** The bind parameters of INSERT_DEFERRED_SQL for a list of creates. */
 export function deferredInsertParams(creates: DeferredCreate[]): unknown[] {
@@ -81,6 +87,12 @@ export class DeferredCreates {
   private items: DeferredCreate[] = [];
   /** A failed write: the database transaction is aborted, so it may not be reported as committed. */
   private failure: unknown;
+  /** Whether the transaction left subscription outbox rows (the workers are woken after its commit). */
+  wroteOutbox = false;
+
+  outboxWritten(): void {
+    this.wroteOutbox = true;
+  }
 
   add(create: DeferredCreate): void {
     this.items.push(create);

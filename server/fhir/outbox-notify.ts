@@ -4,4 +4,28 @@
  * for a Consent or RelatedPerson the auth contexts (a family member's access hangs on the
  * patient's consent). One list for the single-resource and the batched create statements.
  */
-export const NAMED_IN_NOTIFY_SQL = "('Bot', 'Project', 'ProjectMembership', 'Consent', 'RelatedPerson')";
+export const NAMED_IN_NOTIFY = ['Bot', 'Project', 'ProjectMembership', 'Consent', 'RelatedPerson'] as const;
+
+export const NAMED_IN_NOTIFY_SQL = `(${NAMED_IN_NOTIFY.map((t) => `'${t}'`).join(', ')})`;
+
+const NAMED = new Set<string>(NAMED_IN_NOTIFY);
+
+export function namedInNotify(resourceType: string): boolean {
+  return NAMED.has(resourceType);
+}
+
+/**
+ * Wakes subscription workers after a commit that left outbox rows (server/subscriptions/outbox-notifier.ts).
+ *
+ * Why not NOTIFY inside the writing transaction: PostgreSQL commits the transactions that issued
+ * a NOTIFY one at a time, under one lock held across the commit's WAL flush, so concurrent writers
+ * stop sharing flushes (measured on the 2-core machine, 8 connections: the server's create
+ * statement 4.3–5.0 ms per insert with the NOTIFY, 1.3–1.8 ms without). With a notifier, ordinary
+ * writes leave their outbox row silently and the repository calls `written()` once committed.
+ * Writes of the types above still NOTIFY inside their transaction: dropping other instances'
+ * caches must not depend on this process surviving its commit. A process that dies between its
+ * commit and `written()` loses nothing: the workers' fallback poll finds the outbox row.
+ */
+export interface OutboxWakeup {
+  written(): void;
+}

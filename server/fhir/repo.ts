@@ -44,7 +44,7 @@ import {
 import { type BaseDefinitions, baseDefinitionLookup, withBaseDefinitions } from './base-definitions.ts';
 import { DeferredCreates, deferredInsertParams, INSERT_DEFERRED_SQL } from './deferred-creates.ts';
 import { buildIndexRows, INDEX_KINDS, INDEX_TABLES, type IndexRows } from './indexer.ts';
-import { NAMED_IN_NOTIFY_SQL } from './outbox-notify.ts';
+import { NAMED_IN_NOTIFY_SQL, namedInNotify, type OutboxWakeup } from './outbox-notify.ts';
 import { SqlParams } from './search/conditions.ts';
 import { executeSearch, executeSearchByReference } from './search/execute.ts';
 import { criteriaCondition, matchesCriteria, matchingIds } from './search/policy.ts';
@@ -74,6 +74,12 @@ export interface RepositoryContext {
   baseDefinitions?: BaseDefinitions;
   /** Search SELECTs run as prepared statements under these names (search/statements.ts); absent: unnamed. */
   searchStatements?: SearchStatements;
+  /**
+   * Told after each commit that left subscription outbox rows; writes then NOTIFY inside their
+   * transaction only for the types of outbox-notify.ts (see OutboxWakeup). Absent: every write
+   * NOTIFYs at its commit (other processes writing to the database, tests).
+   */
+  outboxWakeup?: OutboxWakeup;
 }
 
 /** Per-request options that change how the repository behaves. */
@@ -126,10 +132,17 @@ interface WriteShape {
   kinds: (keyof IndexRows)[];
   subscription: boolean;
   traced: boolean;
+  /** NOTIFY the subscription workers at commit (otherwise the repository wakes them after it). */
+  notify: boolean;
 }
 
 /** The statement of a shape and the bind parameters after $1–$5 (type, id, version, updated, content). */
-function shapeOf(resource: WithId<Resource>, rows: IndexRows, traceparent: string | null): { shape: WriteShape; params: unknown[] } {
+function shapeOf(
+  resource: WithId<Resource>,
+  rows: IndexRows,
+  traceparent: string | null,
+  notify: boolean,
+): { shape: WriteShape; params: unknown[] } {
   const kinds = INDEX_KINDS.filter((kind) => rows[kind].length > 0);
   const params: unknown[] = kinds.flatMap((kind) =>
     INDEX_TABLES[kind].columns.map((_, i) => (rows[kind] as unknown[][]).map((row) => row[i])),
@@ -137,7 +150,7 @@ function shapeOf(resource: WithId<Resource>, rows: IndexRows, traceparent: strin
   if (traceparent !== null) {
     params.push(traceparent);
   }
-  return { shape: { kinds, subscription: resource.resourceType === 'Subscription', traced: traceparent !== null }, params };
+  return { shape: { kinds, subscription: resource.resourceType === 'Subscription', traced: traceparent !== null, notify }, params };
 }
 
 // Index inserts for a statement whose $1/$2 are resource_type/id and whose index columns start
@@ -164,11 +177,16 @@ function indexDeleteCtes(guard: string): string {
 // the NOTIFY of a Bot, Project or ProjectMembership names it, so every instance's bot runtime drops
 // what it cached about it (code, secrets, membership); that of a Consent or RelatedPerson too, so
 // every instance drops cached auth contexts (a family member's access hangs on the patient's consent).
-function outboxCte(interaction: 'create' | 'update' | 'delete', previousVersion: string): string {
+// With an outbox wake-up in the context (OutboxWakeup), only the named types NOTIFY at commit.
+function outboxCte(interaction: 'create' | 'update' | 'delete', previousVersion: string, notify: 'all' | 'named'): string {
+  const returning =
+    notify === 'all'
+      ? `pg_notify('subscription_outbox', CASE WHEN $1 IN ${NAMED_IN_NOTIFY_SQL} THEN $1 || '/' || $2 ELSE $1 END)`
+      : `CASE WHEN $1 IN ${NAMED_IN_NOTIFY_SQL} THEN pg_notify('subscription_outbox', $1 || '/' || $2) END`;
   return `
   o AS (INSERT INTO subscription_outbox (resource_type, id, version_id, previous_version_id, interaction)
     SELECT $1, $2, $3, ${previousVersion}, '${interaction}' FROM r WHERE $1 <> 'AuditEvent'
-    RETURNING pg_notify('subscription_outbox', CASE WHEN $1 IN ${NAMED_IN_NOTIFY_SQL} THEN $1 || '/' || $2 ELSE $1 END))`;
+    RETURNING ${returning})`;
 }
 
 const GENERATION_CTE = 'g AS (UPDATE subscription_state SET generation = generation + 1 WHERE EXISTS (SELECT 1 FROM r))';
@@ -181,7 +199,7 @@ function traceCte(param: string): string {
 }
 
 function shapeKey(shape: WriteShape): string {
-  return `${shape.kinds.map((k) => k.slice(0, 2)).join('')}_${shape.subscription ? 's' : ''}${shape.traced ? 't' : ''}`;
+  return `${shape.kinds.map((k) => k.slice(0, 2)).join('')}_${shape.subscription ? 's' : ''}${shape.traced ? 't' : ''}${shape.notify ? '' : 'q'}`;
 }
 
 const writeStatements = new Map<string, { name: string; text: string }>();
@@ -206,13 +224,13 @@ function writeStatement(kind: 'insert' | 'update', shape: WriteShape): { name: s
             `r AS (INSERT INTO resource (resource_type, id, version_id, last_updated, deleted, content)
     VALUES ($1, $2, $3, $4, false, $5) ON CONFLICT (resource_type, id) DO NOTHING RETURNING 1)`,
             `h AS (INSERT INTO resource_history (version_id, resource_type, id, last_updated, deleted, content)
-    SELECT $3, $1, $2, $4, false, $5 FROM r),${trace}${outboxCte('create', 'NULL::uuid')}`,
+    SELECT $3, $1, $2, $4, false, $5 FROM r),${trace}${outboxCte('create', 'NULL::uuid', shape.notify ? 'all' : 'named')}`,
           ]
         : [
             `r AS (UPDATE resource SET version_id = $3, last_updated = $4, deleted = false, content = $5
     WHERE resource_type = $1 AND id = $2 AND version_id = ${previous} RETURNING 1)`,
             `h AS (INSERT INTO resource_history (version_id, resource_type, id, last_updated, deleted, content)
-    SELECT $3, $1, $2, $4, false, $5 FROM r),${trace}${outboxCte('update', `${previous}::uuid`)}`,
+    SELECT $3, $1, $2, $4, false, $5 FROM r),${trace}${outboxCte('update', `${previous}::uuid`, shape.notify ? 'all' : 'named')}`,
             indexDeleteCtes('AND EXISTS (SELECT 1 FROM r)'),
           ];
     if (shape.subscription) {
@@ -225,14 +243,15 @@ function writeStatement(kind: 'insert' | 'update', shape: WriteShape): { name: s
   return statement;
 }
 
-const DELETE_SQL = `WITH
+const deleteSql = (notify: 'all' | 'named'): string => `WITH
   r AS (UPDATE resource SET version_id = $3, last_updated = $4, deleted = true, content = NULL
     WHERE resource_type = $1 AND id = $2 AND version_id = $5 AND NOT deleted RETURNING 1),
   h AS (INSERT INTO resource_history (version_id, resource_type, id, last_updated, deleted, content)
-    SELECT $3, $1, $2, $4, true, NULL FROM r),${traceCte('$6')}${outboxCte('delete', '$5::uuid')},
+    SELECT $3, $1, $2, $4, true, NULL FROM r),${traceCte('$6')}${outboxCte('delete', '$5::uuid', notify)},
   g AS (UPDATE subscription_state SET generation = generation + 1 WHERE $1 = 'Subscription' AND EXISTS (SELECT 1 FROM r)),
   ${indexDeleteCtes('AND EXISTS (SELECT 1 FROM r)')}
 SELECT count(*) AS n FROM r`;
+const DELETE_SQL = { all: deleteSql('all'), named: deleteSql('named') };
 
 function withoutMeta(resource: Resource): Resource {
   const { meta, ...rest } = resource;
@@ -368,7 +387,7 @@ export class PostgresRepository extends FhirRepository {
   private readonly conn: Queryable;
   private readonly inTransaction: boolean;
   /** In a transaction: creates not yet written, shared by every repository on its connection. */
-  private readonly deferred: DeferredCreates | undefined;
+  readonly deferred: DeferredCreates | undefined;
   /** Set when the last updateResource created the resource (update as create → 201). */
   lastUpdateCreated = false;
 
@@ -436,7 +455,9 @@ export class PostgresRepository extends FhirRepository {
       return;
     }
     try {
-      await this.rawPrepared('es_insert_deferred_v1', INSERT_DEFERRED_SQL, deferredInsertParams(creates));
+      const notify = this.notifyMode();
+      await this.rawPrepared(`es_insert_deferred_v2_${notify}`, INSERT_DEFERRED_SQL[notify], deferredInsertParams(creates));
+      this.deferred?.outboxWritten();
     } catch (err) {
       this.deferred?.failed(err);
       throw err;
@@ -911,9 +932,27 @@ export class PostgresRepository extends FhirRepository {
     return { ...resource, id, meta } as WithId<T>;
   }
 
+  /** Whether write statements NOTIFY for every type or only for the named ones (OutboxWakeup). */
+  private notifyMode(): 'all' | 'named' {
+    return this.ctx.outboxWakeup ? 'named' : 'all';
+  }
+
+  /** After a write that left an outbox row: wake the workers once it is committed. */
+  private outboxWritten(resourceType: string): void {
+    if (resourceType === AUDIT_EVENT) {
+      return;
+    }
+    if (this.inTransaction) {
+      this.deferred?.outboxWritten();
+    } else {
+      this.ctx.outboxWakeup?.written();
+    }
+  }
+
   /** The statement and bind parameters that store a new version of `stored`. */
   private writeParams(kind: 'insert' | 'update', stored: WithId<Resource>): { name: string; text: string; params: unknown[] } {
-    const { shape, params } = shapeOf(stored, buildIndexRows(stored), this.traceparent());
+    const notify = !this.ctx.outboxWakeup || namedInNotify(stored.resourceType);
+    const { shape, params } = shapeOf(stored, buildIndexRows(stored), this.traceparent(), notify);
     const statement = writeStatement(kind, shape);
     return {
       ...statement,
@@ -932,7 +971,8 @@ export class PostgresRepository extends FhirRepository {
       return true;
     } else if (write.kind === 'delete') {
       const params = [resourceType, id, write.versionId, write.lastUpdated, current?.version_id, this.traceparent()];
-      result = await this.prepared<{ n: number }>('es_delete_v3', DELETE_SQL, params);
+      const notify = this.notifyMode();
+      result = await this.prepared<{ n: number }>(`es_delete_v4_${notify}`, DELETE_SQL[notify], params);
     } else if (current) {
       const { name, text, params } = this.writeParams('update', write.resource);
       result = await this.prepared<{ n: number }>(name, text, [...params, current.version_id]);
@@ -940,7 +980,11 @@ export class PostgresRepository extends FhirRepository {
       const { name, text, params } = this.writeParams('insert', write.resource);
       result = await this.prepared<{ n: number }>(name, text, params);
     }
-    return Number(result.rows[0]?.n) === 1;
+    const written = Number(result.rows[0]?.n) === 1;
+    if (written) {
+      this.outboxWritten(resourceType);
+    }
+    return written;
   }
 
   /**
@@ -1166,6 +1210,9 @@ export class PostgresRepository extends FhirRepository {
           const result = await callback(txRepo);
           await txRepo.writeDeferred();
           await client.query('COMMIT');
+          if (txRepo.deferred?.wroteOutbox) {
+            this.ctx.outboxWakeup?.written();
+          }
           return result;
         } catch (err) {
           broken = !(await client.query('ROLLBACK').then(

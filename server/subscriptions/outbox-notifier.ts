@@ -1,0 +1,82 @@
+import pg from 'pg';
+import type { Logger } from 'pino';
+import type { OutboxWakeup } from '../fhir/outbox-notify.ts';
+
+export interface OutboxNotifierOptions {
+  databaseUrl: string;
+  logger: Logger;
+  /** The NOTIFY channel the subscription workers listen on. */
+  channel: string;
+}
+
+/**
+ * After each commit that left subscription outbox rows: wakes this instance's dispatcher at once
+ * and the other instances with a NOTIFY sent outside the writing transaction (see OutboxWakeup
+ * for why). NOTIFYs are coalesced: while one is in flight, any number of further commits cause
+ * exactly one more, so their cost follows round trips, not writes. Their connection commits
+ * asynchronously: a NOTIFY carries no data, and one lost with a database crash is made up by the
+ * workers' fallback poll.
+ */
+export class OutboxNotifier implements OutboxWakeup {
+  private readonly pool: pg.Pool;
+  private readonly options: OutboxNotifierOptions;
+  private readonly localWakers = new Set<() => void>();
+  private pending = false;
+  private sending: Promise<void> | undefined;
+  private closed = false;
+  /** NOTIFY statements sent, for tests and metrics. */
+  sent = 0;
+
+  constructor(options: OutboxNotifierOptions) {
+    this.options = options;
+    this.pool = new pg.Pool({ connectionString: options.databaseUrl, max: 1, options: '-c synchronous_commit=off' });
+    this.pool.on('error', () => undefined);
+    this.pool.on('connect', (client) => {
+      client.on('error', () => undefined);
+    });
+  }
+
+  /** Also called on every commit: this instance's own workers need no round trip through the database. */
+  onWritten(wake: () => void): () => void {
+    this.localWakers.add(wake);
+    return () => this.localWakers.delete(wake);
+  }
+
+  written(): void {
+    for (const wake of this.localWakers) {
+      try {
+        wake();
+      } catch (err) {
+        this.options.logger.warn({ err }, 'outbox wake-up failed');
+      }
+    }
+    if (this.closed) return;
+    this.pending = true;
+    this.sending ??= this.send();
+  }
+
+  private async send(): Promise<void> {
+    try {
+      while (this.pending && !this.closed) {
+        this.pending = false;
+        try {
+          await this.pool.query('SELECT pg_notify($1, $2)', [this.options.channel, '']);
+          this.sent++;
+        } catch (err) {
+          // Other instances find the rows with their fallback poll.
+          this.options.logger.warn({ err: (err as Error).message }, 'outbox NOTIFY failed');
+        }
+      }
+    } finally {
+      // In the same microtask as the loop's last check: a written() after it starts a new send.
+      this.sending = undefined;
+    }
+  }
+
+  /** Sends what is pending, then closes the connection. */
+  async close(): Promise<void> {
+    await this.sending;
+    this.closed = true;
+    await this.pool.end().catch(() => undefined);
+  }
+}
