@@ -195,6 +195,8 @@ async function rawPostgres(databaseUrl: string): Promise<RawResults> {
     maxSearchCount: 1000,
     profiles: new Map(),
     logger,
+    // As in the server, whose writes wake the subscription workers after commit (OutboxWakeup).
+    outboxWakeup: { written: () => undefined },
   });
   // Capture the exact statement and parameters the repository sends for one create.
   const captured: { sql: string; params: unknown[] }[] = [];
