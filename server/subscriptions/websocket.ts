@@ -82,6 +82,12 @@ export class WebSocketChannel {
   private publisher?: Redis;
   private subscriber?: Redis;
   private listener?: pg.Client;
+  /**
+   * Sends the fan-out NOTIFYs (PostgreSQL mode): asynchronous commit, since a NOTIFY carries no
+   * data to make durable, and a transaction that NOTIFYs holds PostgreSQL's notify lock until its
+   * commit is flushed (every writer's commit would wait for it).
+   */
+  private notifyPool?: pg.Pool;
   private heartbeat?: NodeJS.Timeout;
   private unsubscribe?: () => void;
 
@@ -279,8 +285,9 @@ export class WebSocketChannel {
     client.on('error', (err) => this.deps.logger.warn({ err: err.message }, 'websocket listener lost its connection'));
     client.on('notification', (msg) => {
       void (async () => {
-        const n = JSON.parse(msg.payload ?? '{}') as { s: string; v: string };
-        if (!this.sockets.has(n.s)) return;
+        const n = JSON.parse(msg.payload ?? '{}') as { s: string; v: string; o?: string };
+        // This instance delivered its own notices when it published them.
+        if (n.o === this.deps.engine.owner || !this.sockets.has(n.s)) return;
         const { rows } = await this.deps.pool.query<{ content: string | null }>(
           'SELECT content FROM resource_history WHERE version_id = $1',
           [n.v],
@@ -291,6 +298,11 @@ export class WebSocketChannel {
     await client.connect();
     await client.query(`LISTEN ${PG_CHANNEL}`);
     this.listener = client;
+    this.notifyPool = new pg.Pool({ connectionString: this.deps.databaseUrl, max: 1, options: '-c synchronous_commit=off' });
+    this.notifyPool.on('error', () => undefined);
+    this.notifyPool.on('connect', (c) => {
+      c.on('error', () => undefined);
+    });
   }
 
   private async publish(notices: WebSocketNotice[]): Promise<void> {
@@ -299,9 +311,13 @@ export class WebSocketChannel {
         await this.publisher.publish(REDIS_CHANNEL, JSON.stringify(notices.map((n) => ({ s: n.subscriptionId, r: n.resource }))));
         return;
       }
+      // Sockets on this instance get theirs now, without a round trip through the database.
       for (const n of notices) {
-        await this.deps.pool.query('SELECT pg_notify($1, $2)', [PG_CHANNEL, JSON.stringify({ s: n.subscriptionId, v: n.versionId })]);
+        if (this.sockets.has(n.subscriptionId)) this.deliverLocal(n.subscriptionId, n.resource);
       }
+      const owner = this.deps.engine.owner;
+      const payloads = notices.map((n) => JSON.stringify({ s: n.subscriptionId, v: n.versionId, o: owner }));
+      await (this.notifyPool ?? this.deps.pool).query('SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p', [PG_CHANNEL, payloads]);
     } catch (err) {
       this.deps.logger.warn({ err: normalizeErrorString(err) }, 'websocket notification fan-out failed');
     }
@@ -324,5 +340,6 @@ export class WebSocketChannel {
     this.publisher?.disconnect();
     this.subscriber?.disconnect();
     await this.listener?.end().catch(() => undefined);
+    await this.notifyPool?.end().catch(() => undefined);
   }
 }
