@@ -1,3 +1,4 @@
+import { getHeapSpaceStatistics } from 'node:v8';
 import { expect, test, vi } from 'vitest';
 import { type IdleGcOptions, IdleGcPolicy, startIdleGc } from './idle-gc.ts';
 
@@ -61,6 +62,29 @@ test('the running collector collects a quiet process without exposing gc to the 
     expect((globalThis as { gc?: unknown }).gc).toBeUndefined();
     await vi.waitFor(() => expect(handle.collections).toBeGreaterThan(0), { timeout: 10_000, interval: 20 });
     expect(collected.length).toBe(handle.collections);
+  } finally {
+    handle.stop();
+  }
+});
+
+const newSpaceBytes = (): number => getHeapSpaceStatistics().find((s) => s.space_name === 'new_space')?.space_size ?? 0;
+
+test('the idle collection also shrinks the young generation a load grew', async () => {
+  // Short-lived objects at a high rate make V8 grow the young generation, as a request load does.
+  let sink = 0;
+  for (let round = 0; round < 40 && (round < 3 || newSpaceBytes() < 8 * MB); round++) {
+    const batch: { i: number; s: string }[] = [];
+    for (let i = 0; i < 200_000; i++) batch.push({ i, s: `x${i}` });
+    sink += batch.length;
+  }
+  expect(sink).toBeGreaterThan(0);
+  const grown = newSpaceBytes();
+  expect(grown).toBeGreaterThanOrEqual(8 * MB);
+  const handle = startIdleGc({ intervalMs: 20, idleChecks: 2, maxUtilization: 0.5, minGrowthMb: 0 }, () => 0);
+  try {
+    await vi.waitFor(() => expect(handle.collections).toBeGreaterThan(0), { timeout: 10_000, interval: 20 });
+    // A plain full collection leaves it at the grown size.
+    expect(newSpaceBytes()).toBeLessThan(grown / 2);
   } finally {
     handle.stop();
   }
