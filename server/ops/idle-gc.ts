@@ -20,7 +20,7 @@ import { runInNewContext } from 'node:vm';
  * without it was collected every few seconds during load (+50 % CPU in an A/B run). A collection
  * runs only when the heap has grown since the previous one (so an idle server is not collected
  * again and again) and only after `idleChecks` consecutive quiet intervals (a short pause in a
- * load is not idle). Its pause (~50–150 ms for a 150 MB heap) falls on a process that has had
+ * load is not idle). Its pause (a memory-reducing collection: 3–4 × a plain one) falls on a process that has had
  * nothing to do for `intervalMs * idleChecks`; a request arriving during it waits that long once.
  */
 export interface IdleGcOptions {
