@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import type { AuditEvent, Bot, Patient } from '@medplum/fhirtypes';
 import pg from 'pg';
 import pino from 'pino';
@@ -119,5 +120,18 @@ describe('OutboxNotifier', () => {
     expect(notifier.sent).toBeGreaterThanOrEqual(1);
     expect(notifier.sent).toBeLessThanOrEqual(2);
     await waitFor(() => payloads.filter((p) => p === '').length >= notifier.sent, 'the NOTIFYs');
+  });
+
+  test("wakes in its own async context, not the writing request's", async () => {
+    const notifier = new OutboxNotifier({ databaseUrl: t.databaseUrl, logger: pino({ level: 'silent' }), channel: OUTBOX_CHANNEL });
+    const request = new AsyncLocalStorage<string>();
+    const seen: (string | undefined)[] = [];
+    notifier.onWritten(() => {
+      seen.push(request.getStore());
+    });
+    request.run('request-1', () => notifier.written());
+    await notifier.close();
+    // A dispatch loop started in the request's context would carry its trace into later deliveries.
+    expect(seen).toEqual([undefined]);
   });
 });

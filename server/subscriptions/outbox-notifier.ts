@@ -1,3 +1,4 @@
+import { AsyncResource } from 'node:async_hooks';
 import pg from 'pg';
 import type { Logger } from 'pino';
 import type { OutboxWakeup } from '../fhir/outbox-notify.ts';
@@ -21,6 +22,12 @@ export class OutboxNotifier implements OutboxWakeup {
   private readonly pool: pg.Pool;
   private readonly options: OutboxNotifierOptions;
   private readonly localWakers = new Set<() => void>();
+  /**
+   * The context the notifier was made in (the server's start, outside any request). Wakers run in
+   * it: written() is called inside a request, and a dispatch loop started there would carry that
+   * request's async context (its trace, its log bindings) into every later delivery it makes.
+   */
+  private readonly home = new AsyncResource('OutboxNotifier');
   private pending = false;
   private sending: Promise<void> | undefined;
   private closed = false;
@@ -45,14 +52,14 @@ export class OutboxNotifier implements OutboxWakeup {
   written(): void {
     for (const wake of this.localWakers) {
       try {
-        wake();
+        this.home.runInAsyncScope(wake);
       } catch (err) {
         this.options.logger.warn({ err }, 'outbox wake-up failed');
       }
     }
     if (this.closed) return;
     this.pending = true;
-    this.sending ??= this.send();
+    this.sending ??= this.home.runInAsyncScope(() => this.send());
   }
 
   private async send(): Promise<void> {
