@@ -119,6 +119,7 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
       settings,
     });
     subscriptions.setBotExecutor(tracing ? tracedBotExecutor(bots, tracing, pool) : bots);
+    subscriptions.onUrgencyChange((urgent) => bots.expectUrgent(urgent));
     let cron: CronScheduler | undefined;
     if (subscriptions.willListen && options.listen !== false) {
       // Every instance hears of every write to a Bot, Project or membership: caches live long.
