@@ -133,6 +133,7 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
     subscriptions.setBotExecutor(tracing ? tracedBotExecutor(bots, tracing, pool) : bots);
     const engineForWakeup = subscriptions;
     outbox.onWritten(() => engineForWakeup.kickDispatch());
+    subscriptions.onUrgencyChange((urgent) => bots.expectUrgent(urgent));
     let cron: CronScheduler | undefined;
     if (subscriptions.willListen && options.listen !== false) {
       // Every instance hears of every write to a Bot, Project or membership: caches live long.

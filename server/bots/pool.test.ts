@@ -1,5 +1,5 @@
 import pino from 'pino';
-import { afterEach, describe, expect, test } from 'vitest';
+import { afterEach, describe, expect, test, vi } from 'vitest';
 import { type PoolOptions, type PoolResult, WorkerPool } from './pool.ts';
 
 // A bot that waits until the test raises a shared flag (when asked to), then returns the flag and
@@ -74,5 +74,21 @@ describe('WorkerPool priorities', () => {
     expect((await blocker).returnValue).toEqual({ name: 'blocker', flag: 1 });
     // It ran only after the flag was raised, i.e. after the blocker released the routine worker.
     expect((await routine).returnValue).toEqual({ name: 'routine', flag: 1 });
+  });
+
+  test('routine work filling maxWorkers starts the reserve spare only while urgent executions are expected', async () => {
+    const pool = newPool({ maxWorkers: 1, reserveWorkers: 1 });
+    const flag = new SharedArrayBuffer(4);
+    const blocker = run(pool, flag, 'blocker', 0, true);
+    await vi.waitFor(() => expect(pool.stats().busy).toBe(1), { timeout: 30_000 });
+    // No urgent subscription: a worker only an urgent execution could use would just cost a thread.
+    expect(pool.stats().workers).toBe(1);
+    pool.expectUrgent(true);
+    expect(pool.stats().workers).toBe(2);
+    // An urgent execution then starts on it while the routine one still holds its worker.
+    const urgent = await run(pool, flag, 'urgent', 3);
+    expect(urgent.returnValue).toEqual({ name: 'urgent', flag: 0 });
+    Atomics.store(new Int32Array(flag), 0, 1);
+    expect((await blocker).returnValue).toEqual({ name: 'blocker', flag: 1 });
   });
 });

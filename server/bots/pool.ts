@@ -67,6 +67,8 @@ export class WorkerPool {
   private nextId = 1;
   private closed = false;
   private reaper: NodeJS.Timeout | undefined;
+  /** Whether executions above routine may come (see expectUrgent); gates the reserve's spare. */
+  private urgentExpected = false;
   /** Workers replaced after a failure (timeouts, memory, exits), for the health check. */
   replaced = 0;
 
@@ -120,6 +122,18 @@ export class WorkerPool {
       this.queue.splice(at, 0, waiting);
       this.dispatch();
     });
+  }
+
+  /**
+   * Told whether executions of a higher priority may come (the subscription engine knows whether
+   * any active Subscription is above routine). Only then does a spare stand ready in the reserve:
+   * otherwise routine work filling maxWorkers would start a worker nobody may use, a thread start
+   * (~30 MB, a fraction of a core for ~0.2 s) at the busiest moment. An urgent execution that comes
+   * unannounced still gets the reserve, by starting a worker for it.
+   */
+  expectUrgent(expected: boolean): void {
+    this.urgentExpected = expected;
+    if (expected) this.keepSpare();
   }
 
   /** How many workers an execution of this priority may have busy at once. */
@@ -225,14 +239,16 @@ export class WorkerPool {
   }
 
   /**
-   * Once bots are in use, one worker beyond the busy ones stands ready (up to the limit, reserve
-   * included): a bot that loops until its timeout must not make the next execution wait for a
-   * worker to start, nor an urgent one when routine work fills maxWorkers.
+   * Once bots are in use, one worker beyond the busy ones stands ready (up to maxWorkers, or the
+   * reserve included while urgent executions are expected): a bot that loops until its timeout must
+   * not make the next execution wait for a worker to start, nor an urgent one when routine work
+   * fills maxWorkers.
    * Before the first execution there are none (BOT_MIN_WORKERS aside), which keeps an idle
    * server ~30 MB per worker smaller.
    */
   private keepSpare(): void {
-    if (this.closed || this.slots.size === 0 || this.slots.size >= this.limitFor(1)) {
+    const cap = this.urgentExpected ? this.limitFor(1) : this.options.maxWorkers;
+    if (this.closed || this.slots.size === 0 || this.slots.size >= cap) {
       return;
     }
     for (const s of this.slots) {

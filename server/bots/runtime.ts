@@ -136,6 +136,11 @@ export class BotRuntime implements BotExecutor {
     this.pool.start();
   }
 
+  /** Whether executions above routine priority may come (see WorkerPool.expectUrgent). */
+  expectUrgent(expected: boolean): void {
+    this.pool.expectUrgent(expected);
+  }
+
   stats(): ReturnType<WorkerPool['stats']> {
     return this.pool.stats();
   }

@@ -101,6 +101,8 @@ export interface WebSocketNotice {
 
 export type NotificationListener = (notices: WebSocketNotice[]) => void;
 export type ChangeListener = (resourceType: string, id: string) => void;
+/** Told whether any active Subscription is above routine priority, whenever that changes. */
+export type UrgencyListener = (urgent: boolean) => void;
 
 export interface EngineDeps {
   pool: pg.Pool;
@@ -152,6 +154,8 @@ export class SubscriptionEngine {
   private byTypeOf?: { subs: Map<string, ActiveSubscription>; byType: Map<string, ActiveSubscription[]> };
   private readonly listeners = new Set<NotificationListener>();
   private readonly changeListeners = new Set<ChangeListener>();
+  private readonly urgencyListeners = new Set<UrgencyListener>();
+  private urgent = false;
   private completions: (Completion & { resolve: () => void; reject: (err: unknown) => void })[] = [];
   private completing = false;
 
@@ -180,6 +184,28 @@ export class SubscriptionEngine {
         l(resourceType, id);
       } catch (err) {
         this.deps.logger.warn({ err }, 'resource change listener failed');
+      }
+    }
+  }
+
+  /**
+   * Whether urgent deliveries may come (an active Subscription above routine priority), told at once
+   * and whenever the subscription cache changes it: the bot pool keeps its reserve ready only then.
+   */
+  onUrgencyChange(listener: UrgencyListener): () => void {
+    this.urgencyListeners.add(listener);
+    listener(this.urgent);
+    return () => this.urgencyListeners.delete(listener);
+  }
+
+  private setUrgent(urgent: boolean): void {
+    if (urgent === this.urgent) return;
+    this.urgent = urgent;
+    for (const l of this.urgencyListeners) {
+      try {
+        l(urgent);
+      } catch (err) {
+        this.deps.logger.warn({ err }, 'subscription urgency listener failed');
       }
     }
   }
@@ -351,6 +377,7 @@ export class SubscriptionEngine {
     // The generation read with the rows (a write between the two reads just causes another reload).
     this.cache = { generation: rows[0]?.generation ?? generation, subs };
     if (rows.length === 0) this.cache.generation = generation;
+    this.setUrgent([...subs.values()].some((sub) => sub.priority > 0));
     return subs;
   }
 

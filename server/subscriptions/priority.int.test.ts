@@ -2,18 +2,22 @@
 // deliveries waiting in the table are claimed urgent first, then in commit order.
 import type { Observation, Subscription } from '@medplum/fhirtypes';
 import pg from 'pg';
-import { afterAll, beforeAll, expect, test } from 'vitest';
+import { afterAll, beforeAll, expect, test, vi } from 'vitest';
 import { type HookReceiver, startHookReceiver } from '../../test/hook-receiver.ts';
 import { startTestServer, type TestServer } from '../../test/server.ts';
 import { EXT } from './subscription.ts';
 
 let t: TestServer;
 let hooks: HookReceiver;
+/** What the engine told about urgent subscriptions, in order (the bot pool's reserve follows it). */
+const urgency: boolean[] = [];
+let alarmSubscription: Subscription | undefined;
 
 beforeAll(async () => {
   hooks = await startHookReceiver();
   // One delivery in flight per instance: whatever is committed meanwhile waits in the table.
   t = await startTestServer({ subscriptions: { concurrency: 1, pollIntervalMs: 100 } });
+  t.server.subscriptions.onUrgencyChange((urgent) => urgency.push(urgent));
 });
 
 afterAll(async () => {
@@ -37,7 +41,7 @@ const observation = (code: string): Observation => ({ resourceType: 'Observation
 test('an urgent delivery waiting behind routine ones is claimed first', async () => {
   await subscribe('blocker');
   await subscribe('routine');
-  await subscribe('alarm', 'stat');
+  alarmSubscription = await subscribe('alarm', 'stat');
   let release = () => {};
   const gate = new Promise<void>((r) => {
     release = r;
@@ -67,4 +71,14 @@ test('an urgent delivery waiting behind routine ones is claimed first', async ()
   release();
   await hooks.waitFor((all) => all.length === 5, 30_000);
   expect(hooks.received.map((h) => h.resource.id)).toEqual([expect.any(String), alarm.id, ...routine.map((r) => r.id)]);
+});
+
+test('the engine tells when urgent subscriptions come and go', async () => {
+  // Told at once (none before any was loaded), then true once the stat subscription was active.
+  expect(urgency[0]).toBe(false);
+  expect(urgency.at(-1)).toBe(true);
+  await t.medplum.updateResource<Subscription>({ ...(alarmSubscription as Subscription), status: 'off' });
+  // The next dispatch reloads the changed subscriptions.
+  await t.medplum.createResource(observation('routine'));
+  await vi.waitFor(() => expect(urgency.at(-1)).toBe(false), { timeout: 30_000, interval: 50 });
 });
