@@ -206,7 +206,9 @@ async function applyRound(medplum: MedplumClient, plans: MessagePlan[]): Promise
   for (let attempt = 1; ; attempt++) {
     try {
       const { bundle, written } = await prepareRound(medplum, plans);
-      if (bundle.entry?.length) await medplum.executeBatch(bundle);
+      // The transaction is atomic: success says every entry was written, so its reply bundle (every
+      // created resource again) is not needed — the server neither serialises nor sends it.
+      if (bundle.entry?.length) await medplum.executeBatch(bundle, { headers: { Prefer: 'return=minimal' } });
       for (const plan of plans) {
         if (plan.merge) written.get(plan)?.push(...(await applyMerge(medplum, plan.merge)));
       }
