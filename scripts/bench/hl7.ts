@@ -15,7 +15,8 @@
 // results taken on a busy machine can be judged.
 //
 // Environment: BENCH_DURATION, BENCH_MIXED_RATE, BENCH_MIXED_DURATION, BENCH_WORKERS (conversion
-// workers, default 2), BENCH_BATCH (messages per $execute, default 50), BENCH_ADMIN_URL,
+// workers, default 2), BENCH_BATCH (messages per $execute, default 50), BENCH_BACKLOG (the ACK phase
+// ends after this many messages, so A/B runs convert the same backlog), BENCH_ADMIN_URL,
 // BENCH_SERVER_NODE_ARGS (extra node flags for the server, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -36,6 +37,7 @@ const MIXED_RATE = num(process.env.BENCH_MIXED_RATE, 300);
 const MIXED_DURATION = num(process.env.BENCH_MIXED_DURATION, 15);
 const WORKERS = num(process.env.BENCH_WORKERS, 2);
 const BATCH = num(process.env.BENCH_BATCH, 50);
+const BACKLOG = num(process.env.BENCH_BACKLOG, Number.POSITIVE_INFINITY);
 const CONNECTIONS = 4;
 const TARGETS = { ackRate: 1000, ackP99Ms: 20, conversionRate: 300 };
 
@@ -157,7 +159,11 @@ const nextMessage = () => {
 };
 
 /** Connections send back to back (rate undefined) or paced to `rate` msg/s in total. */
-async function load(seconds: number, rate?: number): Promise<{ latencies: number[]; sent: number; ms: number }> {
+async function load(
+  seconds: number,
+  rate?: number,
+  limit = Number.POSITIVE_INFINITY,
+): Promise<{ latencies: number[]; sent: number; ms: number }> {
   const latencies: number[] = [];
   const stopAt = performance.now() + seconds * 1000;
   const started = performance.now();
@@ -167,7 +173,7 @@ async function load(seconds: number, rate?: number): Promise<{ latencies: number
       const client = new MllpClient({ host: '127.0.0.1', port: bridgePort });
       let next = performance.now() + (interval * c) / CONNECTIONS;
       try {
-        while (performance.now() < stopAt) {
+        while (performance.now() < stopAt && latencies.length < limit) {
           if (interval) {
             const wait = next - performance.now();
             if (wait > 0) await sleep(wait);
@@ -240,10 +246,10 @@ async function main(): Promise<void> {
 
   // 1. ACK throughput and latency, conversion off.
   let bridge = await startBridgeProcess({ ...bridgeEnv, HL7_CONVERSION_WORKERS: '0' }, bridgePort);
-  await load(2); // warm-up (connections, JIT, the store's first inserts)
+  await load(2, undefined, BACKLOG < Number.POSITIVE_INFINITY ? 500 : Number.POSITIVE_INFINITY); // warm-up (connections, JIT, the store's first inserts)
   await waitForQuiet(server.pid, 20);
   let meter = cpuMeter(server.pid, bridge.pid);
-  const ack = await load(DURATION);
+  const ack = await load(BACKLOG < Number.POSITIVE_INFINITY ? 600 : DURATION, undefined, BACKLOG);
   const ackCpu = meter();
   const ackRate = (ack.sent / ack.ms) * 1000;
   const ackP50 = percentile(ack.latencies, 50);
