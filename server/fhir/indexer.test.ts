@@ -77,7 +77,7 @@ describe('buildIndexRows', () => {
   });
 
   test('phonetic is stored as name (same expression): its rows are not written twice', () => {
-    for (const resourceType of ['Patient', 'Practitioner', 'RelatedPerson']) {
+    for (const resourceType of ['Patient', 'Practitioner', 'RelatedPerson', 'Person']) {
       const phonetic = getSearchParameter(resourceType, 'phonetic');
       expect(phonetic, resourceType).toBeDefined();
       expect(indexedCode(resourceType, phonetic as SearchParameter), resourceType).toBe('name');
