@@ -94,7 +94,14 @@ async function findExisting(medplum: MedplumClient, upserts: Upsert[]): Promise<
 
 /** Replaces local references; a reference to something that does not exist is dropped (undefined). */
 function resolve(value: unknown, refs: Map<string, string | null>): unknown {
-  if (Array.isArray(value)) return value.map((v) => resolve(v, refs)).filter((v) => v !== undefined);
+  if (Array.isArray(value)) {
+    const out: unknown[] = [];
+    for (const v of value) {
+      const r = resolve(v, refs);
+      if (r !== undefined) out.push(r);
+    }
+    return out;
+  }
   if (!value || typeof value !== 'object') return value;
   const obj = value as Record<string, unknown>;
   if (typeof obj.reference === 'string' && isLocalRef(obj.reference)) {
@@ -103,8 +110,10 @@ function resolve(value: unknown, refs: Map<string, string | null>): unknown {
     return { ...obj, reference: target };
   }
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(obj)) {
+  for (const k in obj) {
+    const v = obj[k];
     const r = resolve(v, refs);
+    // An array that only held dropped references goes with them.
     if (r !== undefined && !(Array.isArray(r) && r.length === 0 && Array.isArray(v) && v.length > 0)) out[k] = r;
   }
   return out;
@@ -148,9 +157,10 @@ async function prepareRound(
   const written = new Map<MessagePlan, string[]>(plans.map((p) => [p, []]));
   for (const { upsert, plan } of items) {
     const found = existing.get(upsert.key);
+    // Existing resources a plan only creates when unknown (locations, practitioners): nothing to resolve.
+    if (found && upsert.mode !== 'merge') continue;
     const incoming = resolve(upsert.resource, refs) as Resource;
     if (found) {
-      if (upsert.mode !== 'merge') continue;
       const storedTime = messageTimeOf(found);
       // An older message (a replay, a late resend) never overwrites what a newer one wrote.
       if (storedTime && plan.messageTime && storedTime > plan.messageTime) continue;
@@ -196,7 +206,9 @@ async function applyRound(medplum: MedplumClient, plans: MessagePlan[]): Promise
   for (let attempt = 1; ; attempt++) {
     try {
       const { bundle, written } = await prepareRound(medplum, plans);
-      if (bundle.entry?.length) await medplum.executeBatch(bundle);
+      // The transaction is atomic: success says every entry was written, so its reply bundle (every
+      // created resource again) is not needed — the server neither serialises nor sends it.
+      if (bundle.entry?.length) await medplum.executeBatch(bundle, { headers: { Prefer: 'return=minimal' } });
       for (const plan of plans) {
         if (plan.merge) written.get(plan)?.push(...(await applyMerge(medplum, plan.merge)));
       }

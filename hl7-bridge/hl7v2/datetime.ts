@@ -55,6 +55,33 @@ export function isValidDtm(value: string): boolean {
 
 const pad = (n: number, w = 2) => String(n).padStart(w, '0');
 
+/**
+ * Formatters by zone. Building an Intl.DateTimeFormat costs far more than using one (it loads the
+ * zone's rules), and a conversion batch asks for the same one or two zones thousands of times.
+ * Bounded, since the zone comes from configuration (a handful of values), never from messages.
+ */
+const zoneFormats = new Map<string, Intl.DateTimeFormat>();
+const MAX_ZONE_FORMATS = 16;
+
+function zoneFormat(zone: string): Intl.DateTimeFormat {
+  let format = zoneFormats.get(zone);
+  if (!format) {
+    format = new Intl.DateTimeFormat('en-US', {
+      timeZone: zone,
+      hourCycle: 'h23',
+      year: 'numeric',
+      month: 'numeric',
+      day: 'numeric',
+      hour: 'numeric',
+      minute: 'numeric',
+      second: 'numeric',
+    });
+    if (zoneFormats.size >= MAX_ZONE_FORMATS) zoneFormats.clear();
+    zoneFormats.set(zone, format);
+  }
+  return format;
+}
+
 /** Minutes east of UTC for a zone at a wall-clock time ('+0200' → 120, 'Europe/Paris' → 60 or 120). */
 function zoneOffsetMinutes(zone: string, parts: DtmParts): number {
   const fixed = /^([+-])(\d{2}):?(\d{2})$/.exec(zone);
@@ -64,17 +91,9 @@ function zoneOffsetMinutes(zone: string, parts: DtmParts): number {
   if (zone === 'UTC' || zone === 'Z') return 0;
   // Treat the wall-clock time as UTC, see what the zone shows at that instant, and correct once.
   const guess = Date.UTC(parts.year, (parts.month ?? 1) - 1, parts.day ?? 1, parts.hour ?? 0, parts.minute ?? 0, parts.second ?? 0);
+  const format = zoneFormat(zone);
   const offsetAt = (instant: number) => {
-    const f = new Intl.DateTimeFormat('en-US', {
-      timeZone: zone,
-      hourCycle: 'h23',
-      year: 'numeric',
-      month: 'numeric',
-      day: 'numeric',
-      hour: 'numeric',
-      minute: 'numeric',
-      second: 'numeric',
-    }).formatToParts(new Date(instant));
+    const f = format.formatToParts(new Date(instant));
     const get = (t: string) => Number(f.find((p) => p.type === t)?.value);
     const shown = Date.UTC(get('year'), get('month') - 1, get('day'), get('hour'), get('minute'), get('second'));
     return Math.round((shown - instant) / 60000);
@@ -91,14 +110,17 @@ function formatOffset(minutes: number): string {
 
 /** The local timezone of this runtime (the default when the sender's is not configured). */
 export function localZone(): string {
-  return Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
+  runtimeZone ??= Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
+  return runtimeZone;
 }
+// Resolved once: it cannot change while the runtime runs, and resolving it builds a formatter.
+let runtimeZone: string | undefined;
 
 /**
  * DTM → FHIR dateTime (or a partial date when no time is given). Hours without minutes get ":00",
  * fractions keep their digits, a missing offset comes from `zone`. Undefined when invalid.
  */
-export function dtmToFhirDateTime(value: string, zone = localZone()): string | undefined {
+export function dtmToFhirDateTime(value: string, zone?: string): string | undefined {
   const p = parseDtm(value);
   if (!p) return undefined;
   let out = String(p.year).padStart(4, '0');
@@ -111,7 +133,7 @@ export function dtmToFhirDateTime(value: string, zone = localZone()): string | u
   if (p.fraction) out += `.${p.fraction}`;
   const offset = p.offset
     ? (p.offset[0] === '-' ? -1 : 1) * (Number(p.offset.slice(1, 3)) * 60 + Number(p.offset.slice(3, 5)))
-    : zoneOffsetMinutes(zone, p);
+    : zoneOffsetMinutes(zone ?? localZone(), p);
   return out + formatOffset(offset);
 }
 

@@ -158,6 +158,17 @@ describe('dates', () => {
     expect(dtmToFhirDateTime('20260230')).toBeUndefined();
     expect(isValidDtm('2026-01-05')).toBe(false);
   });
+  test('zones used one after another each keep their own rules (formatters are reused per zone)', () => {
+    for (let i = 0; i < 3; i++) {
+      expect(dtmToFhirDateTime('20260705120000', 'Europe/Paris')).toBe('2026-07-05T12:00:00+02:00');
+      expect(dtmToFhirDateTime('20260705120000', 'America/New_York')).toBe('2026-07-05T12:00:00-04:00');
+      expect(dtmToFhirDateTime('20260105120000', 'Asia/Kolkata')).toBe('2026-01-05T12:00:00+05:30');
+      expect(dtmToFhirDateTime('20260105120000', 'Europe/Paris')).toBe('2026-01-05T12:00:00+01:00');
+    }
+    // The runtime's zone applies when none is given (UTC here unless TZ says otherwise).
+    const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+    expect(dtmToFhirDateTime('20260105120000')).toBe(dtmToFhirDateTime('20260105120000', zone));
+  });
   test('FHIR → DTM', () => {
     expect(fhirToDtm('2026-01-05T08:15:30-05:00')).toBe('20260105081530-0500');
     expect(fhirToDtm('2026-01-05T08:15:30.123Z')).toBe('20260105081530.123+0000');

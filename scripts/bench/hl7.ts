@@ -15,10 +15,11 @@
 // results taken on a busy machine can be judged.
 //
 // Environment: BENCH_DURATION, BENCH_MIXED_RATE, BENCH_MIXED_DURATION, BENCH_WORKERS (conversion
-// workers, default 2), BENCH_BATCH (messages per $execute, default 50), BENCH_ADMIN_URL,
+// workers, default 2), BENCH_BATCH (messages per $execute, default 50), BENCH_BACKLOG (the ACK phase
+// ends after this many messages, so A/B runs convert the same backlog), BENCH_ADMIN_URL,
 // BENCH_SERVER_NODE_ARGS (extra node flags for the server, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -36,6 +37,7 @@ const MIXED_RATE = num(process.env.BENCH_MIXED_RATE, 300);
 const MIXED_DURATION = num(process.env.BENCH_MIXED_DURATION, 15);
 const WORKERS = num(process.env.BENCH_WORKERS, 2);
 const BATCH = num(process.env.BENCH_BATCH, 50);
+const BACKLOG = num(process.env.BENCH_BACKLOG, Number.POSITIVE_INFINITY);
 const CONNECTIONS = 4;
 const TARGETS = { ackRate: 1000, ackP99Ms: 20, conversionRate: 300 };
 
@@ -100,6 +102,56 @@ function cpuMeter(serverPid: number, bridgePid: number) {
 const fmtCpu = (c: CpuUse & { bridge: number }) =>
   `${c.bridge.toFixed(0)} / ${c.server.toFixed(0)} / ${c.postgres.toFixed(0)} / ${c.loader.toFixed(0)} / ${c.other.toFixed(0)}`;
 
+/** CPU ticks (1/100 s) of one process or thread from its /proc stat line. */
+function ticksOf(path: string): number {
+  try {
+    const stat = readFileSync(path, 'utf8');
+    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(rest[11]) + Number(rest[12]);
+  } catch {
+    return 0;
+  }
+}
+
+/** PostgreSQL backends serving the benchmark database only (not background processes shared with other work). */
+function benchBackendTicks(database: string): number {
+  let sum = 0;
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      if (readFileSync(`/proc/${name}/comm`, 'utf8').trim() !== 'postgres') continue;
+      const cmd = readFileSync(`/proc/${name}/cmdline`, 'utf8').replaceAll('\0', ' ');
+      if (/^postgres: [^:]+: \S+ (\S+) /.exec(cmd)?.[1] === database) sum += ticksOf(`/proc/${name}/stat`);
+    } catch {
+      // the process went away
+    }
+  }
+  return sum;
+}
+
+/**
+ * Where the CPU of a phase went, in ms: the server's main thread (HTTP, FhirRouter, validation,
+ * indexing), its other threads (bot workers, V8's GC and compiler helpers), the PostgreSQL
+ * backends of this database. Process and thread CPU time, so less skewed by other work on the
+ * machine than rates are.
+ */
+function threadMeter(serverPid: number, database: string) {
+  const snap = () => ({
+    main: ticksOf(`/proc/${serverPid}/task/${serverPid}/stat`),
+    process: ticksOf(`/proc/${serverPid}/stat`),
+    backends: benchBackendTicks(database),
+  });
+  const a = snap();
+  return () => {
+    const b = snap();
+    return {
+      main: (b.main - a.main) * 10,
+      threads: (b.process - b.main - (a.process - a.main)) * 10,
+      backends: (b.backends - a.backends) * 10,
+    };
+  };
+}
+
 let sequence = 0;
 const nextMessage = () => {
   sequence++;
@@ -107,7 +159,11 @@ const nextMessage = () => {
 };
 
 /** Connections send back to back (rate undefined) or paced to `rate` msg/s in total. */
-async function load(seconds: number, rate?: number): Promise<{ latencies: number[]; sent: number; ms: number }> {
+async function load(
+  seconds: number,
+  rate?: number,
+  limit = Number.POSITIVE_INFINITY,
+): Promise<{ latencies: number[]; sent: number; ms: number }> {
   const latencies: number[] = [];
   const stopAt = performance.now() + seconds * 1000;
   const started = performance.now();
@@ -117,7 +173,7 @@ async function load(seconds: number, rate?: number): Promise<{ latencies: number
       const client = new MllpClient({ host: '127.0.0.1', port: bridgePort });
       let next = performance.now() + (interval * c) / CONNECTIONS;
       try {
-        while (performance.now() < stopAt) {
+        while (performance.now() < stopAt && latencies.length < limit) {
           if (interval) {
             const wait = next - performance.now();
             if (wait > 0) await sleep(wait);
@@ -190,10 +246,10 @@ async function main(): Promise<void> {
 
   // 1. ACK throughput and latency, conversion off.
   let bridge = await startBridgeProcess({ ...bridgeEnv, HL7_CONVERSION_WORKERS: '0' }, bridgePort);
-  await load(2); // warm-up (connections, JIT, the store's first inserts)
+  await load(2, undefined, BACKLOG < Number.POSITIVE_INFINITY ? 500 : Number.POSITIVE_INFINITY); // warm-up (connections, JIT, the store's first inserts)
   await waitForQuiet(server.pid, 20);
   let meter = cpuMeter(server.pid, bridge.pid);
-  const ack = await load(DURATION);
+  const ack = await load(BACKLOG < Number.POSITIVE_INFINITY ? 600 : DURATION, undefined, BACKLOG);
   const ackCpu = meter();
   const ackRate = (ack.sent / ack.ms) * 1000;
   const ackP50 = percentile(ack.latencies, 50);
@@ -206,6 +262,7 @@ async function main(): Promise<void> {
   const convStart = performance.now();
   bridge = await startBridgeProcess({ ...bridgeEnv, HL7_CONVERSION_WORKERS: String(WORKERS) }, bridgePort);
   meter = cpuMeter(server.pid, bridge.pid);
+  const threads = threadMeter(server.pid, new URL(dbUrl).pathname.slice(1));
   let c = await counts();
   const before = c.converted;
   for (;;) {
@@ -214,6 +271,7 @@ async function main(): Promise<void> {
     if (performance.now() - convStart > 15 * 60_000) throw new Error(`conversion stalled: ${JSON.stringify(await counts())}`);
   }
   const convCpu = meter();
+  const convThreads = threads();
   const convMs = performance.now() - convStart;
   c = await counts();
   const convRate = ((c.converted - before) / convMs) * 1000;
@@ -258,6 +316,20 @@ async function main(): Promise<void> {
     [
       ['ACK', perMsg(ackCpu, ackRate).toFixed(3)],
       ['Conversion', perMsg(convCpu, convRate).toFixed(2)],
+    ],
+  );
+  const converted = c.converted - before;
+  const perConverted = (ms: number) => (ms / Math.max(1, converted)).toFixed(2);
+  printTable(
+    'Conversion CPU per converted message by thread (ms; process/thread CPU time)',
+    ['Server main thread', 'Server other threads (bot workers, GC)', 'PostgreSQL backends (this database)', 'Total'],
+    [
+      [
+        perConverted(convThreads.main),
+        perConverted(convThreads.threads),
+        perConverted(convThreads.backends),
+        perConverted(convThreads.main + convThreads.threads + convThreads.backends),
+      ],
     ],
   );
   const checks: Check[] = [

@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
-import { evalFhirPathTyped, getResourceTypes, parseFhirPath, toTypedValue } from '@medplum/core';
-import type { Bundle, Resource } from '@medplum/fhirtypes';
+import { evalFhirPathTyped, getResourceTypes, getSearchParameter, parseFhirPath, toTypedValue } from '@medplum/core';
+import type { Bundle, Resource, SearchParameter } from '@medplum/fhirtypes';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { makeObservation, makePatient, makeTransactionBundle } from '../../scripts/bench/lib/data.ts';
 import { loadProfiles } from './definitions.ts';
-import { buildIndexRows, indexedSearchParameters, skipsParameter } from './indexer.ts';
+import { buildIndexRows, indexedCode, indexedSearchParameters, skipsParameter } from './indexer.ts';
 
 beforeAll(() => {
   loadProfiles('./fhir-profiles');
@@ -74,5 +74,39 @@ describe('buildIndexRows', () => {
       ]),
     );
     expect(rows.date).toEqual([['birthdate', '1940-05-26T00:00:00.000Z', '1940-05-27T00:00:00.000Z']]);
+  });
+
+  test('phonetic is stored as name (same expression): its rows are not written twice', () => {
+    for (const resourceType of ['Patient', 'Practitioner', 'RelatedPerson', 'Person']) {
+      const phonetic = getSearchParameter(resourceType, 'phonetic');
+      expect(phonetic, resourceType).toBeDefined();
+      expect(indexedCode(resourceType, phonetic as SearchParameter), resourceType).toBe('name');
+      const rows = buildIndexRows({ resourceType, id: 'x', name: [{ family: 'Hill', given: ['Ann'] }] } as Resource);
+      expect(
+        rows.string.filter(([code]) => code === 'phonetic'),
+        resourceType,
+      ).toEqual([]);
+      expect(
+        rows.string.filter(([code]) => code === 'name').map(([, value]) => value),
+        resourceType,
+      ).toEqual(['ann', 'hill', 'ann hill']);
+    }
+    // Parameters that are not aliases keep their own code.
+    expect(indexedCode('Patient', getSearchParameter('Patient', 'family') as SearchParameter)).toBe('family');
+  });
+
+  test('an alias whose expression differs from its target keeps its own rows', () => {
+    const custom: SearchParameter = {
+      resourceType: 'SearchParameter',
+      status: 'active',
+      name: 'phonetic',
+      code: 'phonetic',
+      base: ['Patient'],
+      type: 'string',
+      expression: 'Patient.name.family',
+      url: 'https://example.org/phonetic-family',
+      description: 'x',
+    };
+    expect(indexedCode('Patient', custom)).toBe('phonetic');
   });
 });

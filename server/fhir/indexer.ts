@@ -368,6 +368,52 @@ export function skipsParameter(resource: Resource, sp: SearchParameter, keys = O
 }
 
 /**
+ * String parameters that index exactly the rows another one of the type does. R4's `phonetic`
+ * is `Patient.name` (also on Practitioner and RelatedPerson), as is `name`, and we search both the
+ * same way (no phonetic algorithm), so its rows would repeat `name`'s — six of a Patient's ~35
+ * index rows, in the costliest table (sp_string: B-tree and trigram GIN). Its rows are not written
+ * and its searches read `name`'s. Applied only while both expressions are the same for the type
+ * (a custom SearchParameter may redefine either).
+ */
+const STRING_ALIASES: Record<string, string> = { phonetic: 'name' };
+const aliasChecks = new WeakMap<SearchParameter, Map<string, { target: SearchParameter; same: boolean }>>();
+
+/**
+ * The branches of a union expression that apply to the type (`Patient.name | Person.name` →
+ * `Patient.name` for Patient), as text. Deliberately literal: two expressions that differ in any
+ * way are not taken for the same.
+ */
+function expressionFor(resourceType: string, expression: string): string {
+  const branches = expression.split('|').map((b) => b.trim());
+  const own = branches.filter((b) => b.startsWith(`${resourceType}.`));
+  return (own.length ? own : branches).sort().join(' | ');
+}
+
+/** The code under which a parameter's index rows are stored (another parameter's when it is an alias of it). */
+export function indexedCode(resourceType: string, sp: SearchParameter): string {
+  const code = sp.code as string;
+  const targetCode = STRING_ALIASES[code];
+  if (!targetCode || sp.type !== 'string') {
+    return code;
+  }
+  const target = getSearchParameters(resourceType)?.[targetCode];
+  if (target?.type !== 'string' || !target.expression || !sp.expression) {
+    return code;
+  }
+  let byType = aliasChecks.get(sp);
+  if (!byType) {
+    byType = new Map();
+    aliasChecks.set(sp, byType);
+  }
+  let check = byType.get(resourceType);
+  if (check?.target !== target) {
+    check = { target, same: expressionFor(resourceType, sp.expression) === expressionFor(resourceType, target.expression) };
+    byType.set(resourceType, check);
+  }
+  return check.same ? targetCode : code;
+}
+
+/**
  * The (system, value) token rows one token parameter indexes for a resource, exactly as
  * buildIndexRows stores them in sp_token (the subscription matcher compares criteria to them in
  * memory instead of asking the database).
@@ -397,6 +443,10 @@ export function buildIndexRows(resource: Resource): IndexRows {
   const keys = Object.keys(resource);
   for (const sp of indexedSearchParameters(resource.resourceType)) {
     const code = sp.code as string;
+    if (indexedCode(resource.resourceType, sp) !== code) {
+      // Its rows are another parameter's (searches read those).
+      continue;
+    }
     if (skipsParameter(resource, sp, keys)) {
       // Nothing the expression reads is there: it would evaluate to no values (pathRoots).
       continue;

@@ -8,7 +8,7 @@ import {
   Operator,
 } from '@medplum/core';
 import type { SearchParameter } from '@medplum/fhirtypes';
-import { normalizeString } from '../indexer.ts';
+import { indexedCode, normalizeString } from '../indexer.ts';
 import { filterParameterCondition } from './filter.ts';
 import { MODIFIERS, PREFIXES, parseSearchParameter } from './parse.ts';
 import { prefixRangeCondition } from './prefix-range.ts';
@@ -186,7 +186,7 @@ function missingCondition(ctx: ConditionContext, target: SearchTarget, sp: Searc
     throw invalid(`:${filter.operator} takes true or false, got "${filter.value}"`, filter.code);
   }
   const wantMissing = (filter.operator === Operator.MISSING) === (filter.value === 'true');
-  const rows = presenceRows(sp, filter.code);
+  const rows = presenceRows(sp, indexedCode(target.resourceType, sp));
   if (wantMissing) {
     return `(${rows.map(([table, code]) => noIndexRow(ctx, table, target, code, '')).join(' AND ')})`;
   }
@@ -274,7 +274,8 @@ function identifierLookup(ctx: ConditionContext, target: SearchTarget, code: str
   return `${target.idExpr} = ANY(ARRAY(${indexSubquery(ctx, 'sp_token', target, code, `${prefilter} AND (${where})`)}))`;
 }
 
-function stringCondition(ctx: ConditionContext, target: SearchTarget, filter: Filter): string {
+/** `code` is where the parameter's rows are stored (indexedCode). */
+function stringCondition(ctx: ConditionContext, target: SearchTarget, filter: Filter, code: string): string {
   const values = splitSearchValues(filter.value);
   let ors: string[];
   switch (filter.operator) {
@@ -295,7 +296,7 @@ function stringCondition(ctx: ConditionContext, target: SearchTarget, filter: Fi
     default:
       throw invalid(`Modifier :${filter.operator} is not supported for string parameter ${filter.code}`, filter.code);
   }
-  return inIndex(ctx, 'sp_string', target, filter.code, anyOf(ors));
+  return inIndex(ctx, 'sp_string', target, code, anyOf(ors));
 }
 
 /**
@@ -683,7 +684,7 @@ export function buildFilterCondition(ctx: ConditionContext, target: SearchTarget
     case 'token':
       return tokenCondition(ctx, target, filter, sp);
     case 'string':
-      return stringCondition(ctx, target, filter);
+      return stringCondition(ctx, target, filter, indexedCode(target.resourceType, sp));
     case 'uri':
       return uriCondition(ctx, target, filter);
     case 'date':
@@ -728,5 +729,5 @@ export function sortExpression(ctx: ConditionContext, resourceType: string, rowA
     throw invalid(`Cannot sort by ${sp.type} parameter "${code}"`, '_sort');
   }
   const a = ctx.params.alias('s');
-  return `(SELECT ${agg}(${a}.${col}) FROM ${TABLE_BY_TYPE[sp.type as string]} ${a} WHERE ${a}.id = ${rowAlias}.id AND ${a}.resource_type = ${ctx.params.add(resourceType)} AND ${a}.code = ${ctx.params.add(code)}) ${dir} NULLS LAST`;
+  return `(SELECT ${agg}(${a}.${col}) FROM ${TABLE_BY_TYPE[sp.type as string]} ${a} WHERE ${a}.id = ${rowAlias}.id AND ${a}.resource_type = ${ctx.params.add(resourceType)} AND ${a}.code = ${ctx.params.add(indexedCode(resourceType, sp))}) ${dir} NULLS LAST`;
 }

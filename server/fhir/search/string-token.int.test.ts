@@ -117,6 +117,19 @@ describe('string search', () => {
     expect(await k.labels('Patient', 'given=ann&given=bob')).toEqual([]);
   });
 
+  test("phonetic searches the names (it shares name's index rows), with modifiers, :missing and _sort", async () => {
+    expect(await k.labels('Patient', 'phonetic=smith')).toEqual(['ann', 'bob']);
+    expect(await k.labels('Patient', 'phonetic=éva')).toEqual(['eva']);
+    expect(await k.labels('Patient', 'phonetic:exact=Smith')).toEqual(['ann']);
+    expect(await k.labels('Patient', 'phonetic:contains=smith')).toEqual(['ann', 'bob', 'eva']);
+    expect(await k.labels('Patient', 'phonetic=dr. who')).toEqual(['nosystem']);
+    expect(await k.labels('Patient', 'phonetic:missing=true')).toEqual(['noname']);
+    expect(await k.labels('Patient', 'phonetic:missing=false')).toEqual(['ann', 'bob', 'eva', 'nosystem']);
+    expect(await k.labels('Patient', '_filter=phonetic sw "smi"')).toEqual(['ann', 'bob']);
+    const sorted = await k.search('Patient', 'phonetic=smith,blacksmith&_sort=-phonetic');
+    expect(k.matchLabels(sorted)).toEqual(['bob', 'ann', 'eva']);
+  });
+
   test(':missing on a string parameter', async () => {
     expect(await k.labels('Patient', 'family:missing=true')).toEqual(['noname', 'nosystem']);
     expect(await k.labels('Patient', 'family:missing=false')).toEqual(['ann', 'bob', 'eva']);
