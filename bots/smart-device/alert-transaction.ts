@@ -20,6 +20,8 @@ import type {
   Resource,
   Task,
 } from '@medplum/fhirtypes';
+import { draftInAppPage, markInAppDelivered } from '../communication/communication.ts';
+import type { Target } from '../communication/recipients.ts';
 import { COMMUNICATION_CATEGORY_SYSTEM, ES, PLAN_URL, START_WORKFLOW, stepCoding } from '../lib/workflow.ts';
 import type { AlarmDecision } from './alarms.ts';
 import { type AlertContext, alertDetectedIssue, alertFlag } from './fhir.ts';
@@ -32,6 +34,13 @@ export const ESCALATE_AFTER_EXTENSION = `${ES}/StructureDefinition/escalate-afte
 export interface PageTeam {
   reference: Reference;
   escalateAfter?: Duration;
+  /**
+   * Who a page to the team reaches now (the communication agent's rule: the first on shift), when
+   * they are all staff: their in-app pages are written with the alert, so the page is on their
+   * screens when the alert commits. Else (family on the list, nobody to reach) the communication
+   * agent resolves and writes them, consent checks included.
+   */
+  paged?: Target[];
 }
 /** The server runs a transaction with conditional entries in strict isolation, up to 8 entries. */
 const MAX_ENTRIES = 8;
@@ -109,7 +118,23 @@ export function alertEntries(w: AlertWrite): { entries: BundleEntry[]; skipped: 
         reasonCode: [{ text: 'critical finding from a patient device' }],
         payload: [{ contentString: `CRITICAL (device): ${summary}` }],
       };
-      entries.push(conditional(page, `page|${assessmentKey}`, 'urn:uuid:5d0b1e7a-0002-4000-8000-000000000002'));
+      const pageUrn = 'urn:uuid:5d0b1e7a-0002-4000-8000-000000000002';
+      const paged = w.pageTeam.paged ?? [];
+      // Room for the pages and the workflow request; else the communication agent writes them.
+      const inApp = paged.length > 0 && entries.length + 1 + paged.length + (w.context.device ? 1 : 0) <= MAX_ENTRIES;
+      entries.push(conditional(inApp ? markInAppDelivered(page) : page, `page|${assessmentKey}`, pageUrn));
+      if (inApp) {
+        paged.forEach((target, i) => {
+          const communication = draftInAppPage(page, pageUrn, target, new Date(w.context.now));
+          entries.push(
+            conditional(
+              communication,
+              `page-to|${target.reference}|${assessmentKey}`,
+              `urn:uuid:5d0b1e7a-0005-4000-8000-${String(i).padStart(12, '0')}`,
+            ),
+          );
+        });
+      }
     }
     if (w.context.device) {
       const start: Task = {

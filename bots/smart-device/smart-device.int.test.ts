@@ -159,6 +159,9 @@ describe('a deteriorating device stream', () => {
       'the page',
     );
     expect(page.payload?.[0]?.contentString).toMatch(/CRITICAL/);
+    // Written with the alert (same assessment time), not by a later hop through the communication agent.
+    expect(page.sent).toBe(issues[0].identifiedDateTime);
+    expect(page.basedOn?.[0]?.reference).toMatch(/^CommunicationRequest\//);
 
     const group = await waitFor(
       async () => {
