@@ -84,10 +84,19 @@ describe('the alert transaction of a critical finding', () => {
     }
   });
 
-  test('with no room left in the transaction the request goes alone, unmarked', () => {
+  test('many findings at once: the in-app page keeps its room, the finding beyond waits for the next check', () => {
     const many = ['a', 'b', 'c', 'd', 'e'].map((c) => critical(`code-${c}`));
-    const { entries } = alertEntries(write([team(['Practitioner/a'])], many));
+    const { entries, skipped } = alertEntries(write([team(['Practitioner/a'])], many));
     expect(entries.length).toBeLessThanOrEqual(8);
+    expect(ofType(entries, 'Communication')).toHaveLength(1);
+    expect(ofType(entries, 'Flag')).toHaveLength(4);
+    expect(skipped.map((d) => d.finding.code)).toEqual(['code-e']);
+  });
+
+  test('a rota gap (the page reaches the whole list) leaves the pages to the communication agent, the request unmarked', () => {
+    const gap: CareTeam = { ...team([]), participant: ['a', 'b', 'c'].map((p) => ({ member: { reference: `Practitioner/${p}` } })) };
+    gap.participant = gap.participant?.map((p) => ({ ...p, period: { start: at(60), end: at(120) } }));
+    const { entries } = alertEntries(write([gap]));
     expect(ofType(entries, 'Communication')).toHaveLength(0);
     const [request] = ofType<CommunicationRequest>(entries, 'CommunicationRequest');
     expect(request.resource.extension?.some((e) => e.url === IN_APP_DELIVERED_EXT)).toBeFalsy();

@@ -44,8 +44,14 @@ export interface PageTeam {
 }
 /** The server runs a transaction with conditional entries in strict isolation, up to 8 entries. */
 const MAX_ENTRIES = 8;
-/** Room left for the DetectedIssue, the page and the workflow request. */
+/** Room left for the DetectedIssue, the page request and the workflow request. */
 const MAX_FLAGS = MAX_ENTRIES - 3;
+/**
+ * In-app pages written with the alert at most (a page reaches one person; a rota gap, the whole
+ * list, which the communication agent then writes). Each takes a Flag's room: a finding beyond it
+ * waits for the next check, the page does not.
+ */
+const MAX_IN_APP_PAGES = 2;
 
 export interface AlertWrite {
   decisions: AlarmDecision[];
@@ -80,8 +86,11 @@ export function alertEntries(w: AlertWrite): { entries: BundleEntry[]; skipped: 
   const notify = w.decisions
     .filter((d) => d.notify && d.action !== 'suppress')
     .sort((a, b) => (a.finding.severity === b.finding.severity ? 0 : a.finding.severity === 'critical' ? -1 : 1));
-  const kept = notify.slice(0, MAX_FLAGS);
-  const skipped = notify.slice(MAX_FLAGS);
+  const paging = notify.some((d) => d.finding.severity === 'critical' && d.finding.kind !== 'device');
+  const paged = paging && w.pageTeam?.paged && w.pageTeam.paged.length <= MAX_IN_APP_PAGES ? w.pageTeam.paged : [];
+  const maxFlags = MAX_FLAGS - paged.length;
+  const kept = notify.slice(0, maxFlags);
+  const skipped = notify.slice(maxFlags);
   const entries: BundleEntry[] = [];
   kept.forEach((d, i) => {
     const existing = d.existing?.reference ? w.flags.get(d.existing.reference) : undefined;
@@ -119,9 +128,7 @@ export function alertEntries(w: AlertWrite): { entries: BundleEntry[]; skipped: 
         payload: [{ contentString: `CRITICAL (device): ${summary}` }],
       };
       const pageUrn = 'urn:uuid:5d0b1e7a-0002-4000-8000-000000000002';
-      const paged = w.pageTeam.paged ?? [];
-      // Room for the pages and the workflow request; else the communication agent writes them.
-      const inApp = paged.length > 0 && entries.length + 1 + paged.length + (w.context.device ? 1 : 0) <= MAX_ENTRIES;
+      const inApp = paged.length > 0;
       entries.push(conditional(inApp ? markInAppDelivered(page) : page, `page|${assessmentKey}`, pageUrn));
       if (inApp) {
         paged.forEach((target, i) => {
