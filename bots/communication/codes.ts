@@ -11,6 +11,12 @@ export const ESCALATE_AFTER_EXT = `${ES}/StructureDefinition/escalate-after`;
 export const DEFAULT_ESCALATE_AFTER_MS = 5 * 60_000;
 /** Communication extension (valueInteger): 0 = the first page, 1 = the next on the list, 2 = the whole team. */
 export const ESCALATION_LEVEL_EXT = `${ES}/StructureDefinition/escalation-level`;
+/**
+ * CommunicationRequest extension (valueBoolean true): its first-level in-app Communications were
+ * committed with it (the smart-device alert transaction); the agent finds them and adds the
+ * external channels instead of writing them again.
+ */
+export const IN_APP_DELIVERED_EXT = `${ES}/StructureDefinition/in-app-delivered`;
 /** Communication extension, one per channel: channel, status, vendorId, error, attempt. */
 export const DELIVERY_EXT = `${ES}/StructureDefinition/delivery`;
 

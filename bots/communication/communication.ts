@@ -1,7 +1,7 @@
 /** The Communication written for one recipient of a request (pure). */
 import { createReference } from '@medplum/core';
-import type { Communication, CommunicationRequest } from '@medplum/fhirtypes';
-import { ESCALATION_LEVEL_EXT } from './codes.ts';
+import type { Communication, CommunicationRequest, Reference } from '@medplum/fhirtypes';
+import { ESCALATION_LEVEL_EXT, IN_APP_DELIVERED_EXT } from './codes.ts';
 import { type Delivery, type ExternalChannel, withDeliveries } from './delivery.ts';
 import { type Addresses, isPage, type Target, type Unreachable } from './recipients.ts';
 
@@ -27,12 +27,12 @@ export interface DraftInput {
 }
 
 /** What every Communication of a request shares, whoever it is for. */
-function base(request: CommunicationRequest, level: number): Communication {
+function base(request: CommunicationRequest, level: number, basedOn: Reference = createReference(request)): Communication {
   const sender = request.sender ?? request.requester;
   return {
     resourceType: 'Communication',
     status: 'in-progress',
-    basedOn: [createReference(request)],
+    basedOn: [basedOn],
     ...(request.category ? { category: request.category } : {}),
     ...(request.priority ? { priority: request.priority } : {}),
     ...(request.subject ? { subject: request.subject } : {}),
@@ -75,6 +75,40 @@ export function draftCommunication(input: DraftInput): Communication {
   const deliveries: Delivery[] = [{ channel: 'in-app', status: 'sent' }, externalDelivery('sms', input), externalDelivery('email', input)];
   const sending = deliveries.some((d) => d.status === 'sending');
   return withDeliveries({ ...communication, status: sending ? 'in-progress' : 'completed' }, deliveries);
+}
+
+/**
+ * The first-level in-app page to one staff member, written by the agent that raises the page in
+ * the same transaction as its request (`basedOn` then names the request's placeholder, which the
+ * transaction resolves), so the page reaches the app without waiting for this agent's own run.
+ * It stays `in-progress` with only its in-app record: this agent, when it runs for the request
+ * (IN_APP_DELIVERED_EXT on it), adds the SMS and email records, sends, and completes it.
+ */
+export function draftInAppPage(request: CommunicationRequest, basedOn: string, target: Target, now: Date): Communication {
+  if (target.audience !== 'staff' || !isPage(request)) {
+    throw new Error('draftInAppPage: only a page to staff is written ahead of the communication agent');
+  }
+  return withDeliveries(
+    {
+      ...base(request, 0, { reference: basedOn }),
+      recipient: [{ reference: target.reference, ...(target.display ? { display: target.display } : {}) }],
+      ...(request.about ? { about: request.about } : {}),
+      ...(request.reasonCode ? { reasonCode: request.reasonCode } : {}),
+      ...(request.payload ? { payload: request.payload } : {}),
+      sent: now.toISOString(),
+    },
+    [{ channel: 'in-app', status: 'sent' }],
+  );
+}
+
+/** The request, marked as having its first-level in-app pages written with it (see draftInAppPage). */
+export function markInAppDelivered(request: CommunicationRequest): CommunicationRequest {
+  const others = (request.extension ?? []).filter((e) => e.url !== IN_APP_DELIVERED_EXT);
+  return { ...request, extension: [...others, { url: IN_APP_DELIVERED_EXT, valueBoolean: true }] };
+}
+
+export function inAppDelivered(request: CommunicationRequest): boolean {
+  return request.extension?.some((e) => e.url === IN_APP_DELIVERED_EXT && e.valueBoolean === true) ?? false;
 }
 
 /** A `not-done` Communication for a recipient nobody could be found for (e.g. an empty on-call list). */

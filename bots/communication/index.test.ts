@@ -18,6 +18,7 @@ import { type FakeSendGrid, startFakeSendGrid } from '../../test/fakes/sendgrid.
 import { type FakeTwilio, startFakeTwilio } from '../../test/fakes/twilio.ts';
 import { FAKE_SMS_FROM, vendorSecrets } from '../../test/fakes/vendor-secrets.ts';
 import { CATEGORY_SYSTEM, CONSENT_PURPOSE_SYSTEM, ESCALATE_AFTER_EXT, ESCALATION_LEVEL_EXT } from './codes.ts';
+import { draftInAppPage, markInAppDelivered } from './communication.ts';
 import { type Delivery, deliveriesOf, INTERRUPTED } from './delivery.ts';
 import { actionOf, handler } from './index.ts';
 
@@ -158,6 +159,50 @@ describe('a CommunicationRequest', () => {
     expect(await communications(w, request)).toHaveLength(1);
     expect(twilio.messages).toHaveLength(1);
     expect(sendgrid.emails).toHaveLength(1);
+  });
+
+  /** A stat page as the smart-device alert transaction writes it: the request and, with it, the in-app page to `to`. */
+  async function writtenWithAlert(w: World, to: Practitioner): Promise<{ request: CommunicationRequest; page: Communication }> {
+    const request = await w.medplum.createResource(
+      markInAppDelivered(requestFor(w, 'page', `CareTeam/${w.team.id}`, { priority: 'stat' })),
+    );
+    const target = { reference: `Practitioner/${to.id}`, audience: 'staff' as const };
+    const page = await w.medplum.createResource(draftInAppPage(request, `CommunicationRequest/${request.id}`, target, new Date()));
+    return { request, page };
+  }
+
+  test('a page written in-app with its alert: the agent adds SMS and email to it, writes no second page, sends once', async () => {
+    const w = await world();
+    const { request, page } = await writtenWithAlert(w, w.a);
+    expect(page.status).toBe('in-progress');
+    expect(statuses(page)).toEqual(['in-app:sent']);
+    const result = await handler(w.medplum, event(request));
+    expect(result).toMatchObject({ completed: false, delivered: [{ communication: `Communication/${page.id}`, status: 'completed' }] });
+    await handler(w.medplum, event(request));
+    const [sent, ...more] = await communications(w, request);
+    expect(more).toHaveLength(0);
+    expect(sent.id).toBe(page.id);
+    expect(sent.status).toBe('completed');
+    expect(deliveriesOf(sent)).toEqual([
+      { channel: 'in-app', status: 'sent' },
+      { channel: 'sms', status: 'sent', vendorId: twilio.messages[0]?.sid },
+      { channel: 'email', status: 'sent', vendorId: sendgrid.emails[0]?.messageId },
+    ]);
+    expect(twilio.messages).toEqual([expect.objectContaining({ to: '+15550000001' })]);
+    expect(sendgrid.emails).toHaveLength(1);
+    expect(sent.extension?.find((e) => e.url === ESCALATION_LEVEL_EXT)?.valueInteger).toBe(0);
+  });
+
+  test('a page written in-app goes on to whom it reached, even after the on-call list changed; without keys it is completed in-app', async () => {
+    const w = await world();
+    // Written to the second on shift (the rota changed between the alert and this run).
+    const { request, page } = await writtenWithAlert(w, w.b);
+    await handler(w.medplum, event(request, false));
+    const sent = await communications(w, request);
+    expect(sent.map((c) => c.id)).toEqual([page.id]);
+    expect(sent[0].status).toBe('completed');
+    expect(statuses(sent[0])).toEqual(['in-app:sent', 'sms:not-configured', 'email:not-configured']);
+    expect(twilio.requests).toHaveLength(0);
   });
 
   test('a run that died while sending is not sent again: recorded failed, outcome unknown', async () => {

@@ -3,6 +3,7 @@ import type { MedplumClient } from '@medplum/core';
 import type {
   Bundle,
   CareTeam,
+  Communication,
   CommunicationRequest,
   Consent,
   Patient,
@@ -10,6 +11,7 @@ import type {
   PractitionerRole,
   Resource,
 } from '@medplum/fhirtypes';
+import { inAppDelivered } from './communication.ts';
 import { type Addressable, type Addresses, addressesOf, referenceOf } from './recipients.ts';
 
 /** Resources by reference string, plus the patient's active Consents once read. */
@@ -70,7 +72,7 @@ function consentQuery(patient: string): string {
 /**
  * Everything a request's delivery needs: its on-call teams, and when external channels are
  * configured the recipients' contacts (and the patient's name for family texts); the patient's
- * Consents when it names family members.
+ * Consents when it names family members; its Communications when they were written with it.
  */
 export async function loadForRequest(medplum: MedplumClient, request: CommunicationRequest, withContacts: boolean): Promise<Lookup> {
   const byType = idsByType(request);
@@ -89,6 +91,7 @@ export async function loadForRequest(medplum: MedplumClient, request: Communicat
     queries.push(consentQuery(patient));
     if (withContacts && !byType.get('Patient')?.includes(patient.split('/')[1])) queries.push(`Patient?_id=${patient.split('/')[1]}`);
   }
+  if (inAppDelivered(request)) queries.push(`Communication?based-on=${referenceOf(request)}&_count=50`);
   const lookup = emptyLookup();
   const found = await searchAll(medplum, queries);
   addToLookup(
@@ -105,6 +108,18 @@ export async function consentsFor(medplum: MedplumClient, lookup: Lookup, patien
     lookup.consents = patient ? ((await searchAll(medplum, [consentQuery(patient)])) as Consent[]) : [];
   }
   return lookup.consents;
+}
+
+/** The request's Communications in the lookup, other than responses and `not-done` records. */
+export function pagesIn(lookup: Lookup, request: CommunicationRequest): Communication[] {
+  const ref = referenceOf(request);
+  return [...lookup.resources.values()].filter(
+    (r): r is Communication =>
+      r.resourceType === 'Communication' &&
+      !r.inResponseTo?.length &&
+      r.status !== 'not-done' &&
+      (r.basedOn ?? []).some((b) => b.reference === ref),
+  );
 }
 
 export function teamsIn(lookup: Lookup): Map<string, CareTeam> {

@@ -2,11 +2,11 @@
  * The escalation run (cron, or `$execute` with `{ "action": "escalate" }`): every active stat page
  * whose current level went unacknowledged for its interval is paged one level further.
  */
-import type { Bundle, CareTeam, Communication, CommunicationRequest } from '@medplum/fhirtypes';
+import type { Bundle, CareTeam, CommunicationRequest } from '@medplum/fhirtypes';
 import { CATEGORY_SYSTEM } from './codes.ts';
 import { deliverToTargets } from './deliver.ts';
 import { nextEscalation } from './escalation.ts';
-import { addToLookup, emptyLookup, type Lookup } from './load.ts';
+import { addToLookup, emptyLookup, type Lookup, pagesIn } from './load.ts';
 import { referenceOf } from './recipients.ts';
 import type { Run } from './send.ts';
 
@@ -33,17 +33,6 @@ const QUERY = [
   '_count=50',
 ].join('&');
 
-function pagesOf(request: CommunicationRequest, lookup: Lookup): Communication[] {
-  const ref = referenceOf(request);
-  return [...lookup.resources.values()].filter(
-    (r): r is Communication =>
-      r.resourceType === 'Communication' &&
-      !r.inResponseTo?.length &&
-      r.status !== 'not-done' &&
-      (r.basedOn ?? []).some((b) => b.reference === ref),
-  );
-}
-
 function teamOf(request: CommunicationRequest, lookup: Lookup): CareTeam | undefined {
   const ref = request.recipient?.find((r) => r.reference?.startsWith('CareTeam/'))?.reference;
   return ref ? (lookup.resources.get(ref) as CareTeam | undefined) : undefined;
@@ -63,7 +52,7 @@ export async function escalateStatPages(run: Run): Promise<SweepSummary> {
       .flatMap((e) => (e.resource?.resourceType === 'CommunicationRequest' ? [e.resource] : []));
     for (const request of requests) {
       result.checked++;
-      const step = nextEscalation({ request, team: teamOf(request, lookup), pages: pagesOf(request, lookup), now: run.now });
+      const step = nextEscalation({ request, team: teamOf(request, lookup), pages: pagesIn(lookup, request), now: run.now });
       if (step.kind !== 'page') continue;
       const sent = await deliverToTargets(run, request, step.targets, step.level, lookup);
       result.escalated.push({

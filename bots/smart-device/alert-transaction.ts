@@ -20,6 +20,8 @@ import type {
   Resource,
   Task,
 } from '@medplum/fhirtypes';
+import { draftInAppPage, markInAppDelivered } from '../communication/communication.ts';
+import type { Target } from '../communication/recipients.ts';
 import { COMMUNICATION_CATEGORY_SYSTEM, ES, PLAN_URL, START_WORKFLOW, stepCoding } from '../lib/workflow.ts';
 import type { AlarmDecision } from './alarms.ts';
 import { type AlertContext, alertDetectedIssue, alertFlag } from './fhir.ts';
@@ -32,11 +34,24 @@ export const ESCALATE_AFTER_EXTENSION = `${ES}/StructureDefinition/escalate-afte
 export interface PageTeam {
   reference: Reference;
   escalateAfter?: Duration;
+  /**
+   * Who a page to the team reaches now (the communication agent's rule: the first on shift), when
+   * they are all staff: their in-app pages are written with the alert, so the page is on their
+   * screens when the alert commits. Else (family on the list, nobody to reach) the communication
+   * agent resolves and writes them, consent checks included.
+   */
+  paged?: Target[];
 }
 /** The server runs a transaction with conditional entries in strict isolation, up to 8 entries. */
 const MAX_ENTRIES = 8;
-/** Room left for the DetectedIssue, the page and the workflow request. */
+/** Room left for the DetectedIssue, the page request and the workflow request. */
 const MAX_FLAGS = MAX_ENTRIES - 3;
+/**
+ * In-app pages written with the alert at most (a page reaches one person; a rota gap, the whole
+ * list, which the communication agent then writes). Each takes a Flag's room: a finding beyond it
+ * waits for the next check, the page does not.
+ */
+const MAX_IN_APP_PAGES = 2;
 
 export interface AlertWrite {
   decisions: AlarmDecision[];
@@ -71,8 +86,11 @@ export function alertEntries(w: AlertWrite): { entries: BundleEntry[]; skipped: 
   const notify = w.decisions
     .filter((d) => d.notify && d.action !== 'suppress')
     .sort((a, b) => (a.finding.severity === b.finding.severity ? 0 : a.finding.severity === 'critical' ? -1 : 1));
-  const kept = notify.slice(0, MAX_FLAGS);
-  const skipped = notify.slice(MAX_FLAGS);
+  const paging = notify.some((d) => d.finding.severity === 'critical' && d.finding.kind !== 'device');
+  const paged = paging && w.pageTeam?.paged && w.pageTeam.paged.length <= MAX_IN_APP_PAGES ? w.pageTeam.paged : [];
+  const maxFlags = MAX_FLAGS - paged.length;
+  const kept = notify.slice(0, maxFlags);
+  const skipped = notify.slice(maxFlags);
   const entries: BundleEntry[] = [];
   kept.forEach((d, i) => {
     const existing = d.existing?.reference ? w.flags.get(d.existing.reference) : undefined;
@@ -109,7 +127,21 @@ export function alertEntries(w: AlertWrite): { entries: BundleEntry[]; skipped: 
         reasonCode: [{ text: 'critical finding from a patient device' }],
         payload: [{ contentString: `CRITICAL (device): ${summary}` }],
       };
-      entries.push(conditional(page, `page|${assessmentKey}`, 'urn:uuid:5d0b1e7a-0002-4000-8000-000000000002'));
+      const pageUrn = 'urn:uuid:5d0b1e7a-0002-4000-8000-000000000002';
+      const inApp = paged.length > 0;
+      entries.push(conditional(inApp ? markInAppDelivered(page) : page, `page|${assessmentKey}`, pageUrn));
+      if (inApp) {
+        paged.forEach((target, i) => {
+          const communication = draftInAppPage(page, pageUrn, target, new Date(w.context.now));
+          entries.push(
+            conditional(
+              communication,
+              `page-to|${target.reference}|${assessmentKey}`,
+              `urn:uuid:5d0b1e7a-0005-4000-8000-${String(i).padStart(12, '0')}`,
+            ),
+          );
+        });
+      }
     }
     if (w.context.device) {
       const start: Task = {

@@ -5,6 +5,7 @@
  */
 import { getStatus, type MedplumClient, OperationOutcomeError } from '@medplum/core';
 import type { Bundle, CareTeam, Device, Encounter, Flag, Observation, Patient, Reference, Resource } from '@medplum/fhirtypes';
+import { teamTargets } from '../communication/recipients.ts';
 import { ES } from '../lib/workflow.ts';
 import { ageInDays, DAYS_PER_YEAR } from '../triage/age.ts';
 import { type AlarmDecision, decideAlarms } from './alarms.ts';
@@ -55,13 +56,21 @@ function teamsQuery(): string {
   return `CareTeam?identifier=${encodeURIComponent(names.map((n) => `${ON_CALL_SYSTEM}|${n}`).join(','))}&_count=20`;
 }
 
-/** The first of `names` among the on-call teams, with its own escalation interval for pages (extension on the CareTeam), if set. */
-function pickTeam(teams: CareTeam[], names: string[]): PageTeam | undefined {
+/**
+ * The first of `names` among the on-call teams, with its own escalation interval for pages
+ * (extension on the CareTeam), if set, and who a page to it reaches now when they are all staff.
+ */
+export function pickTeam(teams: CareTeam[], names: string[], now: string): PageTeam | undefined {
   for (const name of names) {
     const found = teams.find((t) => t.identifier?.some((i) => i.system === ON_CALL_SYSTEM && i.value === name));
     if (found) {
       const escalateAfter = found.extension?.find((e) => e.url === ESCALATE_AFTER_EXTENSION)?.valueDuration;
-      return { reference: { reference: `CareTeam/${found.id}`, display: found.name }, ...(escalateAfter ? { escalateAfter } : {}) };
+      const paged = teamTargets(found, true, new Date(now));
+      return {
+        reference: { reference: `CareTeam/${found.id}`, display: found.name },
+        ...(escalateAfter ? { escalateAfter } : {}),
+        ...(paged.length > 0 && paged.every((t) => t.audience === 'staff') ? { paged } : {}),
+      };
     }
   }
   return undefined;
@@ -139,8 +148,8 @@ async function raiseAlerts(
     decisions,
     context: { patient: { reference: patient } as Reference<Patient>, encounter, ...context },
     flags: new Map(flags.map((f) => [`Flag/${f.id}`, f])),
-    pageTeam: critical ? pickTeam(teams, TEAMS.page) : undefined,
-    noticeTeam: pickTeam(teams, TEAMS.notice)?.reference,
+    pageTeam: critical ? pickTeam(teams, TEAMS.page, context.now) : undefined,
+    noticeTeam: pickTeam(teams, TEAMS.notice, context.now)?.reference,
   });
   if (skipped.length) {
     console.log(

@@ -27,6 +27,7 @@ import { deployBots } from '../../scripts/deploy-bots.ts';
 import { createClient } from '../../server/auth/admin.ts';
 import { startTestServer, type TestServer } from '../../test/server.ts';
 import { waitFor } from '../../test/workflow-agents.ts';
+import { deliveriesOf } from '../communication/delivery.ts';
 import { ES } from '../lib/workflow.ts';
 import { DEVICE_LAST_SEEN_EXTENSION } from './device-health.ts';
 
@@ -159,6 +160,23 @@ describe('a deteriorating device stream', () => {
       'the page',
     );
     expect(page.payload?.[0]?.contentString).toMatch(/CRITICAL/);
+    // Written with the alert (same assessment time), not by a later hop through the communication agent.
+    expect(page.sent).toBe(issues[0].identifiedDateTime);
+    expect(page.basedOn?.[0]?.reference).toMatch(/^CommunicationRequest\//);
+    // The communication agent (its own Subscription for such pages) then records the external channels.
+    const completed = await waitFor(
+      async () => {
+        const c = await t.medplum.readResource('Communication', page.id as string, { cache: 'no-cache' });
+        return c.status === 'completed' ? c : undefined;
+      },
+      20_000,
+      'the communication agent completing the page',
+    );
+    expect(deliveriesOf(completed).map((d) => `${d.channel}:${d.status}`)).toEqual([
+      'in-app:sent',
+      'sms:not-configured',
+      'email:not-configured',
+    ]);
 
     const group = await waitFor(
       async () => {

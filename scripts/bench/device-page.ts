@@ -316,7 +316,15 @@ async function printStages(
         }
       }
     }
-    const times = [epoch(started), at(obs), at(request), at(page), pushed.has(patient) ? epoch(pushed.get(patient) as number) : Number.NaN];
+    // The page's first version is its commit (the communication agent later adds the SMS and email records).
+    const firstVersion = page?.id ? (await medplum.readHistory('Communication', page.id)).entry?.at(-1)?.resource : undefined;
+    const times = [
+      epoch(started),
+      at(obs),
+      at(request),
+      at(firstVersion ?? page),
+      pushed.has(patient) ? epoch(pushed.get(patient) as number) : Number.NaN,
+    ];
     Object.values(stages).forEach((list, i) => {
       const d = times[i + 1] - times[i];
       if (Number.isFinite(d)) list.push(d);

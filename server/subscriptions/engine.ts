@@ -325,13 +325,22 @@ export class SubscriptionEngine {
     }
   }
 
+  /** Slots for deliveries of any priority, and for urgent ones (which also have the reserve). */
+  private room(): { any: number; urgent: number } {
+    const { concurrency, urgentReserve } = this.deps.settings;
+    return { any: concurrency - this.inflight.size, urgent: concurrency + urgentReserve - this.inflight.size };
+  }
+
   private async claimWhileRoom(): Promise<void> {
     while (!this.stopped) {
-      const room = this.deps.settings.concurrency - this.inflight.size;
-      if (room <= 0) break;
-      const rows = await this.claimDeliveries(room);
+      const room = this.room();
+      // Every slot taken: only urgent deliveries, in the reserve.
+      const urgentOnly = room.any <= 0;
+      const limit = urgentOnly ? room.urgent : room.any;
+      if (limit <= 0 || (urgentOnly && this.urgentSubscriptions().ids.length === 0)) break;
+      const rows = await this.claimDeliveries(limit, urgentOnly);
       for (const row of rows) this.track(this.deliver(row));
-      if (rows.length < room) break;
+      if (rows.length < limit) break;
     }
   }
 
@@ -406,13 +415,15 @@ export class SubscriptionEngine {
       }
       const subs = await this.subscriptions(client, rows[0].generation);
       const notices: WebSocketNotice[] = [];
-      const { deliveries, contents } = await this.match(client, rows, subs, notices);
+      const { deliveries, contents, urgent } = await this.match(client, rows, subs, notices);
       const seqs = `'{${rows.map((r) => r.seq).join(',')}}'::bigint[]`;
       let leased: DeliveryRow[] = [];
       if (deliveries.length > 0) {
         // Deliveries this instance has room for are leased to it right here and sent right after
         // the commit (no claim round trip); the rest wait for any instance's claim.
-        const room = Math.max(0, this.deps.settings.concurrency - this.inflight.size);
+        // Urgent deliveries come first in the batch and may also use the reserve.
+        const slots = this.room();
+        const room = Math.max(0, slots.any, Math.min(urgent, slots.urgent));
         const results = (await client.query(
           `WITH del AS (DELETE FROM subscription_outbox WHERE seq = ANY(${seqs}))
            INSERT INTO subscription_delivery (subscription_id, seq, resource_type, id, version_id, previous_version_id, interaction,
@@ -465,7 +476,7 @@ export class SubscriptionEngine {
     rows: ClaimedRow[],
     subs: Map<string, ActiveSubscription>,
     notices: WebSocketNotice[],
-  ): Promise<{ deliveries: DeliveryValues[]; contents: Map<string, string> }> {
+  ): Promise<{ deliveries: DeliveryValues[]; contents: Map<string, string>; urgent: number }> {
     const byType = this.byType(subs);
     const work = rows
       .map((row) => ({
@@ -476,7 +487,7 @@ export class SubscriptionEngine {
     const raw = new Map<string, string>();
     const out: DeliveryValues[] = [];
     const ranks: number[] = [];
-    if (work.length === 0) return { deliveries: out, contents: raw };
+    if (work.length === 0) return { deliveries: out, contents: raw, urgent: 0 };
     const parsed = new Map<string, Resource & { id: string }>();
     const parse = (versionId: string | null, content: string | null) => {
       if (!versionId || !content) return undefined;
@@ -566,7 +577,7 @@ export class SubscriptionEngine {
     // instance when it has room for only some (see dispatchOnce).
     const order = out.map((_, i) => i).sort((a, b) => ranks[b] - ranks[a] || a - b);
     const deliveries = order.map((i, k) => ({ ...out[i], n: k + 1 }));
-    return { deliveries, contents: raw };
+    return { deliveries, contents: raw, urgent: ranks.filter((r) => r > 0).length };
   }
 
   /** Active subscriptions by resource type, computed once per cache generation. */
@@ -600,7 +611,8 @@ export class SubscriptionEngine {
     return { ids, ranks };
   }
 
-  private async claimDeliveries(limit: number): Promise<DeliveryRow[]> {
+  /** Claims due deliveries, urgent first; with `urgentOnly`, only those of urgent subscriptions. */
+  private async claimDeliveries(limit: number, urgentOnly = false): Promise<DeliveryRow[]> {
     const urgent = this.urgentSubscriptions();
     // With urgent subscriptions, their due deliveries are claimed first: behind a backlog of routine
     // ones an alarm's delivery would otherwise wait its turn in the table too.
@@ -611,7 +623,7 @@ export class SubscriptionEngine {
       `WITH c AS (
          SELECT d.delivery_id FROM subscription_delivery d
          WHERE d.status = 'pending' AND d.next_attempt_at <= clock_timestamp()
-           AND (d.lease_until IS NULL OR d.lease_until < clock_timestamp())
+           AND (d.lease_until IS NULL OR d.lease_until < clock_timestamp())${urgentOnly && urgent.ids.length ? ' AND d.subscription_id = ANY($4::text[])' : ''}
            AND NOT EXISTS (SELECT 1 FROM subscription_delivery e WHERE e.status = 'pending' AND e.subscription_id = d.subscription_id
              AND e.resource_type = d.resource_type AND e.id = d.id AND e.seq < d.seq)
          ORDER BY ${order} LIMIT $1 FOR UPDATE SKIP LOCKED)

@@ -1,5 +1,6 @@
 // Delivery priority (subscription-priority extension): with every delivery slot taken, the
-// deliveries waiting in the table are claimed urgent first, then in commit order.
+// deliveries waiting in the table are claimed urgent first, then in commit order (no urgent reserve
+// here: urgent-reserve.int.test.ts covers it).
 import type { Observation, Subscription } from '@medplum/fhirtypes';
 import pg from 'pg';
 import { afterAll, beforeAll, expect, test, vi } from 'vitest';
@@ -16,7 +17,7 @@ let alarmSubscription: Subscription | undefined;
 beforeAll(async () => {
   hooks = await startHookReceiver();
   // One delivery in flight per instance: whatever is committed meanwhile waits in the table.
-  t = await startTestServer({ subscriptions: { concurrency: 1, pollIntervalMs: 100 } });
+  t = await startTestServer({ subscriptions: { concurrency: 1, urgentReserve: 0, pollIntervalMs: 100 } });
   t.server.subscriptions.onUrgencyChange((urgent) => urgency.push(urgent));
 });
 

@@ -15,6 +15,12 @@ export interface SubscriptionSettings {
   batchSize: number;
   /** Deliveries in flight per instance. */
   concurrency: number;
+  /**
+   * Further deliveries in flight that only urgent subscriptions (priority above routine) may use:
+   * with every slot taken by routine work (bot runs waiting for a worker), an alarm's delivery is
+   * still claimed at once, and its bot run then goes ahead of the routine ones in the worker pool.
+   */
+  urgentReserve: number;
   /** Delivered rows are deleted this long after delivery (SUBSCRIPTION_RETAIN_DELIVERED_HOURS); dead letters stay. */
   retainDeliveredMs: number;
   /** How often an instance prunes delivered rows. */
@@ -32,6 +38,7 @@ export const DEFAULT_SUBSCRIPTION_SETTINGS: SubscriptionSettings = {
   deliveryTimeoutMs: 30_000,
   batchSize: 200,
   concurrency: 64,
+  urgentReserve: 8,
   retainDeliveredMs: 24 * 3600_000,
   pruneIntervalMs: 60_000,
   cron: true,
@@ -59,6 +66,7 @@ export function subscriptionSettings(
     deliveryTimeoutMs: envInt(env, 'SUBSCRIPTION_TIMEOUT_MS') ?? d.deliveryTimeoutMs,
     batchSize: envInt(env, 'SUBSCRIPTION_BATCH') ?? d.batchSize,
     concurrency: envInt(env, 'SUBSCRIPTION_CONCURRENCY') ?? d.concurrency,
+    urgentReserve: envInt(env, 'SUBSCRIPTION_URGENT_RESERVE') ?? d.urgentReserve,
     retainDeliveredMs: (() => {
       const hours = envInt(env, 'SUBSCRIPTION_RETAIN_DELIVERED_HOURS');
       return hours === undefined ? d.retainDeliveredMs : hours * 3600_000;
