@@ -6,6 +6,7 @@
 import { getStatus, type MedplumClient, OperationOutcomeError } from '@medplum/core';
 import type { Bundle, CareTeam, Device, Encounter, Flag, Observation, Patient, Reference, Resource } from '@medplum/fhirtypes';
 import { teamTargets } from '../communication/recipients.ts';
+import { retryOnConflict } from '../lib/conflict-retry.ts';
 import { ES } from '../lib/workflow.ts';
 import { ageInDays, DAYS_PER_YEAR } from '../triage/age.ts';
 import { type AlarmDecision, decideAlarms } from './alarms.ts';
@@ -124,13 +125,33 @@ async function loadAlertReads(medplum: MedplumClient, patient: string): Promise<
   return alertReadsFrom(flags, encounter, teams);
 }
 
-/** Decides on `findings` against the patient's open alerts and writes what the decisions call for. */
+type AlertContext = { now: string; device?: Reference<Device>; rationale?: string; evidence?: Reference<Observation>[] };
+
+/**
+ * Decides on `findings` against the patient's open alerts and writes what the decisions call for.
+ * Checks of one patient run concurrently (several devices, a burst of readings), and their alert
+ * transactions (conditional creates: SERIALIZABLE) can conflict; the loser decides again at once
+ * on fresh reads, seeing the winner's Flags, instead of failing into the subscription's retry.
+ */
 async function raiseAlerts(
   medplum: MedplumClient,
   patient: string,
   findings: Finding[],
-  context: { now: string; device?: Reference<Device>; rationale?: string; evidence?: Reference<Observation>[] },
+  context: AlertContext,
   /** Already read with the vitals (checkObservation); else read here, only when a finding alerts. */
+  reads?: AlertReads,
+): Promise<{ decisions: AlarmDecision[]; written: string[] }> {
+  return retryOnConflict((n) => raiseAlertsOnce(medplum, patient, findings, context, n === 1 ? reads : undefined), {
+    attempts: 4,
+    maxDelayMs: 25,
+  });
+}
+
+async function raiseAlertsOnce(
+  medplum: MedplumClient,
+  patient: string,
+  findings: Finding[],
+  context: AlertContext,
   reads?: AlertReads,
 ): Promise<{ decisions: AlarmDecision[]; written: string[] }> {
   const alerting = findings.filter((f) => f.severity !== 'info');
