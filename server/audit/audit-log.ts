@@ -1,7 +1,8 @@
 import type { AuditEvent } from '@medplum/fhirtypes';
 import pg from 'pg';
 import type { Logger } from 'pino';
-import { bulkInsertNew, stampNew } from '../fhir/bulk-insert.ts';
+import { stampNew } from '../fhir/bulk-insert.ts';
+import { insertAuditEvents } from './event-index.ts';
 
 /** A small pool for audit writes only: asynchronous commit, so group commits are one round trip. */
 export function createAuditPool(connectionString: string): pg.Pool {
@@ -74,8 +75,8 @@ const TAKE_SQL = (skipLocked: boolean) =>
  * commit. A clean shutdown (`close()`) writes every buffered event, a failed batch is retried, and
  * a reader of AuditEvents first writes this instance's buffer, so it still sees its own reads.
  *
- * Indexing: `audit_log` rows become ordinary AuditEvent resources (searchable, readable through
- * the FHIR API like any other) in batches of a thousand, in one transaction that also deletes the
+ * Indexing: `audit_log` rows become AuditEvent resources (searchable, readable through the FHIR
+ * API like any other; stored compactly, see event-index.ts) in batches of a thousand, in one transaction that also deletes the
  * rows, so every event is indexed exactly once. This runs when the server is idle, when the
  * backlog grows large, and always before any read or search of AuditEvents (`indexPending`), so
  * a reader sees every event committed before its request.
@@ -239,7 +240,7 @@ export class AuditLog {
       const { rows } = await client.query<{ content: string }>(TAKE_SQL(skipLocked), [upTo, INDEX_BATCH]);
       if (rows.length > 0) {
         // The stored text is the resource's JSON as recorded: parsed for its index rows, stored as is.
-        await bulkInsertNew(
+        await insertAuditEvents(
           client,
           rows.map((r) => JSON.parse(r.content)),
           rows.map((r) => r.content),
