@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
+import type { AuditEvent } from '@medplum/fhirtypes';
 import { describe, expect, test } from 'vitest';
 import { loadBaseDefinitions } from '../fhir/definitions.ts';
-import { buildIndexRows, emptyIndexRows } from '../fhir/indexer.ts';
-import { auditViewsSql, COMPACT_COLUMNS, compactRow, indexSource } from './event-index.ts';
+import { buildIndexRows, emptyIndexRows, searchParameterFingerprint } from '../fhir/indexer.ts';
+import { auditViewsSql, COMPACT_COLUMNS, compactRow, DIRECT_FINGERPRINT, directCompactRow, indexSource } from './event-index.ts';
 import { exportAuditEvent, loginAuditEvent, restAuditEvent } from './events.ts';
 
 const MIGRATION = readFileSync(new URL('../db/migrations/0017_audit_event_index.sql', import.meta.url), 'utf8');
@@ -68,5 +69,61 @@ describe('audit event index', () => {
     expect(indexSource('sp_reference', 'AuditEvent')).toBe('audit_sp_reference');
     expect(indexSource('sp_uri', 'AuditEvent')).toBe('sp_uri');
     expect(indexSource('sp_token', 'Patient')).toBe('sp_token');
+  });
+
+  test('the direct computation gives exactly the rows of the search parameters, or declines', () => {
+    expect(searchParameterFingerprint('AuditEvent')).toBe(DIRECT_FINGERPRINT);
+    const long = 'x'.repeat(1200);
+    const whos = [undefined, { reference: 'Practitioner/p1', display: 'Dr P' }, { reference: 'Patient/a' }, { reference: 'Patient/b' }];
+    const ips = ['10.0.0.1', '::1', ' Spaced ', 'ÄÖ-host'];
+    const whats = [[], ['Patient/a'], ['Observation/o-1'], ['Patient/a', 'Patient/a']];
+    const interactions = ['read', 'create', 'search-type', 'delete', 'operation'] as const;
+    const events: AuditEvent[] = [];
+    let i = 0;
+    for (const who of whos) {
+      for (const ip of ips) {
+        for (const what of whats) {
+          const interaction = interactions[i++ % interactions.length];
+          const clientId = [undefined, 'c1', long, 'Ünïcode'][i % 4];
+          events.push(
+            restAuditEvent({
+              interaction,
+              actor: { who: who as AuditEvent['agent'][number]['who'] as never, clientId, ip },
+              status: [200, 201, 404, 500][i % 4],
+              what,
+              query: interaction === 'search-type' ? 'Patient?name=x' : undefined,
+              description: i % 3 === 0 ? 'something' : undefined,
+            }),
+          );
+        }
+      }
+      for (const email of ['a@example.org', 'Émile@Example.ORG', `${long}@x`]) {
+        events.push(loginAuditEvent({ email, actor: { ip: '10.0.0.2', who: who as never }, success: i++ % 2 === 0, reason: 'x' }));
+      }
+    }
+    // Shapes the direct path must decline (buildIndexRows decides them).
+    const declined: AuditEvent[] = [
+      { ...events[0], recorded: '2026-01-02T03:04:05Z' },
+      { ...events[0], meta: { tag: [{ system: 's', code: 'c' }] } },
+      { ...events[0], agent: [...events[0].agent, ...events[0].agent] },
+      { ...events[0], action: ' R' as never },
+      { ...events[0], source: { observer: { reference: 'Device/d' } } },
+      { ...events[0], agent: [{ ...events[0].agent[0], who: { reference: 'http://other/Patient/1' } }] },
+      { ...events[0], entity: [{ what: { reference: 'Patient/a' } }, { what: { reference: 'Patient/b' } }] },
+      { ...events[0], agent: [{ ...events[0].agent[0], who: { reference: 'Patient/a' } }], entity: [{ what: { reference: 'Patient/b' } }] },
+    ];
+    let fitted = 0;
+    for (const event of events) {
+      const stamped = { ...event, id: 'e1', meta: { versionId: 'v', lastUpdated: event.recorded } };
+      const direct = directCompactRow(stamped);
+      // Both undefined for an event about two patients (the agent and the entity): it does not fit.
+      expect(direct, JSON.stringify(event)).toEqual(compactRow(buildIndexRows(stamped)));
+      if (direct) fitted++;
+    }
+    expect(events.length).toBeGreaterThan(60);
+    expect(fitted).toBeGreaterThan(events.length * 0.8);
+    for (const event of declined) {
+      expect(directCompactRow(event), JSON.stringify(event)).toBeUndefined();
+    }
   });
 });
