@@ -5,6 +5,7 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { startTestServer, type TestServer } from '../../test/server.ts';
 import { AuditLog, createAuditPool } from './audit-log.ts';
+import { compactRowJson } from './event-index.ts';
 import { loginAuditEvent, restAuditEvent } from './events.ts';
 
 let t: TestServer;
@@ -106,6 +107,33 @@ describe('AuditEvents in the compact index', () => {
     expect(generic.rows.map((r) => r.id)).toEqual([ids.D]);
     const history = await pool.query('SELECT 1 FROM resource_history WHERE id = ANY($1::text[])', [Object.values(ids)]);
     expect(history.rowCount).toBe(0);
+  });
+
+  test('an event recorded with its index row (SQL alone indexes it) and one without (an older release) get the same row', async () => {
+    const stamped = (ip: string) => ({
+      ...restAuditEvent({ interaction: 'read', actor: { ip, clientId: 'ç', who: { reference: X } }, status: 200, what: [O] }),
+      id: randomUUID(),
+      meta: { versionId: randomUUID(), lastUpdated: new Date().toISOString() },
+    });
+    const [withRow, without] = [stamped('10.7.7.7'), stamped('10.7.7.7')];
+    without.recorded = withRow.recorded;
+    expect(compactRowJson(withRow)).not.toBeNull();
+    await pool.query('INSERT INTO audit_log (content, index_row) VALUES ($1, $2), ($3, NULL)', [
+      JSON.stringify(withRow),
+      compactRowJson(withRow),
+      JSON.stringify(without),
+    ]);
+    const found = await t.medplum.searchResources('AuditEvent', { _id: `${withRow.id},${without.id}`, address: '10.7.7.7', entity: O });
+    expect(found.map((e) => e.id).sort()).toEqual([withRow.id, without.id].sort());
+    const { rows } = await pool.query('SELECT * FROM audit_event_index WHERE id = ANY($1::text[])', [[withRow.id, without.id]]);
+    expect(rows).toHaveLength(2);
+    const strip = ({ id: _, ...rest }: Record<string, unknown>) => rest;
+    expect(strip(rows[0])).toEqual(strip(rows[1]));
+    expect(rows[0].address_raw).toBe('10.7.7.7');
+    const stored = await pool.query("SELECT content, version_id::text FROM resource WHERE resource_type = 'AuditEvent' AND id = $1", [
+      withRow.id,
+    ]);
+    expect(stored.rows[0]).toEqual({ content: JSON.stringify(withRow), version_id: withRow.meta.versionId });
   });
 
   test('reference parameters: agent, entity, patient, and :missing', async () => {

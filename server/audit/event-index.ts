@@ -96,7 +96,7 @@ export async function insertAuditEvents(conn: Queryable, events: (AuditEvent & {
   const compactIds: string[] = [];
   const compactValues: unknown[][] = COMPACT_COLUMNS.map(() => []);
   const generic: { resourceType: string; id: string; rows: IndexRows }[] = [];
-  const direct = searchParameterFingerprint('AuditEvent') === DIRECT_FINGERPRINT;
+  const direct = directRowsTrusted();
   for (const event of events) {
     const fast = direct ? directCompactRow(event) : undefined;
     const rows = fast ? undefined : buildIndexRows(event);
@@ -296,4 +296,25 @@ export function directCompactRow(event: AuditEvent): unknown[] | undefined {
     if (x.role !== undefined && !coding('entity-role', x.role)) return undefined;
   }
   return values;
+}
+
+/** Whether rows from directCompactRow are right for AuditEvent's current search parameters. */
+export function directRowsTrusted(): boolean {
+  return searchParameterFingerprint('AuditEvent') === DIRECT_FINGERPRINT;
+}
+
+/**
+ * The compact index row of a stamped event as a JSON object keyed by column (null values left
+ * out), for json_populate_record when the event is indexed; null when directCompactRow declines.
+ */
+export function compactRowJson(event: AuditEvent & { id: string }): string | null {
+  const row = directCompactRow(event);
+  if (!row) {
+    return null;
+  }
+  const out: Record<string, unknown> = { id: event.id };
+  for (let i = 0; i < row.length; i++) {
+    if (row[i] !== null) out[COMPACT_COLUMNS[i].name] = row[i];
+  }
+  return JSON.stringify(out);
 }

@@ -54,6 +54,11 @@ CREATE INDEX audit_event_index_agent_idx ON audit_event_index (agent_target_id) 
 CREATE INDEX audit_event_index_entity_idx ON audit_event_index (entity_target_id) WHERE entity_target_id IS NOT NULL;
 CREATE INDEX audit_event_index_patient_idx ON audit_event_index (patient_target_id) WHERE patient_target_id IS NOT NULL;
 
+-- The compact row of an event, computed when it is recorded (JSON keyed by column), so indexing it
+-- is one INSERT ... SELECT in PostgreSQL; NULL for events the server indexes itself (rows written by
+-- an older release, shapes the direct computation declines).
+ALTER TABLE audit_log ADD COLUMN index_row text;
+
 -- What an AuditEvent search reads instead of sp_token/sp_string/sp_date/sp_reference: the sp_* rows
 -- of AuditEvents indexed the generic way, and one branch per compact parameter shaped like sp_*
 -- rows. A search names one parameter (code) per subquery, so PostgreSQL runs only its branch (a
@@ -94,3 +99,4 @@ DROP VIEW audit_sp_date;
 DROP VIEW audit_sp_string;
 DROP VIEW audit_sp_token;
 DROP TABLE audit_event_index;
+ALTER TABLE audit_log DROP COLUMN index_row;
