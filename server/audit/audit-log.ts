@@ -53,7 +53,11 @@ const MAX_BUFFERED_RETRY = 100_000;
 /** Events indexed per transaction (one INSERT per table for all of them). */
 const INDEX_BATCH = 1000;
 
-const RECORD_SQL = 'INSERT INTO audit_log (content, index_row) SELECT * FROM unnest($1::text[], $2::text[])';
+// The batch goes as one JSON array of [content, index_row] pairs, not as text[] parameters: pg
+// escapes every array element in JavaScript (~30-50 us per event, measured), JSON.stringify
+// does it natively (~4 us), and PostgreSQL's JSON parser is cheaper still.
+const LONE_SURROGATE_ESCAPE = /\\u[dD][89a-fA-F]/;
+const RECORD_SQL = 'INSERT INTO audit_log (content, index_row) SELECT e->>0, e->>1 FROM json_array_elements($1::json) AS e';
 /**
  * Takes a batch of recorded events and, for those recorded with their compact index row ($3: the
  * rows are trusted, see DIRECT_FINGERPRINT), stores the resource row and the index row in the same
@@ -68,7 +72,7 @@ const TAKE_SQL = (skipLocked: boolean) =>
      RETURNING content, CASE WHEN $3::boolean THEN index_row END AS index_row),
    r AS (INSERT INTO resource (resource_type, id, version_id, last_updated, deleted, content)
      SELECT 'AuditEvent', j->>'id', (j->'meta'->>'versionId')::uuid, (j->'meta'->>'lastUpdated')::timestamptz, false, content
-     FROM taken, LATERAL (SELECT content::json AS j) x WHERE index_row IS NOT NULL),
+     FROM (SELECT content, content::json AS j FROM taken WHERE index_row IS NOT NULL) x),
    a AS (INSERT INTO audit_event_index
      SELECT ir.* FROM taken, json_populate_record(NULL::audit_event_index, index_row::json) ir WHERE index_row IS NOT NULL)
    SELECT content, (SELECT count(*) FROM taken)::int AS taken FROM taken WHERE index_row IS NULL
@@ -132,7 +136,10 @@ export class AuditLog {
     }
     const stamped = stampNew(event);
     const content = JSON.stringify(stamped);
-    const indexRow = compactRowJson(stamped);
+    // PostgreSQL's JSON functions refuse an escaped lone surrogate (JSON.stringify writes one as
+    // \udXXX, e.g. from a sign-in email sent as "\ud800"): such an event is indexed in Node, whose
+    // text parameters carry it as U+FFFD, so it can never stop the indexing of a batch.
+    const indexRow = LONE_SURROGATE_ESCAPE.test(content) ? null : compactRowJson(stamped);
     if (options.buffered) {
       this.queue.push({ content, indexRow });
       if (this.queue.length >= MAX_BATCH) {
@@ -164,10 +171,7 @@ export class AuditLog {
       while (this.queue.length > 0) {
         const batch = this.queue.splice(0, MAX_BATCH);
         try {
-          await this.insert(
-            batch.map((p) => p.content),
-            batch.map((p) => p.indexRow),
-          );
+          await this.insert(batch);
           this.recentlyRecorded += batch.length;
           this.unindexed += batch.length;
           for (const p of batch) p.resolve?.();
@@ -220,8 +224,9 @@ export class AuditLog {
    * for the WAL flush to disk. Only a crash of the database machine itself within its WAL writer
    * delay could lose the newest events.
    */
-  private async insert(contents: string[], indexRows: (string | null)[]): Promise<void> {
-    await this.pool.query({ name: 'audit_record', text: RECORD_SQL, values: [contents, indexRows] });
+  private async insert(batch: Pending[]): Promise<void> {
+    const pairs = JSON.stringify(batch.map((p) => [p.content, p.indexRow]));
+    await this.pool.query({ name: 'audit_record', text: RECORD_SQL, values: [pairs] });
   }
 
   /**

@@ -136,6 +136,21 @@ describe('AuditEvents in the compact index', () => {
     expect(stored.rows[0]).toEqual({ content: JSON.stringify(withRow), version_id: withRow.meta.versionId });
   });
 
+  test('an event with a lone surrogate (a sign-in email sent as "\\ud800") is indexed, and does not hold up its batch', async () => {
+    const auditPool = createAuditPool(t.databaseUrl);
+    const log = new AuditLog(auditPool, pino({ level: 'silent' }), { indexIntervalMs: 0 });
+    const [odd, plain] = [randomUUID(), randomUUID()];
+    const email = JSON.parse(`"x\\ud800-${m}@example.org"`) as string;
+    await Promise.all([
+      log.record({ ...loginAuditEvent({ email, actor: { ip: '10.8.8.8' }, success: false }), id: odd }),
+      log.record({ ...loginAuditEvent({ email: `ok-${m}@example.org`, actor: { ip: '10.8.8.8' }, success: false }), id: plain }),
+    ]);
+    await log.close();
+    await auditPool.end();
+    const found = await t.medplum.searchResources('AuditEvent', { _id: `${odd},${plain}`, address: '10.8.8.8' }, { cache: 'no-cache' });
+    expect(found.map((e) => e.id).sort()).toEqual([odd, plain].sort());
+  });
+
   test('reference parameters: agent, entity, patient, and :missing', async () => {
     expect(await sorted({ agent: X })).toEqual(['A', 'D', 'E']);
     expect(await sorted({ agent: `Bot/b-${m}` })).toEqual(['D']);
