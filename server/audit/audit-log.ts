@@ -53,11 +53,8 @@ const MAX_BUFFERED_RETRY = 100_000;
 /** Events indexed per transaction (one INSERT per table for all of them). */
 const INDEX_BATCH = 1000;
 
-// The batch goes as one JSON array of [content, index_row] pairs, not as text[] parameters: pg
-// escapes every array element in JavaScript (~30-50 us per event, measured), JSON.stringify
-// does it natively (~4 us), and PostgreSQL's JSON parser is cheaper still.
 const LONE_SURROGATE_ESCAPE = /\\u[dD][89a-fA-F]/;
-const RECORD_SQL = 'INSERT INTO audit_log (content, index_row) SELECT e->>0, e->>1 FROM json_array_elements($1::json) AS e';
+const RECORD_SQL = 'INSERT INTO audit_log (content, index_row) SELECT * FROM unnest($1::text[], $2::text[])';
 /**
  * Takes a batch of recorded events and, for those recorded with their compact index row ($3: the
  * rows are trusted, see DIRECT_FINGERPRINT), stores the resource row and the index row in the same
@@ -225,8 +222,11 @@ export class AuditLog {
    * delay could lose the newest events.
    */
   private async insert(batch: Pending[]): Promise<void> {
-    const pairs = JSON.stringify(batch.map((p) => [p.content, p.indexRow]));
-    await this.pool.query({ name: 'audit_record', text: RECORD_SQL, values: [pairs] });
+    await this.pool.query({
+      name: 'audit_record',
+      text: RECORD_SQL,
+      values: [batch.map((p) => p.content), batch.map((p) => p.indexRow)],
+    });
   }
 
   /**
