@@ -94,8 +94,8 @@ const TAKE_SQL = (skipLocked: boolean) =>
  * a reader of AuditEvents first writes this instance's buffer, so it still sees its own reads.
  *
  * Indexing: `audit_log` rows become AuditEvent resources (searchable, readable through the FHIR
- * API like any other; stored compactly, see event-index.ts) in batches of a thousand, in one transaction that also deletes the
- * rows, so every event is indexed exactly once. This runs when the server is idle, when the
+ * API like any other; stored compactly, see event-index.ts) in batches of a thousand, in one
+ * transaction that also deletes the rows, so every event is indexed exactly once. This runs when the server is idle, when the
  * backlog grows large, and always before any read or search of AuditEvents (`indexPending`), so
  * a reader sees every event committed before its request.
  */
