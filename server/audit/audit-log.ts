@@ -1,7 +1,8 @@
 import type { AuditEvent } from '@medplum/fhirtypes';
 import pg from 'pg';
 import type { Logger } from 'pino';
-import { bulkInsertNew, stampNew } from '../fhir/bulk-insert.ts';
+import { stampNew } from '../fhir/bulk-insert.ts';
+import { compactRowJson, directRowsTrusted, insertAuditEvents } from './event-index.ts';
 
 /** A small pool for audit writes only: asynchronous commit, so group commits are one round trip. */
 export function createAuditPool(connectionString: string): pg.Pool {
@@ -17,6 +18,8 @@ export function createAuditPool(connectionString: string): pg.Pool {
 
 interface Pending {
   content: string;
+  /** The event's compact index row as JSON (event-index.ts), when the direct computation fits it. */
+  indexRow: string | null;
   /** Absent for a buffered event: nobody waits for it, and a failed write is retried. */
   resolve?: () => void;
   reject?: (err: unknown) => void;
@@ -50,11 +53,27 @@ const MAX_BUFFERED_RETRY = 100_000;
 /** Events indexed per transaction (one INSERT per table for all of them). */
 const INDEX_BATCH = 1000;
 
-const RECORD_SQL = 'INSERT INTO audit_log (content) SELECT * FROM unnest($1::text[])';
+const LONE_SURROGATE_ESCAPE = /\\u[dD][89a-fA-F]/;
+const RECORD_SQL = 'INSERT INTO audit_log (content, index_row) SELECT * FROM unnest($1::text[], $2::text[])';
+/**
+ * Takes a batch of recorded events and, for those recorded with their compact index row ($3: the
+ * rows are trusted, see DIRECT_FINGERPRINT), stores the resource row and the index row in the same
+ * statement, without the events' JSON making a round trip through this process. Returns the
+ * others (recorded by an older release, or shapes the direct computation declines), which
+ * insertAuditEvents indexes in the same transaction.
+ */
 const TAKE_SQL = (skipLocked: boolean) =>
-  `DELETE FROM audit_log WHERE seq IN (
-     SELECT seq FROM audit_log WHERE seq <= $1 ORDER BY seq LIMIT $2 FOR UPDATE${skipLocked ? ' SKIP LOCKED' : ''})
-   RETURNING content`;
+  `WITH taken AS (
+     DELETE FROM audit_log WHERE seq IN (
+       SELECT seq FROM audit_log WHERE seq <= $1 ORDER BY seq LIMIT $2 FOR UPDATE${skipLocked ? ' SKIP LOCKED' : ''})
+     RETURNING content, CASE WHEN $3::boolean THEN index_row END AS index_row),
+   r AS (INSERT INTO resource (resource_type, id, version_id, last_updated, deleted, content)
+     SELECT 'AuditEvent', j->>'id', (j->'meta'->>'versionId')::uuid, (j->'meta'->>'lastUpdated')::timestamptz, false, content
+     FROM (SELECT content, content::json AS j FROM taken WHERE index_row IS NOT NULL) x),
+   a AS (INSERT INTO audit_event_index
+     SELECT ir.* FROM taken, json_populate_record(NULL::audit_event_index, index_row::json) ir WHERE index_row IS NOT NULL)
+   SELECT content, (SELECT count(*) FROM taken)::int AS taken FROM taken WHERE index_row IS NULL
+   UNION ALL SELECT NULL, (SELECT count(*) FROM taken)::int`;
 
 /**
  * The audit trail in two steps.
@@ -74,9 +93,9 @@ const TAKE_SQL = (skipLocked: boolean) =>
  * commit. A clean shutdown (`close()`) writes every buffered event, a failed batch is retried, and
  * a reader of AuditEvents first writes this instance's buffer, so it still sees its own reads.
  *
- * Indexing: `audit_log` rows become ordinary AuditEvent resources (searchable, readable through
- * the FHIR API like any other) in batches of a thousand, in one transaction that also deletes the
- * rows, so every event is indexed exactly once. This runs when the server is idle, when the
+ * Indexing: `audit_log` rows become AuditEvent resources (searchable, readable through the FHIR
+ * API like any other; stored compactly, see event-index.ts) in batches of a thousand, in one
+ * transaction that also deletes the rows, so every event is indexed exactly once. This runs when the server is idle, when the
  * backlog grows large, and always before any read or search of AuditEvents (`indexPending`), so
  * a reader sees every event committed before its request.
  */
@@ -112,9 +131,14 @@ export class AuditLog {
     if (this.closed) {
       return Promise.reject(new Error('Audit log closed'));
     }
-    const content = JSON.stringify(stampNew(event));
+    const stamped = stampNew(event);
+    const content = JSON.stringify(stamped);
+    // PostgreSQL's JSON functions refuse an escaped lone surrogate (JSON.stringify writes one as
+    // \udXXX, e.g. from a sign-in email sent as "\ud800"): such an event is indexed in Node, whose
+    // text parameters carry it as U+FFFD, so it can never stop the indexing of a batch.
+    const indexRow = LONE_SURROGATE_ESCAPE.test(content) ? null : compactRowJson(stamped);
     if (options.buffered) {
-      this.queue.push({ content });
+      this.queue.push({ content, indexRow });
       if (this.queue.length >= MAX_BATCH) {
         this.startFlush();
       } else if (!this.flushing && !this.bufferTimer) {
@@ -123,7 +147,7 @@ export class AuditLog {
       return Promise.resolve();
     }
     return new Promise<void>((resolve, reject) => {
-      this.queue.push({ content, resolve, reject });
+      this.queue.push({ content, indexRow, resolve, reject });
       this.startFlush();
     });
   }
@@ -144,7 +168,7 @@ export class AuditLog {
       while (this.queue.length > 0) {
         const batch = this.queue.splice(0, MAX_BATCH);
         try {
-          await this.insert(batch.map((p) => p.content));
+          await this.insert(batch);
           this.recentlyRecorded += batch.length;
           this.unindexed += batch.length;
           for (const p of batch) p.resolve?.();
@@ -197,8 +221,12 @@ export class AuditLog {
    * for the WAL flush to disk. Only a crash of the database machine itself within its WAL writer
    * delay could lose the newest events.
    */
-  private async insert(contents: string[]): Promise<void> {
-    await this.pool.query({ name: 'audit_record', text: RECORD_SQL, values: [contents] });
+  private async insert(batch: Pending[]): Promise<void> {
+    await this.pool.query({
+      name: 'audit_record',
+      text: RECORD_SQL,
+      values: [batch.map((p) => p.content), batch.map((p) => p.indexRow)],
+    });
   }
 
   /**
@@ -236,17 +264,22 @@ export class AuditLog {
     const client = await this.pool.connect();
     try {
       await client.query('BEGIN');
-      const { rows } = await client.query<{ content: string }>(TAKE_SQL(skipLocked), [upTo, INDEX_BATCH]);
-      if (rows.length > 0) {
+      const { rows } = await client.query<{ content: string | null; taken: number }>(TAKE_SQL(skipLocked), [
+        upTo,
+        INDEX_BATCH,
+        directRowsTrusted(),
+      ]);
+      const rest = rows.filter((r): r is { content: string; taken: number } => r.content !== null);
+      if (rest.length > 0) {
         // The stored text is the resource's JSON as recorded: parsed for its index rows, stored as is.
-        await bulkInsertNew(
+        await insertAuditEvents(
           client,
-          rows.map((r) => JSON.parse(r.content)),
-          rows.map((r) => r.content),
+          rest.map((r) => JSON.parse(r.content)),
+          rest.map((r) => r.content),
         );
       }
       await client.query('COMMIT');
-      return rows.length;
+      return rows[0]?.taken ?? 0;
     } catch (err) {
       await client.query('ROLLBACK').catch(() => undefined);
       throw err;

@@ -229,7 +229,7 @@ function dateRanges(values: TypedValue[]): [string, string][] {
   return out;
 }
 
-function parseLocalReference(reference: string): [string | null, string | null] {
+export function parseLocalReference(reference: string): [string | null, string | null] {
   const m = /^([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})(\/_history\/.*)?$/.exec(reference);
   return m ? [m[1], m[2]] : [null, null];
 }

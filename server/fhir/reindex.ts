@@ -26,6 +26,10 @@ async function reindexBatch(client: pg.PoolClient, resourceType: string, ids: st
     for (const kind of INDEX_KINDS) {
       await client.query(`DELETE FROM ${INDEX_TABLES[kind].table} WHERE resource_type = $1 AND id = ANY($2::text[])`, [resourceType, live]);
     }
+    if (resourceType === 'AuditEvent') {
+      // Rebuilt below as generic rows, with the new parameter set (server/audit/event-index.ts).
+      await client.query('DELETE FROM audit_event_index WHERE id = ANY($1::text[])', [live]);
+    }
     const inserts = bulkIndexInserts(
       rows.map((r) => ({ resourceType, id: r.id, rows: buildIndexRows(JSON.parse(r.content)) })),
       0,

@@ -102,6 +102,15 @@ export interface WriteOptions extends UpdateResourceOptions {
 type Queryable = pg.Pool | pg.PoolClient;
 
 const AUDIT_EVENT = 'AuditEvent';
+
+/**
+ * Where the versions of a type are kept. An AuditEvent is never changed (APPEND_ONLY_TYPES), so
+ * its one version is its resource row, and the server's own events get no history row
+ * (server/audit/event-index.ts); vread and history of AuditEvents read the resource table.
+ */
+function versionTable(resourceType: string | undefined): string {
+  return resourceType === AUDIT_EVENT ? 'resource' : 'resource_history';
+}
 const ID_RE = /^[A-Za-z0-9\-.]{1,64}$/;
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const SERIALIZATION_FAILURE = '40001';
@@ -804,7 +813,7 @@ export class PostgresRepository extends FhirRepository {
         throw new OperationOutcomeError(notFound);
       }
       const { rows } = await this.query<StoredRow>(
-        'SELECT content, deleted, version_id FROM resource_history WHERE version_id = $1 AND resource_type = $2 AND id = $3',
+        `SELECT content, deleted, version_id FROM ${versionTable(resourceType)} WHERE version_id = $1 AND resource_type = $2 AND id = $3`,
         [vid, resourceType, id],
       );
       const row = rows[0];
@@ -868,7 +877,7 @@ export class PostgresRepository extends FhirRepository {
       `SELECT h.resource_type, h.id, h.version_id, h.last_updated, h.deleted, h.content,
          NOT EXISTS (SELECT 1 FROM resource_history p
            WHERE p.resource_type = h.resource_type AND p.id = h.id AND p.last_updated < h.last_updated) AS is_create
-       FROM resource_history h
+       FROM ${versionTable(scope.resourceType)} h
        ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
        ORDER BY h.last_updated DESC, h.version_id DESC LIMIT $${params.length - 1} OFFSET $${params.length}`,
       params,

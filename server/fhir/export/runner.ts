@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { type Filter, Operator } from '@medplum/core';
 import type { AuditEvent, Group, OperationOutcome, ProjectMembership, Reference, Resource, ResourceType } from '@medplum/fhirtypes';
 import type { Logger } from 'pino';
+import { indexSource } from '../../audit/event-index.ts';
 import { exportAuditEvent } from '../../audit/events.ts';
 import { ADMIN_ONLY_TYPES, type CompiledPolicy, hiddenFields } from '../../auth/access-policy.ts';
 import { toOutcome } from '../../http/outcomes.ts';
@@ -299,7 +300,7 @@ export class ExportRunner {
       } else {
         const codes = patientCompartment().get(type) ?? [];
         const target = patients ? `AND x.target_id = ANY($${values.push(patients)}::text[])` : '';
-        conds.push(`EXISTS (SELECT 1 FROM sp_reference x WHERE x.id = r.id AND x.resource_type = r.resource_type
+        conds.push(`EXISTS (SELECT 1 FROM ${indexSource('sp_reference', type)} x WHERE x.id = r.id AND x.resource_type = r.resource_type
           AND x.code = ANY($${values.push(codes)}::text[]) AND x.target_type = 'Patient' ${target})`);
       }
     }

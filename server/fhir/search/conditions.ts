@@ -8,6 +8,7 @@ import {
   Operator,
 } from '@medplum/core';
 import type { SearchParameter } from '@medplum/fhirtypes';
+import { indexSource } from '../../audit/event-index.ts';
 import { indexedCode, normalizeString } from '../indexer.ts';
 import { filterParameterCondition } from './filter.ts';
 import { MODIFIERS, PREFIXES, parseSearchParameter } from './parse.ts';
@@ -129,14 +130,14 @@ function likeEscape(value: string): string {
 function indexSubquery(ctx: ConditionContext, table: string, target: SearchTarget, code: string, where: string): string {
   const a = ctx.params.alias('x');
   const cond = where.replaceAll('{a}', a);
-  return `SELECT ${a}.id FROM ${table} ${a} WHERE ${a}.resource_type = ${ctx.params.add(target.resourceType)} AND ${a}.code = ${ctx.params.add(code)}${cond ? ` AND (${cond})` : ''}`;
+  return `SELECT ${a}.id FROM ${indexSource(table, target.resourceType)} ${a} WHERE ${a}.resource_type = ${ctx.params.add(target.resourceType)} AND ${a}.code = ${ctx.params.add(code)}${cond ? ` AND (${cond})` : ''}`;
 }
 
 /** No index row of the target matches: NOT EXISTS, which PostgreSQL plans as an anti-join (NOT IN it cannot). */
 function noIndexRow(ctx: ConditionContext, table: string, target: SearchTarget, code: string, where: string): string {
   const a = ctx.params.alias('n');
   const cond = where.replaceAll('{a}', a);
-  return `NOT EXISTS (SELECT 1 FROM ${table} ${a} WHERE ${a}.id = ${target.idExpr} AND ${a}.resource_type = ${ctx.params.add(target.resourceType)} AND ${a}.code = ${ctx.params.add(code)}${cond ? ` AND (${cond})` : ''})`;
+  return `NOT EXISTS (SELECT 1 FROM ${indexSource(table, target.resourceType)} ${a} WHERE ${a}.id = ${target.idExpr} AND ${a}.resource_type = ${ctx.params.add(target.resourceType)} AND ${a}.code = ${ctx.params.add(code)}${cond ? ` AND (${cond})` : ''})`;
 }
 
 function inIndex(ctx: ConditionContext, table: string, target: SearchTarget, code: string, where: string, negate = false): string {
@@ -541,7 +542,7 @@ function compartmentCondition(ctx: ConditionContext, target: SearchTarget, filte
       throw invalid(`Invalid compartment "${v}"`, '_compartment');
     }
     const a = ctx.params.alias('cp');
-    const refs = `${target.idExpr} IN (SELECT ${a}.id FROM sp_reference ${a} WHERE ${a}.resource_type = ${ctx.params.add(target.resourceType)} AND ${a}.target_id = ${ctx.params.add(m[2])} AND ${a}.target_type = ${ctx.params.add(m[1])})`;
+    const refs = `${target.idExpr} IN (SELECT ${a}.id FROM ${indexSource('sp_reference', target.resourceType)} ${a} WHERE ${a}.resource_type = ${ctx.params.add(target.resourceType)} AND ${a}.target_id = ${ctx.params.add(m[2])} AND ${a}.target_type = ${ctx.params.add(m[1])})`;
     return target.resourceType === m[1] ? `(${refs} OR ${target.idExpr} = ${ctx.params.add(m[2])})` : refs;
   });
   return `(${anyOf(ors)})`;
@@ -595,7 +596,7 @@ function chainCondition(ctx: ConditionContext, target: SearchTarget, filter: Fil
     const cond = buildFilterCondition({ ...ctx, depth: ctx.depth + 1 }, { resourceType: t, idExpr: `${a}.target_id` }, innerFilter);
     return `(${visible(ctx, t, `${a}.target_id`, `${a}.target_type = ${ctx.params.add(t)} AND ${cond}`)})`;
   });
-  return `${target.idExpr} IN (SELECT ${a}.id FROM sp_reference ${a} WHERE ${a}.resource_type = ${ctx.params.add(target.resourceType)} AND ${a}.code = ${ctx.params.add(link.code)} AND (${inner.join(' OR ')}))`;
+  return `${target.idExpr} IN (SELECT ${a}.id FROM ${indexSource('sp_reference', target.resourceType)} ${a} WHERE ${a}.resource_type = ${ctx.params.add(target.resourceType)} AND ${a}.code = ${ctx.params.add(link.code)} AND (${inner.join(' OR ')}))`;
 }
 
 /** `_has:Observation:patient:code=1234` — resources referenced by a matching resource. */
@@ -617,7 +618,7 @@ function hasCondition(ctx: ConditionContext, target: SearchTarget, filter: Filte
   const innerFilter = reparseFilter(sourceType, rest, filter.value);
   const cond = buildFilterCondition({ ...ctx, depth: ctx.depth + 1 }, { resourceType: sourceType, idExpr: `${a}.id` }, innerFilter);
   const where = `${a}.resource_type = ${ctx.params.add(sourceType)} AND ${a}.code = ${ctx.params.add(refCode)} AND ${a}.target_type = ${ctx.params.add(target.resourceType)} AND ${cond}`;
-  return `${target.idExpr} IN (SELECT ${a}.target_id FROM sp_reference ${a} WHERE ${visible(ctx, sourceType, `${a}.id`, where)})`;
+  return `${target.idExpr} IN (SELECT ${a}.target_id FROM ${indexSource('sp_reference', sourceType)} ${a} WHERE ${visible(ctx, sourceType, `${a}.id`, where)})`;
 }
 
 /** Re-reads the tail of a chain as a search on the target type. */
@@ -729,5 +730,5 @@ export function sortExpression(ctx: ConditionContext, resourceType: string, rowA
     throw invalid(`Cannot sort by ${sp.type} parameter "${code}"`, '_sort');
   }
   const a = ctx.params.alias('s');
-  return `(SELECT ${agg}(${a}.${col}) FROM ${TABLE_BY_TYPE[sp.type as string]} ${a} WHERE ${a}.id = ${rowAlias}.id AND ${a}.resource_type = ${ctx.params.add(resourceType)} AND ${a}.code = ${ctx.params.add(indexedCode(resourceType, sp))}) ${dir} NULLS LAST`;
+  return `(SELECT ${agg}(${a}.${col}) FROM ${indexSource(TABLE_BY_TYPE[sp.type as string], resourceType)} ${a} WHERE ${a}.id = ${rowAlias}.id AND ${a}.resource_type = ${ctx.params.add(resourceType)} AND ${a}.code = ${ctx.params.add(indexedCode(resourceType, sp))}) ${dir} NULLS LAST`;
 }

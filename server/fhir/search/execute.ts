@@ -1,6 +1,7 @@
 import { badRequest, getSearchParameter, OperationOutcomeError, Operator, type SearchRequest, type WithId } from '@medplum/core';
 import { getExtraEntries, type SearchOptions } from '@medplum/fhir-router';
 import type { Bundle, BundleEntry, BundleLink, OperationOutcome, Resource } from '@medplum/fhirtypes';
+import { indexSource } from '../../audit/event-index.ts';
 import { isKnownResourceType } from '../definitions.ts';
 import type { PostgresRepository } from '../repo.ts';
 import { buildFilterCondition, type ConditionContext, filterForType, SqlParams, sortExpression, typeKnowsFilter } from './conditions.ts';
@@ -381,7 +382,7 @@ export async function executeSearchByReference<T extends Resource>(
   const { rows } = await repo.query<{ content: string; ref: string }>(
     `SELECT content, ref FROM (
        SELECT r.content, x.reference AS ref, row_number() OVER (PARTITION BY x.reference ORDER BY ${q.orderBy}) AS rn
-       FROM resource r JOIN sp_reference x ON x.id = r.id AND x.resource_type = r.resource_type AND x.code = ${code}
+       FROM resource r JOIN ${indexSource('sp_reference', request.resourceType)} x ON x.id = r.id AND x.resource_type = r.resource_type AND x.code = ${code}
        WHERE ${q.where} AND x.reference = ANY(${refs}::text[])
      ) t WHERE rn <= ${q.params.add(perRef)}`,
     q.params.values,
