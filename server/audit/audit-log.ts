@@ -1,6 +1,7 @@
 import type { AuditEvent } from '@medplum/fhirtypes';
-import pg from 'pg';
+import type pg from 'pg';
 import type { Logger } from 'pino';
+import { createPool } from '../db/pool.ts';
 import { stampNew } from '../fhir/bulk-insert.ts';
 import { compactRowJson, directRowsTrusted, insertAuditEvents } from './event-index.ts';
 
@@ -8,12 +9,7 @@ import { compactRowJson, directRowsTrusted, insertAuditEvents } from './event-in
 export function createAuditPool(connectionString: string): pg.Pool {
   // One connection for recording, one for indexing, one spare so a long index batch never
   // holds up the recording of new events.
-  const pool = new pg.Pool({ connectionString, max: 3, options: '-c synchronous_commit=off' });
-  pool.on('error', () => undefined);
-  pool.on('connect', (client) => {
-    client.on('error', () => undefined);
-  });
-  return pool;
+  return createPool(connectionString, 3, { asyncCommit: true });
 }
 
 interface Pending {

@@ -1,7 +1,7 @@
 import type { WithId } from '@medplum/core';
 import type { Resource } from '@medplum/fhirtypes';
 import { buildIndexRows, INDEX_KINDS, INDEX_TABLES } from './indexer.ts';
-import { NAMED_IN_NOTIFY_SQL } from './outbox-notify.ts';
+import { NAMED_IN_NOTIFY_SQL, type NotifyMode } from './outbox-notify.ts';
 
 /** A create decided inside a database transaction whose rows are not written yet. */
 export interface DeferredCreate {
@@ -32,7 +32,7 @@ function indexCtes(): string {
  * exists fails the whole statement (unique violation → 409), and with it the transaction, so a
  * partly written batch can never be committed.
  */
-const insertDeferredSql = (notify: 'all' | 'named'): string => `WITH
+const insertDeferredSql = (notify: NotifyMode): string => `WITH
   x AS (SELECT * FROM unnest($1::text[], $2::text[], $3::uuid[], $4::timestamptz[], $5::text[], $6::text[])
     AS x(resource_type, id, version_id, last_updated, content, traceparent)),
   r AS (INSERT INTO resource (resource_type, id, version_id, last_updated, deleted, content)
@@ -89,10 +89,6 @@ export class DeferredCreates {
   private failure: unknown;
   /** Whether the transaction left subscription outbox rows (the workers are woken after its commit). */
   wroteOutbox = false;
-
-  outboxWritten(): void {
-    this.wroteOutbox = true;
-  }
 
   add(create: DeferredCreate): void {
     this.items.push(create);

@@ -4,15 +4,13 @@
  * for a Consent or RelatedPerson the auth contexts (a family member's access hangs on the
  * patient's consent). One list for the single-resource and the batched create statements.
  */
-export const NAMED_IN_NOTIFY = ['Bot', 'Project', 'ProjectMembership', 'Consent', 'RelatedPerson'] as const;
+export const NAMED_IN_NOTIFY_SQL = "('Bot', 'Project', 'ProjectMembership', 'Consent', 'RelatedPerson')";
 
-export const NAMED_IN_NOTIFY_SQL = `(${NAMED_IN_NOTIFY.map((t) => `'${t}'`).join(', ')})`;
-
-const NAMED = new Set<string>(NAMED_IN_NOTIFY);
-
-export function namedInNotify(resourceType: string): boolean {
-  return NAMED.has(resourceType);
-}
+/**
+ * Which writes NOTIFY at their commit: every one (`all`), or only those of the types above
+ * (`named`), when the repository wakes the workers itself after the commit (OutboxWakeup).
+ */
+export type NotifyMode = 'all' | 'named';
 
 /**
  * Wakes subscription workers after a commit that left outbox rows (server/subscriptions/outbox-notifier.ts).

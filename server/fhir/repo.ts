@@ -44,7 +44,7 @@ import {
 import { type BaseDefinitions, baseDefinitionLookup, withBaseDefinitions } from './base-definitions.ts';
 import { DeferredCreates, deferredInsertParams, INSERT_DEFERRED_SQL } from './deferred-creates.ts';
 import { buildIndexRows, INDEX_KINDS, INDEX_TABLES, type IndexRows } from './indexer.ts';
-import { NAMED_IN_NOTIFY_SQL, namedInNotify, type OutboxWakeup } from './outbox-notify.ts';
+import { NAMED_IN_NOTIFY_SQL, type NotifyMode, type OutboxWakeup } from './outbox-notify.ts';
 import { SqlParams } from './search/conditions.ts';
 import { executeSearch, executeSearchByReference } from './search/execute.ts';
 import { criteriaCondition, matchesCriteria, matchingIds } from './search/policy.ts';
@@ -141,8 +141,8 @@ interface WriteShape {
   kinds: (keyof IndexRows)[];
   subscription: boolean;
   traced: boolean;
-  /** NOTIFY the subscription workers at commit (otherwise the repository wakes them after it). */
-  notify: boolean;
+  /** Which writes NOTIFY the subscription workers at commit (see outboxCte). */
+  notify: NotifyMode;
 }
 
 /** The statement of a shape and the bind parameters after $1–$5 (type, id, version, updated, content). */
@@ -150,7 +150,7 @@ function shapeOf(
   resource: WithId<Resource>,
   rows: IndexRows,
   traceparent: string | null,
-  notify: boolean,
+  notify: NotifyMode,
 ): { shape: WriteShape; params: unknown[] } {
   const kinds = INDEX_KINDS.filter((kind) => rows[kind].length > 0);
   const params: unknown[] = kinds.flatMap((kind) =>
@@ -187,7 +187,7 @@ function indexDeleteCtes(guard: string): string {
 // what it cached about it (code, secrets, membership); that of a Consent or RelatedPerson too, so
 // every instance drops cached auth contexts (a family member's access hangs on the patient's consent).
 // With an outbox wake-up in the context (OutboxWakeup), only the named types NOTIFY at commit.
-function outboxCte(interaction: 'create' | 'update' | 'delete', previousVersion: string, notify: 'all' | 'named'): string {
+function outboxCte(interaction: 'create' | 'update' | 'delete', previousVersion: string, notify: NotifyMode): string {
   const returning =
     notify === 'all'
       ? `pg_notify('subscription_outbox', CASE WHEN $1 IN ${NAMED_IN_NOTIFY_SQL} THEN $1 || '/' || $2 ELSE $1 END)`
@@ -208,7 +208,7 @@ function traceCte(param: string): string {
 }
 
 function shapeKey(shape: WriteShape): string {
-  return `${shape.kinds.map((k) => k.slice(0, 2)).join('')}_${shape.subscription ? 's' : ''}${shape.traced ? 't' : ''}${shape.notify ? '' : 'q'}`;
+  return `${shape.kinds.map((k) => k.slice(0, 2)).join('')}_${shape.subscription ? 's' : ''}${shape.traced ? 't' : ''}${shape.notify === 'all' ? '' : 'q'}`;
 }
 
 const writeStatements = new Map<string, { name: string; text: string }>();
@@ -233,13 +233,13 @@ function writeStatement(kind: 'insert' | 'update', shape: WriteShape): { name: s
             `r AS (INSERT INTO resource (resource_type, id, version_id, last_updated, deleted, content)
     VALUES ($1, $2, $3, $4, false, $5) ON CONFLICT (resource_type, id) DO NOTHING RETURNING 1)`,
             `h AS (INSERT INTO resource_history (version_id, resource_type, id, last_updated, deleted, content)
-    SELECT $3, $1, $2, $4, false, $5 FROM r),${trace}${outboxCte('create', 'NULL::uuid', shape.notify ? 'all' : 'named')}`,
+    SELECT $3, $1, $2, $4, false, $5 FROM r),${trace}${outboxCte('create', 'NULL::uuid', shape.notify)}`,
           ]
         : [
             `r AS (UPDATE resource SET version_id = $3, last_updated = $4, deleted = false, content = $5
     WHERE resource_type = $1 AND id = $2 AND version_id = ${previous} RETURNING 1)`,
             `h AS (INSERT INTO resource_history (version_id, resource_type, id, last_updated, deleted, content)
-    SELECT $3, $1, $2, $4, false, $5 FROM r),${trace}${outboxCte('update', `${previous}::uuid`, shape.notify ? 'all' : 'named')}`,
+    SELECT $3, $1, $2, $4, false, $5 FROM r),${trace}${outboxCte('update', `${previous}::uuid`, shape.notify)}`,
             indexDeleteCtes('AND EXISTS (SELECT 1 FROM r)'),
           ];
     if (shape.subscription) {
@@ -252,7 +252,7 @@ function writeStatement(kind: 'insert' | 'update', shape: WriteShape): { name: s
   return statement;
 }
 
-const deleteSql = (notify: 'all' | 'named'): string => `WITH
+const deleteSql = (notify: NotifyMode): string => `WITH
   r AS (UPDATE resource SET version_id = $3, last_updated = $4, deleted = true, content = NULL
     WHERE resource_type = $1 AND id = $2 AND version_id = $5 AND NOT deleted RETURNING 1),
   h AS (INSERT INTO resource_history (version_id, resource_type, id, last_updated, deleted, content)
@@ -466,7 +466,7 @@ export class PostgresRepository extends FhirRepository {
     try {
       const notify = this.notifyMode();
       await this.rawPrepared(`es_insert_deferred_v2_${notify}`, INSERT_DEFERRED_SQL[notify], deferredInsertParams(creates));
-      this.deferred?.outboxWritten();
+      if (this.deferred) this.deferred.wroteOutbox = true;
     } catch (err) {
       this.deferred?.failed(err);
       throw err;
@@ -942,7 +942,7 @@ export class PostgresRepository extends FhirRepository {
   }
 
   /** Whether write statements NOTIFY for every type or only for the named ones (OutboxWakeup). */
-  private notifyMode(): 'all' | 'named' {
+  private notifyMode(): NotifyMode {
     return this.ctx.outboxWakeup ? 'named' : 'all';
   }
 
@@ -952,7 +952,7 @@ export class PostgresRepository extends FhirRepository {
       return;
     }
     if (this.inTransaction) {
-      this.deferred?.outboxWritten();
+      if (this.deferred) this.deferred.wroteOutbox = true;
     } else {
       this.ctx.outboxWakeup?.written();
     }
@@ -960,8 +960,7 @@ export class PostgresRepository extends FhirRepository {
 
   /** The statement and bind parameters that store a new version of `stored`. */
   private writeParams(kind: 'insert' | 'update', stored: WithId<Resource>): { name: string; text: string; params: unknown[] } {
-    const notify = !this.ctx.outboxWakeup || namedInNotify(stored.resourceType);
-    const { shape, params } = shapeOf(stored, buildIndexRows(stored), this.traceparent(), notify);
+    const { shape, params } = shapeOf(stored, buildIndexRows(stored), this.traceparent(), this.notifyMode());
     const statement = writeStatement(kind, shape);
     return {
       ...statement,

@@ -1,6 +1,7 @@
 import { AsyncResource } from 'node:async_hooks';
-import pg from 'pg';
+import type pg from 'pg';
 import type { Logger } from 'pino';
+import { createPool } from '../db/pool.ts';
 import type { OutboxWakeup } from '../fhir/outbox-notify.ts';
 
 export interface OutboxNotifierOptions {
@@ -36,11 +37,7 @@ export class OutboxNotifier implements OutboxWakeup {
 
   constructor(options: OutboxNotifierOptions) {
     this.options = options;
-    this.pool = new pg.Pool({ connectionString: options.databaseUrl, max: 1, options: '-c synchronous_commit=off' });
-    this.pool.on('error', () => undefined);
-    this.pool.on('connect', (client) => {
-      client.on('error', () => undefined);
-    });
+    this.pool = createPool(options.databaseUrl, 1, { asyncCommit: true });
   }
 
   /** Also called on every commit: this instance's own workers need no round trip through the database. */

@@ -1,12 +1,12 @@
 // Delivery priority (subscription-priority extension): with every delivery slot taken, the
 // deliveries waiting in the table are claimed urgent first, then in commit order (no urgent reserve
 // here: urgent-reserve.int.test.ts covers it).
-import type { Observation, Subscription } from '@medplum/fhirtypes';
+import type { Subscription } from '@medplum/fhirtypes';
 import pg from 'pg';
 import { afterAll, beforeAll, expect, test, vi } from 'vitest';
+import { codedObservation, subscribeToCode } from '../../test/coded-subscriptions.ts';
 import { type HookReceiver, startHookReceiver } from '../../test/hook-receiver.ts';
 import { startTestServer, type TestServer } from '../../test/server.ts';
-import { EXT } from './subscription.ts';
 
 let t: TestServer;
 let hooks: HookReceiver;
@@ -26,18 +26,9 @@ afterAll(async () => {
   await hooks?.close();
 });
 
-async function subscribe(code: string, priority?: string): Promise<Subscription> {
-  return t.medplum.createResource<Subscription>({
-    resourceType: 'Subscription',
-    status: 'active',
-    reason: `priority test: ${code}`,
-    criteria: `Observation?code=${code}`,
-    channel: { type: 'rest-hook', endpoint: `${hooks.url}/${code}` },
-    ...(priority ? { extension: [{ url: EXT.priority, valueCode: priority }] } : {}),
-  });
-}
-
-const observation = (code: string): Observation => ({ resourceType: 'Observation', status: 'final', code: { coding: [{ code }] } });
+const subscribe = (code: string, priority?: string): Promise<Subscription> =>
+  subscribeToCode(t.medplum, hooks.url, 'priority test', code, priority);
+const observation = codedObservation;
 
 test('an urgent delivery waiting behind routine ones is claimed first', async () => {
   await subscribe('blocker');

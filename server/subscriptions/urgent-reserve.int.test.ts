@@ -1,10 +1,10 @@
 // The urgent reserve: with every delivery slot taken by routine work, an urgent subscription's
 // delivery still goes out at once in a slot that routine deliveries may not use.
-import type { Observation, Subscription } from '@medplum/fhirtypes';
+import type { Subscription } from '@medplum/fhirtypes';
 import { afterAll, beforeAll, expect, test } from 'vitest';
+import { codedObservation, subscribeToCode } from '../../test/coded-subscriptions.ts';
 import { type HookReceiver, startHookReceiver } from '../../test/hook-receiver.ts';
 import { startTestServer, type TestServer } from '../../test/server.ts';
-import { EXT } from './subscription.ts';
 
 let t: TestServer;
 let hooks: HookReceiver;
@@ -20,18 +20,9 @@ afterAll(async () => {
   await hooks?.close();
 });
 
-async function subscribe(code: string, priority?: string): Promise<Subscription> {
-  return t.medplum.createResource<Subscription>({
-    resourceType: 'Subscription',
-    status: 'active',
-    reason: `urgent reserve test: ${code}`,
-    criteria: `Observation?code=${code}`,
-    channel: { type: 'rest-hook', endpoint: `${hooks.url}/${code}` },
-    ...(priority ? { extension: [{ url: EXT.priority, valueCode: priority }] } : {}),
-  });
-}
-
-const observation = (code: string): Observation => ({ resourceType: 'Observation', status: 'final', code: { coding: [{ code }] } });
+const subscribe = (code: string, priority?: string): Promise<Subscription> =>
+  subscribeToCode(t.medplum, hooks.url, 'urgent reserve test', code, priority);
+const observation = codedObservation;
 const codeOf = (resource: Record<string, unknown>) => (resource.code as { coding: { code: string }[] }).coding[0].code;
 
 test('an urgent delivery goes out while a routine one holds the only slot; routine ones wait for it', async () => {

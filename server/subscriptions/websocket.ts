@@ -8,6 +8,7 @@ import pg from 'pg';
 import type { Logger } from 'pino';
 import type { AuthContext } from '../auth/context.ts';
 import type { KeyStore } from '../auth/keys.ts';
+import { createPool } from '../db/pool.ts';
 import type { PostgresRepository, RepositoryOptions } from '../fhir/repo.ts';
 import { FHIR_JSON } from '../http/outcomes.ts';
 import type { SubscriptionEngine, WebSocketNotice } from './engine.ts';
@@ -298,11 +299,7 @@ export class WebSocketChannel {
     await client.connect();
     await client.query(`LISTEN ${PG_CHANNEL}`);
     this.listener = client;
-    this.notifyPool = new pg.Pool({ connectionString: this.deps.databaseUrl, max: 1, options: '-c synchronous_commit=off' });
-    this.notifyPool.on('error', () => undefined);
-    this.notifyPool.on('connect', (c) => {
-      c.on('error', () => undefined);
-    });
+    this.notifyPool = createPool(this.deps.databaseUrl, 1, { asyncCommit: true });
   }
 
   private async publish(notices: WebSocketNotice[]): Promise<void> {
