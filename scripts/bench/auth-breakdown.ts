@@ -11,7 +11,7 @@
 // /proc per process id, so other processes' load inflates it less than it does rates.
 //
 // Environment: BENCH_AB_REQUESTS=3000 per phase, BENCH_AB_ROUNDS=2, BENCH_AB_MODES=baseline,secured,
-// BENCH_AB_PHASES=read,token,tokenref, BENCH_AB_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/p"),
+// BENCH_AB_PHASES=read,token,tokenref (also: createobs, POST Observation), BENCH_AB_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/p"),
 // BENCH_AB_OLD_ENTRY: a server entry of another checkout, measured as mode "old" when listed.
 import { readFileSync } from 'node:fs';
 import type { AccessPolicy, Bundle, Observation, Patient } from '@medplum/fhirtypes';
@@ -20,7 +20,7 @@ import { ROLE_SYSTEM } from '../../server/auth/admin.ts';
 import { migrate } from '../../server/db/migrate.ts';
 import { accessToken, authHeaders, credentialsFor, serverEnv } from './lib/auth.ts';
 import { onCleanup, runMain } from './lib/cleanup.ts';
-import { LOINC, MRN_SYSTEM, makeTransactionBundle, rng } from './lib/data.ts';
+import { LOINC, MRN_SYSTEM, makeObservation, makeTransactionBundle, rng } from './lib/data.ts';
 import { ADMIN_URL, createDatabase, databaseName, dropDatabase, scratchName, withClient } from './lib/pg.ts';
 import { type ServerProcess, startServerProcess } from './lib/server-process.ts';
 import { log, printTable } from './lib/table.ts';
@@ -84,19 +84,25 @@ async function roleToken(server: ServerProcess, adminToken: string, role: string
   return (await accessToken(server.url, { clientId: client.id, clientSecret: client.secret })) as string;
 }
 
-function run(
-  url: string,
-  amount: number,
-  auth: Record<string, string>,
-  path: () => string,
-): Promise<{ ok: number; bad: number; secs: number }> {
+/** A phase's request: a GET of a path, or (createobs) a POST of a new resource. */
+type Phase = () => string | { path: string; body: string };
+
+function run(url: string, amount: number, auth: Record<string, string>, phase: Phase): Promise<{ ok: number; bad: number; secs: number }> {
   return new Promise((resolve, reject) => {
     autocannon(
       {
         url,
         connections: CONNS,
         amount,
-        requests: [{ method: 'GET', headers: { accept: 'application/fhir+json', ...auth }, setupRequest: (r) => ({ ...r, path: path() }) }],
+        requests: [
+          {
+            headers: { accept: 'application/fhir+json', 'content-type': 'application/fhir+json', ...auth },
+            setupRequest: (r) => {
+              const next = phase();
+              return typeof next === 'string' ? { ...r, method: 'GET', path: next } : { ...r, method: 'POST', ...next };
+            },
+          },
+        ],
       },
       (err, res) => (err ? reject(err) : resolve({ ok: res['2xx'], bad: res.non2xx + res.errors, secs: res.duration })),
     );
@@ -145,7 +151,9 @@ async function main(): Promise<void> {
   });
   const r = rng(7);
   const pick = <T>(l: T[]) => l[Math.floor(r() * l.length)];
-  const paths: Record<string, () => string> = {
+  let created = 0;
+  const paths: Record<string, Phase> = {
+    createobs: () => ({ path: '/fhir/R4/Observation', body: JSON.stringify(makeObservation(created++, pick(patients).id)) }),
     read: () => (r() < 0.5 ? `/fhir/R4/Patient/${pick(patients).id}` : `/fhir/R4/Observation/${pick(observations).id}`),
     token: () => {
       const p = pick(patients).p;

@@ -116,6 +116,78 @@ describe('audit log', () => {
     expect(await searchByEntity(marker)).toHaveLength(25);
   });
 
+  describe('group commit', () => {
+    /** An audit pool that counts the statements recording events. */
+    function countingPool(): { pool: pg.Pool; end: () => Promise<void>; statements: () => number } {
+      const real = createAuditPool(t.databaseUrl);
+      let n = 0;
+      const counting = Object.create(real) as pg.Pool;
+      counting.query = ((config: unknown, ...rest: unknown[]) => {
+        if (JSON.stringify(config).includes('INSERT INTO audit_log')) n++;
+        return (real.query as (...a: unknown[]) => unknown)(config, ...rest);
+      }) as pg.Pool['query'];
+      return { pool: counting, end: () => real.end(), statements: () => n };
+    }
+    const turn = () => new Promise((r) => setImmediate(r));
+
+    test('concurrent requests share one statement: a batch waits for the events of requests under way', async () => {
+      const { pool: auditPool, end, statements } = countingPool();
+      // A wait far longer than the test: only the last expected event can release the batch.
+      const log = new AuditLog(auditPool, pino({ level: 'silent' }), { indexIntervalMs: 0, commitDelayMs: 60_000 });
+      const marker = randomUUID();
+      for (let i = 0; i < 3; i++) log.expectEvent();
+      const first = log.record(eventFor(marker));
+      log.eventSettled();
+      const second = log.record(eventFor(marker));
+      log.eventSettled();
+      await turn();
+      expect(statements()).toBe(0);
+      const third = log.record(eventFor(marker));
+      log.eventSettled();
+      await Promise.all([first, second, third]);
+      expect(statements()).toBe(1);
+      await log.close();
+      await end();
+      expect(await searchByEntity(marker)).toHaveLength(3);
+    });
+
+    test('with no other request under way an event is written at once', async () => {
+      const { pool: auditPool, end, statements } = countingPool();
+      const log = new AuditLog(auditPool, pino({ level: 'silent' }), { indexIntervalMs: 0, commitDelayMs: 60_000 });
+      log.expectEvent();
+      const recorded = log.record(eventFor(randomUUID()));
+      log.eventSettled();
+      await recorded;
+      expect(statements()).toBe(1);
+      await log.close();
+      await end();
+    });
+
+    test('a request that ends without an event (aborted) releases the batch; one that never ends holds it only commitDelayMs', async () => {
+      const { pool: auditPool, end, statements } = countingPool();
+      const log = new AuditLog(auditPool, pino({ level: 'silent' }), { indexIntervalMs: 0, commitDelayMs: 60_000 });
+      log.expectEvent();
+      log.expectEvent();
+      const recorded = log.record(eventFor(randomUUID()));
+      log.eventSettled();
+      await turn();
+      expect(statements()).toBe(0);
+      log.eventSettled(); // the aborted request
+      await recorded;
+      expect(statements()).toBe(1);
+      await log.close();
+      await end();
+
+      const short = countingPool();
+      const bounded = new AuditLog(short.pool, pino({ level: 'silent' }), { indexIntervalMs: 0, commitDelayMs: 20 });
+      bounded.expectEvent(); // never settles
+      await bounded.record(eventFor(randomUUID()));
+      expect(short.statements()).toBe(1);
+      await bounded.close();
+      await short.end();
+    });
+  });
+
   test('a reader of AuditEvents sees the buffered events of this instance', async () => {
     const auditPool = createAuditPool(t.databaseUrl);
     const log = new AuditLog(auditPool, pino({ level: 'silent' }), { indexIntervalMs: 0, bufferMs: 60_000 });

@@ -3,7 +3,7 @@ import type pg from 'pg';
 import type { Logger } from 'pino';
 import { createPool } from '../db/pool.ts';
 import { stampNew } from '../fhir/bulk-insert.ts';
-import { compactRowJson, directRowsTrusted, insertAuditEvents } from './event-index.ts';
+import { directRowsTrusted, insertAuditEvents } from './event-index.ts';
 
 /** A small pool for audit writes only: asynchronous commit, so group commits are one round trip. */
 export function createAuditPool(connectionString: string): pg.Pool {
@@ -14,8 +14,6 @@ export function createAuditPool(connectionString: string): pg.Pool {
 
 interface Pending {
   content: string;
-  /** The event's compact index row as JSON (event-index.ts), when the direct computation fits it. */
-  indexRow: string | null;
   /** Absent for a buffered event: nobody waits for it, and a failed write is retried. */
   resolve?: () => void;
   reject?: (err: unknown) => void;
@@ -41,6 +39,8 @@ export interface AuditLogOptions {
   maxBacklog?: number;
   /** How long a buffered event may wait for its batch (milliseconds). */
   bufferMs?: number;
+  /** How long a batch of waiting events may wait for the events of requests under way (expectEvent). */
+  commitDelayMs?: number;
 }
 
 const MAX_BATCH = 500;
@@ -49,13 +49,16 @@ const MAX_BUFFERED_RETRY = 100_000;
 /** Events indexed per transaction (one INSERT per table for all of them). */
 const INDEX_BATCH = 1000;
 
-const LONE_SURROGATE_ESCAPE = /\\u[dD][89a-fA-F]/;
-const RECORD_SQL = 'INSERT INTO audit_log (content, index_row) SELECT * FROM unnest($1::text[], $2::text[])';
 /**
- * Takes a batch of recorded events and, for those recorded with their compact index row ($3: the
- * rows are trusted, see DIRECT_FINGERPRINT), stores the resource row and the index row in the same
- * statement, without the events' JSON making a round trip through this process. Returns the
- * others (recorded by an older release, or shapes the direct computation declines), which
+ * The batch travels as one JSON array (its elements' text kept exactly, json_array_elements does
+ * not re-serialize a json value): joining the events' JSON costs nothing, where a text[] parameter
+ * would escape every quote of every event in this process.
+ */
+const RECORD_SQL = 'INSERT INTO audit_log (content) SELECT value::text FROM json_array_elements($1::json)';
+/**
+ * Takes a batch of recorded events. Those recorded with their compact index row (by the release
+ * that computed it on the request path; $3: the rows are trusted, see DIRECT_FINGERPRINT) are
+ * stored in the same statement. Returns the others, every event this release records, which
  * insertAuditEvents indexes in the same transaction.
  */
 const TAKE_SQL = (skipLocked: boolean) =>
@@ -110,13 +113,17 @@ export class AuditLog {
   private indexing: Promise<void> | undefined;
   /** Events recorded since the last background tick, and since the last completed indexing. */
   private recentlyRecorded = 0;
+  /** Audited requests under way whose events are not recorded yet (expectEvent). */
+  private expected = 0;
+  /** Ends the current wait for expected events (gather). */
+  private gathered: (() => void) | undefined;
   /** Starts at 1 so the first idle tick picks up whatever an earlier run left pending. */
   private unindexed = 1;
 
   constructor(pool: pg.Pool, logger: Logger, options: AuditLogOptions = {}) {
     this.pool = pool;
     this.logger = logger;
-    this.options = { indexIntervalMs: 1000, busyEventsPerSecond: 50, maxBacklog: 50_000, bufferMs: 5, ...options };
+    this.options = { indexIntervalMs: 1000, busyEventsPerSecond: 50, maxBacklog: 50_000, bufferMs: 5, commitDelayMs: 2, ...options };
     if (this.options.indexIntervalMs > 0) {
       this.timer = setInterval(() => this.backgroundTick(), this.options.indexIntervalMs);
       this.timer.unref();
@@ -127,14 +134,11 @@ export class AuditLog {
     if (this.closed) {
       return Promise.reject(new Error('Audit log closed'));
     }
-    const stamped = stampNew(event);
-    const content = JSON.stringify(stamped);
-    // PostgreSQL's JSON functions refuse an escaped lone surrogate (JSON.stringify writes one as
-    // \udXXX, e.g. from a sign-in email sent as "\ud800"): such an event is indexed in Node, whose
-    // text parameters carry it as U+FFFD, so it can never stop the indexing of a batch.
-    const indexRow = LONE_SURROGATE_ESCAPE.test(content) ? null : compactRowJson(stamped);
+    // Only the event's JSON is written now. Its compact index row is computed when the event is
+    // indexed (insertAuditEvents), off the request path: that is most of an event's CPU.
+    const content = JSON.stringify(stampNew(event));
     if (options.buffered) {
-      this.queue.push({ content, indexRow });
+      this.queue.push({ content });
       if (this.queue.length >= MAX_BATCH) {
         this.startFlush();
       } else if (!this.flushing && !this.bufferTimer) {
@@ -143,8 +147,48 @@ export class AuditLog {
       return Promise.resolve();
     }
     return new Promise<void>((resolve, reject) => {
-      this.queue.push({ content, indexRow, resolve, reject });
+      this.queue.push({ content, resolve, reject });
+      if (this.queue.length >= MAX_BATCH) {
+        this.gathered?.();
+      }
       this.startFlush();
+    });
+  }
+
+  /**
+   * An audited request has started: its event will be recorded when it answers. While such
+   * requests are under way, a batch of waiting events waits for them (at most `commitDelayMs`), so
+   * concurrent requests share one statement and one commit instead of each paying for its own
+   * round trip; with none under way (a lone request, a quiet server) a batch is written at once.
+   */
+  expectEvent(): void {
+    this.expected++;
+  }
+
+  /** The started request's event was recorded (or will never be: the request was aborted). */
+  eventSettled(): void {
+    if (this.expected > 0) {
+      this.expected--;
+    }
+    if (this.expected === 0) {
+      this.gathered?.();
+    }
+  }
+
+  /** Resolves when no expected event is still to come, or after `commitDelayMs`. */
+  private gather(): Promise<void> | undefined {
+    if (this.expected === 0 || this.closed || this.queue.length >= MAX_BATCH) {
+      return undefined;
+    }
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(done, this.options.commitDelayMs);
+      const self = this;
+      function done(): void {
+        clearTimeout(timer);
+        self.gathered = undefined;
+        resolve();
+      }
+      this.gathered = done;
     });
   }
 
@@ -162,6 +206,7 @@ export class AuditLog {
     this.flushing = true;
     try {
       while (this.queue.length > 0) {
+        await this.gather();
         const batch = this.queue.splice(0, MAX_BATCH);
         try {
           await this.insert(batch);
@@ -221,7 +266,7 @@ export class AuditLog {
     await this.pool.query({
       name: 'audit_record',
       text: RECORD_SQL,
-      values: [batch.map((p) => p.content), batch.map((p) => p.indexRow)],
+      values: [`[${batch.map((p) => p.content).join(',')}]`],
     });
   }
 

@@ -13,6 +13,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** The authenticated caller; set for every request that needs one. */
     auth?: AuthContext;
+    /** The request's AuditEvent is still to be recorded (AuditLog.expectEvent). */
+    auditExpected?: boolean;
   }
 }
 
@@ -47,6 +49,11 @@ function isPublic(path: string): boolean {
 
 function isFhir(path: string): boolean {
   return path === '/fhir/R4' || path.startsWith('/fhir/R4/');
+}
+
+/** Requests that leave an AuditEvent: every FHIR interaction except the CapabilityStatement. */
+function isAudited(method: string, path: string): boolean {
+  return isFhir(path) && path !== '/fhir/R4/metadata' && method !== 'OPTIONS';
 }
 
 /** The FHIR interaction a request performs, for its AuditEvent. */
@@ -102,6 +109,14 @@ export async function registerSecurity(
 ): Promise<void> {
   const { auth, limits, audit } = deps;
   fastify.decorateRequest('auth', undefined);
+  fastify.decorateRequest('auditExpected', false);
+  // Exactly once per audited request: when its event is recorded, or when it ends without one.
+  const settleAudit = (request: FastifyRequest): void => {
+    if (request.auditExpected) {
+      request.auditExpected = false;
+      audit.eventSettled();
+    }
+  };
 
   await fastify.register(helmet, {
     // The API answers JSON; the clinician app (served later at /) sets its own policy.
@@ -116,6 +131,11 @@ export async function registerSecurity(
   });
 
   fastify.addHook('onRequest', async (request, reply) => {
+    // First, so that a request refused below (its error answer is audited too) is counted.
+    if (isAudited(request.method, request.url.split('?')[0])) {
+      request.auditExpected = true;
+      audit.expectEvent();
+    }
     const ipLimit = await limits.request(request.ip);
     if (!ipLimit.ok) {
       reply.header('Retry-After', String(ipLimit.retryAfterSeconds));
@@ -144,7 +164,7 @@ export async function registerSecurity(
   // that for reads and searches: their events are then buffered for a few milliseconds (AuditLog).
   fastify.addHook('onSend', async (request: FastifyRequest, reply, payload) => {
     const path = request.url.split('?')[0];
-    if (!isFhir(path) || path === '/fhir/R4/metadata' || request.method === 'OPTIONS') {
+    if (!isAudited(request.method, path)) {
       return payload;
     }
     const segments = path.slice('/fhir/R4'.length).split('/').filter(Boolean).map(decodeURIComponentSafe);
@@ -159,12 +179,17 @@ export async function registerSecurity(
       query: interaction.startsWith('search') || interaction === 'operation' ? `${segments.join('/')}?${query ?? ''}` : undefined,
     });
     try {
-      await audit.record(event, { buffered: options.auditReads === 'buffered' && READ_ONLY.has(interaction) });
+      const recorded = audit.record(event, { buffered: options.auditReads === 'buffered' && READ_ONLY.has(interaction) });
+      // After the event is queued, so a batch that was waiting for it takes it along.
+      settleAudit(request);
+      await recorded;
     } catch (err) {
+      settleAudit(request);
       request.log.error({ err }, 'audit record failed');
     }
     return payload;
   });
+  fastify.addHook('onRequestAbort', async (request) => settleAudit(request));
 }
 
 function decodeURIComponentSafe(s: string): string {
