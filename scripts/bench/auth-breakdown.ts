@@ -64,7 +64,9 @@ async function dbStats(url: string, db: string): Promise<Record<string, number>>
 }
 
 async function auditBacklog(url: string): Promise<number> {
-  return withClient(url, async (c) => Number((await c.query('SELECT count(*) AS n FROM audit_log')).rows[0].n));
+  return withClient(url, async (c) =>
+    Number((await c.query('SELECT (SELECT count(*) FROM audit_log) + (SELECT count(*) FROM audit_rest_log) AS n')).rows[0].n),
+  );
 }
 
 async function roleToken(server: ServerProcess, adminToken: string, role: string): Promise<string> {

@@ -60,6 +60,49 @@ describe('audit log', () => {
     expect(left[0].n).toBe(0);
   });
 
+  test('REST facts (recordRest) of a stopped process become the AuditEvents restAuditEvent builds, each exactly once', async () => {
+    const otherPool = createAuditPool(t.databaseUrl);
+    const other = new AuditLog(otherPool, pino({ level: 'silent' }), { indexIntervalMs: 0 });
+    const marker = randomUUID();
+    const recorded = '2026-12-03T01:02:03.456Z';
+    const facts = {
+      interaction: 'search-type' as const,
+      // A lone surrogate, as a query string can carry one: stored as sent, indexed all the same.
+      actor: { ip: '10.0.0.9', clientId: marker, who: { reference: `ClientApplication/${marker}` } },
+      status: 200,
+      what: [`Patient/${marker}`],
+      query: `Patient?name=${JSON.parse('"\\ud800"')}x`,
+      recorded,
+    };
+    await Promise.all([other.recordRest(facts), other.recordRest(facts)]);
+    await otherPool.end();
+    const { rows } = await pool.query<{ n: number }>("SELECT count(*)::int AS n FROM audit_rest_log WHERE record LIKE '%' || $1 || '%'", [
+      marker,
+    ]);
+    expect(rows[0].n).toBe(2);
+
+    const [a, b] = await Promise.all([searchByEntity(marker), searchByEntity(marker)]);
+    expect(a).toHaveLength(2);
+    expect(b).toHaveLength(2);
+    const expected = restAuditEvent(facts);
+    for (const event of a) {
+      const { id, meta, ...rest } = event;
+      expect(rest).toEqual(expected);
+      expect(meta?.lastUpdated).toBe(recorded);
+    }
+    const byAgent = await t.medplum.searchResources(
+      'AuditEvent',
+      { agent: `ClientApplication/${marker}`, date: recorded },
+      { cache: 'no-cache' },
+    );
+    expect(byAgent).toHaveLength(2);
+    const { rows: left } = await pool.query<{ n: number }>(
+      "SELECT count(*)::int AS n FROM audit_rest_log WHERE record LIKE '%' || $1 || '%' AND record LIKE '%' || $2 || '%'",
+      [marker, recorded],
+    );
+    expect(left[0].n).toBe(0);
+  });
+
   test('a search right after a request finds the AuditEvent of that request', async () => {
     const marker = randomUUID();
     await t.medplum.readResource('Patient', marker).catch(() => undefined);

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { createPool } from '../db/pool.ts';
 import { stampNew } from '../fhir/bulk-insert.ts';
 import { directRowsTrusted, insertAuditEvents } from './event-index.ts';
+import { type RestAuditFacts, restAuditEvent } from './events.ts';
 
 /** A small pool for audit writes only: asynchronous commit, so group commits are one round trip. */
 export function createAuditPool(connectionString: string): pg.Pool {
@@ -13,7 +14,9 @@ export function createAuditPool(connectionString: string): pg.Pool {
 }
 
 interface Pending {
+  /** An event's JSON, or the facts of a REST event (`rest`) as JSON. */
   content: string;
+  rest: boolean;
   /** Absent for a buffered event: nobody waits for it, and a failed write is retried. */
   resolve?: () => void;
   reject?: (err: unknown) => void;
@@ -44,6 +47,12 @@ export interface AuditLogOptions {
 }
 
 const MAX_BATCH = 500;
+
+/** The newest recorded sequence number of each table (audit_log, audit_rest_log). */
+interface Bounds {
+  events: string | null;
+  facts: string | null;
+}
 /** Buffered events kept for a retry while the database refuses writes; beyond this the oldest are dropped (and logged). */
 const MAX_BUFFERED_RETRY = 100_000;
 /** Events indexed per transaction (one INSERT per table for all of them). */
@@ -52,9 +61,11 @@ const INDEX_BATCH = 1000;
 /**
  * The batch travels as one JSON array (its elements' text kept exactly, json_array_elements does
  * not re-serialize a json value): joining the events' JSON costs nothing, where a text[] parameter
- * would escape every quote of every event in this process.
+ * would escape every quote of every event in this process. Events go to audit_log, the facts of
+ * REST events (recordRest) to audit_rest_log.
  */
-const RECORD_SQL = 'INSERT INTO audit_log (content) SELECT value::text FROM json_array_elements($1::json)';
+const RECORD_SQL = `WITH events AS (INSERT INTO audit_log (content) SELECT value::text FROM json_array_elements($1::json))
+  INSERT INTO audit_rest_log (record) SELECT value::text FROM json_array_elements($2::json)`;
 /**
  * Takes a batch of recorded events. Those recorded with their compact index row (by the release
  * that computed it on the request path; $3: the rows are trusted, see DIRECT_FINGERPRINT) are
@@ -74,14 +85,28 @@ const TAKE_SQL = (skipLocked: boolean) =>
    SELECT content, (SELECT count(*) FROM taken)::int AS taken FROM taken WHERE index_row IS NULL
    UNION ALL SELECT NULL, (SELECT count(*) FROM taken)::int`;
 
+/** Takes a batch of recorded REST facts (recordRest), whose events are built here when indexed. */
+const TAKE_REST_SQL = (skipLocked: boolean) =>
+  `DELETE FROM audit_rest_log WHERE seq IN (
+     SELECT seq FROM audit_rest_log WHERE seq <= $1 ORDER BY seq LIMIT $2 FOR UPDATE${skipLocked ? ' SKIP LOCKED' : ''})
+   RETURNING record`;
+
+/** The AuditEvent of recorded REST facts: stamped as of the request, as record() would have. */
+export function restEventFromFacts(record: string): AuditEvent & { id: string } {
+  const facts = JSON.parse(record) as RestAuditFacts;
+  const event = stampNew(restAuditEvent(facts));
+  return { ...event, meta: { ...event.meta, lastUpdated: facts.recorded } };
+}
+
 /**
  * The audit trail in two steps.
  *
- * Recording (request path): events recorded while a write is in flight are inserted together by
- * the next statement as narrow `audit_log` rows, and each `record()` resolves only once its event
- * is committed. Callers answer the request after that, so a crash right after answering loses no
- * audit, while concurrent requests share one small insert instead of each paying for a full
- * resource write with its history and search index.
+ * Recording (request path): events are inserted in batches, one statement per batch (group
+ * commit: a batch waits for the events of audited requests under way, see expectEvent), as narrow
+ * rows: a REST event as its facts (recordRest, audit_rest_log), any other as its JSON (audit_log).
+ * Each `record()` resolves only once its event is committed. Callers answer the request after
+ * that, so a crash right after answering loses no audit, while concurrent requests share one small
+ * insert instead of each paying for a full resource write with its history and search index.
  *
  * Buffered recording (`{ buffered: true }`, used for reads and searches): the request is answered
  * at once and its event joins the next batch, which is written at most `bufferMs` (5 ms) later, or
@@ -92,7 +117,7 @@ const TAKE_SQL = (skipLocked: boolean) =>
  * commit. A clean shutdown (`close()`) writes every buffered event, a failed batch is retried, and
  * a reader of AuditEvents first writes this instance's buffer, so it still sees its own reads.
  *
- * Indexing: `audit_log` rows become AuditEvent resources (searchable, readable through the FHIR
+ * Indexing: `audit_log` and `audit_rest_log` rows become AuditEvent resources (searchable, readable through the FHIR
  * API like any other; stored compactly, see event-index.ts) in batches of a thousand, in one
  * transaction that also deletes the rows, so every event is indexed exactly once. This runs when the server is idle, when the
  * backlog grows large, and always before any read or search of AuditEvents (`indexPending`), so
@@ -131,14 +156,25 @@ export class AuditLog {
   }
 
   record(event: AuditEvent, options: RecordOptions = {}): Promise<void> {
+    // Only the event's JSON is written now. Its compact index row is computed when the event is
+    // indexed (insertAuditEvents), off the request path: that is most of an event's CPU.
+    return this.enqueue(JSON.stringify(stampNew(event)), false, options);
+  }
+
+  /**
+   * Records a FHIR REST request's event by its facts only (a few hundred bytes instead of the
+   * event's JSON); the AuditEvent, the same restAuditEvent builds, is made when it is indexed.
+   */
+  recordRest(facts: RestAuditFacts, options: RecordOptions = {}): Promise<void> {
+    return this.enqueue(JSON.stringify(facts.recorded ? facts : { ...facts, recorded: new Date().toISOString() }), true, options);
+  }
+
+  private enqueue(content: string, rest: boolean, options: RecordOptions): Promise<void> {
     if (this.closed) {
       return Promise.reject(new Error('Audit log closed'));
     }
-    // Only the event's JSON is written now. Its compact index row is computed when the event is
-    // indexed (insertAuditEvents), off the request path: that is most of an event's CPU.
-    const content = JSON.stringify(stampNew(event));
     if (options.buffered) {
-      this.queue.push({ content });
+      this.queue.push({ content, rest });
       if (this.queue.length >= MAX_BATCH) {
         this.startFlush();
       } else if (!this.flushing && !this.bufferTimer) {
@@ -147,7 +183,7 @@ export class AuditLog {
       return Promise.resolve();
     }
     return new Promise<void>((resolve, reject) => {
-      this.queue.push({ content, resolve, reject });
+      this.queue.push({ content, rest, resolve, reject });
       if (this.queue.length >= MAX_BATCH) {
         this.gathered?.();
       }
@@ -263,11 +299,10 @@ export class AuditLog {
    * delay could lose the newest events.
    */
   private async insert(batch: Pending[]): Promise<void> {
-    await this.pool.query({
-      name: 'audit_record',
-      text: RECORD_SQL,
-      values: [`[${batch.map((p) => p.content).join(',')}]`],
-    });
+    const events: string[] = [];
+    const facts: string[] = [];
+    for (const p of batch) (p.rest ? facts : events).push(p.content);
+    await this.pool.query({ name: 'audit_record', text: RECORD_SQL, values: [`[${events.join(',')}]`, `[${facts.join(',')}]`] });
   }
 
   /**
@@ -278,20 +313,22 @@ export class AuditLog {
   async indexPending(): Promise<void> {
     // This instance's buffered events first, so a reader sees its own reads and searches.
     await this.drain();
-    const { rows } = await this.pool.query<{ max: string | null }>('SELECT max(seq)::text AS max FROM audit_log');
-    if (rows[0]?.max === null || rows[0]?.max === undefined) {
+    const { rows } = await this.pool.query<Bounds>(
+      'SELECT (SELECT max(seq) FROM audit_log)::text AS events, (SELECT max(seq) FROM audit_rest_log)::text AS facts',
+    );
+    if (rows[0].events === null && rows[0].facts === null) {
       return;
     }
-    await this.indexUpTo(rows[0].max, false);
+    await this.indexUpTo({ events: rows[0].events ?? '0', facts: rows[0].facts ?? '0' }, false);
   }
 
-  /** Indexes pending events with seq ≤ `upTo`, a batch per transaction; returns how many. */
-  private async indexUpTo(upTo: string, skipLocked: boolean, maxBatches = Number.POSITIVE_INFINITY): Promise<number> {
+  /** Indexes pending events with seq ≤ `upTo` (per table), a batch per transaction; returns how many. */
+  private async indexUpTo(upTo: Bounds, skipLocked: boolean, maxBatches = Number.POSITIVE_INFINITY): Promise<number> {
     let total = 0;
     for (let i = 0; i < maxBatches; i++) {
-      const n = await this.indexBatch(upTo, skipLocked);
-      total += n;
-      if (n < INDEX_BATCH) {
+      const { taken, full } = await this.indexBatch(upTo, skipLocked);
+      total += taken;
+      if (!full) {
         // Drained: whatever this instance recorded is indexed (here or by another instance).
         this.unindexed = 0;
         return total;
@@ -301,26 +338,26 @@ export class AuditLog {
     return total;
   }
 
-  private async indexBatch(upTo: string, skipLocked: boolean): Promise<number> {
+  private async indexBatch(upTo: Bounds, skipLocked: boolean): Promise<{ taken: number; full: boolean }> {
     const client = await this.pool.connect();
     try {
       await client.query('BEGIN');
       const { rows } = await client.query<{ content: string | null; taken: number }>(TAKE_SQL(skipLocked), [
-        upTo,
+        upTo.events,
         INDEX_BATCH,
         directRowsTrusted(),
       ]);
+      const { rows: facts } = await client.query<{ record: string }>(TAKE_REST_SQL(skipLocked), [upTo.facts, INDEX_BATCH]);
       const rest = rows.filter((r): r is { content: string; taken: number } => r.content !== null);
-      if (rest.length > 0) {
-        // The stored text is the resource's JSON as recorded: parsed for its index rows, stored as is.
-        await insertAuditEvents(
-          client,
-          rest.map((r) => JSON.parse(r.content)),
-          rest.map((r) => r.content),
-        );
+      // The stored text of an event is its JSON as recorded: parsed for its index rows, stored as is.
+      const events = [...rest.map((r) => JSON.parse(r.content)), ...facts.map((f) => restEventFromFacts(f.record))];
+      const texts = [...rest.map((r) => r.content), ...events.slice(rest.length).map((e) => JSON.stringify(e))];
+      if (events.length > 0) {
+        await insertAuditEvents(client, events, texts);
       }
       await client.query('COMMIT');
-      return rows[0]?.taken ?? 0;
+      const taken = rows[0]?.taken ?? 0;
+      return { taken: taken + facts.length, full: taken >= INDEX_BATCH || facts.length >= INDEX_BATCH };
     } catch (err) {
       await client.query('ROLLBACK').catch(() => undefined);
       throw err;
@@ -339,7 +376,8 @@ export class AuditLog {
     if (perSecond > this.options.busyEventsPerSecond && this.unindexed < this.options.maxBacklog) {
       return;
     }
-    this.indexing = this.indexUpTo(String(Number.MAX_SAFE_INTEGER), true, 10)
+    const all = String(Number.MAX_SAFE_INTEGER);
+    this.indexing = this.indexUpTo({ events: all, facts: all }, true, 10)
       .then(() => undefined)
       .catch((err) => this.logger.warn({ err }, 'audit indexing failed; retried later'))
       .finally(() => {

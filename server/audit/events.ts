@@ -70,8 +70,11 @@ function agent(actor: Actor): AuditEventAgent {
   };
 }
 
-/** The audit record of one FHIR REST request (BALP: RESTful activity). */
-export function restAuditEvent(params: {
+/**
+ * The facts of one FHIR REST request's AuditEvent: what the request path records (the
+ * `audit_rest_log` table, as JSON) and the event is built from (restAuditEvent).
+ */
+export interface RestAuditFacts {
   interaction: Interaction;
   actor: Actor;
   status: number;
@@ -80,7 +83,12 @@ export function restAuditEvent(params: {
   /** The search or operation query, as sent. */
   query?: string;
   description?: string;
-}): AuditEvent {
+  /** When the request was answered (an instant); now when absent. */
+  recorded?: string;
+}
+
+/** The audit record of one FHIR REST request (BALP: RESTful activity). */
+export function restAuditEvent(params: RestAuditFacts): AuditEvent {
   const entity: AuditEventEntity[] = (params.what ?? []).map((reference) => ({
     what: { reference },
     type: { system: 'http://terminology.hl7.org/CodeSystem/audit-entity-type', code: '2', display: 'System Object' },
@@ -97,7 +105,7 @@ export function restAuditEvent(params: {
     type: REST_TYPE,
     subtype: [{ system: INTERACTION_SYSTEM, code: params.interaction }],
     action: ACTION[params.interaction],
-    recorded: new Date().toISOString(),
+    recorded: params.recorded ?? new Date().toISOString(),
     outcome: outcomeFromStatus(params.status),
     ...(params.description ? { outcomeDesc: params.description } : {}),
     agent: [agent(params.actor)],

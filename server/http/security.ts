@@ -3,7 +3,7 @@ import helmet from '@fastify/helmet';
 import { OperationOutcomeError, tooManyRequests } from '@medplum/core';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { AuditLog } from '../audit/audit-log.ts';
-import { type Interaction, restAuditEvent } from '../audit/events.ts';
+import type { Interaction, RestAuditFacts } from '../audit/events.ts';
 import type { AuthContext } from '../auth/context.ts';
 import type { RateLimits } from '../auth/rate-limit.ts';
 import type { AuthService } from '../auth/service.ts';
@@ -171,15 +171,15 @@ export async function registerSecurity(
     const bundleType = (request.body as { type?: string } | undefined)?.type;
     const interaction = interactionOf(request.method, segments, bundleType);
     const query = request.url.includes('?') ? request.url.slice(request.url.indexOf('?') + 1) : undefined;
-    const event = restAuditEvent({
+    const facts: RestAuditFacts = {
       interaction,
       actor: { who: request.auth?.profile, clientId: request.auth?.clientId, ip: request.ip },
       status: reply.statusCode,
       what: auditedResources(segments, reply.getHeader('location') as string | undefined),
       query: interaction.startsWith('search') || interaction === 'operation' ? `${segments.join('/')}?${query ?? ''}` : undefined,
-    });
+    };
     try {
-      const recorded = audit.record(event, { buffered: options.auditReads === 'buffered' && READ_ONLY.has(interaction) });
+      const recorded = audit.recordRest(facts, { buffered: options.auditReads === 'buffered' && READ_ONLY.has(interaction) });
       // After the event is queued, so a batch that was waiting for it takes it along.
       settleAudit(request);
       await recorded;

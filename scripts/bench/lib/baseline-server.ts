@@ -34,6 +34,7 @@ function withoutSecurity(real: SecurityDeps): SecurityDeps {
   };
   const audit = Object.create(real.audit) as AuditLog;
   audit.record = (_event: AuditEvent) => Promise.resolve();
+  audit.recordRest = () => Promise.resolve();
   return { auth, limits: real.limits, audit };
 }
 
