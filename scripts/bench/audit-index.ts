@@ -2,14 +2,14 @@
 //
 //   node scripts/bench/audit-index.ts       (npm run bench:audit)
 //
-// On a scratch database: records BENCH_AUDIT_EVENTS (default 5,000) REST AuditEvents 8 at a time
+// On a scratch database: records BENCH_AUDIT_EVENTS (default 5,000) REST AuditEvents (their facts) 8 at a time
 // (as 8 concurrent requests would), then indexes them all; then records as many buffered (as reads
 // and searches do), arriving at BENCH_AUDIT_RATE per second (default 2,000, the quiet-machine read
 // rate), and indexes those. Prints wall time, CPU per event of this process and of PostgreSQL
 // (backends of the scratch database), and commits per event (pg_stat_database).
 import pino from 'pino';
 import { AuditLog, createAuditPool } from '../../server/audit/audit-log.ts';
-import { restAuditEvent } from '../../server/audit/events.ts';
+import type { RestAuditFacts } from '../../server/audit/events.ts';
 import { migrate } from '../../server/db/migrate.ts';
 import { loadBaseDefinitions } from '../../server/fhir/definitions.ts';
 import { onCleanup, runMain } from './lib/cleanup.ts';
@@ -33,13 +33,13 @@ runMain(async () => {
   const audit = new AuditLog(pool, pino({ level: 'silent' }), { indexIntervalMs: 0 });
   // The buffered run closes `audit` to write its last batch; this one indexes afterwards.
   const indexer = new AuditLog(pool, pino({ level: 'silent' }), { indexIntervalMs: 0 });
-  const event = (i: number) =>
-    restAuditEvent({
-      interaction: 'read',
-      actor: { ip: '127.0.0.1', clientId: 'bench', who: { reference: 'ClientApplication/bench' } },
-      status: 200,
-      what: [`Patient/p${i}`],
-    });
+  // As the server records a REST request's event: its facts (recordRest), built into the AuditEvent when indexed.
+  const facts = (i: number): RestAuditFacts => ({
+    interaction: 'read',
+    actor: { ip: '127.0.0.1', clientId: 'bench', who: { reference: 'ClientApplication/bench' } },
+    status: 200,
+    what: [`Patient/p${i}`],
+  });
   // pg_stat_database is updated when a backend reports (at most once a second): wait before reading.
   const commits = async () => {
     await sleep(1100);
@@ -67,7 +67,7 @@ runMain(async () => {
   const rows = [
     await step('record (request path, group commit)', async () => {
       for (let i = 0; i < EVENTS; i += 8) {
-        await Promise.all(Array.from({ length: Math.min(8, EVENTS - i) }, (_, j) => audit.record(event(i + j))));
+        await Promise.all(Array.from({ length: Math.min(8, EVENTS - i) }, (_, j) => audit.recordRest(facts(i + j))));
       }
     }),
     await step('index (deferred, 1,000 per transaction)', () => audit.indexPending()),
@@ -77,7 +77,7 @@ runMain(async () => {
         // Paced as requests would arrive: event i is due at i / RATE seconds.
         const due = started + (i * 1000) / RATE;
         if (due > performance.now() + 1) await sleep(due - performance.now());
-        void audit.record(event(i), { buffered: true });
+        void audit.recordRest(facts(i), { buffered: true });
       }
       await audit.close();
     }),
