@@ -7,9 +7,10 @@ const READ_INTERACTIONS = new Set(['read', 'vread', 'search-type', 'search-syste
 
 /**
  * Entries a read-only batch runs at once at most; a larger batch runs one entry after another
- * (FhirRouter's way), so one request never holds more than this many database connections.
+ * (FhirRouter's way), so one request never holds more than this many of the database pool's
+ * connections (16 by default) and a few such batches cannot keep writes waiting for one.
  */
-export const MAX_PARALLEL_READS = 8;
+export const MAX_PARALLEL_READS = 4;
 
 /**
  * Whether `body` is a batch Bundle (not a transaction) of at most MAX_PARALLEL_READS entries, each
