@@ -233,16 +233,17 @@ export async function checkObservation(medplum: MedplumClient, observation: Obse
   const assessment: VitalsAssessment = assessVitals(observations, { ageYears: days === undefined ? undefined : days / DAYS_PER_YEAR });
   const device = observation.device?.reference?.startsWith('Device/') ? (observation.device as Reference<Device>) : undefined;
   const sender = devices.find((d) => `Device/${d.id}` === device?.reference);
-  const { decisions, written } = await raiseAlerts(
-    medplum,
-    patient,
-    assessment.findings,
-    { now, device, rationale: assessment.rationale, evidence: [{ reference: `Observation/${observation.id}` }] },
-    reads,
-  );
-  // The last-seen write waits for the alert: run beside it, its transaction (and the Device
-  // update's own subscription dispatch) competed with the alert's for the server and the database.
-  if (sender) await touchLastSeen(medplum, sender, effective);
+  // The last-seen write is independent of the alert: both at once.
+  const [{ decisions, written }] = await Promise.all([
+    raiseAlerts(
+      medplum,
+      patient,
+      assessment.findings,
+      { now, device, rationale: assessment.rationale, evidence: [{ reference: `Observation/${observation.id}` }] },
+      reads,
+    ),
+    sender ? touchLastSeen(medplum, sender, effective) : undefined,
+  ]);
   if (written.length) {
     console.log(
       `${patient}: ${decisions
