@@ -1,6 +1,6 @@
 import { parse as parseQueryString } from 'node:querystring';
-import { getStatus, isOk, isResourceType, OperationOutcomeError } from '@medplum/core';
-import { FhirRouter, type HttpMethod } from '@medplum/fhir-router';
+import { allOk, getStatus, isOk, isResourceType, OperationOutcomeError } from '@medplum/core';
+import { type FhirRequestConfig, FhirRouter, type HttpMethod } from '@medplum/fhir-router';
 import type { OperationOutcome, Resource } from '@medplum/fhirtypes';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest, LogController } from 'fastify';
 import type pg from 'pg';
@@ -39,12 +39,16 @@ import { checkBundle, checkFhirBody, checkPaging, preferences, splitFhirUrl } fr
 import { registerHl7LogRoute } from './http/hl7-log.ts';
 import { JSON_CONTENT_TYPES, parseJsonBody } from './http/json.ts';
 import { FHIR_JSON, outcome, sendOutcome } from './http/outcomes.ts';
+import { isReadOnlyBatch, runReadOnlyBatch } from './http/read-batch.ts';
 import { registerSecurity, type SecurityDeps } from './http/security.ts';
 import { registerStaticApp } from './http/static-app.ts';
 import { type OpsHookDeps, registerOpsHooks, requestId } from './ops/register.ts';
 import { registerResendRoutes } from './subscriptions/resend.ts';
 import { registerSubscriptionAdminRoutes } from './subscriptions/routes.ts';
 import { registerStripeWebhook } from './webhooks/stripe.ts';
+
+/** What FhirRouter may do for a request: transactions, and bounds for GraphQL (a fresh object per request). */
+const routerConfig = (): FhirRequestConfig => ({ transactions: true, graphqlMaxDepth: 12, graphqlMaxSearches: 20 });
 
 export interface AppDeps {
   config: ServerConfig;
@@ -294,6 +298,10 @@ export async function createApp(deps: AppDeps): Promise<App> {
       checkPaging(body as Record<string, unknown>);
     }
     const repo = repoFor(request, { strictSearch: prefer.handling === 'strict' });
+    if (request.method === 'POST' && segments.length === 0 && isReadOnlyBatch(router, body)) {
+      const bundle = await runReadOnlyBatch(router, repo, body, routerConfig());
+      return sendFhirResponse(reply, allOk, bundle, { contentType: undefined, preferReturn: prefer.return, fhirBaseUrl, log: request.log });
+    }
     const [oo, resource, options] = await router.handleRequest(
       {
         method: request.method as HttpMethod,
@@ -303,7 +311,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
         params: {},
         query: (request.query ?? {}) as Record<string, string | string[]>,
         headers: request.headers,
-        config: { transactions: true, graphqlMaxDepth: 12, graphqlMaxSearches: 20 },
+        config: routerConfig(),
       },
       repo,
     );

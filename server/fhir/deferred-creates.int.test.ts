@@ -1,7 +1,7 @@
-import { OperationOutcomeError } from '@medplum/core';
-import type { Patient } from '@medplum/fhirtypes';
+import { OperationOutcomeError, Operator } from '@medplum/core';
+import type { Flag, Patient, Resource } from '@medplum/fhirtypes';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
 import { startTestServer, type TestServer } from '../../test/server.ts';
 
 // Creates inside a database transaction are written together before the transaction's next
@@ -106,5 +106,88 @@ describe('creates in a transaction', () => {
     });
     expect((await rowsFor(outer.id)).resource).toBe(1);
     expect(await rowsFor(inner as string)).toEqual({ resource: 0, history: 0, token: 0, string: 0 });
+  });
+});
+
+describe('conditional creates in a transaction (a transaction Bundle with If-None-Exist entries)', () => {
+  const byIdentifier = <T extends Resource>(resourceType: T['resourceType'], system: string, value: string) => ({
+    resourceType,
+    filters: [{ code: 'identifier', operator: Operator.EQUALS, value: `${system}|${value}` }],
+  });
+  const flag = (system: string, value: string): Flag => ({
+    resourceType: 'Flag',
+    status: 'active',
+    identifier: [{ system, value }],
+    code: { text: 'deferred test' },
+    subject: { reference: 'Patient/x' },
+  });
+
+  /** The statements (their prepared names or texts) this process's database clients send while `work` runs. */
+  async function statementsOf(work: () => Promise<unknown>): Promise<string[]> {
+    const sent: string[] = [];
+    const original = pg.Client.prototype.query;
+    const spy = vi.spyOn(pg.Client.prototype, 'query').mockImplementation(function (this: pg.Client, ...args: unknown[]) {
+      const q = args[0] as string | { name?: string; text?: string };
+      sent.push(typeof q === 'string' ? q : (q.name ?? q.text ?? ''));
+      return Reflect.apply(original, this, args) as never;
+    });
+    try {
+      await work();
+    } finally {
+      spy.mockRestore();
+    }
+    return sent;
+  }
+
+  test('of different types: no savepoints, and every create written in one statement', async () => {
+    const system = `urn:deferred:${crypto.randomUUID()}`;
+    const repo = t.server.app.repo();
+    const sent = await statementsOf(() =>
+      repo.withTransaction(
+        async (tx) => {
+          await tx.conditionalCreate(patient(system, 'p'), byIdentifier<Patient>('Patient', system, 'p'));
+          await tx.conditionalCreate(flag(system, 'f'), byIdentifier<Flag>('Flag', system, 'f'));
+        },
+        { serializable: true, resourceTypes: ['Patient', 'Flag'] },
+      ),
+    );
+    expect(sent.filter((q) => /SAVEPOINT/i.test(q))).toEqual([]);
+    expect(sent.filter((q) => q.startsWith('es_insert_deferred'))).toHaveLength(1);
+    expect(await t.medplum.searchResources('Patient', { identifier: `${system}|p` })).toHaveLength(1);
+    expect(await t.medplum.searchResources('Flag', { identifier: `${system}|f` })).toHaveLength(1);
+  });
+
+  test('of the same type: the second sees the first (pending) create and makes none', async () => {
+    const system = `urn:deferred:${crypto.randomUUID()}`;
+    const [first, second] = await t.server.app
+      .repo()
+      .withTransaction(
+        async (tx) => [
+          await tx.conditionalCreate(patient(system, 'same'), byIdentifier<Patient>('Patient', system, 'same')),
+          await tx.conditionalCreate(patient(system, 'same'), byIdentifier<Patient>('Patient', system, 'same')),
+        ],
+        { serializable: true, resourceTypes: ['Patient'] },
+      );
+    expect(first.outcome.id).toBe('created');
+    expect(second.outcome.id).toBe('ok');
+    expect(second.resource.id).toBe(first.resource.id);
+    expect(await t.medplum.searchResources('Patient', { identifier: `${system}|same` })).toHaveLength(1);
+  });
+
+  test('an existing match is returned, several are a 412, and a failure leaves nothing of the transaction', async () => {
+    const system = `urn:deferred:${crypto.randomUUID()}`;
+    const existing = await t.medplum.createResource(patient(system, 'old'));
+    const found = await t.server.app
+      .repo()
+      .withTransaction((tx) => tx.conditionalCreate(patient(system, 'old'), byIdentifier<Patient>('Patient', system, 'old')));
+    expect(found.resource.id).toBe(existing.id);
+    await t.medplum.createResource(patient(system, 'old'));
+    let made: string | undefined;
+    const attempt = t.server.app.repo().withTransaction(async (tx) => {
+      made = (await tx.conditionalCreate(flag(system, 'new'), byIdentifier<Flag>('Flag', system, 'new'))).resource.id;
+      await tx.conditionalCreate(patient(system, 'old'), byIdentifier<Patient>('Patient', system, 'old'));
+    });
+    await expect(attempt).rejects.toMatchObject({ outcome: { issue: [{ code: 'multiple-matches' }] } });
+    expect(await rowsFor(made as string)).toEqual({ resource: 0, history: 0, token: 0, string: 0 });
   });
 });

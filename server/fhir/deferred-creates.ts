@@ -94,6 +94,11 @@ export class DeferredCreates {
     this.items.push(create);
   }
 
+  /** Whether a create of this resource type is pending. */
+  hasType(resourceType: string): boolean {
+    return this.items.some((c) => c.resource.resourceType === resourceType);
+  }
+
   /** Takes the creates to write (the buffer is empty afterwards); throws an earlier write failure. */
   take(): DeferredCreate[] {
     if (this.failure !== undefined) {

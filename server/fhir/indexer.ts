@@ -433,6 +433,23 @@ export function tokenIndexRows(resource: Resource, sp: SearchParameter): [system
 }
 
 /**
+ * The sp_reference rows (target type, target id) that buildIndexRows writes for one reference
+ * parameter, for matching criteria in memory (subscriptions); the Reference.identifier tokens it
+ * also writes are left out.
+ */
+export function referenceIndexRows(resource: Resource, sp: SearchParameter): [targetType: string | null, targetId: string | null][] {
+  let values: TypedValue[];
+  try {
+    values = evalFhirPathTyped(parsedExpression(resource.resourceType, sp), [toTypedValue(resource)]);
+  } catch {
+    return [];
+  }
+  return convertToSearchableReferences(values)
+    .filter((ref) => !ref.startsWith('identifier:'))
+    .map((ref) => parseLocalReference(ref));
+}
+
+/**
  * Extracts every search-index row of a resource: the values each SearchParameter's FHIRPath
  * expression yields, converted to the shape its type is searched by.
  */

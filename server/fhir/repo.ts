@@ -1,14 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import {
+  allOk,
   applyPatch,
   badRequest,
   conflict,
+  created,
   deepEquals,
   forbidden,
   getReferenceString,
   getResourceTypes,
   gone,
   isResourceType,
+  multipleMatches,
   normalizeErrorString,
   notFound,
   type Operation,
@@ -1124,7 +1127,46 @@ export class PostgresRepository extends FhirRepository {
     options?: CreateResourceOptions,
   ): Promise<{ resource: WithId<T>; outcome: OperationOutcome }> {
     requireCriteria(search, 'create (If-None-Exist)');
-    return super.conditionalCreate(resource, search, options);
+    if (!this.inTransaction) {
+      return super.conditionalCreate(resource, search, options);
+    }
+    return this.conditionalCreateInTransaction(resource, search, options);
+  }
+
+  /**
+   * FhirRepository's conditional create, inside an enclosing transaction (a transaction Bundle's
+   * conditional entries, which FhirRouter runs SERIALIZABLE) without the savepoint that its
+   * withTransaction would wrap around it. The savepoint bought nothing there: the search changes
+   * nothing and the create is the last step, so a failure leaves no work of its own behind, and a
+   * Bundle entry's failure fails the whole transaction anyway (a database error aborts it in any
+   * case). It cost two round trips per entry (SAVEPOINT, RELEASE), and since each statement first
+   * writes the pending creates, it wrote every entry's create by itself instead of with the rest.
+   * For the same reason the search leaves the pending creates unwritten when none of them can be
+   * in its answer (pendingCreatesCannotMatch): a Bundle of conditional creates of different types
+   * (an alert's Flag, DetectedIssue, page, Task) then writes them all in one statement at commit.
+   */
+  private async conditionalCreateInTransaction<T extends Resource>(
+    resource: T,
+    search: SearchRequest<T>,
+    options?: CreateResourceOptions,
+  ): Promise<{ resource: WithId<T>; outcome: OperationOutcome }> {
+    if (search.resourceType !== resource.resourceType) {
+      throw new OperationOutcomeError(badRequest('Search type must match resource type for conditional update'));
+    }
+    const request: SearchRequest<T> = { ...search, count: 2, sortRules: undefined };
+    const matches = this.pendingCreatesCannotMatch(request)
+      ? await this.searchBesidePendingCreates(request)
+      : await this.searchResources<T>(request);
+    if (matches.length > 1) {
+      throw new OperationOutcomeError(multipleMatches);
+    }
+    if (matches.length === 1) {
+      if (!options?.assignedId && resource.id && resource.id !== matches[0].id) {
+        throw new OperationOutcomeError(badRequest('Resource ID did not match resolved ID', `${resource.resourceType}.id`));
+      }
+      return { resource: matches[0], outcome: allOk };
+    }
+    return { resource: await this.createResource(resource, options), outcome: created };
   }
 
   async conditionalUpdate<T extends Resource>(
@@ -1144,6 +1186,34 @@ export class PostgresRepository extends FhirRepository {
   async conditionalPatch(search: SearchRequest, patch: Operation[], options?: UpdateResourceOptions): Promise<WithId<Resource>> {
     requireCriteria(search, 'patch');
     return super.conditionalPatch(search, patch, options);
+  }
+
+  /**
+   * Whether none of the transaction's pending (deferred) creates can be in the answer to `search`:
+   * none is of its type, and it reads rows of that type only (no chain, _has, _filter, include or
+   * other types; no criteria of the caller's policy, which may chain).
+   */
+  private pendingCreatesCannotMatch(search: SearchRequest): boolean {
+    const simple =
+      !search.types?.length &&
+      !search.include?.length &&
+      !search.revInclude?.length &&
+      (search.filters ?? []).every((f) => !f.code.includes('.') && !f.code.startsWith('_has') && f.code !== '_filter') &&
+      this.access(search.resourceType, 'search').kind === 'all';
+    return simple && !this.deferred?.hasType(search.resourceType);
+  }
+
+  /** A strict search in this transaction that leaves its pending creates unwritten (see pendingCreatesCannotMatch). */
+  private async searchBesidePendingCreates<T extends Resource>(search: SearchRequest<T>): Promise<WithId<T>[]> {
+    // The same connection (so the same transaction and snapshot), with an empty buffer of its own.
+    const repo = new PostgresRepository(
+      this.ctx,
+      { ...this.options, strictSearch: true },
+      this.conn as pg.PoolClient,
+      new DeferredCreates(),
+    );
+    const bundle = await repo.search(search, { resourceOnly: true });
+    return (bundle.entry ?? []).filter((e) => e.search?.mode !== 'outcome' && e.resource).map((e) => e.resource as WithId<T>);
   }
 
   // --- search -----------------------------------------------------------------------------

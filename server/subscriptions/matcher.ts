@@ -11,7 +11,7 @@ import {
 import type { Resource, SearchParameter } from '@medplum/fhirtypes';
 import type pg from 'pg';
 import type { Logger } from 'pino';
-import { buildIndexRows, NON_INDEXED_PARAMS, tokenIndexRows } from '../fhir/indexer.ts';
+import { buildIndexRows, NON_INDEXED_PARAMS, referenceIndexRows, tokenIndexRows } from '../fhir/indexer.ts';
 import type { PostgresRepository } from '../fhir/repo.ts';
 import { SqlParams, splitSearchValues } from '../fhir/search/conditions.ts';
 import { criteriaCondition } from '../fhir/search/policy.ts';
@@ -142,27 +142,70 @@ export function matchesFhirPath(expression: string | FhirPathAtom, current: Reso
 
 /** One token criterion compiled for matching in memory: any of `ors` (or none of them, for :not). */
 interface TokenTest {
+  kind: 'token';
   sp: SearchParameter;
   not: boolean;
   ors: { system?: string | null; value?: string }[];
 }
 
+/**
+ * One reference criterion compiled for matching in memory: a local `Type/id`, or a bare id (of
+ * the parameter's only target type, when it has one), as referenceValueCondition in
+ * server/fhir/search/conditions.ts compares them with the sp_reference rows.
+ */
+interface ReferenceTest {
+  kind: 'reference';
+  sp: SearchParameter;
+  not: boolean;
+  ors: { type?: string; id: string }[];
+}
+
 /** A subscription's criteria as in-memory tests; undefined when some criterion needs SQL. */
-export type MemoryCriteria = TokenTest[];
+export type MemoryCriteria = (TokenTest | ReferenceTest)[];
+
+const LOCAL_REFERENCE_RE = /^([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})(?:\/_history\/[^/]+)?$/;
+const ID_RE = /^[A-Za-z0-9\-.]{1,64}$/;
+
+/** A reference criterion's values as in-memory tests; undefined for any other form (absolute URLs, canonicals): SQL. */
+function referenceOrs(sp: SearchParameter, values: string[]): ReferenceTest['ors'] | undefined {
+  const ors: ReferenceTest['ors'] = [];
+  for (const v of values) {
+    const local = LOCAL_REFERENCE_RE.exec(v);
+    if (local) {
+      ors.push({ type: local[1], id: local[2] });
+    } else if (ID_RE.test(v)) {
+      ors.push(sp.target?.length === 1 ? { type: sp.target[0], id: v } : { id: v });
+    } else {
+      return undefined;
+    }
+  }
+  return ors;
+}
 
 /**
  * Compiles criteria that are only token equality tests (`code=`, `status:not=`, `_tag=system|x`,
- * `class=EMER,IMP`...) — most bot subscriptions — so they are matched in memory, against the
- * same token rows buildIndexRows writes to sp_token, with the same rules as tokenCondition in
- * server/fhir/search/conditions.ts. Anything else (other types, modifiers, chains, ContactPoint
- * tokens, which search folds to lower case) returns undefined and is matched by SQL.
+ * `class=EMER,IMP`...) and local reference tests (`recipient=Practitioner/1`, `subject:not=...`)
+ * — most bot subscriptions, and the app's websocket ones — so they are matched in memory,
+ * against the same token and reference rows buildIndexRows writes to sp_token and sp_reference,
+ * with the same rules as tokenCondition and referenceCondition in server/fhir/search/conditions.ts.
+ * Anything else (other types, modifiers, chains, ContactPoint tokens, which search folds to lower
+ * case, absolute or canonical references) returns undefined and is matched by SQL.
  */
 export function compileMemoryCriteria(resourceType: string, filters: Filter[]): MemoryCriteria | undefined {
-  const tests: TokenTest[] = [];
+  const tests: MemoryCriteria = [];
   for (const f of filters) {
-    if (f.operator !== Operator.EQUALS && f.operator !== Operator.NOT && f.operator !== Operator.EXACT) return undefined;
     const sp = getSearchParameters(resourceType)?.[f.code];
-    if (sp?.type !== 'token' || !sp.expression || NON_INDEXED_PARAMS.has(f.code)) return undefined;
+    if (!sp?.expression || NON_INDEXED_PARAMS.has(f.code)) return undefined;
+    if (sp.type === 'reference') {
+      if (f.operator !== Operator.EQUALS && f.operator !== Operator.NOT) return undefined;
+      const values = splitSearchValues(f.value);
+      const ors = values.length > 0 ? referenceOrs(sp, values) : undefined;
+      if (!ors) return undefined;
+      tests.push({ kind: 'reference', sp, not: f.operator === Operator.NOT, ors });
+      continue;
+    }
+    if (f.operator !== Operator.EQUALS && f.operator !== Operator.NOT && f.operator !== Operator.EXACT) return undefined;
+    if (sp.type !== 'token') return undefined;
     try {
       if (getSearchParameterDetails(resourceType, sp).elementDefinitions?.some((ed) => ed.type?.some((t) => t.code === 'ContactPoint'))) {
         return undefined;
@@ -173,6 +216,7 @@ export function compileMemoryCriteria(resourceType: string, filters: Filter[]): 
     const values = splitSearchValues(f.value);
     if (values.length === 0 || values.some((v) => v === '')) return undefined;
     tests.push({
+      kind: 'token',
       sp,
       not: f.operator === Operator.NOT,
       ors: values.map((v) => {
@@ -187,21 +231,27 @@ export function compileMemoryCriteria(resourceType: string, filters: Filter[]): 
   return tests;
 }
 
-/** Whether a resource version meets compiled criteria; `rows` caches token rows per parameter. */
+/**
+ * Whether a resource version meets compiled criteria; `rows` caches index rows per parameter
+ * (token rows: system, value; reference rows: target type, target id).
+ */
 export function matchesInMemory(
   criteria: MemoryCriteria,
   subject: Resource,
   rows: Map<SearchParameter, [string | null, string | null][]> = new Map(),
 ): boolean {
   for (const test of criteria) {
-    let tokens = rows.get(test.sp);
-    if (!tokens) {
-      tokens = tokenIndexRows(subject, test.sp);
-      rows.set(test.sp, tokens);
+    let indexed = rows.get(test.sp);
+    if (!indexed) {
+      indexed = test.kind === 'token' ? tokenIndexRows(subject, test.sp) : referenceIndexRows(subject, test.sp);
+      rows.set(test.sp, indexed);
     }
-    const hit = tokens.some(([system, value]) =>
-      test.ors.some((o) => (o.system === undefined || o.system === system) && (o.value === undefined || o.value === value)),
-    );
+    const hit =
+      test.kind === 'token'
+        ? indexed.some(([system, value]) =>
+            test.ors.some((o) => (o.system === undefined || o.system === system) && (o.value === undefined || o.value === value)),
+          )
+        : indexed.some(([type, id]) => test.ors.some((o) => o.id === id && (o.type === undefined || o.type === type)));
     if (hit === test.not) return false;
   }
   return true;
