@@ -39,6 +39,12 @@ describe('rounds', () => {
     expect(rounds(plans, new Set()).map((r) => r.length)).toEqual([N]);
   });
 
+  test('a round holds at most 250 resources', () => {
+    // Each ADT^A01 here: its Patient and Encounter, and the bed, the ED area and the attending they share.
+    const many = plansOf(range(130).map(a01));
+    expect(rounds(many, new Set()).map((r) => r.length)).toEqual([123, 7]);
+  });
+
   test('merges into existing resources count', () => {
     const existing = new Set(plans.flatMap((p) => p.upserts.map((u) => u.key)));
     expect(rounds(plans, existing).map((r) => r.length)).toEqual([25, 5]);

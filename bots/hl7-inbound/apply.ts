@@ -33,6 +33,11 @@ const SEARCH_CHUNK = 40;
 /** FhirRouter's limits: entries of a transaction needing strict isolation, and updates per transaction. */
 const MAX_STRICT_ENTRIES = 8;
 const MAX_UPDATES = 50;
+/**
+ * Resources per round: creates have no limit of their own, but a transaction's body does (1 MB by
+ * default on a Medplum server); 250 resources of a few kB stay well below it.
+ */
+const MAX_ROUND_RESOURCES = 250;
 
 /** FHIR search escaping of a token value ("\", "," "$" "|"). */
 function escapeToken(v: string): string {
@@ -259,7 +264,8 @@ async function applyRound(
 
 /**
  * Rounds: a plan starts a new round when it would merge into a resource an earlier plan of the
- * round merges into, when it is a merge (A40), or when the round could exceed the update limit.
+ * round merges into, when it is a merge (A40), or when the round could exceed the update limit or
+ * MAX_ROUND_RESOURCES.
  * Only merges into resources that exist can become updates: given what exists (`existing`, by
  * upsert key), merges into new resources (creates, which have no limit) do not count; without it,
  * every merge counts.
@@ -268,20 +274,24 @@ export function rounds(plans: MessagePlan[], existing?: ReadonlySet<string> | Re
   const out: MessagePlan[][] = [];
   let current: MessagePlan[] = [];
   let keys = new Set<string>();
+  let resources = new Set<string>();
   let updates = 0;
   for (const plan of plans) {
     const mine = plan.upserts.filter((u) => u.mode === 'merge').map((u) => u.key);
     const mayUpdate = existing ? mine.filter((k) => existing.has(k)).length : mine.length;
-    const full = updates + mayUpdate > MAX_UPDATES;
+    const added = plan.upserts.filter((u) => !resources.has(u.key)).length;
+    const full = updates + mayUpdate > MAX_UPDATES || resources.size + added > MAX_ROUND_RESOURCES;
     if (current.length && (full || plan.merge || current.some((p) => p.merge) || mine.some((k) => keys.has(k)))) {
       out.push(current);
       current = [];
       keys = new Set();
+      resources = new Set();
       updates = 0;
     }
     current.push(plan);
     updates += mayUpdate;
     for (const k of mine) keys.add(k);
+    for (const u of plan.upserts) resources.add(u.key);
   }
   if (current.length) out.push(current);
   return out;
