@@ -7,8 +7,8 @@ import { mergeResource, messageTimeOf, sameContent, withMessageTags } from './me
 import { isLocalRef, localKey, type MergeStep, type MessagePlan, type Upsert } from './plan.ts';
 
 /**
- * Applies plans to the server: per round, one batch of searches finds what exists (by identifier),
- * the plans are merged into it, and one atomic transaction writes every change — creates for new
+ * Applies plans to the server: one batch of searches finds what exists (by identifier), the plans
+ * are merged into it, and one atomic transaction per round writes every change — creates for new
  * resources, versioned updates (If-Match) for changed ones, nothing for unchanged ones. A repeated
  * message therefore writes nothing. A round the server refuses is retried plan by plan, so one bad
  * message does not fail the others.
@@ -33,6 +33,11 @@ const SEARCH_CHUNK = 40;
 /** FhirRouter's limits: entries of a transaction needing strict isolation, and updates per transaction. */
 const MAX_STRICT_ENTRIES = 8;
 const MAX_UPDATES = 50;
+/**
+ * Resources per round: creates have no limit of their own, but a transaction's body does (1 MB by
+ * default on a Medplum server); 250 resources of a few kB stay well below it.
+ */
+const MAX_ROUND_RESOURCES = 250;
 
 /** FHIR search escaping of a token value ("\", "," "$" "|"). */
 function escapeToken(v: string): string {
@@ -92,15 +97,22 @@ async function findExisting(medplum: MedplumClient, upserts: Upsert[]): Promise<
   return found;
 }
 
-/** Replaces local references; a reference to something that does not exist is dropped (undefined). */
+/**
+ * Replaces local references; a reference to something that does not exist is dropped (undefined).
+ * Copy on write: a subtree without local references is returned as it is (the same object), so
+ * resolving a Patient copies only the path to its few references, not every name and address.
+ * Nothing downstream changes the result in place (mergeResource and the creates copy the top level).
+ */
 function resolve(value: unknown, refs: Map<string, string | null>): unknown {
   if (Array.isArray(value)) {
-    const out: unknown[] = [];
-    for (const v of value) {
+    let out: unknown[] | undefined;
+    for (let i = 0; i < value.length; i++) {
+      const v = value[i];
       const r = resolve(v, refs);
-      if (r !== undefined) out.push(r);
+      if (r !== v && !out) out = value.slice(0, i);
+      if (out && r !== undefined) out.push(r);
     }
-    return out;
+    return out ?? value;
   }
   if (!value || typeof value !== 'object') return value;
   const obj = value as Record<string, unknown>;
@@ -109,14 +121,32 @@ function resolve(value: unknown, refs: Map<string, string | null>): unknown {
     if (!target) return undefined;
     return { ...obj, reference: target };
   }
-  const out: Record<string, unknown> = {};
+  let out: Record<string, unknown> | undefined;
   for (const k in obj) {
     const v = obj[k];
     const r = resolve(v, refs);
+    if (r === v) {
+      if (out) out[k] = v;
+      continue;
+    }
+    if (!out) {
+      out = {};
+      for (const before in obj) {
+        if (before === k) break;
+        out[before] = obj[before];
+      }
+    }
     // An array that only held dropped references goes with them.
     if (r !== undefined && !(Array.isArray(r) && r.length === 0 && Array.isArray(v) && v.length > 0)) out[k] = r;
   }
-  return out;
+  return out ?? obj;
+}
+
+/** Every upsert key of the plans once (what to look up). */
+function unique(plans: MessagePlan[]): Upsert[] {
+  const byKey = new Map<string, Upsert>();
+  for (const plan of plans) for (const u of plan.upserts) if (!byKey.has(u.key)) byKey.set(u.key, u);
+  return [...byKey.values()];
 }
 
 /** One upsert per key; when several plans name the same resource, a merging one wins over a create-only one. */
@@ -135,12 +165,15 @@ function collect(plans: MessagePlan[]): { upsert: Upsert; plan: MessagePlan }[] 
 async function prepareRound(
   medplum: MedplumClient,
   plans: MessagePlan[],
+  known?: Map<string, WithId<Resource>>,
 ): Promise<{ bundle: Bundle; written: Map<MessagePlan, string[]> }> {
   const items = collect(plans);
-  const existing = await findExisting(
-    medplum,
-    items.map((i) => i.upsert),
-  );
+  const existing =
+    known ??
+    (await findExisting(
+      medplum,
+      items.map((i) => i.upsert),
+    ));
   const refs = new Map<string, string | null>();
   const fullUrls = new Map<string, string>();
   for (const { upsert } of items) {
@@ -202,10 +235,18 @@ function isTransient(err: unknown): boolean {
   return status === 401 || status === 429 || status >= 500;
 }
 
-async function applyRound(medplum: MedplumClient, plans: MessagePlan[]): Promise<Map<MessagePlan, string[]>> {
+/**
+ * Writes one round. `known`: what a search made just before found (the batch's search, for its
+ * first round); a retry after a conflict always reads again.
+ */
+async function applyRound(
+  medplum: MedplumClient,
+  plans: MessagePlan[],
+  known?: Map<string, WithId<Resource>>,
+): Promise<Map<MessagePlan, string[]>> {
   for (let attempt = 1; ; attempt++) {
     try {
-      const { bundle, written } = await prepareRound(medplum, plans);
+      const { bundle, written } = await prepareRound(medplum, plans, attempt === 1 ? known : undefined);
       // The transaction is atomic: success says every entry was written, so its reply bundle (every
       // created resource again) is not needed — the server neither serialises nor sends it.
       if (bundle.entry?.length) await medplum.executeBatch(bundle, { headers: { Prefer: 'return=minimal' } });
@@ -223,25 +264,34 @@ async function applyRound(medplum: MedplumClient, plans: MessagePlan[]): Promise
 
 /**
  * Rounds: a plan starts a new round when it would merge into a resource an earlier plan of the
- * round merges into, when it is a merge (A40), or when the round could exceed the update limit.
+ * round merges into, when it is a merge (A40), or when the round could exceed the update limit or
+ * MAX_ROUND_RESOURCES.
+ * Only merges into resources that exist can become updates: given what exists (`existing`, by
+ * upsert key), merges into new resources (creates, which have no limit) do not count; without it,
+ * every merge counts.
  */
-export function rounds(plans: MessagePlan[]): MessagePlan[][] {
+export function rounds(plans: MessagePlan[], existing?: ReadonlySet<string> | ReadonlyMap<string, unknown>): MessagePlan[][] {
   const out: MessagePlan[][] = [];
   let current: MessagePlan[] = [];
   let keys = new Set<string>();
+  let resources = new Set<string>();
   let updates = 0;
   for (const plan of plans) {
     const mine = plan.upserts.filter((u) => u.mode === 'merge').map((u) => u.key);
-    const full = updates + mine.length > MAX_UPDATES;
+    const mayUpdate = existing ? mine.filter((k) => existing.has(k)).length : mine.length;
+    const added = plan.upserts.filter((u) => !resources.has(u.key)).length;
+    const full = updates + mayUpdate > MAX_UPDATES || resources.size + added > MAX_ROUND_RESOURCES;
     if (current.length && (full || plan.merge || current.some((p) => p.merge) || mine.some((k) => keys.has(k)))) {
       out.push(current);
       current = [];
       keys = new Set();
+      resources = new Set();
       updates = 0;
     }
     current.push(plan);
-    updates += mine.length;
+    updates += mayUpdate;
     for (const k of mine) keys.add(k);
+    for (const u of plan.upserts) resources.add(u.key);
   }
   if (current.length) out.push(current);
   return out;
@@ -252,12 +302,31 @@ function failure(err: unknown): PlanResult {
   return { ok: false, written: [], error: { code: '207', severity: 'E', text: `The FHIR server refused the conversion: ${text}` } };
 }
 
+/**
+ * What exists for all plans; undefined when the search is refused (a message with an identifier
+ * the server cannot search): then every round searches for itself, so the refusal is tied to the
+ * plan that causes it (below) instead of failing the batch.
+ */
+async function findAll(medplum: MedplumClient, plans: MessagePlan[]): Promise<Map<string, WithId<Resource>> | undefined> {
+  if (plans.length === 0) return undefined;
+  try {
+    return await findExisting(medplum, unique(plans));
+  } catch (err) {
+    if (isTransient(err)) throw err;
+    return undefined;
+  }
+}
+
 /** Applies the plans in order; one result per plan. Throws only for server trouble (retry later). */
 export async function applyPlans(medplum: MedplumClient, plans: MessagePlan[]): Promise<PlanResult[]> {
   const results = new Map<MessagePlan, PlanResult>();
-  for (const round of rounds(plans)) {
+  // One search for the whole batch says which merges can become updates, so a batch of new
+  // patients is one round (one transaction) instead of one per 25 ADT messages, and the first
+  // round writes on what it found. Later rounds read again: earlier ones have written.
+  const existing = await findAll(medplum, plans);
+  for (const [i, round] of rounds(plans, existing).entries()) {
     try {
-      const written = await applyRound(medplum, round);
+      const written = await applyRound(medplum, round, i === 0 ? existing : undefined);
       for (const plan of round) results.set(plan, { ok: true, written: written.get(plan) ?? [] });
     } catch (err) {
       if (isTransient(err)) throw err;

@@ -177,13 +177,22 @@ describe('search SQL uses the index tables’ indexes', () => {
       `EXPLAIN (ANALYZE, FORMAT JSON) SELECT r.content FROM resource r WHERE ${q.where} ORDER BY ${q.orderBy} LIMIT 1000`,
       q.params.values,
     );
-    const plan = nodes(rows[0]['QUERY PLAN'][0].Plan) as (PlanNode & { 'Actual Rows': number; 'Actual Loops': number })[];
+    const plan = nodes(rows[0]['QUERY PLAN'][0].Plan) as (PlanNode & {
+      'Actual Rows': number;
+      'Actual Loops': number;
+      'Rows Removed by Filter'?: number;
+    })[];
     const resourceRows = plan
       .filter((n) => n['Relation Name'] === 'resource')
       .reduce((sum, n) => sum + n['Actual Rows'] * n['Actual Loops'], 0);
     expect(plan[0]['Actual Rows']).toBe(25);
     // Only the 25 matches are read from the resource table, not all 5,000 Devices.
     expect(resourceRows).toBe(25);
+    // ...and from the identifier index only the 25 rows probed by value, not all 5,000 Device identifiers.
+    const tokenRows = plan
+      .filter((n) => n['Relation Name'] === 'sp_token')
+      .reduce((sum, n) => sum + (n['Actual Rows'] + (n['Rows Removed by Filter'] ?? 0)) * n['Actual Loops'], 0);
+    expect(tokenRows).toBe(25);
     const found = await t.medplum.searchResources('Device', { identifier: wanted.slice(0, 3).join(','), _count: '100' });
     expect(found.map((d) => d.id).sort()).toEqual(['dev-100', 'dev-107', 'dev-114']);
   });
