@@ -95,13 +95,8 @@ export function defaultRuntimeOptions(): BotRuntimeOptions {
     // Workers start with the first execution: two idle isolates would cost ~60 MB of a server that runs no bots.
     minWorkers: envInt('BOT_MIN_WORKERS') ?? 0,
     maxWorkers: envInt('BOT_MAX_WORKERS') ?? Math.max(4, Math.min(16, cpus * 2)),
-    // Workers that routine executions never occupy: a device alarm or a page starts at once. Two,
-    // because alarms of different patients come independently: with one, an alarm arriving while
-    // another patient's check runs waited for it whenever routine work filled the other workers
-    // (bench:device at 5 alarms/s on a heavily loaded machine: mean time from the Observation's
-    // commit to the check's start 6.9 s with one, 1.5 s with two; 13.4 → 6.1 s in a second pair).
-    // The spare stands ready only while an urgent Subscription is active (WorkerPool.expectUrgent).
-    reserveWorkers: envInt('BOT_RESERVE_WORKERS') ?? 2,
+    // One worker that routine executions never occupy: a device alarm or a page starts at once.
+    reserveWorkers: envInt('BOT_RESERVE_WORKERS') ?? 1,
     memoryMb: envInt('BOT_MEMORY_MB') ?? 128,
     // A burst of bot executions grows the pool to maxWorkers (~30 MB each); a minute without use ends the extra ones.
     idleWorkerMs: envInt('BOT_WORKER_IDLE_MS') ?? 60_000,
