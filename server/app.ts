@@ -13,6 +13,7 @@ import { registerSetPasswordRoute } from './auth/setpassword.ts';
 import { registerBotRoutes } from './bots/routes.ts';
 import { type BotRuntime, baseContentType } from './bots/runtime.ts';
 import type { ServerConfig } from './config.ts';
+import type { TableStatistics } from './db/table-statistics.ts';
 import { BaseDefinitions } from './fhir/base-definitions.ts';
 import type { LoadedProfiles } from './fhir/definitions.ts';
 import { registerBinaryRoutes } from './fhir/operations/binary.ts';
@@ -62,6 +63,8 @@ export interface AppDeps {
   ops?: OpsHookDeps;
   /** Wakes the subscription workers after commits (server/subscriptions/outbox-notifier.ts); absent: writes NOTIFY at commit. */
   outboxWakeup?: OutboxWakeup;
+  /** Keeps the search tables' planner statistics current while the database is young. */
+  statistics?: TableStatistics;
 }
 
 export interface App {
@@ -137,6 +140,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     baseDefinitions: new BaseDefinitions(),
     searchStatements: new SearchStatements(),
     outboxWakeup: deps.outboxWakeup,
+    statistics: deps.statistics,
   };
   const newRepo = (options: RepositoryOptions = {}): PostgresRepository => new PostgresRepository(repoContext, options);
   const repoFor = (request: FastifyRequest, options: RepositoryOptions = {}): PostgresRepository => {

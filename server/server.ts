@@ -15,6 +15,7 @@ import { type EmbeddedDatabase, startEmbeddedPostgres } from './db/embedded.ts';
 import { migrate } from './db/migrate.ts';
 import { createPool } from './db/pool.ts';
 import { removeRuntimeFile, writeRuntimeFile } from './db/runtime-file.ts';
+import { TableStatistics } from './db/table-statistics.ts';
 import { storeConformanceResources } from './fhir/conformance.ts';
 import { loadProfiles } from './fhir/definitions.ts';
 import { reindexChangedTypes } from './fhir/reindex.ts';
@@ -90,6 +91,7 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
   let pruner: NodeJS.Timeout | undefined;
   let subscriptions: SubscriptionEngine | undefined;
   let outbox: OutboxNotifier | undefined;
+  let statistics: TableStatistics | undefined;
   let wsChannel: WebSocketChannel | undefined;
   try {
     await migrate(databaseUrl, logger);
@@ -103,6 +105,8 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
     const bots = new BotRuntime({ systemRepo: () => (app as App).repo(), auth, audit, baseUrl: config.baseUrl, logger });
     const security = options.security ? options.security({ auth, limits, audit }) : { auth, limits, audit };
     outbox = new OutboxNotifier({ databaseUrl, logger, channel: OUTBOX_CHANNEL });
+    statistics = new TableStatistics(pool, logger);
+    await statistics.load();
     app = await createApp({
       config,
       pool,
@@ -112,6 +116,7 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
       bots,
       ops: { metrics, tracing },
       outboxWakeup: outbox,
+      statistics,
     });
     await loadRoles(app.repo(), config.rolesDir);
     await storeConformanceResources(app.repo(), [...profiles.profiles.values(), ...profiles.searchParameters, ...profiles.others]);
@@ -222,6 +227,7 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
         await bots.close();
         await started.fastify.close();
         await outbox?.close();
+        await statistics?.close();
         await audit.close();
         await auditPool.end();
         await pool.end();
@@ -236,6 +242,7 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
     await subscriptions?.stop().catch(() => undefined);
     await wsChannel?.close().catch(() => undefined);
     await outbox?.close().catch(() => undefined);
+    await statistics?.close().catch(() => undefined);
     await audit.close().catch(() => undefined);
     await auditPool.end().catch(() => undefined);
     await pool.end().catch(() => undefined);

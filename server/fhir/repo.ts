@@ -83,6 +83,8 @@ export interface RepositoryContext {
    * NOTIFYs at its commit (other processes writing to the database, tests).
    */
   outboxWakeup?: OutboxWakeup;
+  /** Told how many resources each write stored (TableStatistics keeps the planner's estimates current). */
+  statistics?: { noteWrites(count?: number): void };
 }
 
 /** Per-request options that change how the repository behaves. */
@@ -470,6 +472,7 @@ export class PostgresRepository extends FhirRepository {
       const notify = this.notifyMode();
       await this.rawPrepared(`es_insert_deferred_v2_${notify}`, INSERT_DEFERRED_SQL[notify], deferredInsertParams(creates));
       if (this.deferred) this.deferred.wroteOutbox = true;
+      this.ctx.statistics?.noteWrites(creates.length);
     } catch (err) {
       this.deferred?.failed(err);
       throw err;
@@ -994,6 +997,7 @@ export class PostgresRepository extends FhirRepository {
     const written = Number(result.rows[0]?.n) === 1;
     if (written) {
       this.outboxWritten(resourceType);
+      this.ctx.statistics?.noteWrites();
     }
     return written;
   }
