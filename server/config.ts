@@ -50,6 +50,8 @@ export interface ServerConfig {
    * milliseconds of read audit. Writes are always answered after their audit is committed.
    */
   auditReads: 'committed' | 'buffered';
+  /** Refresh the search tables' planner statistics while the database is young (server/db/table-statistics.ts). */
+  tableStatistics: boolean;
   /** Subscription worker tuning beyond the SUBSCRIPTION_* environment variables (tests shorten backoff). */
   subscriptions?: Partial<SubscriptionSettings>;
 }
@@ -161,6 +163,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
       .filter(Boolean),
     trustProxy: boolFromEnv(env.TRUST_PROXY, 'TRUST_PROXY') ?? file.trustProxy ?? false,
     auditReads: auditReadsFrom(env.AUDIT_READS ?? file.auditReads),
+    tableStatistics: boolFromEnv(env.TABLE_STATISTICS, 'TABLE_STATISTICS') ?? file.tableStatistics ?? false,
   };
 }
 

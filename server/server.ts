@@ -105,8 +105,10 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
     const bots = new BotRuntime({ systemRepo: () => (app as App).repo(), auth, audit, baseUrl: config.baseUrl, logger });
     const security = options.security ? options.security({ auth, limits, audit }) : { auth, limits, audit };
     outbox = new OutboxNotifier({ databaseUrl, logger, channel: OUTBOX_CHANNEL });
-    statistics = new TableStatistics(pool, logger);
-    await statistics.load();
+    if (config.tableStatistics) {
+      statistics = new TableStatistics(pool, logger);
+      await statistics.load();
+    }
     app = await createApp({
       config,
       pool,

@@ -17,6 +17,7 @@ interface Pending {
   /** An event's JSON, or the facts of a REST event (`rest`) as JSON. */
   content: string;
   rest: boolean;
+  prompt?: boolean;
   /** Absent for a buffered event: nobody waits for it, and a failed write is retried. */
   resolve?: () => void;
   reject?: (err: unknown) => void;
@@ -28,6 +29,11 @@ export interface RecordOptions {
    * `bufferMs` later). Used for reads and searches, whose requests change nothing; see AuditLog.
    */
   buffered?: boolean;
+  /**
+   * Write without waiting for the events of other requests under way (see expectEvent): a write's
+   * own commit already cost more than an audit statement, and its answer should not wait longer.
+   */
+  prompt?: boolean;
 }
 
 export interface AuditLogOptions {
@@ -140,6 +146,8 @@ export class AuditLog {
   private recentlyRecorded = 0;
   /** Audited requests under way whose events are not recorded yet (expectEvent). */
   private expected = 0;
+  /** Queued events that must not wait for others (RecordOptions.prompt). */
+  private promptQueued = 0;
   /** Ends the current wait for expected events (gather). */
   private gathered: (() => void) | undefined;
   /** Starts at 1 so the first idle tick picks up whatever an earlier run left pending. */
@@ -183,8 +191,11 @@ export class AuditLog {
       return Promise.resolve();
     }
     return new Promise<void>((resolve, reject) => {
-      this.queue.push({ content, rest, resolve, reject });
-      if (this.queue.length >= MAX_BATCH) {
+      this.queue.push({ content, rest, prompt: options.prompt, resolve, reject });
+      if (options.prompt) {
+        this.promptQueued++;
+      }
+      if (this.queue.length >= MAX_BATCH || options.prompt) {
         this.gathered?.();
       }
       this.startFlush();
@@ -213,7 +224,7 @@ export class AuditLog {
 
   /** Resolves when no expected event is still to come, or after `commitDelayMs`. */
   private gather(): Promise<void> | undefined {
-    if (this.expected === 0 || this.closed || this.queue.length >= MAX_BATCH) {
+    if (this.expected === 0 || this.closed || this.queue.length >= MAX_BATCH || this.promptQueued > 0) {
       return undefined;
     }
     return new Promise<void>((resolve) => {
@@ -244,6 +255,7 @@ export class AuditLog {
       while (this.queue.length > 0) {
         await this.gather();
         const batch = this.queue.splice(0, MAX_BATCH);
+        for (const p of batch) if (p.prompt) this.promptQueued--;
         try {
           await this.insert(batch);
           this.recentlyRecorded += batch.length;

@@ -179,7 +179,8 @@ export async function registerSecurity(
       query: interaction.startsWith('search') || interaction === 'operation' ? `${segments.join('/')}?${query ?? ''}` : undefined,
     };
     try {
-      const recorded = audit.recordRest(facts, { buffered: options.auditReads === 'buffered' && READ_ONLY.has(interaction) });
+      const readOnly = READ_ONLY.has(interaction);
+      const recorded = audit.recordRest(facts, { buffered: options.auditReads === 'buffered' && readOnly, prompt: !readOnly });
       // After the event is queued, so a batch that was waiting for it takes it along.
       settleAudit(request);
       await recorded;
