@@ -19,6 +19,13 @@ export async function createScratchDatabase(adminUrl: string, prefix = 'es_test'
       const c = new pg.Client({ connectionString: adminUrl });
       await c.connect();
       try {
+        // A pool's end() resolves before its sockets are closed: give them a moment, or FORCE
+        // terminates them and the FATAL reaches a client whose pool no longer listens for errors.
+        for (let i = 0; i < 20; i++) {
+          const { rows } = await c.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1', [name]);
+          if (rows[0].n === 0) break;
+          await new Promise((r) => setTimeout(r, 50));
+        }
         await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
       } finally {
         await c.end();

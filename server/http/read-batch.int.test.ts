@@ -42,7 +42,8 @@ describe('a batch of reads and searches', () => {
     expect((none.resource as Bundle).entry ?? []).toHaveLength(0);
   });
 
-  test('runs its searches at once', async () => {
+  /** Runs `work` and returns it with the most repository searches that were in flight at once. */
+  async function mostSearchesAtOnce<T>(work: () => Promise<T>): Promise<{ result: T; most: number }> {
     let inFlight = 0;
     let most = 0;
     const search = PostgresRepository.prototype.search;
@@ -56,33 +57,27 @@ describe('a batch of reads and searches', () => {
       }
     });
     try {
-      const result = await t.medplum.executeBatch({
-        resourceType: 'Bundle',
-        type: 'batch',
-        entry: ['Patient?_count=1', 'Observation?_count=1', 'Encounter?_count=1'].map((url) => ({ request: { method: 'GET', url } })),
-      });
-      expect(result.entry?.map((e) => e.response?.status)).toEqual(['200', '200', '200']);
+      return { result: await work(), most };
     } finally {
       spy.mockRestore();
     }
+  }
+
+  test('runs its searches at once', async () => {
+    const { result, most } = await mostSearchesAtOnce(() =>
+      t.medplum.executeBatch({
+        resourceType: 'Bundle',
+        type: 'batch',
+        entry: ['Patient?_count=1', 'Observation?_count=1', 'Encounter?_count=1'].map((url) => ({ request: { method: 'GET', url } })),
+      }),
+    );
+    expect(result.entry?.map((e) => e.response?.status)).toEqual(['200', '200', '200']);
     expect(most).toBe(3);
   });
 
   test('with a write among them, runs entry by entry as before', async () => {
-    let inFlight = 0;
-    let most = 0;
-    const search = PostgresRepository.prototype.search;
-    const spy = vi.spyOn(PostgresRepository.prototype, 'search').mockImplementation(async function (this: PostgresRepository, ...args) {
-      inFlight++;
-      most = Math.max(most, inFlight);
-      try {
-        return await Reflect.apply(search, this, args);
-      } finally {
-        inFlight--;
-      }
-    });
-    try {
-      const result = await t.medplum.executeBatch({
+    const { result, most } = await mostSearchesAtOnce(() =>
+      t.medplum.executeBatch({
         resourceType: 'Bundle',
         type: 'batch',
         entry: [
@@ -90,11 +85,9 @@ describe('a batch of reads and searches', () => {
           { request: { method: 'POST', url: 'Patient' }, resource: { resourceType: 'Patient' } },
           { request: { method: 'GET', url: 'Encounter?_count=1' } },
         ],
-      });
-      expect(result.entry?.map((e) => e.response?.status)).toEqual(['200', '201', '200']);
-    } finally {
-      spy.mockRestore();
-    }
+      }),
+    );
+    expect(result.entry?.map((e) => e.response?.status)).toEqual(['200', '201', '200']);
     expect(most).toBe(1);
   });
 });
