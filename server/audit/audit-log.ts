@@ -98,7 +98,7 @@ const TAKE_REST_SQL = (skipLocked: boolean) =>
    RETURNING record`;
 
 /** The AuditEvent of recorded REST facts: stamped as of the request, as record() would have. */
-export function restEventFromFacts(record: string): AuditEvent & { id: string } {
+function restEventFromFacts(record: string): AuditEvent & { id: string } {
   const facts = JSON.parse(record) as RestAuditFacts;
   const event = stampNew(restAuditEvent(facts));
   return { ...event, meta: { ...event.meta, lastUpdated: facts.recorded } };

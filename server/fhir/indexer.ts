@@ -413,20 +413,23 @@ export function indexedCode(resourceType: string, sp: SearchParameter): string {
   return check.same ? targetCode : code;
 }
 
+/** The values a parameter's expression yields for a resource; none when it cannot be evaluated. */
+function parameterValues(resource: Resource, sp: SearchParameter): TypedValue[] {
+  try {
+    return evalFhirPathTyped(parsedExpression(resource.resourceType, sp), [toTypedValue(resource)]);
+  } catch {
+    return [];
+  }
+}
+
 /**
  * The (system, value) token rows one token parameter indexes for a resource, exactly as
  * buildIndexRows stores them in sp_token (the subscription matcher compares criteria to them in
  * memory instead of asking the database).
  */
 export function tokenIndexRows(resource: Resource, sp: SearchParameter): [system: string | null, value: string | null][] {
-  let values: TypedValue[];
-  try {
-    values = evalFhirPathTyped(parsedExpression(resource.resourceType, sp), [toTypedValue(resource)]);
-  } catch {
-    return [];
-  }
   const out: [string | null, string | null][] = [];
-  for (const t of convertToSearchableTokens(values, { textSearchSystem: TEXT_SYSTEM })) {
+  for (const t of convertToSearchableTokens(parameterValues(resource, sp), { textSearchSystem: TEXT_SYSTEM })) {
     if (t.system !== TEXT_SYSTEM) out.push([clampBytes(t.system ?? null), clampBytes(t.value ?? null)]);
   }
   return out;
@@ -438,13 +441,7 @@ export function tokenIndexRows(resource: Resource, sp: SearchParameter): [system
  * also writes are left out.
  */
 export function referenceIndexRows(resource: Resource, sp: SearchParameter): [targetType: string | null, targetId: string | null][] {
-  let values: TypedValue[];
-  try {
-    values = evalFhirPathTyped(parsedExpression(resource.resourceType, sp), [toTypedValue(resource)]);
-  } catch {
-    return [];
-  }
-  return convertToSearchableReferences(values)
+  return convertToSearchableReferences(parameterValues(resource, sp))
     .filter((ref) => !ref.startsWith('identifier:'))
     .map((ref) => parseLocalReference(ref));
 }
