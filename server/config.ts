@@ -163,7 +163,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
       .filter(Boolean),
     trustProxy: boolFromEnv(env.TRUST_PROXY, 'TRUST_PROXY') ?? file.trustProxy ?? false,
     auditReads: auditReadsFrom(env.AUDIT_READS ?? file.auditReads),
-    tableStatistics: boolFromEnv(env.TABLE_STATISTICS, 'TABLE_STATISTICS') ?? file.tableStatistics ?? false,
+    tableStatistics: boolFromEnv(env.TABLE_STATISTICS, 'TABLE_STATISTICS') ?? file.tableStatistics ?? true,
   };
 }
 

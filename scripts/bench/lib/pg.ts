@@ -51,7 +51,12 @@ export async function createDatabase(adminUrl: string, name: string): Promise<st
   return databaseUrl(adminUrl, name);
 }
 
+/** BENCH_KEEP_DB=1 keeps the scratch databases, to EXPLAIN a benchmark's queries on its data afterwards. */
 export async function dropDatabase(adminUrl: string, name: string): Promise<void> {
+  if (process.env.BENCH_KEEP_DB === '1') {
+    process.stderr.write(`BENCH_KEEP_DB=1: kept database ${name}\n`);
+    return;
+  }
   await withAdmin(adminUrl, (c) => c.query(`DROP DATABASE IF EXISTS ${checkName(name)} WITH (FORCE)`));
 }
 

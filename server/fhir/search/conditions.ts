@@ -55,6 +55,16 @@ export interface ConditionContext {
    * hidden type cannot reveal what it points at.
    */
   restrict?: (resourceType: string, idExpr: string) => string | undefined;
+  /**
+   * Build the condition as a probe of the candidates another condition found (driver.ts): a
+   * correlated EXISTS that PostgreSQL cannot turn into a join it might start from.
+   */
+  probe?: boolean;
+  /**
+   * Build the condition as the search's driver: its ids collected first (`= ANY(ARRAY(…))`, run
+   * once whatever the estimates), the resources then fetched by primary key (driver.ts).
+   */
+  drive?: boolean;
 }
 
 /** `cond` limited to what the caller may see of `resourceType`. */
@@ -140,9 +150,27 @@ function noIndexRow(ctx: ConditionContext, table: string, target: SearchTarget, 
   return `NOT EXISTS (SELECT 1 FROM ${indexSource(table, target.resourceType)} ${a} WHERE ${a}.id = ${target.idExpr} AND ${a}.resource_type = ${ctx.params.add(target.resourceType)} AND ${a}.code = ${ctx.params.add(code)}${cond ? ` AND (${cond})` : ''})`;
 }
 
+/**
+ * An index row of the target matches, looked up for the one candidate `target.idExpr`. OFFSET 0
+ * keeps the EXISTS a subplan run per candidate (without it PostgreSQL pulls it up into a semi-join,
+ * or hashes the whole subquery, and may again start from it); the lookup is one probe of the
+ * index's leading columns plus the id.
+ */
+function probeIndexRow(ctx: ConditionContext, table: string, target: SearchTarget, code: string, where: string): string {
+  const a = ctx.params.alias('p');
+  const cond = where.replaceAll('{a}', a);
+  return `EXISTS (SELECT 1 FROM ${indexSource(table, target.resourceType)} ${a} WHERE ${a}.resource_type = ${ctx.params.add(target.resourceType)} AND ${a}.code = ${ctx.params.add(code)}${cond ? ` AND (${cond})` : ''} AND ${a}.id = ${target.idExpr} OFFSET 0)`;
+}
+
 function inIndex(ctx: ConditionContext, table: string, target: SearchTarget, code: string, where: string, negate = false): string {
   if (negate) {
     return noIndexRow(ctx, table, target, code, where);
+  }
+  if (ctx.probe) {
+    return probeIndexRow(ctx, table, target, code, where);
+  }
+  if (ctx.drive) {
+    return `${target.idExpr} = ANY(ARRAY(${indexSubquery(ctx, table, target, code, where)}))`;
   }
   return `${target.idExpr} IN (${indexSubquery(ctx, table, target, code, where)})`;
 }
@@ -276,6 +304,9 @@ function tokenCondition(ctx: ConditionContext, target: SearchTarget, filter: Fil
  * backlog in bench:hl7).
  */
 function identifierLookup(ctx: ConditionContext, target: SearchTarget, code: string, where: string, values: string[]): string {
+  if (ctx.probe) {
+    return inIndex(ctx, 'sp_token', target, code, where);
+  }
   const a = ctx.params.alias('x');
   const v = ctx.params.alias('v');
   const m = ctx.params.alias('m');

@@ -5,6 +5,7 @@ import { indexSource } from '../../audit/event-index.ts';
 import { isKnownResourceType } from '../definitions.ts';
 import type { PostgresRepository } from '../repo.ts';
 import { buildFilterCondition, type ConditionContext, filterForType, SqlParams, sortExpression, typeKnowsFilter } from './conditions.ts';
+import { driverRank, drivesByIds, probeFilters } from './driver.ts';
 import { criteriaCondition } from './policy.ts';
 import { applySummary } from './summary.ts';
 
@@ -52,7 +53,7 @@ export function policyRestriction(repo: PostgresRepository): SearchRestriction |
   };
 }
 
-/** Conditions of one type of the search, ANDed. */
+/** Conditions of one type of the search, ANDed; one ranked condition drives, the others probe (driver.ts). */
 function typeConditions(ctx: ConditionContext, request: SearchRequest, resourceType: string, multiType: boolean): string {
   const target = { resourceType, idExpr: 'r.id', rowAlias: 'r' };
   const conds = [`r.resource_type = ${ctx.params.add(resourceType)}`];
@@ -60,16 +61,21 @@ function typeConditions(ctx: ConditionContext, request: SearchRequest, resourceT
   if (restriction) {
     conds.push(restriction);
   }
-  for (const filter of request.filters ?? []) {
+  // In a multi-type search a parameter only another of the types defines leaves this type nothing.
+  const filters = (request.filters ?? []).map((filter) => {
     if (!multiType) {
-      conds.push(buildFilterCondition(ctx, target, filter));
-    } else if (typeKnowsFilter(resourceType, filter.code)) {
-      conds.push(buildFilterCondition(ctx, target, filterForType(resourceType, filter)));
-    } else {
-      // A parameter another of the types defines: this type has no resource that satisfies it.
-      conds.push('FALSE');
+      return filter;
     }
-  }
+    return typeKnowsFilter(resourceType, filter.code) ? filterForType(resourceType, filter) : undefined;
+  });
+  const ranks = filters.map((f) => (f ? driverRank(resourceType, f) : undefined));
+  const probes = probeFilters(ranks);
+  const probeCtx: ConditionContext = { ...ctx, probe: true };
+  const driveCtx: ConditionContext = { ...ctx, drive: true };
+  filters.forEach((filter, i) => {
+    const own = probes[i] ? probeCtx : drivesByIds(ranks[i]) ? driveCtx : ctx;
+    conds.push(filter ? buildFilterCondition(own, target, filter) : 'FALSE');
+  });
   return conds.join(' AND ');
 }
 

@@ -96,7 +96,7 @@ describe('search SQL uses the index tables’ indexes', () => {
       scans.every((s) => /^(Index Scan|Index Only Scan|Bitmap Heap Scan)/.test(s)),
       scans.join(', '),
     ).toBe(true);
-    expect(plan.some((n) => n['Index Name'] === 'sp_token_value_id_idx')).toBe(true);
+    expect(plan.some((n) => n['Index Name'] === 'sp_token_code_value_id_idx')).toBe(true);
     expect(
       scansOf(plan, 'resource').every((s) => !s.startsWith('Seq Scan')),
       scansOf(plan, 'resource').join(', '),
@@ -195,6 +195,60 @@ describe('search SQL uses the index tables’ indexes', () => {
     expect(tokenRows).toBe(25);
     const found = await t.medplum.searchResources('Device', { identifier: wanted.slice(0, 3).join(','), _count: '100' });
     expect(found.map((d) => d.id).sort()).toEqual(['dev-100', 'dev-107', 'dev-114']);
+  });
+
+  test('a code + subject search starts from the patient in a generic plan, whatever the statistics say', async () => {
+    // One LOINC code on every Observation, two Observations per patient. In a generic plan
+    // PostgreSQL estimates both conditions at about one row; starting from the code it read every
+    // Observation's code row to keep two (driver.ts). Fresh statistics, as autovacuum would leave them.
+    const pool = t.server.app.repoContext.pool;
+    await pool.query(
+      `INSERT INTO resource (resource_type, id, version_id, last_updated, content)
+       SELECT 'Observation', 'obs-' || i, gen_random_uuid(), now(), json_build_object('resourceType', 'Observation', 'id', 'obs-' || i)::text
+       FROM generate_series(1, $1) i`,
+      [ROWS],
+    );
+    await pool.query(
+      `INSERT INTO sp_token (resource_type, id, code, system, value)
+       SELECT 'Observation', 'obs-' || i, 'code', 'http://loinc.org', '8867-4' FROM generate_series(1, $1) i`,
+      [ROWS],
+    );
+    await pool.query(
+      `INSERT INTO sp_reference (resource_type, id, code, target_type, target_id, reference)
+       SELECT 'Observation', 'obs-' || i, 'subject', 'Patient', 'syn-' || (i % 2500), 'Patient/syn-' || (i % 2500)
+       FROM generate_series(1, $1) i`,
+      [ROWS],
+    );
+    await pool.query('ANALYZE resource, sp_token, sp_reference');
+    const repo = t.server.app.repo();
+    for (const query of [
+      'Observation?code=http://loinc.org|8867-4&subject=Patient/syn-7',
+      'Observation?subject=Patient/syn-7&code=8867-4',
+    ]) {
+      const q = buildSearchQuery(repo, parseSearchRequest(query));
+      const client = await pool.connect();
+      try {
+        await client.query('SET plan_cache_mode = force_generic_plan');
+        await client.query(`PREPARE generic_code_subject AS SELECT r.id FROM resource r WHERE ${q.where} ORDER BY ${q.orderBy} LIMIT 21`);
+        const args = q.params.values.map((v) => client.escapeLiteral(String(v))).join(', ');
+        const { rows } = await client.query<{ 'QUERY PLAN': [{ Plan: PlanNode }] }>(
+          `EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE generic_code_subject(${args})`,
+        );
+        const plan = nodes(rows[0]['QUERY PLAN'][0].Plan) as (PlanNode & { 'Actual Rows': number; 'Actual Loops': number })[];
+        expect(plan[0]['Actual Rows'], query).toBe(2);
+        const tokenRows = plan
+          .filter((n) => n['Relation Name'] === 'sp_token')
+          .reduce((sum, n) => sum + n['Actual Rows'] * n['Actual Loops'], 0);
+        // The code is looked up for the patient's two Observations only, not read for all 5,000.
+        expect(tokenRows, `${query}: ${plan.map((n) => `${n['Node Type']} ${n['Relation Name'] ?? ''}`).join(', ')}`).toBeLessThanOrEqual(
+          2,
+        );
+      } finally {
+        client.release(true);
+      }
+    }
+    const found = await t.medplum.searchResources('Observation', { code: 'http://loinc.org|8867-4', subject: 'Patient/syn-7' });
+    expect(found.map((o) => o.id).sort()).toEqual(['obs-2507', 'obs-7']);
   });
 
   test('the planned query answers correctly', async () => {
