@@ -16,6 +16,7 @@
  */
 import {
   type BotEvent,
+  badRequest,
   getReferenceString,
   getStatus,
   type MedplumClient,
@@ -23,7 +24,7 @@ import {
   OperationOutcomeError,
   type WithId,
 } from '@medplum/core';
-import type { Device, Encounter, Patient, Reference, Task, TaskOutput } from '@medplum/fhirtypes';
+import type { Device, Encounter, OperationOutcome, Patient, Reference, Resource, Task, TaskOutput } from '@medplum/fhirtypes';
 import { ENDED_STATUSES, STEP_ATTEMPTS_EXTENSION, STEP_MAX_ATTEMPTS, stepOf } from './workflow.ts';
 
 export interface StepContext {
@@ -86,16 +87,46 @@ export function toTaskOutputs(outcome: StepOutcome): TaskOutput[] {
   return outputs;
 }
 
-async function loadFocus(medplum: MedplumClient, task: Task): Promise<Pick<StepContext, 'encounter' | 'device' | 'patient'>> {
-  const out: Pick<StepContext, 'encounter' | 'device' | 'patient'> = {};
-  const focus = task.focus?.reference ?? task.encounter?.reference;
-  if (focus?.startsWith('Encounter/')) {
-    out.encounter = await medplum.readReference<Encounter>({ reference: focus } as Reference<Encounter>);
-  } else if (focus?.startsWith('Device/')) {
-    out.device = await medplum.readReference<Device>({ reference: focus } as Reference<Device>);
-  }
-  const patientRef = task.for?.reference ?? out.encounter?.subject?.reference ?? out.device?.patient?.reference;
-  if (patientRef?.startsWith('Patient/')) {
+type Focus = Pick<StepContext, 'encounter' | 'device' | 'patient'>;
+
+/** A read that came back with an error status: thrown where the step's own errors are handled. */
+type Read<T> = { resource: T } | { error: OperationOutcomeError } | undefined;
+
+/**
+ * Reads by reference in one batch (its reads run at once on the server): a step's Task, its focus
+ * and its patient were three requests one after another, on the path of every workflow step.
+ */
+async function readTogether(medplum: MedplumClient, refs: (string | undefined)[]): Promise<Read<Resource>[]> {
+  const wanted = refs.filter((r): r is string => !!r);
+  const reply = await medplum.executeBatch({
+    resourceType: 'Bundle',
+    type: 'batch',
+    entry: wanted.map((url) => ({ request: { method: 'GET', url } })),
+  });
+  let i = 0;
+  return refs.map((ref) => {
+    if (!ref) return undefined;
+    const entry = reply.entry?.[i++];
+    if (entry?.response?.status?.startsWith('2') && entry.resource) return { resource: entry.resource };
+    const outcome = (entry?.response?.outcome as OperationOutcome | undefined) ?? badRequest(`No answer for ${ref}`);
+    return { error: new OperationOutcomeError(outcome) };
+  });
+}
+
+function resourceOf<T extends Resource>(read: Read<Resource>): WithId<T> | undefined {
+  if (read && 'error' in read) throw read.error;
+  return read?.resource as WithId<T> | undefined;
+}
+
+/** The step's Encounter or Device and Patient, from the batch; a patient named only by the focus is read after it. */
+async function loadFocus(medplum: MedplumClient, focusRead: Read<Resource>, patientRead: Read<Resource>): Promise<Focus> {
+  const out: Focus = {};
+  const focus = resourceOf(focusRead);
+  if (focus?.resourceType === 'Encounter') out.encounter = focus as WithId<Encounter>;
+  if (focus?.resourceType === 'Device') out.device = focus as WithId<Device>;
+  out.patient = resourceOf<Patient>(patientRead);
+  const patientRef = out.encounter?.subject?.reference ?? out.device?.patient?.reference;
+  if (!out.patient && patientRef?.startsWith('Patient/')) {
     out.patient = await medplum.readReference<Patient>({ reference: patientRef } as Reference<Patient>);
   }
   return out;
@@ -116,7 +147,15 @@ export async function runStep(
   if (!step) {
     throw new Error(`Task/${trigger.id} is not a workflow step`);
   }
-  let task = await medplum.readResource('Task', trigger.id);
+  // The focus and patient as the delivered version names them: a step's Task keeps them.
+  const focusRef = trigger.focus?.reference ?? trigger.encounter?.reference;
+  const patientRef = trigger.for?.reference;
+  const [taskRead, focusRead, patientRead] = await readTogether(medplum, [
+    `Task/${trigger.id}`,
+    focusRef?.startsWith('Encounter/') || focusRef?.startsWith('Device/') ? focusRef : undefined,
+    patientRef?.startsWith('Patient/') ? patientRef : undefined,
+  ]);
+  let task = resourceOf<Task>(taskRead) as WithId<Task>;
   if (ENDED_STATUSES.has(task.status) || (task.status !== 'ready' && task.status !== 'in-progress')) {
     return { status: 'skipped', reason: `Task/${task.id} is ${task.status}` };
   }
@@ -135,7 +174,7 @@ export async function runStep(
   const maxAttempts = options.maxAttempts ?? STEP_MAX_ATTEMPTS;
   let outcome: StepOutcome;
   try {
-    const context = await loadFocus(medplum, task);
+    const context = await loadFocus(medplum, focusRead, patientRead);
     outcome = await work({ medplum, task, trigger, step, secrets: event.secrets, ...context });
   } catch (err) {
     const error = normalizeErrorString(err);

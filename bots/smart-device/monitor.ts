@@ -195,7 +195,7 @@ async function raiseAlertsOnce(
 
 /**
  * A device sent a vital sign: assess the patient's latest set (NEWS2, thresholds, trends) and raise
- * what needs raising. One batch brings the recent vitals with the patient and the devices, and what
+ * what needs raising. One batch brings the recent vitals, the patient and the sending device, and what
  * an alert needs (open alert Flags, the ED visit, the on-call teams), so a critical reading's page
  * is committed after two round trips: this batch and the alert transaction.
  */
@@ -215,24 +215,24 @@ export async function checkObservation(medplum: MedplumClient, observation: Obse
     // sent to this agent) must not hide it — under load this run may start seconds after it.
     ['date', `le${effective}`],
     ['_count', '500'],
-    ['_include', 'Observation:patient'],
-    ['_include', 'Observation:device'],
   ]);
-  const [bundle, flags, encounter, teams] = await readAll(medplum, [
+  const device = observation.device?.reference?.startsWith('Device/') ? (observation.device as Reference<Device>) : undefined;
+  // The patient and the sending device by id, not as _include of the vitals: the server resolves
+  // an _include by evaluating the parameter's FHIRPath on every one of up to 500 Observations.
+  const [bundle, flags, encounter, teams, subjectBundle, deviceBundle] = await readAll(medplum, [
     `Observation?${vitals}`,
     flagsQuery(patient),
     encounterQuery(patient),
     teamsQuery(),
+    `Patient?_id=${encodeURIComponent(patient.slice('Patient/'.length))}`,
+    ...(device ? [`Device?_id=${encodeURIComponent((device.reference as string).slice('Device/'.length))}`] : []),
   ]);
   const reads = alertReadsFrom(flags, encounter, teams);
-  const resources = (bundle.entry ?? []).flatMap((e) => (e.resource ? [e.resource] : []));
-  const observations = resources.filter((r): r is Observation => r.resourceType === 'Observation');
-  const subject = resources.find((r): r is Patient => r.resourceType === 'Patient');
-  const devices = resources.filter((r): r is Device => r.resourceType === 'Device');
+  const observations = resourcesOf<Observation>(bundle).filter((r) => r.resourceType === 'Observation');
+  const subject = resourcesOf<Patient>(subjectBundle)[0];
+  const sender = resourcesOf<Device>(deviceBundle)[0];
   const days = ageInDays(subject?.birthDate, now);
   const assessment: VitalsAssessment = assessVitals(observations, { ageYears: days === undefined ? undefined : days / DAYS_PER_YEAR });
-  const device = observation.device?.reference?.startsWith('Device/') ? (observation.device as Reference<Device>) : undefined;
-  const sender = devices.find((d) => `Device/${d.id}` === device?.reference);
   // The last-seen write is independent of the alert: both at once.
   const [{ decisions, written }] = await Promise.all([
     raiseAlerts(

@@ -2,6 +2,7 @@ import type { Bundle, OperationOutcome, Patient } from '@medplum/fhirtypes';
 import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
 import { startTestServer, type TestServer } from '../../test/server.ts';
 import { PostgresRepository } from '../fhir/repo.ts';
+import { MAX_PARALLEL_READS } from './read-batch.ts';
 
 // A batch of only reads and searches runs its entries at once (read-batch.ts); its answer must be
 // the one FhirRouter's entry-by-entry processing gives.
@@ -73,6 +74,29 @@ describe('a batch of reads and searches', () => {
     );
     expect(result.entry?.map((e) => e.response?.status)).toEqual(['200', '200', '200']);
     expect(most).toBe(3);
+  });
+
+  test('a larger batch runs at most MAX_PARALLEL_READS entries at once, answered in order', async () => {
+    const types = ['Patient', 'Observation', 'Encounter', 'Device', 'Flag', 'Task', 'Practitioner'];
+    const { result, most } = await mostSearchesAtOnce(() =>
+      t.medplum.executeBatch({
+        resourceType: 'Bundle',
+        type: 'batch',
+        entry: types.map((type) => ({ request: { method: 'GET', url: `${type}?_count=1` } })),
+      }),
+    );
+    expect(result.entry?.map((e) => e.response?.status)).toEqual(types.map(() => '200'));
+    expect(
+      result.entry?.map(
+        (e) =>
+          (e.resource as Bundle).link
+            ?.find((l) => l.relation === 'self')
+            ?.url?.split('/')
+            .pop()
+            ?.split('?')[0],
+      ),
+    ).toEqual(types);
+    expect(most).toBe(MAX_PARALLEL_READS);
   });
 
   test('with a write among them, runs entry by entry as before', async () => {

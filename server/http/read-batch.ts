@@ -6,14 +6,17 @@ import type { Bundle, BundleEntry } from '@medplum/fhirtypes';
 const READ_INTERACTIONS = new Set(['read', 'vread', 'search-type', 'search-system', 'history-system', 'history-type', 'history-instance']);
 
 /**
- * Entries a read-only batch runs at once at most; a larger batch runs one entry after another
- * (FhirRouter's way), so one request never holds more than this many of the database pool's
- * connections (16 by default) and a few such batches cannot keep writes waiting for one.
+ * Entries a read-only batch runs at once at most, so one request never holds more than this many
+ * of the database pool's connections (16 by default) and a few such batches cannot keep writes
+ * waiting for one. Further entries start as earlier ones finish.
  */
 export const MAX_PARALLEL_READS = 4;
 
+/** Read-only batches up to this size run here; a larger one runs one entry after another (FhirRouter's way). */
+export const MAX_READ_BATCH = 20;
+
 /**
- * Whether `body` is a batch Bundle (not a transaction) of at most MAX_PARALLEL_READS entries, each
+ * Whether `body` is a batch Bundle (not a transaction) of at most MAX_READ_BATCH entries, each
  * a GET that the router resolves to a read, version read, search or history. Anything else (a
  * write, an operation, an entry the router rejects) goes through FhirRouter's batch processing,
  * which answers those exactly as before.
@@ -22,7 +25,7 @@ export function isReadOnlyBatch(router: FhirRouter, body: unknown): body is Bund
   const bundle = body as Bundle | undefined;
   if (bundle?.resourceType !== 'Bundle' || bundle.type !== 'batch' || !Array.isArray(bundle.entry)) return false;
   const entries = bundle.entry;
-  if (entries.length === 0 || entries.length > MAX_PARALLEL_READS) return false;
+  if (entries.length === 0 || entries.length > MAX_READ_BATCH) return false;
   return entries.every((e) => {
     const url = e?.request?.url;
     if (e?.request?.method !== 'GET' || typeof url !== 'string' || url === '') return false;
@@ -49,29 +52,41 @@ export async function runReadOnlyBatch(
   bundle: Bundle & { entry: BundleEntry[] },
   config: FhirRequest['config'],
 ): Promise<Bundle> {
-  const entry = await Promise.all(
-    bundle.entry.map(async (e): Promise<BundleEntry> => {
-      const request: FhirRequest = {
-        method: 'GET',
-        url: e.request?.url as string,
-        pathname: '',
-        params: {},
-        query: {},
-        body: undefined,
-        headers: {},
-        config,
-      };
-      const [outcome, resource] = await router.handleRequest(request, repo);
-      const ok = isOk(outcome);
-      return {
-        response: {
-          outcome,
-          status: String(getStatus(outcome)),
-          ...(ok && isResource(resource) && resource.id ? { location: getReferenceString(resource as Bundle & { id: string }) } : {}),
-        },
-        ...(resource ? { resource: resource as BundleEntry['resource'] } : {}),
-      };
-    }),
-  );
+  const entry = await mapLimited(bundle.entry, MAX_PARALLEL_READS, async (e): Promise<BundleEntry> => {
+    const request: FhirRequest = {
+      method: 'GET',
+      url: e.request?.url as string,
+      pathname: '',
+      params: {},
+      query: {},
+      body: undefined,
+      headers: {},
+      config,
+    };
+    const [outcome, resource] = await router.handleRequest(request, repo);
+    const ok = isOk(outcome);
+    return {
+      response: {
+        outcome,
+        status: String(getStatus(outcome)),
+        ...(ok && isResource(resource) && resource.id ? { location: getReferenceString(resource as Bundle & { id: string }) } : {}),
+      },
+      ...(resource ? { resource: resource as BundleEntry['resource'] } : {}),
+    };
+  });
   return { resourceType: 'Bundle', type: 'batch-response', entry };
+}
+
+/** `fn` over `items`, at most `limit` at a time; results in the items' order. */
+async function mapLimited<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await fn(items[i]);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
 }

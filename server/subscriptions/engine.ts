@@ -30,6 +30,8 @@ interface OutboxRow {
 interface ClaimedRow extends OutboxRow {
   content: string | null;
   previous_content: string | null;
+  /** A later version of the resource waits behind this row (claimable once this one is gone). */
+  has_next: boolean;
 }
 
 /** One delivery row to insert, as a json_to_recordset record. */
@@ -55,7 +57,8 @@ function claimSql(limit: number): string {
     o.previous_version_id::text AS previous_version_id, o.interaction,
     (SELECT generation FROM subscription_state)::text AS generation,
     (SELECT h.content FROM resource_history h WHERE h.version_id = o.version_id) AS content,
-    (SELECT h.content FROM resource_history h WHERE h.version_id = o.previous_version_id) AS previous_content
+    (SELECT h.content FROM resource_history h WHERE h.version_id = o.previous_version_id) AS previous_content,
+    EXISTS (SELECT 1 FROM subscription_outbox n WHERE n.resource_type = o.resource_type AND n.id = o.id AND n.seq > o.seq) AS has_next
   FROM subscription_outbox o
   WHERE NOT EXISTS (SELECT 1 FROM subscription_outbox p WHERE p.resource_type = o.resource_type AND p.id = o.id AND p.seq < o.seq)
   ORDER BY o.seq LIMIT ${Math.max(1, Math.floor(limit))} FOR UPDATE OF o SKIP LOCKED`;
@@ -311,17 +314,26 @@ export class SubscriptionEngine {
     this.kickDeliveries();
   }
 
-  kickDispatch(): void {
-    this.dispatchLoop.kick();
+  /** Returns whether this instance's dispatcher will look at the outbox (false when stopped). */
+  kickDispatch(): boolean {
+    return this.dispatchLoop.kick();
   }
 
   kickDeliveries(): void {
     this.deliveryLoop.kick();
   }
 
+  /**
+   * Claims until the outbox holds nothing this pass has not seen. A pass that claimed less than a
+   * full batch and no resource with a later version waiting stops there, without a claim that
+   * would find nothing: rows committed meanwhile kicked the loop, which then runs once more. At a
+   * steady 100 writes/s each wake-up claims one row, and the empty claim after it was a third of
+   * the dispatcher's queries.
+   */
   private async drainOutbox(): Promise<void> {
-    while (!this.stopped && (await this.dispatchOnce()) > 0) {
-      // keep draining
+    while (!this.stopped) {
+      const { handled, more } = await this.dispatchOnce();
+      if (handled === 0 || !more) return;
     }
   }
 
@@ -393,7 +405,7 @@ export class SubscriptionEngine {
   // --- dispatch -----------------------------------------------------------------------------
 
   /**
-   * One dispatch transaction in two round trips; returns how many outbox rows it handled.
+   * One dispatch transaction in two round trips.
    * 1. `BEGIN; SELECT ... FOR UPDATE SKIP LOCKED`: the oldest outbox row of each resource, with the
    *    version's content (and the previous one's) and the Subscription generation;
    * 2. criteria are matched (in memory for token criteria, else one SQL query per type), then
@@ -401,8 +413,9 @@ export class SubscriptionEngine {
    *    room for, which it starts right after the commit.
    * Both messages use the simple query protocol (several statements, no bind parameters), so the
    * values of the second one are sent as one JSON literal.
+   * Returns how many outbox rows it handled, and whether more may be claimable now.
    */
-  async dispatchOnce(): Promise<number> {
+  async dispatchOnce(): Promise<{ handled: number; more: boolean }> {
     const client = await this.deps.pool.connect();
     let ok = false;
     try {
@@ -411,7 +424,7 @@ export class SubscriptionEngine {
       if (rows.length === 0) {
         await client.query('COMMIT');
         ok = true;
-        return 0;
+        return { handled: 0, more: false };
       }
       const subs = await this.subscriptions(client, rows[0].generation);
       const notices: WebSocketNotice[] = [];
@@ -464,7 +477,7 @@ export class SubscriptionEngine {
           }
         }
       }
-      return rows.length;
+      return { handled: rows.length, more: rows.length >= this.deps.settings.batchSize || rows.some((r) => r.has_next) };
     } finally {
       if (!ok) await client.query('ROLLBACK').catch(() => undefined);
       client.release(!ok);

@@ -106,11 +106,13 @@ describe('outbox wake-up', () => {
 });
 
 describe('OutboxNotifier', () => {
-  test('wakes local workers on every commit and coalesces the NOTIFYs to other instances', async () => {
+  test('with no dispatcher here, wakes the other instances with coalesced NOTIFYs', async () => {
     const notifier = new OutboxNotifier({ databaseUrl: t.databaseUrl, logger: pino({ level: 'silent' }), channel: OUTBOX_CHANNEL });
     let local = 0;
+    // The waker of an instance whose subscription workers are off: it will not dispatch.
     notifier.onWritten(() => {
       local++;
+      return false;
     });
     payloads.length = 0;
     for (let i = 0; i < 200; i++) notifier.written();
@@ -122,12 +124,26 @@ describe('OutboxNotifier', () => {
     await waitFor(() => payloads.filter((p) => p === '').length >= notifier.sent, 'the NOTIFYs');
   });
 
+  test('when this instance dispatches the rows itself, no NOTIFY goes out', async () => {
+    const notifier = new OutboxNotifier({ databaseUrl: t.databaseUrl, logger: pino({ level: 'silent' }), channel: OUTBOX_CHANNEL });
+    let local = 0;
+    notifier.onWritten(() => {
+      local++;
+      return true;
+    });
+    for (let i = 0; i < 20; i++) notifier.written();
+    await notifier.close();
+    expect(local).toBe(20);
+    expect(notifier.sent).toBe(0);
+  });
+
   test("wakes in its own async context, not the writing request's", async () => {
     const notifier = new OutboxNotifier({ databaseUrl: t.databaseUrl, logger: pino({ level: 'silent' }), channel: OUTBOX_CHANNEL });
     const request = new AsyncLocalStorage<string>();
     const seen: (string | undefined)[] = [];
     notifier.onWritten(() => {
       seen.push(request.getStore());
+      return true;
     });
     request.run('request-1', () => notifier.written());
     await notifier.close();

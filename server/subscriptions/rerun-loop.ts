@@ -21,11 +21,12 @@ export class RerunLoop {
     return this.current;
   }
 
-  kick(): void {
-    if (this.shouldStop()) return;
+  /** Returns whether the body will run (now, or once more after the pass under way); false once stopped. */
+  kick(): boolean {
+    if (this.shouldStop()) return false;
     if (this.current) {
       this.again = true;
-      return;
+      return true;
     }
     let done!: () => void;
     this.current = new Promise<void>((r) => {
@@ -44,5 +45,6 @@ export class RerunLoop {
         done();
       }
     })();
+    return true;
   }
 }
