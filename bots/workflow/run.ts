@@ -1,6 +1,24 @@
 /** The workflow runner's FHIR reads and writes: starting a plan and advancing it as steps end. */
-import { createReference, getReferenceString, getStatus, type MedplumClient, OperationOutcomeError, type WithId } from '@medplum/core';
-import type { Bundle, Device, Encounter, Identifier, PlanDefinition, Reference, RequestGroup, Task } from '@medplum/fhirtypes';
+import {
+  badRequest,
+  createReference,
+  getReferenceString,
+  getStatus,
+  type MedplumClient,
+  OperationOutcomeError,
+  type WithId,
+} from '@medplum/core';
+import type {
+  Bundle,
+  Device,
+  Encounter,
+  Identifier,
+  OperationOutcome,
+  PlanDefinition,
+  Reference,
+  RequestGroup,
+  Task,
+} from '@medplum/fhirtypes';
 import { BOT_SYSTEM, PLAN_URL } from '../lib/workflow.ts';
 import { type ApplyContext, buildWorkflow, identifierQuery, planSteps, stepsToReady, workflowEnded, workflowGroup } from './plan.ts';
 
@@ -85,8 +103,7 @@ export async function advanceWorkflow(medplum: MedplumClient, ended: Task): Prom
   if (!groupRef) {
     return { readied: [], completed: false };
   }
-  const group = await medplum.readReference<RequestGroup>(groupRef as Reference<RequestGroup>);
-  const tasks = await medplum.searchResources('Task', { 'based-on': groupRef.reference as string, _count: '100' }, { cache: 'no-cache' });
+  const { group, tasks } = await readWorkflow(medplum, groupRef.reference as string);
   const readied: string[] = [];
   for (const task of stepsToReady(group, tasks)) {
     const ok = await updateIfUnchanged(medplum, { ...task, status: 'ready', lastModified: new Date().toISOString() });
@@ -100,6 +117,28 @@ export async function advanceWorkflow(medplum: MedplumClient, ended: Task): Prom
     completed = await updateIfUnchanged(medplum, { ...group, status: 'completed' });
   }
   return { readied, completed };
+}
+
+/** The RequestGroup and its Tasks in one batch (the server runs both reads at once). */
+async function readWorkflow(medplum: MedplumClient, groupRef: string): Promise<{ group: WithId<RequestGroup>; tasks: WithId<Task>[] }> {
+  const reply = await medplum.executeBatch({
+    resourceType: 'Bundle',
+    type: 'batch',
+    entry: [
+      { request: { method: 'GET', url: groupRef } },
+      { request: { method: 'GET', url: `Task?based-on=${encodeURIComponent(groupRef)}&_count=100` } },
+    ],
+  });
+  const [groupEntry, tasksEntry] = reply.entry ?? [];
+  for (const entry of [groupEntry, tasksEntry]) {
+    if (!entry?.response?.status?.startsWith('2') || !entry.resource) {
+      throw new OperationOutcomeError(
+        (entry?.response?.outcome as OperationOutcome | undefined) ?? badRequest(`Reading the workflow ${groupRef} failed`),
+      );
+    }
+  }
+  const tasks = ((tasksEntry.resource as Bundle<Task>).entry ?? []).flatMap((e) => (e.resource ? [e.resource as WithId<Task>] : []));
+  return { group: groupEntry.resource as WithId<RequestGroup>, tasks };
 }
 
 /** Updates with If-Match on the version read; false when someone changed it first. */
