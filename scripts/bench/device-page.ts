@@ -20,7 +20,8 @@
 // backlog, default 120), BENCH_ADMIN_URL (see lib/pg.ts), BENCH_CPU_PROF (a directory: the server
 // and its bot threads write V8 CPU profiles there), BENCH_NORMAL_ONLY=true (no critical readings:
 // the CPU cost of the everyday path alone, where the smart-device bot does not run),
-// BENCH_DEBUG_DELIVERIES=1 (each critical reading's deliveries, and deliveries per subscription).
+// BENCH_DEBUG_DELIVERIES=1 (each critical reading's deliveries, and deliveries per subscription),
+// BENCH_DEBUG_SLOW=1 (the slowest pages and when in the run their readings were sent).
 // Besides the result it prints the bot pool's line while the load runs (/healthcheck samples) and
 // each page's time by stage, from the commit times (meta.lastUpdated) of the Observation, the page
 // CommunicationRequest and the Communication: where the time went.
@@ -189,6 +190,14 @@ async function main(): Promise<void> {
   const latencies = [...sentCritical].flatMap(([p, s]) => (pushed.has(p) ? [(pushed.get(p) as number) - s] : [])).sort((a, b) => a - b);
   const lost = sentCritical.size - latencies.length;
   const achieved = total / sendSeconds;
+  if (process.env.BENCH_DEBUG_SLOW === '1') {
+    // When in the run the slowest pages were sent: a cluster points at a burst (a cron sweep, a GC).
+    const slow = [...sentCritical]
+      .flatMap(([p, s]) => (pushed.has(p) ? [{ at: (s - t0) / 1000, ms: (pushed.get(p) as number) - s }] : []))
+      .sort((a, b) => b.ms - a.ms)
+      .slice(0, 8);
+    log(`slowest pages: ${slow.map((x) => `${fmtMs(x.ms)} sent at ${x.at.toFixed(1)} s`).join(', ')}`);
+  }
   printTable(
     `Device Observation → staff page pushed over the websocket (${RATE}/s for ${DURATION} s, ${DEVICES} devices)`,
     ['Measure', 'Count', 'p50', 'p90', 'p99', 'max'],
