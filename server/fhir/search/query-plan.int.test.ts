@@ -31,6 +31,27 @@ async function planOf(query: string): Promise<PlanNode[]> {
   return nodes(rows[0]['QUERY PLAN'][0].Plan);
 }
 
+/**
+ * The generic plan of a search's page query (what a prepared statement runs once PostgreSQL stops
+ * planning it per execution), optionally executed (ANALYZE) with the search's own values.
+ */
+async function genericPlanOf(query: string, analyze = false): Promise<(PlanNode & { 'Actual Rows': number; 'Actual Loops': number })[]> {
+  const q = buildSearchQuery(t.server.app.repo(), parseSearchRequest(query));
+  const client = await t.server.app.repoContext.pool.connect();
+  try {
+    await client.query('SET plan_cache_mode = force_generic_plan');
+    await client.query(`PREPARE generic_search AS SELECT r.content FROM resource r WHERE ${q.where} ORDER BY ${q.orderBy} LIMIT 21`);
+    const args = q.params.values.map((v) => client.escapeLiteral(String(v))).join(', ');
+    const { rows } = await client.query<{ 'QUERY PLAN': [{ Plan: PlanNode }] }>(
+      `EXPLAIN (${analyze ? 'ANALYZE, ' : ''}FORMAT JSON) EXECUTE generic_search(${args})`,
+    );
+    return nodes(rows[0]['QUERY PLAN'][0].Plan) as (PlanNode & { 'Actual Rows': number; 'Actual Loops': number })[];
+  } finally {
+    // The connection is discarded: its session settings and statement must not leak into the pool.
+    client.release(true);
+  }
+}
+
 function scansOf(plan: PlanNode[], relation: string): string[] {
   return plan.filter((n) => n['Relation Name'] === relation).map((n) => `${n['Node Type']}${n['Index Name'] ? ` ${n['Index Name']}` : ''}`);
 }
@@ -128,25 +149,12 @@ describe('search SQL uses the index tables’ indexes', () => {
     // Search SELECTs run as prepared statements; after a few executions PostgreSQL may switch to a
     // generic plan, which knows no bind values. A LIKE pattern then only filters the rows of
     // (resource_type, code); the prefix range must stay an index condition.
-    const q = buildSearchQuery(t.server.app.repo(), parseSearchRequest('Patient?name=synthetic123'));
-    const client = await t.server.app.repoContext.pool.connect();
-    try {
-      await client.query('SET plan_cache_mode = force_generic_plan');
-      await client.query(`PREPARE generic_name_search AS SELECT r.content FROM resource r WHERE ${q.where} ORDER BY ${q.orderBy} LIMIT 21`);
-      const args = q.params.values.map((v) => client.escapeLiteral(String(v))).join(', ');
-      const { rows } = await client.query<{ 'QUERY PLAN': [{ Plan: PlanNode }] }>(
-        `EXPLAIN (FORMAT JSON) EXECUTE generic_name_search(${args})`,
-      );
-      const plan = nodes(rows[0]['QUERY PLAN'][0].Plan);
-      const stringScans = plan.filter((n) => n['Index Name'] === 'sp_string_value_id_idx');
-      expect(stringScans.length, plan.map((n) => `${n['Node Type']} ${n['Index Name'] ?? ''}`).join(', ')).toBeGreaterThan(0);
-      for (const scan of stringScans) {
-        expect(scan['Index Cond'], JSON.stringify(scan)).toMatch(/\bvalue ~>=~/);
-        expect(scan['Index Cond']).toMatch(/\bvalue ~<~/);
-      }
-    } finally {
-      // The connection is discarded: its session settings and statement must not leak into the pool.
-      client.release(true);
+    const plan = await genericPlanOf('Patient?name=synthetic123');
+    const stringScans = plan.filter((n) => n['Index Name'] === 'sp_string_value_id_idx');
+    expect(stringScans.length, plan.map((n) => `${n['Node Type']} ${n['Index Name'] ?? ''}`).join(', ')).toBeGreaterThan(0);
+    for (const scan of stringScans) {
+      expect(scan['Index Cond'], JSON.stringify(scan)).toMatch(/\bvalue ~>=~/);
+      expect(scan['Index Cond']).toMatch(/\bvalue ~<~/);
     }
     // ...and the search answers the same as a prefix match.
     const bundle = await t.medplum.search('Patient', 'name=realname1');
@@ -220,32 +228,17 @@ describe('search SQL uses the index tables’ indexes', () => {
       [ROWS],
     );
     await pool.query('ANALYZE resource, sp_token, sp_reference');
-    const repo = t.server.app.repo();
     for (const query of [
       'Observation?code=http://loinc.org|8867-4&subject=Patient/syn-7',
       'Observation?subject=Patient/syn-7&code=8867-4',
     ]) {
-      const q = buildSearchQuery(repo, parseSearchRequest(query));
-      const client = await pool.connect();
-      try {
-        await client.query('SET plan_cache_mode = force_generic_plan');
-        await client.query(`PREPARE generic_code_subject AS SELECT r.id FROM resource r WHERE ${q.where} ORDER BY ${q.orderBy} LIMIT 21`);
-        const args = q.params.values.map((v) => client.escapeLiteral(String(v))).join(', ');
-        const { rows } = await client.query<{ 'QUERY PLAN': [{ Plan: PlanNode }] }>(
-          `EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE generic_code_subject(${args})`,
-        );
-        const plan = nodes(rows[0]['QUERY PLAN'][0].Plan) as (PlanNode & { 'Actual Rows': number; 'Actual Loops': number })[];
-        expect(plan[0]['Actual Rows'], query).toBe(2);
-        const tokenRows = plan
-          .filter((n) => n['Relation Name'] === 'sp_token')
-          .reduce((sum, n) => sum + n['Actual Rows'] * n['Actual Loops'], 0);
-        // The code is looked up for the patient's two Observations only, not read for all 5,000.
-        expect(tokenRows, `${query}: ${plan.map((n) => `${n['Node Type']} ${n['Relation Name'] ?? ''}`).join(', ')}`).toBeLessThanOrEqual(
-          2,
-        );
-      } finally {
-        client.release(true);
-      }
+      const plan = await genericPlanOf(query, true);
+      expect(plan[0]['Actual Rows'], query).toBe(2);
+      const tokenRows = plan
+        .filter((n) => n['Relation Name'] === 'sp_token')
+        .reduce((sum, n) => sum + n['Actual Rows'] * n['Actual Loops'], 0);
+      // The code is looked up for the patient's two Observations only, not read for all 5,000.
+      expect(tokenRows, `${query}: ${plan.map((n) => `${n['Node Type']} ${n['Relation Name'] ?? ''}`).join(', ')}`).toBeLessThanOrEqual(2);
     }
     const found = await t.medplum.searchResources('Observation', { code: 'http://loinc.org|8867-4', subject: 'Patient/syn-7' });
     expect(found.map((o) => o.id).sort()).toEqual(['obs-2507', 'obs-7']);
