@@ -52,6 +52,16 @@ async function genericPlanOf(query: string, analyze = false): Promise<(PlanNode 
   }
 }
 
+/** ROWS bare resources `<prefix>1`…, written straight into the resource table (no index rows). */
+async function insertBareResources(resourceType: string, prefix: string): Promise<void> {
+  await t.server.app.repoContext.pool.query(
+    `INSERT INTO resource (resource_type, id, version_id, last_updated, content)
+     SELECT $2, $3 || i, gen_random_uuid(), now(), json_build_object('resourceType', $2::text, 'id', $3 || i)::text
+     FROM generate_series(1, $1) i`,
+    [ROWS, resourceType, prefix],
+  );
+}
+
 function scansOf(plan: PlanNode[], relation: string): string[] {
   return plan.filter((n) => n['Relation Name'] === relation).map((n) => `${n['Node Type']}${n['Index Name'] ? ` ${n['Index Name']}` : ''}`);
 }
@@ -71,12 +81,7 @@ beforeAll(async () => {
   // ...and thousands of synthetic ones written straight into the tables, so the planner faces
   // tables where a scan would be the wrong choice.
   const pool = t.server.app.repoContext.pool;
-  await pool.query(
-    `INSERT INTO resource (resource_type, id, version_id, last_updated, content)
-     SELECT 'Patient', 'syn-' || i, gen_random_uuid(), now(), json_build_object('resourceType', 'Patient', 'id', 'syn-' || i)::text
-     FROM generate_series(1, $1) i`,
-    [ROWS],
-  );
+  await insertBareResources('Patient', 'syn-');
   await pool.query(
     `INSERT INTO sp_token (resource_type, id, code, system, value)
      SELECT 'Patient', 'syn-' || i, 'identifier', 'urn:mrn', 'MRN-' || i FROM generate_series(1, $1) i
@@ -167,12 +172,7 @@ describe('search SQL uses the index tables’ indexes', () => {
     // Devices written after the ANALYZE above: the statistics know of none, as in a new database
     // taking its first load. The semi-join plan then walked every Device once per search.
     const pool = t.server.app.repoContext.pool;
-    await pool.query(
-      `INSERT INTO resource (resource_type, id, version_id, last_updated, content)
-       SELECT 'Device', 'dev-' || i, gen_random_uuid(), now(), json_build_object('resourceType', 'Device', 'id', 'dev-' || i)::text
-       FROM generate_series(1, $1) i`,
-      [ROWS],
-    );
+    await insertBareResources('Device', 'dev-');
     await pool.query(
       `INSERT INTO sp_token (resource_type, id, code, system, value)
        SELECT 'Device', 'dev-' || i, 'identifier', 'urn:serial', 'SN-' || i FROM generate_series(1, $1) i`,
@@ -210,12 +210,7 @@ describe('search SQL uses the index tables’ indexes', () => {
     // PostgreSQL estimates both conditions at about one row; starting from the code it read every
     // Observation's code row to keep two (driver.ts). Fresh statistics, as autovacuum would leave them.
     const pool = t.server.app.repoContext.pool;
-    await pool.query(
-      `INSERT INTO resource (resource_type, id, version_id, last_updated, content)
-       SELECT 'Observation', 'obs-' || i, gen_random_uuid(), now(), json_build_object('resourceType', 'Observation', 'id', 'obs-' || i)::text
-       FROM generate_series(1, $1) i`,
-      [ROWS],
-    );
+    await insertBareResources('Observation', 'obs-');
     await pool.query(
       `INSERT INTO sp_token (resource_type, id, code, system, value)
        SELECT 'Observation', 'obs-' || i, 'code', 'http://loinc.org', '8867-4' FROM generate_series(1, $1) i`,
