@@ -65,6 +65,13 @@ describe.each(modes)('websocket channel ($name)', ({ redisUrl }) => {
     };
     try {
       const unbound = await t.medplum.createResource<Encounter>({ resourceType: 'Encounter', status: 'triaged', class: { code: 'EMER' } });
+      // Matching happens at dispatch, not at the write: the unbound write must be dispatched before
+      // the client binds, or (on a loaded machine) it is matched against the binding after all.
+      const pool = t.server.app.repoContext.pool;
+      const pending = async () =>
+        (await pool.query("SELECT 1 FROM subscription_outbox WHERE resource_type = 'Encounter' AND id = $1", [unbound.id])).rowCount;
+      for (let i = 0; i < 250 && (await pending()); i++) await sleep(20);
+      expect(await pending()).toBe(0);
       const params = await t.medplum.get<Parameters>(`fhir/R4/Subscription/${sub.id}/$get-ws-binding-token`, { cache: 'no-cache' });
       const token = params.parameter?.find((p) => p.name === 'token')?.valueString as string;
       const ws = new WebSocket(`${t.baseUrl.replace('http', 'ws')}ws/subscriptions-r4`);
