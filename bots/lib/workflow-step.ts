@@ -16,7 +16,6 @@
  */
 import {
   type BotEvent,
-  badRequest,
   getReferenceString,
   getStatus,
   type MedplumClient,
@@ -24,7 +23,8 @@ import {
   OperationOutcomeError,
   type WithId,
 } from '@medplum/core';
-import type { Device, Encounter, OperationOutcome, Patient, Reference, Resource, Task, TaskOutput } from '@medplum/fhirtypes';
+import type { BundleEntry, Device, Encounter, Patient, Reference, Task, TaskOutput } from '@medplum/fhirtypes';
+import { batchGet, resourceOfEntry } from './batch-read.ts';
 import { ENDED_STATUSES, STEP_ATTEMPTS_EXTENSION, STEP_MAX_ATTEMPTS, stepOf } from './workflow.ts';
 
 export interface StepContext {
@@ -89,42 +89,16 @@ export function toTaskOutputs(outcome: StepOutcome): TaskOutput[] {
 
 type Focus = Pick<StepContext, 'encounter' | 'device' | 'patient'>;
 
-/** A read that came back with an error status: thrown where the step's own errors are handled. */
-type Read<T> = { resource: T } | { error: OperationOutcomeError } | undefined;
-
-/**
- * Reads by reference in one batch (its reads run at once on the server): a step's Task, its focus
- * and its patient were three requests one after another, on the path of every workflow step.
- */
-async function readTogether(medplum: MedplumClient, refs: (string | undefined)[]): Promise<Read<Resource>[]> {
-  const wanted = refs.filter((r): r is string => !!r);
-  const reply = await medplum.executeBatch({
-    resourceType: 'Bundle',
-    type: 'batch',
-    entry: wanted.map((url) => ({ request: { method: 'GET', url } })),
-  });
-  let i = 0;
-  return refs.map((ref) => {
-    if (!ref) return undefined;
-    const entry = reply.entry?.[i++];
-    if (entry?.response?.status?.startsWith('2') && entry.resource) return { resource: entry.resource };
-    const outcome = (entry?.response?.outcome as OperationOutcome | undefined) ?? badRequest(`No answer for ${ref}`);
-    return { error: new OperationOutcomeError(outcome) };
-  });
-}
-
-function resourceOf<T extends Resource>(read: Read<Resource>): WithId<T> | undefined {
-  if (read && 'error' in read) throw read.error;
-  return read?.resource as WithId<T> | undefined;
-}
+/** A reference and the batch's answer for it: an error is thrown where the step's own errors are handled. */
+type Read = { url: string; entry: BundleEntry | undefined } | undefined;
 
 /** The step's Encounter or Device and Patient, from the batch; a patient named only by the focus is read after it. */
-async function loadFocus(medplum: MedplumClient, focusRead: Read<Resource>, patientRead: Read<Resource>): Promise<Focus> {
+async function loadFocus(medplum: MedplumClient, focusRead: Read, patientRead: Read): Promise<Focus> {
   const out: Focus = {};
-  const focus = resourceOf(focusRead);
+  const focus = focusRead && resourceOfEntry(focusRead.entry, focusRead.url);
   if (focus?.resourceType === 'Encounter') out.encounter = focus as WithId<Encounter>;
   if (focus?.resourceType === 'Device') out.device = focus as WithId<Device>;
-  out.patient = resourceOf<Patient>(patientRead);
+  out.patient = patientRead && resourceOfEntry<Patient>(patientRead.entry, patientRead.url);
   const patientRef = out.encounter?.subject?.reference ?? out.device?.patient?.reference;
   if (!out.patient && patientRef?.startsWith('Patient/')) {
     out.patient = await medplum.readReference<Patient>({ reference: patientRef } as Reference<Patient>);
@@ -147,15 +121,19 @@ export async function runStep(
   if (!step) {
     throw new Error(`Task/${trigger.id} is not a workflow step`);
   }
-  // The focus and patient as the delivered version names them: a step's Task keeps them.
+  // The Task, its focus and its patient in one batch (they were three requests one after another),
+  // the focus and patient as the delivered version names them: a step's Task keeps them.
   const focusRef = trigger.focus?.reference ?? trigger.encounter?.reference;
   const patientRef = trigger.for?.reference;
-  const [taskRead, focusRead, patientRead] = await readTogether(medplum, [
-    `Task/${trigger.id}`,
-    focusRef?.startsWith('Encounter/') || focusRef?.startsWith('Device/') ? focusRef : undefined,
-    patientRef?.startsWith('Patient/') ? patientRef : undefined,
-  ]);
-  let task = resourceOf<Task>(taskRead) as WithId<Task>;
+  const taskUrl = `Task/${trigger.id}`;
+  const focusUrl = focusRef?.startsWith('Encounter/') || focusRef?.startsWith('Device/') ? focusRef : undefined;
+  const patientUrl = patientRef?.startsWith('Patient/') ? patientRef : undefined;
+  const urls = [taskUrl, focusUrl, patientUrl].filter((u): u is string => !!u);
+  const entries = await batchGet(medplum, urls);
+  const readOf = (url: string | undefined): Read => (url ? { url, entry: entries[urls.indexOf(url)] } : undefined);
+  let task = resourceOfEntry<Task>(entries[0], taskUrl);
+  const focusRead = readOf(focusUrl);
+  const patientRead = readOf(patientUrl);
   if (ENDED_STATUSES.has(task.status) || (task.status !== 'ready' && task.status !== 'in-progress')) {
     return { status: 'skipped', reason: `Task/${task.id} is ${task.status}` };
   }

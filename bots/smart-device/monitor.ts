@@ -6,6 +6,7 @@
 import { getStatus, type MedplumClient, OperationOutcomeError } from '@medplum/core';
 import type { Bundle, CareTeam, Device, Encounter, Flag, Observation, Patient, Reference, Resource } from '@medplum/fhirtypes';
 import { teamTargets } from '../communication/recipients.ts';
+import { batchGet, isAnswered } from '../lib/batch-read.ts';
 import { retryOnConflict } from '../lib/conflict-retry.ts';
 import { ES } from '../lib/workflow.ts';
 import { ageInDays, DAYS_PER_YEAR } from '../triage/age.ts';
@@ -94,14 +95,10 @@ export interface AlertReads {
 
 /** Runs GET requests as one batch (one round trip), returning each one's Bundle; a failed entry fails the check. */
 async function readAll(medplum: MedplumClient, urls: string[]): Promise<Bundle[]> {
-  const reply = await medplum.executeBatch({
-    resourceType: 'Bundle',
-    type: 'batch',
-    entry: urls.map((url) => ({ request: { method: 'GET', url } })),
-  });
+  const entries = await batchGet(medplum, urls);
   return urls.map((url, i) => {
-    const entry = reply.entry?.[i];
-    if (!entry?.response?.status?.startsWith('2') || entry.resource?.resourceType !== 'Bundle') {
+    const entry = entries[i];
+    if (!isAnswered(entry) || entry.resource.resourceType !== 'Bundle') {
       throw new Error(`smart-device: ${url.split('?')[0]} search failed with ${entry?.response?.status ?? 'no reply'}`);
     }
     return entry.resource as Bundle;

@@ -1,24 +1,7 @@
 /** The workflow runner's FHIR reads and writes: starting a plan and advancing it as steps end. */
-import {
-  badRequest,
-  createReference,
-  getReferenceString,
-  getStatus,
-  type MedplumClient,
-  OperationOutcomeError,
-  type WithId,
-} from '@medplum/core';
-import type {
-  Bundle,
-  Device,
-  Encounter,
-  Identifier,
-  OperationOutcome,
-  PlanDefinition,
-  Reference,
-  RequestGroup,
-  Task,
-} from '@medplum/fhirtypes';
+import { createReference, getReferenceString, getStatus, type MedplumClient, OperationOutcomeError, type WithId } from '@medplum/core';
+import type { Bundle, Device, Encounter, Identifier, PlanDefinition, Reference, RequestGroup, Task } from '@medplum/fhirtypes';
+import { batchGet, resourceOfEntry } from '../lib/batch-read.ts';
 import { BOT_SYSTEM, PLAN_URL } from '../lib/workflow.ts';
 import { type ApplyContext, buildWorkflow, identifierQuery, planSteps, stepsToReady, workflowEnded, workflowGroup } from './plan.ts';
 
@@ -121,24 +104,13 @@ export async function advanceWorkflow(medplum: MedplumClient, ended: Task): Prom
 
 /** The RequestGroup and its Tasks in one batch (the server runs both reads at once). */
 async function readWorkflow(medplum: MedplumClient, groupRef: string): Promise<{ group: WithId<RequestGroup>; tasks: WithId<Task>[] }> {
-  const reply = await medplum.executeBatch({
-    resourceType: 'Bundle',
-    type: 'batch',
-    entry: [
-      { request: { method: 'GET', url: groupRef } },
-      { request: { method: 'GET', url: `Task?based-on=${encodeURIComponent(groupRef)}&_count=100` } },
-    ],
-  });
-  const [groupEntry, tasksEntry] = reply.entry ?? [];
-  for (const entry of [groupEntry, tasksEntry]) {
-    if (!entry?.response?.status?.startsWith('2') || !entry.resource) {
-      throw new OperationOutcomeError(
-        (entry?.response?.outcome as OperationOutcome | undefined) ?? badRequest(`Reading the workflow ${groupRef} failed`),
-      );
-    }
-  }
-  const tasks = ((tasksEntry.resource as Bundle<Task>).entry ?? []).flatMap((e) => (e.resource ? [e.resource as WithId<Task>] : []));
-  return { group: groupEntry.resource as WithId<RequestGroup>, tasks };
+  const urls = [groupRef, `Task?based-on=${encodeURIComponent(groupRef)}&_count=100`];
+  const [groupEntry, tasksEntry] = await batchGet(medplum, urls);
+  const group = resourceOfEntry<RequestGroup>(groupEntry, urls[0]);
+  const tasks = (resourceOfEntry<Bundle<Task>>(tasksEntry, urls[1]).entry ?? []).flatMap((e) =>
+    e.resource ? [e.resource as WithId<Task>] : [],
+  );
+  return { group, tasks };
 }
 
 /** Updates with If-Match on the version read; false when someone changed it first. */

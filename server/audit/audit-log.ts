@@ -146,8 +146,6 @@ export class AuditLog {
   private recentlyRecorded = 0;
   /** Audited requests under way whose events are not recorded yet (expectEvent). */
   private expected = 0;
-  /** Queued events that must not wait for others (RecordOptions.prompt). */
-  private promptQueued = 0;
   /** Ends the current wait for expected events (gather). */
   private gathered: (() => void) | undefined;
   /** Starts at 1 so the first idle tick picks up whatever an earlier run left pending. */
@@ -192,9 +190,6 @@ export class AuditLog {
     }
     return new Promise<void>((resolve, reject) => {
       this.queue.push({ content, rest, prompt: options.prompt, resolve, reject });
-      if (options.prompt) {
-        this.promptQueued++;
-      }
       if (this.queue.length >= MAX_BATCH || options.prompt) {
         this.gathered?.();
       }
@@ -224,7 +219,7 @@ export class AuditLog {
 
   /** Resolves when no expected event is still to come, or after `commitDelayMs`. */
   private gather(): Promise<void> | undefined {
-    if (this.expected === 0 || this.closed || this.queue.length >= MAX_BATCH || this.promptQueued > 0) {
+    if (this.expected === 0 || this.closed || this.queue.length >= MAX_BATCH || this.queue.some((p) => p.prompt)) {
       return undefined;
     }
     return new Promise<void>((resolve) => {
@@ -255,7 +250,6 @@ export class AuditLog {
       while (this.queue.length > 0) {
         await this.gather();
         const batch = this.queue.splice(0, MAX_BATCH);
-        for (const p of batch) if (p.prompt) this.promptQueued--;
         try {
           await this.insert(batch);
           this.recentlyRecorded += batch.length;

@@ -1,6 +1,7 @@
 import { getReferenceString, getStatus, isOk, isResource } from '@medplum/core';
 import type { FhirRepository, FhirRequest, FhirRouter } from '@medplum/fhir-router';
 import type { Bundle, BundleEntry } from '@medplum/fhirtypes';
+import pMap from 'p-map';
 
 /** Interactions that change nothing: a batch of only these may run its entries at once. */
 const READ_INTERACTIONS = new Set(['read', 'vread', 'search-type', 'search-system', 'history-system', 'history-type', 'history-instance']);
@@ -52,41 +53,31 @@ export async function runReadOnlyBatch(
   bundle: Bundle & { entry: BundleEntry[] },
   config: FhirRequest['config'],
 ): Promise<Bundle> {
-  const entry = await mapLimited(bundle.entry, MAX_PARALLEL_READS, async (e): Promise<BundleEntry> => {
-    const request: FhirRequest = {
-      method: 'GET',
-      url: e.request?.url as string,
-      pathname: '',
-      params: {},
-      query: {},
-      body: undefined,
-      headers: {},
-      config,
-    };
-    const [outcome, resource] = await router.handleRequest(request, repo);
-    const ok = isOk(outcome);
-    return {
-      response: {
-        outcome,
-        status: String(getStatus(outcome)),
-        ...(ok && isResource(resource) && resource.id ? { location: getReferenceString(resource as Bundle & { id: string }) } : {}),
-      },
-      ...(resource ? { resource: resource as BundleEntry['resource'] } : {}),
-    };
-  });
+  const entry = await pMap(
+    bundle.entry,
+    async (e): Promise<BundleEntry> => {
+      const request: FhirRequest = {
+        method: 'GET',
+        url: e.request?.url as string,
+        pathname: '',
+        params: {},
+        query: {},
+        body: undefined,
+        headers: {},
+        config,
+      };
+      const [outcome, resource] = await router.handleRequest(request, repo);
+      const ok = isOk(outcome);
+      return {
+        response: {
+          outcome,
+          status: String(getStatus(outcome)),
+          ...(ok && isResource(resource) && resource.id ? { location: getReferenceString(resource as Bundle & { id: string }) } : {}),
+        },
+        ...(resource ? { resource: resource as BundleEntry['resource'] } : {}),
+      };
+    },
+    { concurrency: MAX_PARALLEL_READS },
+  );
   return { resourceType: 'Bundle', type: 'batch-response', entry };
-}
-
-/** `fn` over `items`, at most `limit` at a time; results in the items' order. */
-async function mapLimited<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const i = next++;
-      results[i] = await fn(items[i]);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
 }

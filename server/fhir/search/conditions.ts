@@ -56,15 +56,12 @@ export interface ConditionContext {
    */
   restrict?: (resourceType: string, idExpr: string) => string | undefined;
   /**
-   * Build the condition as a probe of the candidates another condition found (driver.ts): a
-   * correlated EXISTS that PostgreSQL cannot turn into a join it might start from.
+   * How the condition takes part in the search (driver.ts). `probe`: it checks the candidates
+   * another condition found, as a correlated EXISTS that PostgreSQL cannot turn into a join it
+   * might start from. `drive`: its ids are collected first (`= ANY(ARRAY(…))`, run once whatever
+   * the estimates) and the resources then fetched by primary key. Absent: left to the planner.
    */
-  probe?: boolean;
-  /**
-   * Build the condition as the search's driver: its ids collected first (`= ANY(ARRAY(…))`, run
-   * once whatever the estimates), the resources then fetched by primary key (driver.ts).
-   */
-  drive?: boolean;
+  role?: 'probe' | 'drive';
 }
 
 /** `cond` limited to what the caller may see of `resourceType`. */
@@ -166,10 +163,10 @@ function inIndex(ctx: ConditionContext, table: string, target: SearchTarget, cod
   if (negate) {
     return noIndexRow(ctx, table, target, code, where);
   }
-  if (ctx.probe) {
+  if (ctx.role === 'probe') {
     return probeIndexRow(ctx, table, target, code, where);
   }
-  if (ctx.drive) {
+  if (ctx.role === 'drive') {
     return `${target.idExpr} = ANY(ARRAY(${indexSubquery(ctx, table, target, code, where)}))`;
   }
   return `${target.idExpr} IN (${indexSubquery(ctx, table, target, code, where)})`;
@@ -304,7 +301,7 @@ function tokenCondition(ctx: ConditionContext, target: SearchTarget, filter: Fil
  * backlog in bench:hl7).
  */
 function identifierLookup(ctx: ConditionContext, target: SearchTarget, code: string, where: string, values: string[]): string {
-  if (ctx.probe) {
+  if (ctx.role === 'probe') {
     return inIndex(ctx, 'sp_token', target, code, where);
   }
   const a = ctx.params.alias('x');

@@ -70,11 +70,9 @@ function typeConditions(ctx: ConditionContext, request: SearchRequest, resourceT
   });
   const ranks = filters.map((f) => (f ? driverRank(resourceType, f) : undefined));
   const probes = probeFilters(ranks);
-  const probeCtx: ConditionContext = { ...ctx, probe: true };
-  const driveCtx: ConditionContext = { ...ctx, drive: true };
   filters.forEach((filter, i) => {
-    const own = probes[i] ? probeCtx : drivesByIds(ranks[i]) ? driveCtx : ctx;
-    conds.push(filter ? buildFilterCondition(own, target, filter) : 'FALSE');
+    const role = probes[i] ? 'probe' : drivesByIds(ranks[i]) ? 'drive' : undefined;
+    conds.push(filter ? buildFilterCondition(role ? { ...ctx, role } : ctx, target, filter) : 'FALSE');
   });
   return conds.join(' AND ');
 }
