@@ -65,6 +65,8 @@ export interface AppDeps {
   outboxWakeup?: OutboxWakeup;
   /** Keeps the search tables' planner statistics current while the database is young. */
   statistics?: TableStatistics;
+  /** Connections that run named search statements with their generic plans (RepositoryContext.searchPool). */
+  searchPool?: pg.Pool;
 }
 
 export interface App {
@@ -139,6 +141,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     traceparent: deps.ops?.tracing ? () => deps.ops?.tracing?.currentTraceparent() : undefined,
     baseDefinitions: new BaseDefinitions(),
     searchStatements: new SearchStatements(),
+    searchPool: deps.searchPool,
     outboxWakeup: deps.outboxWakeup,
     statistics: deps.statistics,
   };

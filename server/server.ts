@@ -83,7 +83,10 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
     writeRuntimeFile(config.dataDir, databaseUrl);
   }
   const pool = createPool(databaseUrl, config.dbPoolSize);
-  const redis = config.redisUrl ? new Redis(config.redisUrl, { maxRetriesPerRequest: 2, lazyConnect: false }) : undefined;
+  const searchPool = createPool(databaseUrl, searchPoolSize(config.dbPoolSize), { genericPlans: true });
+  const redis = config.redisUrl
+    ? new Redis(config.redisUrl, { maxRetriesPerRequest: 2, lazyConnect: false, enableAutoPipelining: true })
+    : undefined;
   redis?.on('error', (err) => logger.warn({ err: err.message }, 'redis error'));
   const auditPool = createAuditPool(databaseUrl);
   const metrics = new OpsMetrics({ registry: options.metricsRegistry ?? new Registry(), pool });
@@ -119,6 +122,7 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
       ops: { metrics, tracing },
       outboxWakeup: outbox,
       statistics,
+      searchPool,
     });
     await loadRoles(app.repo(), config.rolesDir);
     await storeConformanceResources(app.repo(), [...profiles.profiles.values(), ...profiles.searchParameters, ...profiles.others]);
@@ -232,6 +236,7 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
         await statistics?.close();
         await audit.close();
         await auditPool.end();
+        await searchPool.end();
         await pool.end();
         redis?.disconnect();
         await tracing?.shutdown().catch(() => undefined);
@@ -247,9 +252,15 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
     await statistics?.close().catch(() => undefined);
     await audit.close().catch(() => undefined);
     await auditPool.end().catch(() => undefined);
+    await searchPool.end().catch(() => undefined);
     await pool.end().catch(() => undefined);
     redis?.disconnect();
     await embedded?.stop().catch(() => undefined);
     throw err;
   }
+}
+
+/** Searches are short and CPU-bound: half the main pool's connections serve them. */
+function searchPoolSize(dbPoolSize: number): number {
+  return Math.max(2, Math.ceil(dbPoolSize / 2));
 }

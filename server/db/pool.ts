@@ -9,6 +9,19 @@ export interface PoolOptions {
    * writes need no durability of their own: NOTIFYs, and audit rows (server/audit/audit-log.ts).
    */
   asyncCommit?: boolean;
+  /**
+   * Run every named prepared statement with its generic plan (plan_cache_mode=force_generic_plan),
+   * for the search pool (server/fhir/search/statements.ts).
+   */
+  genericPlans?: boolean;
+}
+
+function sessionOptions(options: PoolOptions): string | undefined {
+  const settings = [
+    ...(options.asyncCommit ? ['-c synchronous_commit=off'] : []),
+    ...(options.genericPlans ? ['-c plan_cache_mode=force_generic_plan'] : []),
+  ];
+  return settings.length ? settings.join(' ') : undefined;
 }
 
 export function createPool(connectionString: string, max: number, options: PoolOptions = {}): pg.Pool {
@@ -16,7 +29,7 @@ export function createPool(connectionString: string, max: number, options: PoolO
     connectionString,
     max,
     idleTimeoutMillis: 30_000,
-    ...(options.asyncCommit ? { options: '-c synchronous_commit=off' } : {}),
+    options: sessionOptions(options),
   });
   // An idle client losing its connection (database restart) must not crash the process.
   pool.on('error', () => undefined);

@@ -78,6 +78,11 @@ export interface RepositoryContext {
   /** Search SELECTs run as prepared statements under these names (search/statements.ts); absent: unnamed. */
   searchStatements?: SearchStatements;
   /**
+   * Where named search statements run outside a transaction: connections that always use a
+   * statement's generic plan (search/statements.ts explains why). Absent: the main pool.
+   */
+  searchPool?: pg.Pool;
+  /**
    * Told after each commit that left subscription outbox rows; writes then NOTIFY inside their
    * transaction only for the types of outbox-notify.ts (see OutboxWakeup). Absent: every write
    * NOTIFYs at its commit (other processes writing to the database, tests).
@@ -436,10 +441,23 @@ export class PostgresRepository extends FhirRepository {
     }
   }
 
-  /** A search SELECT, as a prepared statement when its shape has a name (search/statements.ts). */
-  async searchQuery<R extends pg.QueryResultRow>(sql: string, params: unknown[]): Promise<pg.QueryResult<R>> {
+  /**
+   * A search SELECT, as a prepared statement when its shape has a name (search/statements.ts);
+   * outside a transaction, one whose plan suits any values (`genericPlan`) runs on the search pool.
+   */
+  async searchQuery<R extends pg.QueryResultRow>(sql: string, params: unknown[], genericPlan = false): Promise<pg.QueryResult<R>> {
     const name = this.ctx.searchStatements?.nameFor(sql);
-    return name ? this.prepared<R>(name, sql, params) : this.query<R>(sql, params);
+    if (!name) {
+      return this.query<R>(sql, params);
+    }
+    if (!genericPlan || this.inTransaction || !this.ctx.searchPool) {
+      return this.prepared<R>(name, sql, params);
+    }
+    try {
+      return await this.ctx.searchPool.query<R>({ name, text: sql, values: params });
+    } catch (err) {
+      throw classify(err, this.ctx.logger);
+    }
   }
 
   /**

@@ -1,7 +1,7 @@
 import { parseSearchRequest } from '@medplum/core';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { loadBaseDefinitions } from '../definitions.ts';
-import { driverRank, probeFilters } from './driver.ts';
+import { driverRank, isBounded, probeFilters } from './driver.ts';
 
 beforeAll(() => {
   loadBaseDefinitions();
@@ -38,5 +38,18 @@ describe('probeFilters', () => {
   test('a single ranked condition is not a probe', () => {
     expect(probeFilters([undefined, 3, undefined])).toEqual([false, false, false]);
     expect(probeFilters([])).toEqual([]);
+  });
+});
+
+describe('isBounded', () => {
+  test('a search that starts from an identifier, an _id or a reference is bounded; one from a code, a name or a status is not', () => {
+    expect(isBounded(ranks('Patient?identifier=urn:mrn|1'))).toBe(true);
+    expect(isBounded(ranks('Observation?code=8867-4&subject=Patient/p'))).toBe(true);
+    expect(isBounded(ranks('Observation?subject:missing=true&_id=a'))).toBe(true);
+    expect(isBounded(ranks('Observation?code=8867-4&date=ge2026-01-01'))).toBe(false);
+    expect(isBounded(ranks('Patient?name=smi'))).toBe(false);
+    expect(isBounded(ranks('Patient?gender=female'))).toBe(false);
+    expect(isBounded(ranks('Observation?subject.name=smi'))).toBe(false);
+    expect(isBounded(ranks('Patient'))).toBe(false);
   });
 });

@@ -87,3 +87,15 @@ export function probeFilters(ranks: (DriverRank | undefined)[]): boolean[] {
   });
   return ranks.map((rank, i) => rank !== undefined && i !== driver);
 }
+
+/**
+ * Whether conditions of these ranks start from a few rows whatever their values: an identifier,
+ * an _id or a reference drives. Such a search runs the same generic plan for every execution
+ * (statements.ts). Another driver's rows may be a handful or half the type (a code, a name
+ * prefix, a status), and only a plan made with the values knows whether to start from them or to
+ * walk the sort order and probe: in a generic plan, `Patient?gender=female&_sort=-_lastUpdated`
+ * sorted every female Patient to return 20.
+ */
+export function isBounded(ranks: (DriverRank | undefined)[]): boolean {
+  return ranks.some((rank) => rank !== undefined && rank <= 1);
+}

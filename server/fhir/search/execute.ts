@@ -5,7 +5,7 @@ import { indexSource } from '../../audit/event-index.ts';
 import { isKnownResourceType } from '../definitions.ts';
 import type { PostgresRepository } from '../repo.ts';
 import { buildFilterCondition, type ConditionContext, filterForType, SqlParams, sortExpression, typeKnowsFilter } from './conditions.ts';
-import { driverRank, drivesByIds, probeFilters } from './driver.ts';
+import { driverRank, drivesByIds, isBounded, probeFilters } from './driver.ts';
 import { criteriaCondition } from './policy.ts';
 import { applySummary } from './summary.ts';
 
@@ -18,6 +18,11 @@ interface BuiltQuery {
   /** How many of `params` the WHERE clause uses (the ORDER BY's follow): a count binds only these. */
   whereParamCount: number;
   ignored: string[];
+  /**
+   * Whether every type's conditions start from an identifier, an _id or a reference (driver.ts:
+   * rank 0 or 1): a few rows by nature, whatever the values, so one plan suits every execution.
+   */
+  bounded: boolean;
 }
 
 function resourceTypesOf(request: SearchRequest): string[] {
@@ -54,7 +59,12 @@ export function policyRestriction(repo: PostgresRepository): SearchRestriction |
 }
 
 /** Conditions of one type of the search, ANDed; one ranked condition drives, the others probe (driver.ts). */
-function typeConditions(ctx: ConditionContext, request: SearchRequest, resourceType: string, multiType: boolean): string {
+function typeConditions(
+  ctx: ConditionContext,
+  request: SearchRequest,
+  resourceType: string,
+  multiType: boolean,
+): { sql: string; bounded: boolean } {
   const target = { resourceType, idExpr: 'r.id', rowAlias: 'r' };
   const conds = [`r.resource_type = ${ctx.params.add(resourceType)}`];
   const restriction = ctx.restrict?.(resourceType, 'r.id');
@@ -74,7 +84,7 @@ function typeConditions(ctx: ConditionContext, request: SearchRequest, resourceT
     const role = probes[i] ? 'probe' : drivesByIds(ranks[i]) ? 'drive' : undefined;
     conds.push(filter ? buildFilterCondition(role ? { ...ctx, role } : ctx, target, filter) : 'FALSE');
   });
-  return conds.join(' AND ');
+  return { sql: conds.join(' AND '), bounded: isBounded(ranks) };
 }
 
 /** In a multi-type search, a parameter none of the types defines is unknown (strict: an error). */
@@ -114,7 +124,7 @@ export function buildSearchQuery(
   const multiType = !!request.types?.length;
   const effective = multiType ? checkUnknownForAllTypes(ctx, request, types) : request;
   const perType = types.map((resourceType) => typeConditions(ctx, effective, resourceType, multiType));
-  const where = `NOT r.deleted AND (${perType.map((c) => `(${c})`).join(' OR ')})`;
+  const where = `NOT r.deleted AND (${perType.map((c) => `(${c.sql})`).join(' OR ')})`;
   const whereParamCount = params.values.length;
   const order: string[] = [];
   for (const rule of request.sortRules ?? []) {
@@ -125,7 +135,14 @@ export function buildSearchQuery(
   }
   // A total order keeps offset paging stable.
   order.push('r.id ASC');
-  return { where, orderBy: order.join(', '), params, whereParamCount, ignored: [...new Set(ctx.ignored)] };
+  return {
+    where,
+    orderBy: order.join(', '),
+    params,
+    whereParamCount,
+    ignored: [...new Set(ctx.ignored)],
+    bounded: perType.every((c) => c.bounded),
+  };
 }
 
 function pageSize(repo: PostgresRepository, request: SearchRequest): number {
@@ -327,11 +344,14 @@ export async function executeSearch<T extends Resource>(
   let resources: WithId<T>[] = [];
   let hasMore = false;
   if (count > 0) {
-    const values = [...q.params.values, count + 1, offset];
+    const values = [...q.params.values, offset];
     const n = q.params.values.length;
+    // The page size is part of the statement (pageSize() bounds it): a generic plan with LIMIT as a
+    // parameter is costed for a tenth of the rows, and would sort them all rather than walk an index.
     const { rows } = await repo.searchQuery<{ content: string }>(
-      `SELECT r.content FROM resource r WHERE ${q.where} ORDER BY ${q.orderBy} LIMIT $${n + 1} OFFSET $${n + 2}`,
+      `SELECT r.content FROM resource r WHERE ${q.where} ORDER BY ${q.orderBy} LIMIT ${count + 1} OFFSET $${n + 1}`,
       values,
+      q.bounded,
     );
     hasMore = rows.length > count;
     resources = rows.slice(0, count).map((row) => JSON.parse(row.content) as WithId<T>);

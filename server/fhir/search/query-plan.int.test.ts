@@ -2,6 +2,8 @@ import { parseSearchRequest } from '@medplum/core';
 import type { Patient } from '@medplum/fhirtypes';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { startTestServer, type TestServer } from '../../../test/server.ts';
+import { createPool } from '../../db/pool.ts';
+import { PostgresRepository } from '../repo.ts';
 import { buildSearchQuery } from './execute.ts';
 
 let t: TestServer;
@@ -237,6 +239,29 @@ describe('search SQL uses the index tables’ indexes', () => {
     }
     const found = await t.medplum.searchResources('Observation', { code: 'http://loinc.org|8867-4', subject: 'Patient/syn-7' });
     expect(found.map((o) => o.id).sort()).toEqual(['obs-2507', 'obs-7']);
+  });
+
+  test('searches that start from an identifier or a reference run generic plans on the search pool; others do not', async () => {
+    const searchPool = createPool(t.server.databaseUrl, 1, { genericPlans: true });
+    try {
+      const repo = new PostgresRepository({ ...t.server.app.repoContext, searchPool });
+      // A status, a category or a gender may select half of a type: only a plan made with the
+      // value knows whether to start from it (driver.ts: isBounded).
+      expect(buildSearchQuery(repo, parseSearchRequest('Patient?gender=female')).bounded).toBe(false);
+      for (let i = 0; i < 3; i++) {
+        const byIdentifier = await repo.search(parseSearchRequest('Patient?identifier=urn:mrn|MRN-12'));
+        expect(byIdentifier.entry?.map((e) => e.resource?.id)).toEqual(['syn-12']);
+        const byGender = await repo.search(parseSearchRequest('Patient?gender=female&_count=5'));
+        expect(byGender.entry).toHaveLength(5);
+      }
+      // Left to choose (plan_cache_mode=auto), PostgreSQL plans the first five executions anew.
+      const { rows } = await searchPool.query<{ generic_plans: number; custom_plans: number }>(
+        "SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE name LIKE 'search\\_%'",
+      );
+      expect(rows).toEqual([{ generic_plans: 3, custom_plans: 0 }]);
+    } finally {
+      await searchPool.end();
+    }
   });
 
   test('the planned query answers correctly', async () => {
