@@ -282,12 +282,9 @@ export async function createApp(deps: AppDeps): Promise<App> {
           : reply.code(custom.status).type(FHIR_JSON).send(JSON.stringify(custom.resource));
       }
     }
-    const problem = routeProblem(router, request.method, segments, url);
+    const problem = pathProblem(request.method, segments);
     if (problem) {
-      if (problem.allow) {
-        reply.header('Allow', problem.allow.join(', '));
-      }
-      return sendOutcome(reply, problem.outcome, problem.status);
+      return sendRouteProblem(reply, problem);
     }
     if (isPlainRead(request.method, segments, search)) {
       // The stored JSON goes out as stored: FhirRouter would parse it and serialise it again.
@@ -322,6 +319,11 @@ export async function createApp(deps: AppDeps): Promise<App> {
       },
       repo,
     );
+    // FhirRouter answers a request it has no route for with a plain 404; say which methods would work.
+    const wrongMethod = getStatus(oo) === 404 ? methodProblem(router, request.method, url) : undefined;
+    if (wrongMethod) {
+      return sendRouteProblem(reply, wrongMethod);
+    }
     // FhirRouter answers every update with 200; an update that created the resource is a 201.
     const createdByPut = request.method === 'PUT' && segments.length === 2 && repo.lastUpdateCreated && isOk(oo);
     return sendFhirResponse(reply, oo, resource, {
@@ -407,23 +409,38 @@ function routeExists(router: FhirRouter, method: string, url: string): boolean {
 
 /**
  * Requests FhirRouter cannot route, answered precisely: an unknown resource type is 404 (FHIR
- * http), a known path with the wrong method is 405 with the methods that would work.
+ * http); metadata is only read. Checked before routing.
  */
-function routeProblem(router: FhirRouter, method: string, segments: string[], url: string): RouteProblem | undefined {
+function pathProblem(method: string, segments: string[]): RouteProblem | undefined {
   if (segments[0] === 'metadata') {
     return { outcome: outcome('not-supported', `${method} is not supported on metadata`), status: 405, allow: ['GET', 'HEAD'] };
   }
   if (segments[0] && !/^[$_]/.test(segments[0]) && !isResourceType(segments[0])) {
     return { outcome: outcome('not-found', `Unknown resource type "${segments[0]}"`), status: 404 };
   }
+  return undefined;
+}
+
+/**
+ * After FhirRouter answered 404: when it had no route for the method, a 405 with the methods that
+ * would work. Looked up only then, not before every request (a route lookup of its own).
+ */
+function methodProblem(router: FhirRouter, method: string, url: string): RouteProblem | undefined {
   if (routeExists(router, method, url)) {
-    return undefined;
+    return undefined; // A real 404 (no such resource).
   }
   const allow = FHIR_METHODS.filter((m) => routeExists(router, m, url));
   if (allow.length === 0) {
-    return undefined; // The router answers 404.
+    return undefined; // The router's 404 stands.
   }
   return { outcome: outcome('not-supported', `${method} is not supported on this URL`), status: 405, allow };
+}
+
+function sendRouteProblem(reply: FastifyReply, problem: RouteProblem): FastifyReply {
+  if (problem.allow) {
+    reply.header('Allow', problem.allow.join(', '));
+  }
+  return sendOutcome(reply, problem.outcome, problem.status);
 }
 
 async function databaseReachable(pool: pg.Pool): Promise<boolean> {

@@ -1,5 +1,4 @@
 import cors from '@fastify/cors';
-import helmet from '@fastify/helmet';
 import { OperationOutcomeError, tooManyRequests } from '@medplum/core';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { AuditLog } from '../audit/audit-log.ts';
@@ -7,6 +6,7 @@ import type { Interaction, RestAuditFacts } from '../audit/events.ts';
 import type { AuthContext } from '../auth/context.ts';
 import type { RateLimits } from '../auth/rate-limit.ts';
 import type { AuthService } from '../auth/service.ts';
+import { registerSecurityHeaders } from './security-headers.ts';
 import { isAppPath } from './static-app.ts';
 
 declare module 'fastify' {
@@ -118,7 +118,7 @@ export async function registerSecurity(
     }
   };
 
-  await fastify.register(helmet, {
+  registerSecurityHeaders(fastify, {
     // The API answers JSON; the clinician app (served later at /) sets its own policy.
     contentSecurityPolicy: false,
     crossOriginResourcePolicy: { policy: 'same-site' },

@@ -1,13 +1,13 @@
 import { parseSearchRequest } from '@medplum/core';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { loadBaseDefinitions } from '../definitions.ts';
-import { driverRank, isBounded, probeFilters } from './driver.ts';
+import { type DriverRank, driverRank, isBounded, probeFilters } from './driver.ts';
 
 beforeAll(() => {
   loadBaseDefinitions();
 });
 
-function ranks(search: string): (number | undefined)[] {
+function ranks(search: string): (DriverRank | undefined)[] {
   const request = parseSearchRequest(search);
   return (request.filters ?? []).map((f) => driverRank(request.resourceType, f));
 }
