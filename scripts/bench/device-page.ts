@@ -122,7 +122,10 @@ async function main(): Promise<void> {
     const w = worn[i % worn.length];
     await medplum.createResource(reading(w.device, w.patient, '8867-4', 80, '/min'));
   }
-  await sleep(3000);
+  // The set-up's own work (the device_scan workflow of each new Device, the warm-up readings) must
+  // be done before the measured load: it left ~60 bot executions queued into its first 3 seconds.
+  const setUp = await waitServerSettled(server.pid, 90);
+  log(`server settled after the set-up in ${setUp.seconds.toFixed(0)} s (${setUp.busySeconds.toFixed(1)} CPU-s)`);
   await waitForQuiet(server.pid, 30);
 
   const total = RATE * DURATION;
@@ -138,14 +141,15 @@ async function main(): Promise<void> {
   let firstError = '';
   log(`${RATE} Observations/s for ${DURATION} s over ${DEVICES} devices; ${criticalSlot.size} critical readings`);
   // The bot pool as /healthcheck reports it, sampled while the load runs: executions waiting for a worker.
-  const poolSamples: { busy: number; queued: number; workers: number }[] = [];
+  const poolSamples: { busy: number; queued: number; workers: number; at?: number }[] = [];
+  const t0 = performance.now();
   let sampling = true;
   const sampler = (async () => {
     while (sampling) {
       try {
         const res = await fetch(`${server.url}healthcheck`);
         const bots = ((await res.json()) as { bots?: { busy: number; queued: number; workers: number } }).bots;
-        if (bots) poolSamples.push(bots);
+        if (bots) poolSamples.push({ ...bots, at: (performance.now() - t0) / 1000 });
       } catch {
         // a missed sample is no result
       }
@@ -153,7 +157,6 @@ async function main(): Promise<void> {
     }
   })();
   const before = cpuSnapshot(server.pid);
-  const t0 = performance.now();
   const writes: Promise<unknown>[] = [];
   for (let i = 0; i < total; i++) {
     const wait = t0 + (i * 1000) / RATE - performance.now();
@@ -197,6 +200,10 @@ async function main(): Promise<void> {
       .sort((a, b) => b.ms - a.ms)
       .slice(0, 8);
     log(`slowest pages: ${slow.map((x) => `${fmtMs(x.ms)} sent at ${x.at.toFixed(1)} s`).join(', ')}`);
+    const queued = poolSamples.filter((x) => x.queued > 3);
+    log(
+      `bot executions waiting (> 3): ${queued.map((x) => `${x.queued} (busy ${x.busy}/${x.workers}) at ${x.at?.toFixed(1)} s`).join(', ')}`,
+    );
   }
   printTable(
     `Device Observation → staff page pushed over the websocket (${RATE}/s for ${DURATION} s, ${DEVICES} devices)`,
