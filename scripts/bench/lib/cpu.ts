@@ -24,21 +24,23 @@ export function setBenchDatabase(name: string): void {
 
 const BACKEND_RE = /^postgres: [^:]+: \S+ (\S+) \S+\(\d+\)/;
 
-/** CPU ticks of PostgreSQL processes: background processes plus backends of the benchmark database. */
-function postgresTicks(): number {
-  let sum = 0;
+/** CPU ticks of each PostgreSQL process: background processes plus backends of the benchmark database. */
+function postgresTicks(): Map<string, number> {
+  const ticks = new Map<string, number>();
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;
     try {
       if (readFileSync(`/proc/${name}/comm`, 'utf8').trim() !== 'postgres') continue;
       const db = BACKEND_RE.exec(readFileSync(`/proc/${name}/cmdline`, 'utf8').replaceAll('\0', ' '))?.[1];
-      if (!benchDatabase || !db || db === benchDatabase) sum += procTicks(name);
+      if (!benchDatabase || !db || db === benchDatabase) ticks.set(name, procTicks(name));
     } catch {
       // process went away
     }
   }
-  return sum;
+  return ticks;
 }
+
+const sum = (ticks: Map<string, number>): number => [...ticks.values()].reduce((a, b) => a + b, 0);
 
 /** Busy ticks of the whole machine (all cores): user, nice, system, irq, softirq, steal. */
 function machineBusyTicks(): number {
@@ -50,17 +52,21 @@ function machineBusyTicks(): number {
 export interface CpuSnapshot {
   at: number;
   server: number;
+  /** Ticks of the PostgreSQL processes alive at the snapshot. */
   postgres: number;
+  postgresByPid: Map<string, number>;
   self: number;
   machine: number;
 }
 
 export function cpuSnapshot(serverPid: number | undefined): CpuSnapshot {
   const u = process.cpuUsage();
+  const postgresByPid = postgresTicks();
   return {
     at: performance.now(),
     server: serverPid ? procTicks(serverPid) : 0,
-    postgres: postgresTicks(),
+    postgres: sum(postgresByPid),
+    postgresByPid,
     self: (u.user + u.system) / 1e6,
     machine: machineBusyTicks(),
   };
@@ -79,7 +85,11 @@ export function cpuBetween(a: CpuSnapshot, b: CpuSnapshot): CpuUse {
   const secs = (b.at - a.at) / 1000;
   const pct = (ticks: number) => (ticks / TICKS_PER_SECOND / secs) * 100;
   const server = pct(b.server - a.server);
-  const postgres = pct(b.postgres - a.postgres);
+  // Per process: a backend that ended during the interval (a pool's idle connection) took its
+  // ticks along, and subtracting them made PostgreSQL's share negative.
+  let pgTicks = 0;
+  for (const [pid, ticks] of b.postgresByPid) pgTicks += ticks - (a.postgresByPid.get(pid) ?? 0);
+  const postgres = pct(pgTicks);
   const loader = ((b.self - a.self) / secs) * 100;
   const machine = pct(b.machine - a.machine);
   return { server, postgres, loader, other: Math.max(0, machine - server - postgres - loader) };
