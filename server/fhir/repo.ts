@@ -442,22 +442,20 @@ export class PostgresRepository extends FhirRepository {
   }
 
   /**
-   * A search SELECT, as a prepared statement when its shape has a name (search/statements.ts);
-   * outside a transaction, one whose plan suits any values (`genericPlan`) runs on the search pool.
+   * A search SELECT. One whose plan suits any values (`genericPlan`) runs as a prepared statement
+   * when its shape has a name (search/statements.ts), outside a transaction on the search pool;
+   * any other is planned with its values every time.
    */
   async searchQuery<R extends pg.QueryResultRow>(sql: string, params: unknown[], genericPlan = false): Promise<pg.QueryResult<R>> {
-    const name = this.ctx.searchStatements?.nameFor(sql);
+    const name = genericPlan ? this.ctx.searchStatements?.nameFor(sql) : undefined;
     if (!name) {
       return this.query<R>(sql, params);
     }
-    if (!genericPlan || this.inTransaction || !this.ctx.searchPool) {
+    if (this.inTransaction || !this.ctx.searchPool) {
       return this.prepared<R>(name, sql, params);
     }
-    try {
-      return await this.ctx.searchPool.query<R>({ name, text: sql, values: params });
-    } catch (err) {
-      throw classify(err, this.ctx.logger);
-    }
+    // Outside a transaction nothing is deferred: there is nothing to write first.
+    return this.rawPrepared<R>(name, sql, params, this.ctx.searchPool);
   }
 
   /**
@@ -469,9 +467,14 @@ export class PostgresRepository extends FhirRepository {
     return this.rawPrepared<R>(name, sql, params);
   }
 
-  private async rawPrepared<R extends pg.QueryResultRow>(name: string, sql: string, params: unknown[]): Promise<pg.QueryResult<R>> {
+  private async rawPrepared<R extends pg.QueryResultRow>(
+    name: string,
+    sql: string,
+    params: unknown[],
+    conn: Queryable = this.conn,
+  ): Promise<pg.QueryResult<R>> {
     try {
-      return await this.conn.query<R>({ name, text: sql, values: params });
+      return await conn.query<R>({ name, text: sql, values: params });
     } catch (err) {
       throw classify(err, this.ctx.logger);
     }

@@ -344,12 +344,14 @@ export async function executeSearch<T extends Resource>(
   let resources: WithId<T>[] = [];
   let hasMore = false;
   if (count > 0) {
-    const values = [...q.params.values, offset];
     const n = q.params.values.length;
-    // The page size is part of the statement (pageSize() bounds it): a generic plan with LIMIT as a
-    // parameter is costed for a tenth of the rows, and would sort them all rather than walk an index.
+    // A bounded search runs its generic plan (statements.ts), in which a LIMIT parameter is costed
+    // as a tenth of the rows: its page size is part of the statement (pageSize() bounds it). Other
+    // searches are planned with their values, LIMIT included.
+    const limit = q.bounded ? String(count + 1) : `$${n + 2}`;
+    const values = q.bounded ? [...q.params.values, offset] : [...q.params.values, offset, count + 1];
     const { rows } = await repo.searchQuery<{ content: string }>(
-      `SELECT r.content FROM resource r WHERE ${q.where} ORDER BY ${q.orderBy} LIMIT ${count + 1} OFFSET $${n + 1}`,
+      `SELECT r.content FROM resource r WHERE ${q.where} ORDER BY ${q.orderBy} LIMIT ${limit} OFFSET $${n + 1}`,
       values,
       q.bounded,
     );

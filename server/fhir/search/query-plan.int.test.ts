@@ -15,6 +15,7 @@ interface PlanNode {
   'Relation Name'?: string;
   'Index Name'?: string;
   'Index Cond'?: string;
+  Filter?: string;
   Plans?: PlanNode[];
 }
 
@@ -239,6 +240,42 @@ describe('search SQL uses the index tables’ indexes', () => {
     }
     const found = await t.medplum.searchResources('Observation', { code: 'http://loinc.org|8867-4', subject: 'Patient/syn-7' });
     expect(found.map((o) => o.id).sort()).toEqual(['obs-2507', 'obs-7']);
+  });
+
+  test('a probe looks the candidate’s rows up by id alone and checks the value on them', async () => {
+    // 5,000 Patients share one given name, written after the last ANALYZE: the planner believes
+    // the value rare, and probed it through the value index, reading all 5,000 rows per candidate.
+    const pool = t.server.app.repoContext.pool;
+    await pool.query(
+      `INSERT INTO sp_string (resource_type, id, code, value, raw)
+       SELECT 'Patient', 'syn-' || i, 'given', 'common', 'Common' FROM generate_series(1, $1) i`,
+      [ROWS],
+    );
+    const query = 'Patient?name=synthetic12&given=common';
+    const q = buildSearchQuery(t.server.app.repo(), parseSearchRequest(query));
+    const { rows } = await pool.query<{ 'QUERY PLAN': [{ Plan: PlanNode }] }>(
+      `EXPLAIN (ANALYZE, FORMAT JSON) SELECT r.content FROM resource r WHERE ${q.where} ORDER BY ${q.orderBy} LIMIT 21`,
+      q.params.values,
+    );
+    const plan = nodes(rows[0]['QUERY PLAN'][0].Plan) as (PlanNode & {
+      'Actual Rows': number;
+      'Actual Loops': number;
+      'Rows Removed by Filter'?: number;
+    })[];
+    const shape = plan.map((n) => `${n['Node Type']} ${n['Relation Name'] ?? ''} ${n['Index Name'] ?? ''}`).join(', ');
+    expect(plan[0]['Actual Rows'], shape).toBe(21);
+    // The lookup is by id alone; the value is checked on the rows it returns, so no estimate of the
+    // value can turn the probe into a walk of the value index.
+    const lookups = plan.filter((n) => n['Index Name'] === 'sp_string_id_code_idx');
+    expect(lookups.length, shape).toBeGreaterThan(0);
+    for (const lookup of lookups) {
+      expect(`${lookup['Index Cond']} ${lookup.Filter ?? ''}`).not.toMatch(/value/);
+    }
+    // synthetic12, synthetic120…129, synthetic1200…1299: 111 candidates, one given-name row each.
+    const stringRows = plan
+      .filter((n) => n['Relation Name'] === 'sp_string')
+      .reduce((sum, n) => sum + (n['Actual Rows'] + (n['Rows Removed by Filter'] ?? 0)) * n['Actual Loops'], 0);
+    expect(stringRows, shape).toBeLessThanOrEqual(2 * 111 + 21);
   });
 
   test('searches that start from an identifier or a reference run generic plans on the search pool; others do not', async () => {
