@@ -34,6 +34,18 @@ async function planOf(query: string): Promise<PlanNode[]> {
   return nodes(rows[0]['QUERY PLAN'][0].Plan);
 }
 
+type AnalyzedNode = PlanNode & { 'Actual Rows': number; 'Actual Loops': number; 'Rows Removed by Filter'?: number };
+
+/** The plan of a search's page query with its own bind values, executed (EXPLAIN ANALYZE). */
+async function analyzedPlanOf(query: string, limit: number): Promise<AnalyzedNode[]> {
+  const q = buildSearchQuery(t.server.app.repo(), parseSearchRequest(query));
+  const { rows } = await t.server.app.repoContext.pool.query<{ 'QUERY PLAN': [{ Plan: PlanNode }] }>(
+    `EXPLAIN (ANALYZE, FORMAT JSON) SELECT r.content FROM resource r WHERE ${q.where} ORDER BY ${q.orderBy} LIMIT ${limit}`,
+    q.params.values,
+  );
+  return nodes(rows[0]['QUERY PLAN'][0].Plan) as AnalyzedNode[];
+}
+
 /**
  * The generic plan of a search's page query (what a prepared statement runs once PostgreSQL stops
  * planning it per execution), optionally executed (ANALYZE) with the search's own values.
@@ -182,17 +194,7 @@ describe('search SQL uses the index tables’ indexes', () => {
       [ROWS],
     );
     const wanted = Array.from({ length: 25 }, (_, i) => `urn:serial|SN-${100 + i * 7}`);
-    const repo = t.server.app.repo();
-    const q = buildSearchQuery(repo, parseSearchRequest(`Device?identifier=${wanted.join(',')}`));
-    const { rows } = await pool.query<{ 'QUERY PLAN': [{ Plan: PlanNode & { 'Actual Rows': number; 'Actual Loops': number } }] }>(
-      `EXPLAIN (ANALYZE, FORMAT JSON) SELECT r.content FROM resource r WHERE ${q.where} ORDER BY ${q.orderBy} LIMIT 1000`,
-      q.params.values,
-    );
-    const plan = nodes(rows[0]['QUERY PLAN'][0].Plan) as (PlanNode & {
-      'Actual Rows': number;
-      'Actual Loops': number;
-      'Rows Removed by Filter'?: number;
-    })[];
+    const plan = await analyzedPlanOf(`Device?identifier=${wanted.join(',')}`, 1000);
     const resourceRows = plan
       .filter((n) => n['Relation Name'] === 'resource')
       .reduce((sum, n) => sum + n['Actual Rows'] * n['Actual Loops'], 0);
@@ -251,17 +253,7 @@ describe('search SQL uses the index tables’ indexes', () => {
        SELECT 'Patient', 'syn-' || i, 'given', 'common', 'Common' FROM generate_series(1, $1) i`,
       [ROWS],
     );
-    const query = 'Patient?name=synthetic12&given=common';
-    const q = buildSearchQuery(t.server.app.repo(), parseSearchRequest(query));
-    const { rows } = await pool.query<{ 'QUERY PLAN': [{ Plan: PlanNode }] }>(
-      `EXPLAIN (ANALYZE, FORMAT JSON) SELECT r.content FROM resource r WHERE ${q.where} ORDER BY ${q.orderBy} LIMIT 21`,
-      q.params.values,
-    );
-    const plan = nodes(rows[0]['QUERY PLAN'][0].Plan) as (PlanNode & {
-      'Actual Rows': number;
-      'Actual Loops': number;
-      'Rows Removed by Filter'?: number;
-    })[];
+    const plan = await analyzedPlanOf('Patient?name=synthetic12&given=common', 21);
     const shape = plan.map((n) => `${n['Node Type']} ${n['Relation Name'] ?? ''} ${n['Index Name'] ?? ''}`).join(', ');
     expect(plan[0]['Actual Rows'], shape).toBe(21);
     // The lookup is by id alone; the value is checked on the rows it returns, so no estimate of the
