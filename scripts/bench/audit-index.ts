@@ -13,7 +13,7 @@ import type { RestAuditFacts } from '../../server/audit/events.ts';
 import { migrate } from '../../server/db/migrate.ts';
 import { loadBaseDefinitions } from '../../server/fhir/definitions.ts';
 import { onCleanup, runMain } from './lib/cleanup.ts';
-import { cpuSnapshot, setBenchDatabase } from './lib/cpu.ts';
+import { cpuSnapshot, postgresTicksBetween, setBenchDatabase } from './lib/cpu.ts';
 import { ADMIN_URL, assertLocal, createDatabase, dropDatabase, scratchName } from './lib/pg.ts';
 import { log, printTable } from './lib/table.ts';
 
@@ -59,7 +59,7 @@ runMain(async () => {
       EVENTS,
       perEvent((after.at - before.at) / 1000),
       perEvent(after.self - before.self),
-      perEvent((after.postgres - before.postgres) / 100),
+      perEvent(postgresTicksBetween(before, after) / 100),
       ((c1 - c0) / EVENTS).toFixed(3),
     ];
   };

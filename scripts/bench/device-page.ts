@@ -141,7 +141,7 @@ async function main(): Promise<void> {
   let firstError = '';
   log(`${RATE} Observations/s for ${DURATION} s over ${DEVICES} devices; ${criticalSlot.size} critical readings`);
   // The bot pool as /healthcheck reports it, sampled while the load runs: executions waiting for a worker.
-  const poolSamples: { busy: number; queued: number; workers: number; at?: number }[] = [];
+  const poolSamples: { busy: number; queued: number; workers: number; at: number }[] = [];
   const t0 = performance.now();
   let sampling = true;
   const sampler = (async () => {
@@ -202,7 +202,7 @@ async function main(): Promise<void> {
     log(`slowest pages: ${slow.map((x) => `${fmtMs(x.ms)} sent at ${x.at.toFixed(1)} s`).join(', ')}`);
     const queued = poolSamples.filter((x) => x.queued > 3);
     log(
-      `bot executions waiting (> 3): ${queued.map((x) => `${x.queued} (busy ${x.busy}/${x.workers}) at ${x.at?.toFixed(1)} s`).join(', ')}`,
+      `bot executions waiting (> 3): ${queued.map((x) => `${x.queued} (busy ${x.busy}/${x.workers}) at ${x.at.toFixed(1)} s`).join(', ')}`,
     );
   }
   printTable(

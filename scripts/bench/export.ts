@@ -24,7 +24,7 @@ import { bulkInsertNew, stampNew } from '../../server/fhir/bulk-insert.ts';
 import { loadProfiles } from '../../server/fhir/definitions.ts';
 import { accessToken, authHeaders, credentialsFor, serverEnv } from './lib/auth.ts';
 import { onCleanup, runMain } from './lib/cleanup.ts';
-import { cpuSnapshot, setBenchDatabase } from './lib/cpu.ts';
+import { cpuSnapshot, postgresTicksBetween, setBenchDatabase } from './lib/cpu.ts';
 import { rng } from './lib/data.ts';
 import { ADMIN_URL, assertLocal, createDatabase, dropDatabase, scratchName } from './lib/pg.ts';
 import { REPO_ROOT, startServerProcess } from './lib/server-process.ts';
@@ -269,7 +269,7 @@ async function main(): Promise<void> {
       const cpu1 = cpuSnapshot(server.pid);
       // CPU of the server process and this database's PostgreSQL backends (ticks of 10 ms): what the
       // query costs, whatever else runs on the machine; wall time on 2 idle cores is at most this.
-      const cpuMs = (cpu1.server - cpu0.server + cpu1.postgres - cpu0.postgres) * 10;
+      const cpuMs = (cpu1.server - cpu0.server + postgresTicksBetween(cpu0, cpu1)) * 10;
       if (i > 0) {
         times.push(ms); // the first run warms caches
         cpus.push(cpuMs);

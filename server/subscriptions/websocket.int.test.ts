@@ -1,6 +1,7 @@
 import type { Bundle, Encounter, Parameters, SubscriptionStatus } from '@medplum/fhirtypes';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { startTestServer, type TestServer } from '../../test/server.ts';
+import { waitFor } from '../../test/workflow-agents.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -70,7 +71,7 @@ describe.each(modes)('websocket channel ($name)', ({ redisUrl }) => {
       const pool = t.server.app.repoContext.pool;
       const pending = async () =>
         (await pool.query("SELECT 1 FROM subscription_outbox WHERE resource_type = 'Encounter' AND id = $1", [unbound.id])).rowCount;
-      for (let i = 0; i < 250 && (await pending()); i++) await sleep(20);
+      await waitFor(async () => ((await pending()) === 0 ? true : undefined), 5000, 'the unbound write to be dispatched');
       expect(await pending()).toBe(0);
       const params = await t.medplum.get<Parameters>(`fhir/R4/Subscription/${sub.id}/$get-ws-binding-token`, { cache: 'no-cache' });
       const token = params.parameter?.find((p) => p.name === 'token')?.valueString as string;

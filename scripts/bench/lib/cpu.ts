@@ -40,8 +40,6 @@ function postgresTicks(): Map<string, number> {
   return ticks;
 }
 
-const sum = (ticks: Map<string, number>): number => [...ticks.values()].reduce((a, b) => a + b, 0);
-
 /** Busy ticks of the whole machine (all cores): user, nice, system, irq, softirq, steal. */
 function machineBusyTicks(): number {
   const line = readFileSync('/proc/stat', 'utf8').split('\n')[0];
@@ -52,21 +50,18 @@ function machineBusyTicks(): number {
 export interface CpuSnapshot {
   at: number;
   server: number;
-  /** Ticks of the PostgreSQL processes alive at the snapshot. */
-  postgres: number;
-  postgresByPid: Map<string, number>;
+  /** Ticks of each PostgreSQL process alive at the snapshot (compare two with postgresTicksBetween). */
+  postgres: Map<string, number>;
   self: number;
   machine: number;
 }
 
 export function cpuSnapshot(serverPid: number | undefined): CpuSnapshot {
   const u = process.cpuUsage();
-  const postgresByPid = postgresTicks();
   return {
     at: performance.now(),
     server: serverPid ? procTicks(serverPid) : 0,
-    postgres: sum(postgresByPid),
-    postgresByPid,
+    postgres: postgresTicks(),
     self: (u.user + u.system) / 1e6,
     machine: machineBusyTicks(),
   };
@@ -81,15 +76,21 @@ export interface CpuUse {
   other: number;
 }
 
+/**
+ * PostgreSQL's ticks between two snapshots, per process: a backend that ended in between (a pool's
+ * idle connection) took its ticks along, and subtracting totals made PostgreSQL's share negative.
+ */
+export function postgresTicksBetween(a: CpuSnapshot, b: CpuSnapshot): number {
+  let ticks = 0;
+  for (const [pid, t] of b.postgres) ticks += t - (a.postgres.get(pid) ?? 0);
+  return ticks;
+}
+
 export function cpuBetween(a: CpuSnapshot, b: CpuSnapshot): CpuUse {
   const secs = (b.at - a.at) / 1000;
   const pct = (ticks: number) => (ticks / TICKS_PER_SECOND / secs) * 100;
   const server = pct(b.server - a.server);
-  // Per process: a backend that ended during the interval (a pool's idle connection) took its
-  // ticks along, and subtracting them made PostgreSQL's share negative.
-  let pgTicks = 0;
-  for (const [pid, ticks] of b.postgresByPid) pgTicks += ticks - (a.postgresByPid.get(pid) ?? 0);
-  const postgres = pct(pgTicks);
+  const postgres = pct(postgresTicksBetween(a, b));
   const loader = ((b.self - a.self) / secs) * 100;
   const machine = pct(b.machine - a.machine);
   return { server, postgres, loader, other: Math.max(0, machine - server - postgres - loader) };

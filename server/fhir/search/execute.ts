@@ -344,15 +344,11 @@ export async function executeSearch<T extends Resource>(
   let resources: WithId<T>[] = [];
   let hasMore = false;
   if (count > 0) {
-    const n = q.params.values.length;
-    // A bounded search runs its generic plan (statements.ts), in which a LIMIT parameter is costed
-    // as a tenth of the rows: its page size is part of the statement (pageSize() bounds it). Other
-    // searches are planned with their values, LIMIT included.
-    const limit = q.bounded ? String(count + 1) : `$${n + 2}`;
-    const values = q.bounded ? [...q.params.values, offset] : [...q.params.values, offset, count + 1];
+    // The page size is part of the statement (pageSize() bounds it): a bounded search runs its
+    // generic plan (statements.ts), which would cost a LIMIT parameter as a tenth of the rows.
     const { rows } = await repo.searchQuery<{ content: string }>(
-      `SELECT r.content FROM resource r WHERE ${q.where} ORDER BY ${q.orderBy} LIMIT ${limit} OFFSET $${n + 1}`,
-      values,
+      `SELECT r.content FROM resource r WHERE ${q.where} ORDER BY ${q.orderBy} LIMIT ${count + 1} OFFSET $${q.params.values.length + 1}`,
+      [...q.params.values, offset],
       q.bounded,
     );
     hasMore = rows.length > count;
