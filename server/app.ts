@@ -211,7 +211,6 @@ export async function createApp(deps: AppDeps): Promise<App> {
   await registerSecurity(fastify, deps.security, {
     baseUrl: config.baseUrl,
     corsOrigins: config.corsOrigins,
-    auditReads: config.auditReads,
   });
   registerAuthRoutes(fastify, {
     baseUrl: config.baseUrl,

@@ -44,12 +44,16 @@ export interface ServerConfig {
   /** Trust X-Forwarded-For from a reverse proxy for client addresses (rate limits, audit). */
   trustProxy: boolean;
   /**
-   * When a read's or search's AuditEvent is written. `committed` (default): the answer leaves only
-   * after its event is committed, so a crash right after answering loses no audit. `buffered`:
-   * written within ~5 ms with the next batch; cheaper, but a process crash can lose the last few
-   * milliseconds of read audit. Writes are always answered after their audit is committed.
+   * Where audit records are journaled before a request is answered (server/audit/journal.ts), so
+   * the answer need not wait for the audit INSERT; undefined (AUDIT_JOURNAL_DIR=off): every
+   * audited answer waits for its event's commit instead. Servers on one machine may share it.
    */
-  auditReads: 'committed' | 'buffered';
+  auditJournalDir: string | undefined;
+  /**
+   * How long a journaled audit record may wait for its batch (milliseconds): longer makes larger
+   * batches, and AuditEvents reach other instances' searches that much later.
+   */
+  auditFlushMs: number;
   /** Refresh the search tables' planner statistics while the database is young (server/db/table-statistics.ts). */
   tableStatistics: boolean;
   /** Subscription worker tuning beyond the SUBSCRIPTION_* environment variables (tests shorten backoff). */
@@ -60,6 +64,8 @@ const DEFAULTS = {
   port: 8103,
   host: '0.0.0.0',
   dataDir: './data/postgres',
+  auditJournalDir: './data/audit-journal',
+  auditFlushMs: 50,
   logLevel: 'info',
   maxBodyBytes: 16 * 1024 * 1024,
   maxJsonDepth: 64,
@@ -162,17 +168,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
       .map((o) => o.trim())
       .filter(Boolean),
     trustProxy: boolFromEnv(env.TRUST_PROXY, 'TRUST_PROXY') ?? file.trustProxy ?? false,
-    auditReads: auditReadsFrom(env.AUDIT_READS ?? file.auditReads),
+    auditJournalDir: auditJournalDirFrom(env.AUDIT_JOURNAL_DIR ?? file.auditJournalDir),
+    auditFlushMs: intFromEnv(env.AUDIT_FLUSH_MS, 'AUDIT_FLUSH_MS') ?? file.auditFlushMs ?? DEFAULTS.auditFlushMs,
     tableStatistics: boolFromEnv(env.TABLE_STATISTICS, 'TABLE_STATISTICS') ?? file.tableStatistics ?? true,
   };
 }
 
-function auditReadsFrom(value: string | undefined): ServerConfig['auditReads'] {
-  if (value === undefined || value === '' || value === 'committed') {
-    return 'committed';
+function auditJournalDirFrom(value: string | undefined): string | undefined {
+  if (value === undefined || value === '') {
+    return DEFAULTS.auditJournalDir;
   }
-  if (value === 'buffered') {
-    return 'buffered';
-  }
-  throw new Error(`AUDIT_READS must be committed or buffered, got "${value}"`);
+  return value === 'off' ? undefined : value;
 }

@@ -136,6 +136,11 @@ async function shutdown(signal: string): Promise<void> {
   if (stopping) return;
   stopping = true;
   logger.info({ signal }, 'shutting down');
+  // A part that never finishes must not keep the process from stopping (orchestrators wait ~30 s).
+  setTimeout(() => {
+    logger.error('shutdown did not finish within 25 s; exiting');
+    process.exit(1);
+  }, 25_000).unref();
   try {
     await hl7?.close();
     await server.close();

@@ -4,6 +4,8 @@ import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
 import { type App, createApp } from './app.ts';
 import { type AuditLog, createAuditPool } from './audit/audit-log.ts';
+import { AuditJournal } from './audit/journal.ts';
+import { journalDir } from './audit/journal-db.ts';
 import { type BootstrapResult, bootstrap, loadRoles } from './auth/bootstrap.ts';
 import { KeyStore } from './auth/keys.ts';
 import { RateLimits } from './auth/rate-limit.ts';
@@ -90,7 +92,9 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
   redis?.on('error', (err) => logger.warn({ err: err.message }, 'redis error'));
   const auditPool = createAuditPool(databaseUrl);
   const metrics = new OpsMetrics({ registry: options.metricsRegistry ?? new Registry(), pool });
-  const audit: AuditLog = new ObservedAuditLog(auditPool, logger, (event) => metrics.observeAudit(event));
+  const audit: AuditLog = new ObservedAuditLog(auditPool, logger, (event) => metrics.observeAudit(event), {
+    bufferMs: config.auditFlushMs,
+  });
   let pruner: NodeJS.Timeout | undefined;
   let subscriptions: SubscriptionEngine | undefined;
   let outbox: OutboxNotifier | undefined;
@@ -98,6 +102,10 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
   let wsChannel: WebSocketChannel | undefined;
   try {
     await migrate(databaseUrl, logger);
+    if (config.auditJournalDir) {
+      // Before any request: what a stopped process journaled but did not commit is inserted first.
+      await audit.setJournal(new AuditJournal(await journalDir(auditPool, config.auditJournalDir)));
+    }
     const profiles = loadProfiles(config.profilesDir);
     await reindexChangedTypes(pool, logger);
     const keys = new KeyStore(config.baseUrl);

@@ -1,13 +1,16 @@
 // Several real server processes on one database, behind a small round-robin proxy: the test of
 // horizontal scale (server/ops/scale.int.test.ts) and `npm run bench:scale` use it.
+
 import { type ChildProcess, spawn } from 'node:child_process';
 import http from 'node:http';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 /** A free local port (this module is also used outside vitest, by the scale benchmark). */
-function freePort(): Promise<number> {
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.on('error', reject);
@@ -68,6 +71,8 @@ export async function spawnServer(options: ServerChildOptions, timeoutMs = 90_00
       DEPLOY_BOTS: 'false',
       RATE_LIMIT_PER_IP: '1000000',
       RATE_LIMIT_PER_CLIENT: '1000000',
+      // Shared by every instance and run: each process journals to its own files (server/audit/journal.ts).
+      AUDIT_JOURNAL_DIR: process.env.AUDIT_JOURNAL_DIR ?? join(tmpdir(), 'emergisphere-test-audit-journal'),
       ...options.env,
     },
     stdio: ['ignore', 'ignore', 'inherit'],

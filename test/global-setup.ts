@@ -7,6 +7,8 @@ import type { EmbeddedDatabase } from '../server/db/embedded.ts';
 declare module 'vitest' {
   export interface ProvidedContext {
     adminDatabaseUrl: string;
+    /** The audit journal folder every test server shares (safe: see server/audit/journal.ts). */
+    auditJournalDir: string;
   }
 }
 
@@ -29,7 +31,10 @@ export default async function setup(project: TestProject): Promise<() => Promise
     url = embedded.url;
   }
   project.provide('adminDatabaseUrl', url);
+  const journal = mkdtempSync(join(tmpdir(), 'emergisphere-test-audit-'));
+  project.provide('auditJournalDir', journal);
   return async () => {
+    rmSync(journal, { recursive: true, force: true });
     await embedded?.stop();
     if (dir) {
       rmSync(dir, { recursive: true, force: true });

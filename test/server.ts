@@ -79,6 +79,7 @@ export async function startTestServer(overrides: Partial<ServerConfig> = {}, opt
     databaseUrl: db.url,
     logLevel: process.env.TEST_LOG_LEVEL ?? 'silent',
     dbPoolSize: 8,
+    auditJournalDir: inject('auditJournalDir'),
     ...overrides,
     // Cron bots stay off unless a test asks for them: a schedule firing mid-test would race its assertions.
     subscriptions: { cron: false, ...overrides.subscriptions },

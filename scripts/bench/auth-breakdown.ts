@@ -10,7 +10,8 @@
 // happens to land inside a phase), commits and inserted rows (pg_stat_database). CPU comes from
 // /proc per process id, so other processes' load inflates it less than it does rates.
 //
-// Environment: BENCH_AB_REQUESTS=3000 per phase, BENCH_AB_ROUNDS=2, BENCH_AB_MODES=baseline,secured,
+// Environment: BENCH_AB_REQUESTS=3000 per phase, BENCH_AB_ROUNDS=2, BENCH_AB_MODES=baseline,secured
+// (also: committed, the secured server without its audit journal: every answer waits for its audit commit),
 // BENCH_AB_PHASES=read,token,tokenref (also: createobs, POST Observation), BENCH_AB_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/p"),
 // BENCH_AB_OLD_ENTRY: a server entry of another checkout, measured as mode "old" when listed.
 import { readFileSync } from 'node:fs';
@@ -122,7 +123,7 @@ async function main(): Promise<void> {
   for (const mode of MODES) {
     const proc = await startServerProcess({
       databaseUrl: dbUrl,
-      env: serverEnv(creds),
+      env: mode === 'committed' ? { ...serverEnv(creds), AUDIT_JOURNAL_DIR: 'off' } : serverEnv(creds),
       nodeArgs: NODE_ARGS,
       entry: mode === 'baseline' ? 'scripts/bench/lib/baseline-server.ts' : mode === 'old' ? OLD_ENTRY : undefined,
     });

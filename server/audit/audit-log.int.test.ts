@@ -1,4 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { AuditEvent } from '@medplum/fhirtypes';
 import pg from 'pg';
 import pino from 'pino';
@@ -6,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { startTestServer, type TestServer } from '../../test/server.ts';
 import { AuditLog, createAuditPool } from './audit-log.ts';
 import { restAuditEvent } from './events.ts';
+import { AuditJournal, readSegment } from './journal.ts';
 
 let t: TestServer;
 let pool: pg.Pool;
@@ -16,6 +20,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
   await pool.end();
   await t.close();
 });
@@ -27,6 +32,24 @@ function eventFor(marker: string): AuditEvent {
 async function pending(): Promise<number> {
   const { rows } = await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM audit_log');
   return rows[0].n;
+}
+
+/** Rows anywhere in the audit trail (recorded, or indexed as AuditEvents) that mention `marker`. */
+async function countMentioning(marker: string): Promise<number> {
+  const { rows } = await pool.query<{ n: number }>(
+    `SELECT ((SELECT count(*) FROM audit_log WHERE content LIKE '%' || $1 || '%')
+           + (SELECT count(*) FROM audit_rest_log WHERE record LIKE '%' || $1 || '%')
+           + (SELECT count(*) FROM resource WHERE resource_type = 'AuditEvent' AND content LIKE '%' || $1 || '%'))::int AS n`,
+    [marker],
+  );
+  return rows[0].n;
+}
+
+const dirs: string[] = [];
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'es-audit-log-test-'));
+  dirs.push(dir);
+  return dir;
 }
 
 async function searchByEntity(marker: string): Promise<AuditEvent[]> {
@@ -138,25 +161,73 @@ describe('audit log', () => {
     expect(await searchByEntity(marker)).toHaveLength(1);
   });
 
-  test('buffered events are all written by a clean shutdown, none twice', async () => {
+  test('journaled records are answered at once, all written by a clean shutdown, none twice, and their files deleted', async () => {
     const auditPool = createAuditPool(t.databaseUrl);
-    // A buffer interval far longer than the test: only close() can write these events.
+    // A flush interval far longer than the test: only close() can write these records.
     const log = new AuditLog(auditPool, pino({ level: 'silent' }), { indexIntervalMs: 0, bufferMs: 60_000 });
+    const dir = tempDir();
+    await log.setJournal(new AuditJournal(dir));
     const marker = randomUUID();
-    await Promise.all(Array.from({ length: 25 }, () => log.record(eventFor(marker), { buffered: true })));
-    const count = async () =>
-      (
-        await pool.query<{ n: number }>(
-          `SELECT (SELECT count(*) FROM audit_log WHERE content LIKE '%' || $1 || '%')::int
-                + (SELECT count(*) FROM resource WHERE resource_type = 'AuditEvent' AND content LIKE '%' || $1 || '%')::int AS n`,
-          [marker],
-        )
-      ).rows[0].n;
-    expect(await count()).toBe(0);
+    await Promise.all(Array.from({ length: 25 }, () => log.record(eventFor(marker))));
+    expect(await countMentioning(marker)).toBe(0);
+    const [segment] = readdirSync(dir);
+    expect(readSegment(join(dir, segment), 0).records).toHaveLength(25);
     await log.close();
     await auditPool.end();
-    expect(await count()).toBe(25);
+    expect(await countMentioning(marker)).toBe(25);
     expect(await searchByEntity(marker)).toHaveLength(25);
+    expect(readdirSync(dir)).toEqual([]);
+    const { rows } = await pool.query('SELECT 1 FROM audit_journal_mark WHERE segment = $1', [segment]);
+    expect(rows).toEqual([]);
+  });
+
+  test('what a stopped process journaled but did not commit is inserted exactly once, by one of two instances starting together', async () => {
+    const dir = tempDir();
+    const marker = randomUUID();
+    // A segment of a process of another boot: its first record was committed (with its mark), the
+    // next two were not, and the last line was cut short by the crash.
+    const segment = `${'0'.repeat(12)}-999999999-1-abcdef.0.jnl`;
+    const facts = (i: number) =>
+      JSON.stringify({
+        interaction: 'read',
+        actor: { ip: '10.0.0.3' },
+        status: 200,
+        what: [`Patient/${marker}`],
+        recorded: `2026-12-03T00:00:0${i}.000Z`,
+      });
+    const first = `r${facts(1)}\n`;
+    writeFileSync(join(dir, segment), `${first}r${facts(2)}\nr${facts(3)}\nr{"interaction":`);
+    await pool.query('INSERT INTO audit_rest_log (record) VALUES ($1)', [facts(1)]);
+    await pool.query('INSERT INTO audit_journal_mark (segment, position) VALUES ($1, $2)', [segment, Buffer.byteLength(first)]);
+
+    const pools = [createAuditPool(t.databaseUrl), createAuditPool(t.databaseUrl)];
+    const logs = pools.map((p) => new AuditLog(p, pino({ level: 'silent' }), { indexIntervalMs: 0 }));
+    await Promise.all(logs.map((log) => log.setJournal(new AuditJournal(dir))));
+    const events = await searchByEntity(marker);
+    expect(events.map((e) => e.recorded).sort()).toEqual([
+      '2026-12-03T00:00:01.000Z',
+      '2026-12-03T00:00:02.000Z',
+      '2026-12-03T00:00:03.000Z',
+    ]);
+    expect(readdirSync(dir)).not.toContain(segment);
+    const { rows } = await pool.query('SELECT 1 FROM audit_journal_mark WHERE segment = $1', [segment]);
+    expect(rows).toEqual([]);
+    for (const log of logs) await log.close();
+    await Promise.all(pools.map((p) => p.end()));
+  });
+
+  test('a journal that cannot be written falls back to waiting for the commit', async () => {
+    const auditPool = createAuditPool(t.databaseUrl);
+    const log = new AuditLog(auditPool, pino({ level: 'silent' }), { indexIntervalMs: 0, bufferMs: 60_000 });
+    const journal = new AuditJournal(tempDir());
+    await log.setJournal(journal);
+    journal.close(); // its file descriptor is gone: appends throw
+    const marker = randomUUID();
+    await log.record(eventFor(marker));
+    // Resolved only after the commit, although batches of journaled records would wait a minute.
+    expect(await countMentioning(marker)).toBe(1);
+    await log.close();
+    await auditPool.end();
   });
 
   describe('group commit', () => {
@@ -231,11 +302,12 @@ describe('audit log', () => {
     });
   });
 
-  test('a reader of AuditEvents sees the buffered events of this instance', async () => {
+  test('a reader of AuditEvents sees the journaled records of this instance', async () => {
     const auditPool = createAuditPool(t.databaseUrl);
     const log = new AuditLog(auditPool, pino({ level: 'silent' }), { indexIntervalMs: 0, bufferMs: 60_000 });
+    await log.setJournal(new AuditJournal(tempDir()));
     const marker = randomUUID();
-    await log.record(eventFor(marker), { buffered: true });
+    await log.record(eventFor(marker));
     await log.indexPending();
     expect(await searchByEntity(marker)).toHaveLength(1);
     await log.close();

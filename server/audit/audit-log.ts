@@ -5,6 +5,9 @@ import { createPool } from '../db/pool.ts';
 import { stampNew } from '../fhir/bulk-insert.ts';
 import { directRowsTrusted, insertAuditEvents } from './event-index.ts';
 import { type RestAuditFacts, restAuditEvent } from './events.ts';
+import type { AuditJournal, JournalPosition } from './journal.ts';
+import { recoverJournal, retireSegment } from './journal-db.ts';
+import { recordBatch } from './record-batch.ts';
 
 /** A small pool for audit writes only: asynchronous commit, so group commits are one round trip. */
 export function createAuditPool(connectionString: string): pg.Pool {
@@ -18,17 +21,14 @@ interface Pending {
   content: string;
   rest: boolean;
   prompt?: boolean;
-  /** Absent for a buffered event: nobody waits for it, and a failed write is retried. */
+  /** Where a journaled record ends in its journal segment: the segment's mark once committed. */
+  mark?: JournalPosition;
+  /** Absent for a journaled record: nobody waits for it, and a failed write is retried. */
   resolve?: () => void;
   reject?: (err: unknown) => void;
 }
 
 export interface RecordOptions {
-  /**
-   * Answer without waiting for the commit: the event is written with the next batch (at most
-   * `bufferMs` later). Used for reads and searches, whose requests change nothing; see AuditLog.
-   */
-  buffered?: boolean;
   /**
    * Write without waiting for the events of other requests under way (see expectEvent): a write's
    * own commit already cost more than an audit statement, and its answer should not wait longer.
@@ -46,8 +46,10 @@ export interface AuditLogOptions {
   busyEventsPerSecond?: number;
   /** Pending events beyond which background indexing runs even while busy, so the backlog stays bounded. */
   maxBacklog?: number;
-  /** How long a buffered event may wait for its batch (milliseconds). */
+  /** How long a journaled record may wait for its batch (milliseconds): longer, larger batches. */
   bufferMs?: number;
+  /** How often segments left by stopped processes are looked for, in background ticks (0: only at start). */
+  recoverEveryTicks?: number;
   /** How long a batch of waiting events may wait for the events of requests under way (expectEvent). */
   commitDelayMs?: number;
 }
@@ -59,19 +61,14 @@ interface Bounds {
   events: string | null;
   facts: string | null;
 }
-/** Buffered events kept for a retry while the database refuses writes; beyond this the oldest are dropped (and logged). */
+/**
+ * Journaled records kept in memory for a retry while the database refuses writes. Beyond this the
+ * oldest leave memory (logged); their journal segment keeps them for the recovery at the next start.
+ */
 const MAX_BUFFERED_RETRY = 100_000;
 /** Events indexed per transaction (one INSERT per table for all of them). */
 const INDEX_BATCH = 1000;
 
-/**
- * The batch travels as one JSON array (its elements' text kept exactly, json_array_elements does
- * not re-serialize a json value): joining the events' JSON costs nothing, where a text[] parameter
- * would escape every quote of every event in this process. Events go to audit_log, the facts of
- * REST events (recordRest) to audit_rest_log.
- */
-const RECORD_SQL = `WITH events AS (INSERT INTO audit_log (content) SELECT value::text FROM json_array_elements($1::json))
-  INSERT INTO audit_rest_log (record) SELECT value::text FROM json_array_elements($2::json)`;
 /**
  * Takes a batch of recorded events. Those recorded with their compact index row (by the release
  * that computed it on the request path; $3: the rows are trusted, see DIRECT_FINGERPRINT) are
@@ -107,27 +104,28 @@ function restEventFromFacts(record: string): AuditEvent & { id: string } {
 /**
  * The audit trail in two steps.
  *
- * Recording (request path): events are inserted in batches, one statement per batch (group
- * commit: a batch waits for the events of audited requests under way, see expectEvent), as narrow
- * rows: a REST event as its facts (recordRest, audit_rest_log), any other as its JSON (audit_log).
- * Each `record()` resolves only once its event is committed. Callers answer the request after
- * that, so a crash right after answering loses no audit, while concurrent requests share one small
- * insert instead of each paying for a full resource write with its history and search index.
+ * Recording (request path), with the audit journal (setJournal, the server's default): each
+ * record is appended to a local journal file (journal.ts) and the request is answered at once.
+ * The record is in the kernel when the answer leaves, so the process dying right after answering
+ * loses nothing: the next start (or another instance, see recoverJournal) inserts what was not
+ * committed. Records reach the database in batches every `bufferMs` (50 ms), one statement per
+ * batch that also moves the segment's committed mark, so the database commits once per batch
+ * instead of once per few requests. A failed batch is retried; a clean shutdown (`close()`) writes
+ * every record and deletes the journal's files.
  *
- * Buffered recording (`{ buffered: true }`, used for reads and searches): the request is answered
- * at once and its event joins the next batch, which is written at most `bufferMs` (5 ms) later, or
- * sooner with any durable event. With every read answered without waiting, batches hold several
- * events instead of one or two, so the database commits a few times less often (`npm run
- * bench:audit` prints commits and CPU per event both ways). What this gives up: if the server process dies, the read/search events of
- * its last few milliseconds can be lost; writes, sign-ins and everything else still wait for their
- * commit. A clean shutdown (`close()`) writes every buffered event, a failed batch is retried, and
- * a reader of AuditEvents first writes this instance's buffer, so it still sees its own reads.
+ * Without a journal (AUDIT_JOURNAL_DIR=off, or a journal that could not be written): each
+ * `record()` resolves only once its event is committed, and callers answer after that. Batches
+ * then wait for the events of audited requests under way (group commit, see expectEvent).
+ *
+ * Either way events are stored as narrow rows: a REST event as its facts (recordRest,
+ * audit_rest_log), any other as its JSON (audit_log), instead of each paying for a full resource
+ * write with its history and search index.
  *
  * Indexing: `audit_log` and `audit_rest_log` rows become AuditEvent resources (searchable, readable through the FHIR
  * API like any other; stored compactly, see event-index.ts) in batches of a thousand, in one
  * transaction that also deletes the rows, so every event is indexed exactly once. This runs when the server is idle, when the
- * backlog grows large, and always before any read or search of AuditEvents (`indexPending`), so
- * a reader sees every event committed before its request.
+ * backlog grows large, and always before any read or search of AuditEvents (`indexPending`, which
+ * first writes this instance's pending records), so a reader sees every event recorded before its request.
  */
 export class AuditLog {
   private readonly pool: pg.Pool;
@@ -137,11 +135,17 @@ export class AuditLog {
   private flushing = false;
   private closed = false;
   private timer: NodeJS.Timeout | undefined;
-  /** Pending flush of buffered events. */
+  /** Pending flush of journaled records. */
   private bufferTimer: NodeJS.Timeout | undefined;
+  private journal: AuditJournal | undefined;
+  /** Set when an append failed: records then wait for their commit, as without a journal. */
+  private journalFailed = false;
+  /** Background ticks until the next look for segments of stopped processes. */
+  private ticksToRecovery = 0;
   /** The running flush loop, so others can wait for it. */
   private flushRun: Promise<void> | undefined;
   private indexing: Promise<void> | undefined;
+  private recovering: Promise<void> | undefined;
   /** Events recorded since the last background tick, and since the last completed indexing. */
   private recentlyRecorded = 0;
   /** Audited requests under way whose events are not recorded yet (expectEvent). */
@@ -154,11 +158,29 @@ export class AuditLog {
   constructor(pool: pg.Pool, logger: Logger, options: AuditLogOptions = {}) {
     this.pool = pool;
     this.logger = logger;
-    this.options = { indexIntervalMs: 1000, busyEventsPerSecond: 50, maxBacklog: 50_000, bufferMs: 5, commitDelayMs: 2, ...options };
+    this.options = {
+      indexIntervalMs: 1000,
+      busyEventsPerSecond: 50,
+      maxBacklog: 50_000,
+      bufferMs: 50,
+      commitDelayMs: 2,
+      recoverEveryTicks: 60,
+      ...options,
+    };
     if (this.options.indexIntervalMs > 0) {
       this.timer = setInterval(() => this.backgroundTick(), this.options.indexIntervalMs);
       this.timer.unref();
     }
+  }
+
+  /**
+   * Records into `journal` from now on, after inserting what stopped processes left in its folder.
+   * Call before the server takes requests.
+   */
+  async setJournal(journal: AuditJournal): Promise<void> {
+    await recoverJournal(this.pool, journal.dir, this.logger);
+    this.journal = journal;
+    this.ticksToRecovery = this.options.recoverEveryTicks;
   }
 
   record(event: AuditEvent, options: RecordOptions = {}): Promise<void> {
@@ -179,8 +201,9 @@ export class AuditLog {
     if (this.closed) {
       return Promise.reject(new Error('Audit log closed'));
     }
-    if (options.buffered) {
-      this.queue.push({ content, rest });
+    const mark = this.append(rest, content);
+    if (mark) {
+      this.queue.push({ content, rest, mark });
       if (this.queue.length >= MAX_BATCH) {
         this.startFlush();
       } else if (!this.flushing && !this.bufferTimer) {
@@ -195,6 +218,20 @@ export class AuditLog {
       }
       this.startFlush();
     });
+  }
+
+  /** Journals a record; undefined when there is no journal (or it failed: the caller then waits for the commit). */
+  private append(rest: boolean, content: string): JournalPosition | undefined {
+    if (!this.journal || this.journalFailed) {
+      return undefined;
+    }
+    try {
+      return this.journal.append(rest, content);
+    } catch (err) {
+      this.journalFailed = true;
+      this.logger.error({ err, dir: this.journal.dir }, 'audit journal cannot be written: audited requests now wait for their commit');
+      return undefined;
+    }
   }
 
   /**
@@ -219,7 +256,13 @@ export class AuditLog {
 
   /** Resolves when no expected event is still to come, or after `commitDelayMs`. */
   private gather(): Promise<void> | undefined {
-    if (this.expected === 0 || this.closed || this.queue.length >= MAX_BATCH || this.queue.some((p) => p.prompt)) {
+    if (
+      this.expected === 0 ||
+      this.closed ||
+      this.queue.length >= MAX_BATCH ||
+      this.queue.some((p) => p.prompt) ||
+      !this.queue.some((p) => p.resolve)
+    ) {
       return undefined;
     }
     return new Promise<void>((resolve) => {
@@ -249,16 +292,21 @@ export class AuditLog {
     try {
       while (this.queue.length > 0) {
         await this.gather();
-        const batch = this.queue.splice(0, MAX_BATCH);
+        const batch = this.queue.splice(0, this.batchLength());
         try {
-          await this.insert(batch);
+          const mark = await this.insert(batch);
           this.recentlyRecorded += batch.length;
           this.unindexed += batch.length;
           for (const p of batch) p.resolve?.();
+          if (mark && this.journal?.isComplete(mark.segment, mark.end)) {
+            await retireSegment(this.pool, this.journal, mark.segment).catch((err) =>
+              this.logger.warn({ err, segment: mark.segment }, 'audit journal: a committed segment was not deleted; the next start does'),
+            );
+          }
         } catch (err) {
           this.logger.error({ err, events: batch.length }, 'audit write failed');
           for (const p of batch) p.reject?.(err);
-          // Nobody waits for a buffered event: keep it for the next attempt instead of losing it.
+          // Nobody waits for a journaled record: keep it for the next attempt instead of losing it.
           const retry = batch.filter((p) => !p.resolve);
           if (retry.length > 0) {
             this.requeue(retry);
@@ -271,20 +319,34 @@ export class AuditLog {
     }
   }
 
-  /** Puts buffered events that failed back in front, retried after a pause (not in a tight loop). */
+  /**
+   * How many queued records the next batch takes: at most MAX_BATCH, and journaled records of one
+   * segment only, since a statement moves one segment's mark.
+   */
+  private batchLength(): number {
+    let segment: string | undefined;
+    let n = 0;
+    for (const p of this.queue) {
+      if (n === MAX_BATCH || (p.mark && segment !== undefined && p.mark.segment !== segment)) break;
+      segment = p.mark?.segment ?? segment;
+      n++;
+    }
+    return n;
+  }
+
+  /** Puts journaled records that failed back in front, retried after a pause (not in a tight loop). */
   private requeue(events: Pending[]): void {
     this.queue.unshift(...events);
-    const excess = this.queue.length - MAX_BUFFERED_RETRY;
-    if (excess > 0) {
-      const dropped = this.queue.splice(0, excess);
-      this.logger.error({ events: dropped.length }, 'audit events dropped: the database refused writes for too long');
+    if (this.queue.length > MAX_BUFFERED_RETRY) {
+      // Kept all the same: the segment's mark must not pass a record that was never inserted.
+      this.logger.error({ events: this.queue.length }, 'audit records waiting: the database refuses writes');
     }
     if (!this.closed && !this.bufferTimer) {
       this.bufferTimer = setTimeout(() => this.startFlush(), Math.max(100, this.options.bufferMs));
     }
   }
 
-  /** Writes everything queued so far (buffered events included); resolves when none is left. */
+  /** Writes everything queued so far (journaled records included); resolves when none is left. */
   private async drain(): Promise<void> {
     for (let attempt = 0; this.flushing || this.queue.length > 0; attempt++) {
       if (!this.flushing) {
@@ -302,13 +364,13 @@ export class AuditLog {
    * One statement per batch, on connections whose commits are asynchronous (see createAuditPool):
    * the events are in PostgreSQL (and survive our process dying) when it returns, without waiting
    * for the WAL flush to disk. Only a crash of the database machine itself within its WAL writer
-   * delay could lose the newest events.
+   * delay could lose the newest events. Returns the journal mark the batch committed, if any.
    */
-  private async insert(batch: Pending[]): Promise<void> {
-    const events: string[] = [];
-    const facts: string[] = [];
-    for (const p of batch) (p.rest ? facts : events).push(p.content);
-    await this.pool.query({ name: 'audit_record', text: RECORD_SQL, values: [`[${events.join(',')}]`, `[${facts.join(',')}]`] });
+  private async insert(batch: Pending[]): Promise<JournalPosition | undefined> {
+    let mark: JournalPosition | undefined;
+    for (const p of batch) mark = p.mark ?? mark;
+    await recordBatch(this.pool, batch, mark);
+    return mark;
   }
 
   /**
@@ -317,7 +379,7 @@ export class AuditLog {
    * call is missed. Resolves at once when there is nothing pending.
    */
   async indexPending(): Promise<void> {
-    // This instance's buffered events first, so a reader sees its own reads and searches.
+    // This instance's journaled records first, so a reader sees its own reads and searches.
     await this.drain();
     const { rows } = await this.pool.query<Bounds>(
       'SELECT (SELECT max(seq) FROM audit_log)::text AS events, (SELECT max(seq) FROM audit_rest_log)::text AS facts',
@@ -373,6 +435,7 @@ export class AuditLog {
   }
 
   private backgroundTick(): void {
+    this.recoverNow();
     const recent = this.recentlyRecorded;
     this.recentlyRecorded = 0;
     if (this.indexing || this.closed || this.unindexed === 0) {
@@ -391,7 +454,25 @@ export class AuditLog {
       });
   }
 
-  /** Writes every queued and buffered event; further records are refused. */
+  /**
+   * Every `recoverEveryTicks` background ticks, inserts what processes that stopped (on this
+   * machine, sharing the journal folder) left uncommitted, so it does not wait for their restart.
+   */
+  private recoverNow(): void {
+    const journal = this.journal;
+    if (!journal || this.recovering || this.options.recoverEveryTicks <= 0 || --this.ticksToRecovery > 0) {
+      return;
+    }
+    this.ticksToRecovery = this.options.recoverEveryTicks;
+    this.recovering = recoverJournal(this.pool, journal.dir, this.logger)
+      .then(() => undefined)
+      .catch((err) => this.logger.warn({ err }, 'audit journal recovery failed; retried later'))
+      .finally(() => {
+        this.recovering = undefined;
+      });
+  }
+
+  /** Writes every queued and journaled record, then deletes the journal's files; further records are refused. */
   async close(): Promise<void> {
     this.closed = true;
     if (this.timer) {
@@ -402,9 +483,23 @@ export class AuditLog {
       clearTimeout(this.bufferTimer);
       this.bufferTimer = undefined;
     }
+    await this.recovering;
+    const journal = this.journal;
     if (this.queue.length > 0) {
-      this.logger.error({ events: this.queue.length }, 'audit events not written at shutdown: the database refused them');
+      this.logger.error(
+        { events: this.queue.length, journal: journal?.dir },
+        journal
+          ? 'audit records not written at shutdown: the database refused them; the next start inserts them from the journal'
+          : 'audit events not written at shutdown: the database refused them',
+      );
+    } else if (journal) {
+      for (const { segment } of journal.segments()) {
+        await retireSegment(this.pool, journal, segment).catch((err) =>
+          this.logger.warn({ err, segment }, 'audit journal: a committed segment was not deleted; the next start does'),
+        );
+      }
     }
+    journal?.close();
     await this.indexing;
   }
 }

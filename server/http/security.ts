@@ -78,7 +78,10 @@ export function interactionOf(method: string, segments: string[], bundleType?: s
   return 'delete';
 }
 
-/** Interactions that change nothing: their AuditEvents may be buffered (server/audit/audit-log.ts). */
+/**
+ * Interactions that change nothing. Without an audit journal their events wait for those of other
+ * requests under way (group commit); a write's is written at once (server/audit/audit-log.ts).
+ */
 const READ_ONLY = new Set<Interaction>([
   'read',
   'vread',
@@ -105,7 +108,7 @@ function auditedResources(segments: string[], location: string | undefined): str
 export async function registerSecurity(
   fastify: FastifyInstance,
   deps: SecurityDeps,
-  options: { baseUrl: string; corsOrigins: string[]; auditReads?: 'committed' | 'buffered' },
+  options: { baseUrl: string; corsOrigins: string[] },
 ): Promise<void> {
   const { auth, limits, audit } = deps;
   fastify.decorateRequest('auth', undefined);
@@ -159,9 +162,8 @@ export async function registerSecurity(
     }
   });
 
-  // The answer leaves only after its AuditEvent is committed (group commit keeps this cheap), so a
-  // crash right after answering loses no audit. With AUDIT_READS=buffered an operator may trade
-  // that for reads and searches: their events are then buffered for a few milliseconds (AuditLog).
+  // The answer leaves only once its audit record is safe from a crash of this process: journaled
+  // (the default), or committed when there is no journal (AuditLog).
   fastify.addHook('onSend', async (request: FastifyRequest, reply, payload) => {
     const path = request.url.split('?')[0];
     if (!isAudited(request.method, path)) {
@@ -179,8 +181,7 @@ export async function registerSecurity(
       query: interaction.startsWith('search') || interaction === 'operation' ? `${segments.join('/')}?${query ?? ''}` : undefined,
     };
     try {
-      const readOnly = READ_ONLY.has(interaction);
-      const recorded = audit.recordRest(facts, { buffered: options.auditReads === 'buffered' && readOnly, prompt: !readOnly });
+      const recorded = audit.recordRest(facts, { prompt: !READ_ONLY.has(interaction) });
       // After the event is queued, so a batch that was waiting for it takes it along.
       settleAudit(request);
       await recorded;

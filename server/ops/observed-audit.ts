@@ -1,7 +1,7 @@
 import type { AuditEvent } from '@medplum/fhirtypes';
 import type pg from 'pg';
 import type { Logger } from 'pino';
-import { AuditLog, type RecordOptions } from '../audit/audit-log.ts';
+import { AuditLog, type AuditLogOptions, type RecordOptions } from '../audit/audit-log.ts';
 
 /**
  * The audit log, with a listener that sees every event as it is recorded: bot executions and
@@ -11,8 +11,8 @@ import { AuditLog, type RecordOptions } from '../audit/audit-log.ts';
 export class ObservedAuditLog extends AuditLog {
   private readonly listener: (event: AuditEvent) => void;
 
-  constructor(pool: pg.Pool, logger: Logger, listener: (event: AuditEvent) => void) {
-    super(pool, logger);
+  constructor(pool: pg.Pool, logger: Logger, listener: (event: AuditEvent) => void, options: AuditLogOptions = {}) {
+    super(pool, logger, options);
     this.listener = listener;
   }
 

@@ -2,6 +2,8 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { onCleanup } from './cleanup.ts';
 import { assertLocal } from './pg.ts';
@@ -85,6 +87,8 @@ export async function startServerProcess(options: StartOptions): Promise<ServerP
       LOG_LEVEL: options.logLevel ?? 'warn',
       // A benchmark measures its own load: no demo hospital loading in the background.
       SEED: 'false',
+      // Not the repository's ./data: shared by every benchmark server (each process journals to its own files).
+      AUDIT_JOURNAL_DIR: process.env.AUDIT_JOURNAL_DIR ?? join(tmpdir(), 'emergisphere-bench-audit-journal'),
       // As `npm start`, the container image and the k8s Deployment run the server (docs/operations.md).
       MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '2',
       MALLOC_TRIM_THRESHOLD_: process.env.MALLOC_TRIM_THRESHOLD_ ?? '131072',
