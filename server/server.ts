@@ -104,7 +104,7 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
     await migrate(databaseUrl, logger);
     if (config.auditJournalDir) {
       // Before any request: what a stopped process journaled but did not commit is inserted first.
-      await audit.setJournal(new AuditJournal(await journalDir(auditPool, config.auditJournalDir)));
+      await audit.setJournal(openJournal(await journalDir(auditPool, config.auditJournalDir)));
     }
     const profiles = loadProfiles(config.profilesDir);
     await reindexChangedTypes(pool, logger);
@@ -265,6 +265,17 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
     redis?.disconnect();
     await embedded?.stop().catch(() => undefined);
     throw err;
+  }
+}
+
+/** The audit journal in `dir`, or an error that says what to change. */
+function openJournal(dir: string): AuditJournal {
+  try {
+    return new AuditJournal(dir);
+  } catch (err) {
+    throw new Error(
+      `The audit journal cannot be written in ${dir} (${(err as Error).message}): set AUDIT_JOURNAL_DIR to a writable folder, or to off`,
+    );
   }
 }
 

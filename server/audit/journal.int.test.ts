@@ -10,6 +10,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, expect, inject, test } from 'vitest';
 import { clientToken, freePort, type ServerChild, spawnServer } from '../../test/cluster.ts';
 import { createScratchDatabase } from '../../test/database.ts';
+import { startTestServer } from '../../test/server.ts';
 
 const admin = { clientId: randomUUID(), clientSecret: randomBytes(32).toString('hex') };
 let db: { url: string; drop(): Promise<void> };
@@ -87,4 +88,10 @@ test('requests answered just before a SIGKILL have their AuditEvents after the r
   server = undefined;
   expect(stopped.proc.exitCode).toBe(0);
   expect(readdirSync(dir, { recursive: true }).filter((f) => String(f).endsWith('.jnl'))).toEqual([]);
+});
+
+test('a journal folder that cannot be written stops the start with what to change', { timeout: 60_000 }, async () => {
+  await expect(startTestServer({ auditJournalDir: '/dev/null/audit' })).rejects.toThrow(
+    /audit journal cannot be written in \/dev\/null\/audit\/[0-9a-f-]{36} .*AUDIT_JOURNAL_DIR/,
+  );
 });

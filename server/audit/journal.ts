@@ -1,4 +1,4 @@
-import { closeSync, fdatasync, mkdirSync, openSync, readdirSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fdatasync, fdatasyncSync, mkdirSync, openSync, readdirSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 
 /**
@@ -83,6 +83,8 @@ export class AuditJournal {
     const position = { segment: segment.name, end: segment.size };
     if (segment.size >= this.options.segmentBytes) {
       this.sealed.set(segment.name, segment.size);
+      // Its tail on disk now: the periodic flush only ever sees the open segment.
+      if (this.options.syncIntervalMs > 0) fdatasyncSync(segment.fd);
       closeSync(segment.fd);
       this.current = this.open();
     }
