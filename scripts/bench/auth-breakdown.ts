@@ -10,7 +10,7 @@
 // happens to land inside a phase), commits and inserted rows (pg_stat_database). CPU comes from
 // /proc per process id, so other processes' load inflates it less than it does rates.
 //
-// Environment: BENCH_AB_REQUESTS=3000 per phase, BENCH_AB_ROUNDS=2, BENCH_AB_MODES=baseline,secured
+// Environment: BENCH_AB_REQUESTS=3000 per phase, BENCH_AB_ROUNDS=2, BENCH_AB_CONNECTIONS=8, BENCH_AB_MODES=baseline,secured
 // (also: committed, the secured server without its audit journal: every answer waits for its audit commit),
 // BENCH_AB_PHASES=read,token,tokenref (also: createobs, POST Observation), BENCH_AB_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/p"),
 // BENCH_AB_OLD_ENTRY: a server entry of another checkout, measured as mode "old" when listed.
@@ -28,7 +28,7 @@ import { log, printTable } from './lib/table.ts';
 
 const N = Number(process.env.BENCH_AB_REQUESTS) || 3000;
 const ROUNDS = Number(process.env.BENCH_AB_ROUNDS) || 2;
-const CONNS = 8;
+const CONNS = Number(process.env.BENCH_AB_CONNECTIONS) || 8;
 const MODES = (process.env.BENCH_AB_MODES || 'baseline,secured').split(',');
 const PHASES = (process.env.BENCH_AB_PHASES || 'read,token,tokenref').split(',');
 const NODE_ARGS = (process.env.BENCH_AB_NODE_ARGS ?? '').split(' ').filter(Boolean);
@@ -90,7 +90,12 @@ async function roleToken(server: ServerProcess, adminToken: string, role: string
 /** A phase's request: a GET of a path, or (createobs) a POST of a new resource. */
 type Phase = () => string | { path: string; body: string };
 
-function run(url: string, amount: number, auth: Record<string, string>, phase: Phase): Promise<{ ok: number; bad: number; secs: number }> {
+function run(
+  url: string,
+  amount: number,
+  auth: Record<string, string>,
+  phase: Phase,
+): Promise<{ ok: number; bad: number; secs: number; p50: number; p99: number }> {
   return new Promise((resolve, reject) => {
     autocannon(
       {
@@ -107,7 +112,10 @@ function run(url: string, amount: number, auth: Record<string, string>, phase: P
           },
         ],
       },
-      (err, res) => (err ? reject(err) : resolve({ ok: res['2xx'], bad: res.non2xx + res.errors, secs: res.duration })),
+      (err, res) =>
+        err
+          ? reject(err)
+          : resolve({ ok: res['2xx'], bad: res.non2xx + res.errors, secs: res.duration, p50: res.latency.p50, p99: res.latency.p99 }),
     );
   });
 }
@@ -210,6 +218,8 @@ async function main(): Promise<void> {
           round + 1,
           `${res.ok}/${res.ok + res.bad}`,
           (res.ok / res.secs).toFixed(0),
+          res.p50,
+          res.p99,
           per(s1 - s0),
           per(pg),
           per(tailSrv),
@@ -232,6 +242,8 @@ async function main(): Promise<void> {
       'Round',
       'OK',
       'Req/s',
+      'p50 ms',
+      'p99 ms',
       'Server CPU',
       'PG CPU',
       'Indexing: server',
