@@ -219,7 +219,8 @@ describe('audit log', () => {
   test('a journal that cannot be written falls back to waiting for the commit', async () => {
     const auditPool = createAuditPool(t.databaseUrl);
     const log = new AuditLog(auditPool, pino({ level: 'silent' }), { indexIntervalMs: 0, bufferMs: 60_000 });
-    const journal = new AuditJournal(tempDir());
+    const dir = tempDir();
+    const journal = new AuditJournal(dir);
     await log.setJournal(journal);
     journal.close(); // its file descriptor is gone: appends throw
     const marker = randomUUID();
@@ -228,6 +229,8 @@ describe('audit log', () => {
     expect(await countMentioning(marker)).toBe(1);
     await log.close();
     await auditPool.end();
+    // Its (empty) segment is deleted all the same.
+    expect(readdirSync(dir)).toEqual([]);
   });
 
   describe('group commit', () => {

@@ -62,8 +62,8 @@ interface Bounds {
   facts: string | null;
 }
 /**
- * Journaled records kept in memory for a retry while the database refuses writes. Beyond this the
- * oldest leave memory (logged); their journal segment keeps them for the recovery at the next start.
+ * Journaled records waiting for a retry beyond which each failed attempt is logged as an error. They
+ * are all kept: a later batch's mark must not pass a record that was never inserted.
  */
 const MAX_BUFFERED_RETRY = 100_000;
 /** Events indexed per transaction (one INSERT per table for all of them). */

@@ -104,7 +104,7 @@ export class AuditJournal {
   /** Deletes a segment whose records are all committed. */
   remove(segment: string): void {
     this.sealed.delete(segment);
-    if (segment === this.current.name) {
+    if (segment === this.current.name && this.current.fd >= 0) {
       closeSync(this.current.fd);
       this.current.fd = -1;
     }
