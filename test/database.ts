@@ -33,3 +33,14 @@ export async function createScratchDatabase(adminUrl: string, prefix = 'es_test'
     },
   };
 }
+
+/** Rows anywhere in the audit trail (recorded, or indexed as AuditEvents) whose text mentions `marker`. */
+export async function auditRowsMentioning(db: pg.Pool | pg.Client, marker: string): Promise<number> {
+  const { rows } = await db.query<{ n: number }>(
+    `SELECT ((SELECT count(*) FROM audit_log WHERE content LIKE '%' || $1 || '%')
+           + (SELECT count(*) FROM audit_rest_log WHERE record LIKE '%' || $1 || '%')
+           + (SELECT count(*) FROM resource WHERE resource_type = 'AuditEvent' AND content LIKE '%' || $1 || '%'))::int AS n`,
+    [marker],
+  );
+  return rows[0].n;
+}

@@ -6,6 +6,7 @@ import type { AuditEvent } from '@medplum/fhirtypes';
 import pg from 'pg';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { auditRowsMentioning } from '../../test/database.ts';
 import { startTestServer, type TestServer } from '../../test/server.ts';
 import { AuditLog, createAuditPool } from './audit-log.ts';
 import { restAuditEvent } from './events.ts';
@@ -34,15 +35,8 @@ async function pending(): Promise<number> {
   return rows[0].n;
 }
 
-/** Rows anywhere in the audit trail (recorded, or indexed as AuditEvents) that mention `marker`. */
-async function countMentioning(marker: string): Promise<number> {
-  const { rows } = await pool.query<{ n: number }>(
-    `SELECT ((SELECT count(*) FROM audit_log WHERE content LIKE '%' || $1 || '%')
-           + (SELECT count(*) FROM audit_rest_log WHERE record LIKE '%' || $1 || '%')
-           + (SELECT count(*) FROM resource WHERE resource_type = 'AuditEvent' AND content LIKE '%' || $1 || '%'))::int AS n`,
-    [marker],
-  );
-  return rows[0].n;
+function countMentioning(marker: string): Promise<number> {
+  return auditRowsMentioning(pool, marker);
 }
 
 const dirs: string[] = [];

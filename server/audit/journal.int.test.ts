@@ -9,7 +9,7 @@ import type { AuditEvent, Bundle, Patient } from '@medplum/fhirtypes';
 import pg from 'pg';
 import { afterAll, beforeAll, expect, inject, test } from 'vitest';
 import { clientToken, freePort, type ServerChild, spawnServer } from '../../test/cluster.ts';
-import { createScratchDatabase } from '../../test/database.ts';
+import { createScratchDatabase, auditRowsMentioning as rowsMentioning } from '../../test/database.ts';
 import { startTestServer } from '../../test/server.ts';
 
 const admin = { clientId: randomUUID(), clientSecret: randomBytes(32).toString('hex') };
@@ -28,18 +28,11 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-/** Rows anywhere in the audit trail (recorded, or indexed as AuditEvents) that mention `marker`. */
 async function auditRowsMentioning(marker: string): Promise<number> {
   const client = new pg.Client({ connectionString: db.url });
   await client.connect();
   try {
-    const { rows } = await client.query<{ n: number }>(
-      `SELECT ((SELECT count(*) FROM audit_rest_log WHERE record LIKE '%' || $1 || '%')
-             + (SELECT count(*) FROM audit_log WHERE content LIKE '%' || $1 || '%')
-             + (SELECT count(*) FROM resource WHERE resource_type = 'AuditEvent' AND content LIKE '%' || $1 || '%'))::int AS n`,
-      [marker],
-    );
-    return rows[0].n;
+    return await rowsMentioning(client, marker);
   } finally {
     await client.end();
   }
