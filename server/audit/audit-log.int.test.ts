@@ -175,7 +175,7 @@ describe('audit log', () => {
     expect(rows).toEqual([]);
   });
 
-  test('what a stopped process journaled but did not commit is inserted exactly once, by one of two instances starting together', async () => {
+  test('what a stopped process journaled but did not commit is inserted exactly once, by one of three instances starting together', async () => {
     const dir = tempDir();
     const marker = randomUUID();
     // A segment of a process of another boot: its first record was committed (with its mark), the
@@ -194,7 +194,7 @@ describe('audit log', () => {
     await pool.query('INSERT INTO audit_rest_log (record) VALUES ($1)', [facts(1)]);
     await pool.query('INSERT INTO audit_journal_mark (segment, position) VALUES ($1, $2)', [segment, Buffer.byteLength(first)]);
 
-    const pools = [createAuditPool(t.databaseUrl), createAuditPool(t.databaseUrl)];
+    const pools = [1, 2, 3].map(() => createAuditPool(t.databaseUrl));
     const logs = pools.map((p) => new AuditLog(p, pino({ level: 'silent' }), { indexIntervalMs: 0 }));
     await Promise.all(logs.map((log) => log.setJournal(new AuditJournal(dir))));
     const events = await searchByEntity(marker);

@@ -45,6 +45,11 @@ async function recoverSegment(pool: pg.Pool, dir: string, segment: string, logge
     const { rows } = await client.query<{ position: string }>('SELECT position FROM audit_journal_mark WHERE segment = $1 FOR UPDATE', [
       segment,
     ]);
+    if (rows.length === 0) {
+      // Another instance recovered it while this one waited, and deleted its mark after the file.
+      await client.query('ROLLBACK');
+      return 0;
+    }
     let found: ReturnType<typeof readSegment>;
     try {
       found = readSegment(path, Number(rows[0].position));
