@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -9,6 +9,21 @@ import { onCleanup } from './cleanup.ts';
 import { assertLocal } from './pg.ts';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+
+let journalDir: string | undefined;
+/**
+ * The audit journal folder of this benchmark's servers: not the repository's ./data, one per
+ * benchmark process (a restarted server finds what a killed one left), removed at the end, so a
+ * killed server's segment does not outlive the scratch database it belongs to.
+ */
+function benchJournalDir(): string {
+  if (!journalDir) {
+    const dir = mkdtempSync(join(tmpdir(), 'es-bench-audit-journal-'));
+    onCleanup('remove the audit journal folder', () => rmSync(dir, { recursive: true, force: true }));
+    journalDir = dir;
+  }
+  return journalDir;
+}
 
 export interface ServerProcess {
   pid: number;
@@ -87,8 +102,7 @@ export async function startServerProcess(options: StartOptions): Promise<ServerP
       LOG_LEVEL: options.logLevel ?? 'warn',
       // A benchmark measures its own load: no demo hospital loading in the background.
       SEED: 'false',
-      // Not the repository's ./data: shared by every benchmark server (each process journals to its own files).
-      AUDIT_JOURNAL_DIR: process.env.AUDIT_JOURNAL_DIR ?? join(tmpdir(), 'emergisphere-bench-audit-journal'),
+      AUDIT_JOURNAL_DIR: process.env.AUDIT_JOURNAL_DIR ?? benchJournalDir(),
       // As `npm start`, the container image and the k8s Deployment run the server (docs/operations.md).
       MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '2',
       MALLOC_TRIM_THRESHOLD_: process.env.MALLOC_TRIM_THRESHOLD_ ?? '131072',
