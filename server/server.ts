@@ -93,7 +93,7 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
   const auditPool = createAuditPool(databaseUrl);
   const metrics = new OpsMetrics({ registry: options.metricsRegistry ?? new Registry(), pool });
   const audit: AuditLog = new ObservedAuditLog(auditPool, logger, (event) => metrics.observeAudit(event), {
-    bufferMs: config.auditFlushMs,
+    flushMs: config.auditFlushMs,
   });
   let pruner: NodeJS.Timeout | undefined;
   let subscriptions: SubscriptionEngine | undefined;

@@ -1,6 +1,5 @@
 // Several real server processes on one database, behind a small round-robin proxy: the test of
 // horizontal scale (server/ops/scale.int.test.ts) and `npm run bench:scale` use it.
-
 import { type ChildProcess, spawn } from 'node:child_process';
 import http from 'node:http';
 import { createServer } from 'node:net';

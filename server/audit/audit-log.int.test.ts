@@ -158,7 +158,7 @@ describe('audit log', () => {
   test('journaled records are answered at once, all written by a clean shutdown, none twice, and their files deleted', async () => {
     const auditPool = createAuditPool(t.databaseUrl);
     // A flush interval far longer than the test: only close() can write these records.
-    const log = new AuditLog(auditPool, pino({ level: 'silent' }), { indexIntervalMs: 0, bufferMs: 60_000 });
+    const log = new AuditLog(auditPool, pino({ level: 'silent' }), { indexIntervalMs: 0, flushMs: 60_000 });
     const dir = tempDir();
     await log.setJournal(new AuditJournal(dir));
     const marker = randomUUID();
@@ -212,7 +212,7 @@ describe('audit log', () => {
 
   test('a journal that cannot be written falls back to waiting for the commit', async () => {
     const auditPool = createAuditPool(t.databaseUrl);
-    const log = new AuditLog(auditPool, pino({ level: 'silent' }), { indexIntervalMs: 0, bufferMs: 60_000 });
+    const log = new AuditLog(auditPool, pino({ level: 'silent' }), { indexIntervalMs: 0, flushMs: 60_000 });
     const dir = tempDir();
     const journal = new AuditJournal(dir);
     await log.setJournal(journal);
@@ -301,7 +301,7 @@ describe('audit log', () => {
 
   test('a reader of AuditEvents sees the journaled records of this instance', async () => {
     const auditPool = createAuditPool(t.databaseUrl);
-    const log = new AuditLog(auditPool, pino({ level: 'silent' }), { indexIntervalMs: 0, bufferMs: 60_000 });
+    const log = new AuditLog(auditPool, pino({ level: 'silent' }), { indexIntervalMs: 0, flushMs: 60_000 });
     await log.setJournal(new AuditJournal(tempDir()));
     const marker = randomUUID();
     await log.record(eventFor(marker));

@@ -47,7 +47,7 @@ export interface AuditLogOptions {
   /** Pending events beyond which background indexing runs even while busy, so the backlog stays bounded. */
   maxBacklog?: number;
   /** How long a journaled record may wait for its batch (milliseconds): longer, larger batches. */
-  bufferMs?: number;
+  flushMs?: number;
   /** How often segments left by stopped processes are looked for, in background ticks (0: only at start). */
   recoverEveryTicks?: number;
   /** How long a batch of waiting events may wait for the events of requests under way (expectEvent). */
@@ -108,7 +108,7 @@ function restEventFromFacts(record: string): AuditEvent & { id: string } {
  * record is appended to a local journal file (journal.ts) and the request is answered at once.
  * The record is in the kernel when the answer leaves, so the process dying right after answering
  * loses nothing: the next start (or another instance, see recoverJournal) inserts what was not
- * committed. Records reach the database in batches every `bufferMs` (50 ms), one statement per
+ * committed. Records reach the database in batches every `flushMs` (50 ms), one statement per
  * batch that also moves the segment's committed mark, so the database commits once per batch
  * instead of once per few requests. A failed batch is retried; a clean shutdown (`close()`) writes
  * every record and deletes the journal's files.
@@ -136,7 +136,7 @@ export class AuditLog {
   private closed = false;
   private timer: NodeJS.Timeout | undefined;
   /** Pending flush of journaled records. */
-  private bufferTimer: NodeJS.Timeout | undefined;
+  private flushTimer: NodeJS.Timeout | undefined;
   private journal: AuditJournal | undefined;
   /** Set when an append failed: records then wait for their commit, as without a journal. */
   private journalFailed = false;
@@ -162,7 +162,7 @@ export class AuditLog {
       indexIntervalMs: 1000,
       busyEventsPerSecond: 50,
       maxBacklog: 50_000,
-      bufferMs: 50,
+      flushMs: 50,
       commitDelayMs: 2,
       recoverEveryTicks: 60,
       ...options,
@@ -206,8 +206,8 @@ export class AuditLog {
       this.queue.push({ content, rest, mark });
       if (this.queue.length >= MAX_BATCH) {
         this.startFlush();
-      } else if (!this.flushing && !this.bufferTimer) {
-        this.bufferTimer = setTimeout(() => this.startFlush(), this.options.bufferMs);
+      } else if (!this.flushing && !this.flushTimer) {
+        this.flushTimer = setTimeout(() => this.startFlush(), this.options.flushMs);
       }
       return Promise.resolve();
     }
@@ -278,9 +278,9 @@ export class AuditLog {
   }
 
   private startFlush(): void {
-    if (this.bufferTimer) {
-      clearTimeout(this.bufferTimer);
-      this.bufferTimer = undefined;
+    if (this.flushTimer) {
+      clearTimeout(this.flushTimer);
+      this.flushTimer = undefined;
     }
     if (!this.flushing) {
       this.flushRun = this.flush();
@@ -341,8 +341,8 @@ export class AuditLog {
       // Kept all the same: the segment's mark must not pass a record that was never inserted.
       this.logger.error({ events: this.queue.length }, 'audit records waiting: the database refuses writes');
     }
-    if (!this.closed && !this.bufferTimer) {
-      this.bufferTimer = setTimeout(() => this.startFlush(), Math.max(100, this.options.bufferMs));
+    if (!this.closed && !this.flushTimer) {
+      this.flushTimer = setTimeout(() => this.startFlush(), Math.max(100, this.options.flushMs));
     }
   }
 
@@ -479,9 +479,9 @@ export class AuditLog {
       clearInterval(this.timer);
     }
     await this.drain();
-    if (this.bufferTimer) {
-      clearTimeout(this.bufferTimer);
-      this.bufferTimer = undefined;
+    if (this.flushTimer) {
+      clearTimeout(this.flushTimer);
+      this.flushTimer = undefined;
     }
     await this.recovering;
     const journal = this.journal;

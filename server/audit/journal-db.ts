@@ -1,4 +1,4 @@
-import { unlinkSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type pg from 'pg';
 import type { Logger } from 'pino';
@@ -74,7 +74,7 @@ async function recoverSegment(pool: pg.Pool, dir: string, segment: string, logge
   } finally {
     client.release();
   }
-  removeFile(path);
+  rmSync(path, { force: true });
   await pool.query('DELETE FROM audit_journal_mark WHERE segment = $1', [segment]);
   if (recovered > 0) {
     logger.warn({ segment, records: recovered }, 'audit journal: recovered records a stopped process had not committed');
@@ -103,12 +103,4 @@ export async function retireSegment(pool: pg.Pool, journal: AuditJournal, segmen
   }
   journal.remove(segment);
   await pool.query('DELETE FROM audit_journal_mark WHERE segment = $1', [segment]);
-}
-
-function removeFile(path: string): void {
-  try {
-    unlinkSync(path);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-  }
 }

@@ -145,7 +145,8 @@ export function orphanSegments(dir: string): string[] {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw err;
   }
-  return names.filter((n) => n.endsWith(SUFFIX) && !ownerAlive(n)).sort();
+  const boot = bootId();
+  return names.filter((n) => n.endsWith(SUFFIX) && !ownerAlive(n, boot)).sort();
 }
 
 /**
@@ -191,12 +192,11 @@ function processTag(): string {
   return `${bootId()}-${process.pid}-${startTicks(process.pid) ?? 0}-${random}`;
 }
 
-/** Whether the process that wrote segment `name` is still running on this machine. */
-export function ownerAlive(name: string): boolean {
+/** Whether the process that wrote segment `name` is still running on this machine (of boot `current`). */
+export function ownerAlive(name: string, current = bootId()): boolean {
   const [boot, pid, ticks] = name.split('.')[0].split('-');
   const pidNumber = Number(pid);
   if (!Number.isInteger(pidNumber) || pidNumber <= 0) return false;
-  const current = bootId();
   if (current !== 'noboot') {
     // Linux: the same boot and the same start time, or it is another process that got the pid.
     return boot === current && String(startTicks(pidNumber) ?? 'gone') === ticks;

@@ -7,27 +7,22 @@ import type { JournalPosition, JournalRecord } from './journal.ts';
  * would escape every quote of every record in this process. Events go to audit_log, the facts of
  * REST events (AuditLog.recordRest) to audit_rest_log.
  */
-const RECORD_SQL = `WITH events AS (INSERT INTO audit_log (content) SELECT value::text FROM json_array_elements($1::json))
-  INSERT INTO audit_rest_log (record) SELECT value::text FROM json_array_elements($2::json)`;
-
-/**
- * The same, for records that came from the audit journal: the statement also moves the segment's
- * committed mark, so the records and the mark are committed together or not at all.
- */
-const RECORD_MARKED_SQL = `WITH events AS (INSERT INTO audit_log (content) SELECT value::text FROM json_array_elements($1::json)),
+const RECORD_SQL = `WITH events AS (INSERT INTO audit_log (content) SELECT value::text FROM json_array_elements($1::json)),
   facts AS (INSERT INTO audit_rest_log (record) SELECT value::text FROM json_array_elements($2::json))
-  INSERT INTO audit_journal_mark (segment, position) VALUES ($3, $4)
+  INSERT INTO audit_journal_mark (segment, position) SELECT $3::text, $4::bigint WHERE $3::text IS NOT NULL
   ON CONFLICT (segment) DO UPDATE SET position = GREATEST(audit_journal_mark.position, excluded.position)`;
 
-/** Inserts a batch of audit records in one statement; with `mark`, also records how far its journal segment is committed. */
+/**
+ * Inserts a batch of audit records in one statement. With `mark` (records from the audit journal)
+ * the same statement moves the segment's committed mark, so records and mark commit together.
+ */
 export async function recordBatch(db: pg.Pool | pg.PoolClient, records: JournalRecord[], mark?: JournalPosition): Promise<void> {
   const events: string[] = [];
   const facts: string[] = [];
   for (const r of records) (r.rest ? facts : events).push(r.content);
-  const values: unknown[] = [`[${events.join(',')}]`, `[${facts.join(',')}]`];
-  if (mark) {
-    await db.query({ name: 'audit_record_marked', text: RECORD_MARKED_SQL, values: [...values, mark.segment, mark.end] });
-  } else {
-    await db.query({ name: 'audit_record', text: RECORD_SQL, values });
-  }
+  await db.query({
+    name: 'audit_record',
+    text: RECORD_SQL,
+    values: [`[${events.join(',')}]`, `[${facts.join(',')}]`, mark?.segment ?? null, mark?.end ?? null],
+  });
 }

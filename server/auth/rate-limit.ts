@@ -42,6 +42,11 @@ async function take(limiter: Limiter, key: string): Promise<LimitResult> {
   }
 }
 
+/** A per-key request limit: one point per request. */
+interface RequestLimit {
+  take(key: string): Promise<LimitResult>;
+}
+
 interface Held {
   /** Points this instance may still give out without asking the store. */
   left: number;
@@ -63,7 +68,7 @@ const SWEEP_AT = 10_000;
  * instance). Limits under 200 points reserve one at a time, exactly as before. Concurrent requests
  * for one key share one reservation.
  */
-export class ReservingLimiter {
+export class ReservingLimiter implements RequestLimit {
   private readonly held = new Map<string, Held>();
   private readonly reserving = new Map<string, Promise<void>>();
   private readonly limiter: Limiter;
@@ -121,16 +126,16 @@ export class ReservingLimiter {
  * (REDIS_URL), otherwise kept in this process.
  */
 export class RateLimits {
-  private readonly perIp: ReservingLimiter | Limiter;
-  private readonly perClient: ReservingLimiter | Limiter;
+  private readonly perIp: RequestLimit;
+  private readonly perClient: RequestLimit;
   private readonly loginEmail: Limiter;
   private readonly loginIp: Limiter;
 
   constructor(config: RateLimitConfig, redis?: Redis) {
     // In process a limiter is already a map lookup: reservations only save trips to Redis.
-    const requests = (prefix: string, points: number) => {
+    const requests = (prefix: string, points: number): RequestLimit => {
       const limiter = make(redis, prefix, points, 60);
-      return redis ? new ReservingLimiter(limiter, points) : limiter;
+      return redis ? new ReservingLimiter(limiter, points) : { take: (key) => take(limiter, key) };
     };
     this.perIp = requests('rl:ip', config.perIpPerMinute);
     this.perClient = requests('rl:client', config.perClientPerMinute);
@@ -139,11 +144,11 @@ export class RateLimits {
   }
 
   request(ip: string): Promise<LimitResult> {
-    return this.perIp instanceof ReservingLimiter ? this.perIp.take(ip) : take(this.perIp, ip);
+    return this.perIp.take(ip);
   }
 
   client(clientKey: string): Promise<LimitResult> {
-    return this.perClient instanceof ReservingLimiter ? this.perClient.take(clientKey) : take(this.perClient, clientKey);
+    return this.perClient.take(clientKey);
   }
 
   /** Whether a login attempt may proceed (earlier failures have not used up the allowance). */
