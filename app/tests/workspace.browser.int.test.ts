@@ -114,10 +114,29 @@ describe.skipIf(!chromiumAvailable())('the any-resource workspace and Batch page
     'delete a resource, see it deleted, restore it from its history',
     async () => {
       await page.getByRole('tab', { name: 'Edit' }).click();
-      await page.getByRole('button', { name: 'More actions' }).click();
-      await page.getByRole('menuitem', { name: 'Delete' }).filter({ visible: true }).click();
-      await page.getByTestId('confirm-delete').click();
-      await page.getByTestId('deleted-resource').waitFor({ timeout: STEP_TIMEOUT });
+      // Under load a Mantine menu or modal still in its transition can let a click through to the
+      // form behind it (two CI runs lost this step so): go through menu and confirmation again
+      // until the deleted view shows.
+      const deleted = page.getByTestId('deleted-resource');
+      const deadline = Date.now() + STEP_TIMEOUT;
+      while (!(await deleted.isVisible())) {
+        if (Date.now() > deadline) throw new Error('the deleted view did not show within the step timeout');
+        const confirm = page.getByTestId('confirm-delete');
+        if (await confirm.isVisible()) {
+          await confirm.click({ timeout: 2_000 }).catch(() => undefined);
+        } else {
+          await page
+            .getByRole('button', { name: 'More actions' })
+            .click({ timeout: 2_000 })
+            .catch(() => undefined);
+          await page
+            .getByRole('menuitem', { name: 'Delete' })
+            .filter({ visible: true })
+            .click({ timeout: 2_000 })
+            .catch(() => undefined);
+        }
+        await deleted.waitFor({ timeout: 2_000 }).catch(() => undefined);
+      }
       await expect(t.medplum.readResource('Patient', ana.id as string, { cache: 'no-cache' })).rejects.toThrow(/deleted|gone/i);
       await shot('ws-04-deleted');
       expectAnswered(new RegExp(`410.*Patient/${ana.id}|status of 410`));
