@@ -3,8 +3,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import http from 'node:http';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
@@ -45,6 +43,12 @@ export interface ServerChildOptions {
   baseUrl: string;
   /** A fixed port (a restart that clients reach at the same address); a free one by default. */
   port?: number;
+  /**
+   * The audit journal root (AUDIT_JOURNAL_DIR). Instances and restarts of one cluster share it, so a
+   * killed instance's records are recovered; the caller removes it with the cluster's database (a
+   * killed instance leaves its segments there).
+   */
+  journalDir: string;
   env?: Record<string, string>;
 }
 
@@ -70,8 +74,7 @@ export async function spawnServer(options: ServerChildOptions, timeoutMs = 90_00
       DEPLOY_BOTS: 'false',
       RATE_LIMIT_PER_IP: '1000000',
       RATE_LIMIT_PER_CLIENT: '1000000',
-      // Shared by every instance and run: each process journals to its own files (server/audit/journal.ts).
-      AUDIT_JOURNAL_DIR: process.env.AUDIT_JOURNAL_DIR ?? join(tmpdir(), 'emergisphere-test-audit-journal'),
+      AUDIT_JOURNAL_DIR: options.journalDir,
       ...options.env,
     },
     stdio: ['ignore', 'ignore', 'inherit'],

@@ -8,6 +8,9 @@
 // On a 2-core machine expect little gain from a second instance: both share the same cores and
 // the same database. The point is that the numbers hold and the failover is short.
 import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { clientToken, type ServerChild, spawnServer, startRoundRobinProxy } from '../../test/cluster.ts';
 import { onCleanup, runMain } from './lib/cleanup.ts';
 import { ADMIN_URL, createDatabase, dropDatabase, scratchName } from './lib/pg.ts';
@@ -82,12 +85,15 @@ runMain(async () => {
   const databaseUrl = await createDatabase(ADMIN_URL, name);
   onCleanup('drop database', () => dropDatabase(ADMIN_URL, name));
   const admin = { clientId: randomUUID(), clientSecret: randomBytes(32).toString('hex') };
+  // The instances' audit journal: killed ones leave segments there, removed with the database.
+  const journalDir = mkdtempSync(join(tmpdir(), 'es-bench-scale-journal-'));
+  onCleanup('remove the audit journal folder', () => rmSync(journalDir, { recursive: true, force: true }));
   const proxy = await startRoundRobinProxy();
   onCleanup('proxy', () => proxy.close());
   const servers: ServerChild[] = [];
   onCleanup('servers', () => Promise.all(servers.map((s) => s.kill())).then(() => undefined));
   const add = async (n: string) => {
-    const s = await spawnServer({ name: n, databaseUrl, admin, baseUrl: proxy.url });
+    const s = await spawnServer({ name: n, databaseUrl, admin, baseUrl: proxy.url, journalDir });
     servers.push(s);
     proxy.upstreams.push(s);
     return s;

@@ -42,7 +42,7 @@ test('requests answered just before a SIGKILL have their AuditEvents after the r
   const port = await freePort();
   const base = `http://127.0.0.1:${port}/`;
   const start = (name: string) =>
-    spawnServer({ name, databaseUrl: db.url, admin, baseUrl: base, port, env: { AUDIT_JOURNAL_DIR: dir, AUDIT_FLUSH_MS: '600000' } });
+    spawnServer({ name, databaseUrl: db.url, admin, baseUrl: base, port, journalDir: dir, env: { AUDIT_FLUSH_MS: '600000' } });
   server = await start('first');
   const headers = { Authorization: `Bearer ${await clientToken(base, admin)}`, 'Content-Type': 'application/fhir+json' };
   const created = await fetch(`${base}fhir/R4/Patient`, {

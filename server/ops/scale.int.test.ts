@@ -24,8 +24,12 @@ beforeAll(async () => {
   hooks = await startHookReceiver();
   proxy = await startRoundRobinProxy(servers);
   // The first start migrates and bootstraps; the second joins the same database.
-  servers.push(await spawnServer({ name: 'a', databaseUrl: db.url, admin, baseUrl: proxy.url, env: ENV }));
-  servers.push(await spawnServer({ name: 'b', databaseUrl: db.url, admin, baseUrl: proxy.url, env: ENV }));
+  servers.push(
+    await spawnServer({ name: 'a', databaseUrl: db.url, admin, baseUrl: proxy.url, journalDir: inject('auditJournalDir'), env: ENV }),
+  );
+  servers.push(
+    await spawnServer({ name: 'b', databaseUrl: db.url, admin, baseUrl: proxy.url, journalDir: inject('auditJournalDir'), env: ENV }),
+  );
 });
 
 afterAll(async () => {

@@ -27,6 +27,7 @@ function startChild(): Promise<ServerChild> {
       admin,
       baseUrl: `http://127.0.0.1:${port}/`,
       port,
+      journalDir: inject('auditJournalDir'),
       env: { SUBSCRIPTION_BACKOFF_MS: '50', SUBSCRIPTION_POLL_MS: '200', SUBSCRIPTION_TIMEOUT_MS: '1000', SUBSCRIPTION_LEASE_MS: '1500' },
     },
     60_000,
