@@ -86,7 +86,10 @@ export function timeline(all: Sample[], mark?: string): { second: number; busy: 
   for (const s of select(all)) {
     const second = Math.floor(s.at);
     let row = rows.get(second);
-    if (!row) rows.set(second, (row = { second, busy: 0, gc: 0, marked: 0 }));
+    if (!row) {
+      row = { second, busy: 0, gc: 0, marked: 0 };
+      rows.set(second, row);
+    }
     row.busy += s.ms;
     if (s.stack[0]?.startsWith('(garbage collector) ')) row.gc += s.ms;
     if (mark && s.stack.some((k) => k.startsWith(`${mark} `))) row.marked += s.ms;
