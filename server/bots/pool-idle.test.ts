@@ -11,7 +11,7 @@ const pools: WorkerPool[] = [];
 
 function pool(options: Partial<PoolOptions>): WorkerPool {
   const p = new WorkerPool(
-    { minWorkers: 0, maxWorkers: 3, reserveWorkers: 0, memoryMb: 64, idleWorkerMs: 300, ...options },
+    { minWorkers: 0, maxWorkers: 3, reserveWorkers: 0, nice: 0, memoryMb: 64, idleWorkerMs: 300, ...options },
     pino({ level: 'silent' }),
   );
   pools.push(p);

@@ -1,3 +1,4 @@
+import { readdirSync, readFileSync } from 'node:fs';
 import pino from 'pino';
 import { afterEach, describe, expect, test, vi } from 'vitest';
 import { type PoolOptions, type PoolResult, WorkerPool } from './pool.ts';
@@ -17,7 +18,7 @@ afterEach(async () => {
 
 function newPool(options: Partial<PoolOptions>): WorkerPool {
   const pool = new WorkerPool(
-    { minWorkers: 0, maxWorkers: 1, reserveWorkers: 0, memoryMb: 64, idleWorkerMs: 0, ...options },
+    { minWorkers: 0, maxWorkers: 1, reserveWorkers: 0, nice: 0, memoryMb: 64, idleWorkerMs: 0, ...options },
     pino({ level: 'silent' }),
   );
   pools.push(pool);
@@ -91,4 +92,36 @@ describe('WorkerPool priorities', () => {
     Atomics.store(new Int32Array(flag), 0, 1);
     expect((await blocker).returnValue).toEqual({ name: 'blocker', flag: 1 });
   });
+});
+
+/** The nice value of each thread of this process (Linux: /proc/self/task/<tid>/stat, field 19). */
+function threadNice(): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const tid of readdirSync('/proc/self/task')) {
+    try {
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+      out.set(Number(tid), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]));
+    } catch {
+      // The thread ended meanwhile.
+    }
+  }
+  return out;
+}
+
+describe('WorkerPool threads', () => {
+  test.runIf(process.platform === 'linux')(
+    "workers run at the nice value they were given, the process's other threads at theirs",
+    async () => {
+      const before = threadNice();
+      expect([...before.values()]).not.toContain(7);
+      const pool = newPool({ maxWorkers: 1, nice: 7 });
+      expect((await run(pool, new SharedArrayBuffer(4), 'warm-up', 0)).ok).toBe(true);
+      const after = threadNice();
+      const lowered = [...after].filter(([, nice]) => nice === 7).map(([tid]) => tid);
+      expect(lowered).toHaveLength(1);
+      expect(before.has(lowered[0])).toBe(false);
+      // The main thread (its id is the process id) keeps its own.
+      expect(after.get(process.pid)).toBe(before.get(process.pid));
+    },
+  );
 });

@@ -1,6 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
-import type { WorkerReply, WorkerTask } from './worker.ts';
+import type { WorkerReply, WorkerSettings, WorkerTask } from './worker.ts';
 
 export interface PoolOptions {
   /** Workers kept started and idle, ready for the next execution. */
@@ -13,6 +13,12 @@ export interface PoolOptions {
    * at once instead of waiting for one of them to end.
    */
   reserveWorkers: number;
+  /**
+   * The workers' nice value (Linux: per thread; 0 leaves them at the server's priority). Bots wait
+   * on the server's own event loop for every read and write they make: when the cores are short,
+   * that loop (and PostgreSQL) going first finishes the bots' requests sooner too.
+   */
+  nice: number;
   /** V8 old-generation heap limit of each worker, in MB. */
   memoryMb: number;
   /**
@@ -167,6 +173,7 @@ export class WorkerPool {
       // No server flags reach bot code, except V8 CPU profiling (--cpu-prof*), so a profiled
       // server (e.g. BENCH_CPU_PROF) profiles its bot threads too.
       execArgv: process.execArgv.filter((a) => a.startsWith('--cpu-prof')),
+      workerData: { nice: this.options.nice } satisfies WorkerSettings,
       resourceLimits: { maxOldGenerationSizeMb: this.options.memoryMb, maxYoungGenerationSizeMb: 16, stackSizeMb: 4 },
     });
     worker.unref();

@@ -51,6 +51,8 @@ export interface BotRuntimeOptions {
   maxWorkers: number;
   /** Workers beyond maxWorkers kept for executions of a higher priority (see pool.ts). */
   reserveWorkers: number;
+  /** The workers' nice value: bots yield the cores to the server's event loop (see pool.ts). */
+  nice: number;
   memoryMb: number;
   /** Workers idle this long (ms) are ended down to max(minWorkers, 1); 0 keeps them (pool.ts). */
   idleWorkerMs: number;
@@ -97,6 +99,7 @@ export function defaultRuntimeOptions(): BotRuntimeOptions {
     maxWorkers: envInt('BOT_MAX_WORKERS') ?? Math.max(4, Math.min(16, cpus * 2)),
     // One worker that routine executions never occupy: a device alarm or a page starts at once.
     reserveWorkers: envInt('BOT_RESERVE_WORKERS') ?? 1,
+    nice: envInt('BOT_NICE') ?? 10,
     memoryMb: envInt('BOT_MEMORY_MB') ?? 128,
     // A burst of bot executions grows the pool to maxWorkers (~30 MB each); a minute without use ends the extra ones.
     idleWorkerMs: envInt('BOT_WORKER_IDLE_MS') ?? 60_000,
