@@ -78,7 +78,12 @@ export function AnalyticsPage() {
   // The socket outlives screens (the board shares it and this very criteria): already open counts as bound.
   const [connected, setConnected] = useState(() => medplum.getSubscriptionManager().getWebSocket().readyState === WebSocket.OPEN);
   useSubscription(live ? 'Encounter?class=EMER' : undefined, onEncounter, {
-    onSubscriptionConnect: () => setConnected(true),
+    // The socket may have been open (the badge live) before this criteria was bound: an arrival in
+    // between reached nobody, so recompute once the server has the binding.
+    onSubscriptionConnect: () => {
+      setConnected(true);
+      onEncounter();
+    },
     onWebSocketClose: () => setConnected(false),
     // Events missed while the socket was down: recompute once it is back.
     onWebSocketOpen: onEncounter,
