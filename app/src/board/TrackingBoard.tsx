@@ -83,7 +83,7 @@ export function TrackingBoard() {
     },
     [refreshEncounter, scheduleReload],
   );
-  const connection = useBoardSubscriptions(onEvent, reload);
+  const connection = useBoardSubscriptions(onEvent, scheduleReload);
 
   useEffect(() => {
     reload();

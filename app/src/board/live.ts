@@ -17,8 +17,11 @@ export const BOARD_CRITERIA = [
 
 /**
  * Subscribes to the board's criteria over the server's websocket channel and reports the
- * connection: `lost` while the socket is down (the client reconnects by itself), and `onReconnect`
- * once it is back, so the caller reloads what it may have missed.
+ * connection: `lost` while the socket is down (the client reconnects by itself). `onReconnect`
+ * runs once the socket is back and each time a criteria is bound, so the caller reloads what it
+ * may have missed: a write between the board's load and the server's binding reaches nobody (the
+ * socket may already be open, the badge live, before this screen's criteria are bound). Pass a
+ * debounced reload: the five bindings come together.
  */
 export function useBoardSubscriptions(onEvent: (bundle: Bundle) => void, onReconnect: () => void): ConnectionState {
   const medplum = useMedplum();
@@ -44,7 +47,10 @@ export function useBoardSubscriptions(onEvent: (bundle: Bundle) => void, onRecon
       wasLost.current = true;
       setState('lost');
     },
-    onSubscriptionConnect: () => setState((s) => (s === 'connecting' ? 'live' : s)),
+    onSubscriptionConnect: () => {
+      setState((s) => (s === 'connecting' ? 'live' : s));
+      reconnect.current();
+    },
   };
   // Only what the role may read: a subscription to anything else would only ever be refused.
   const readable = (criteria: string) => (canRead(medplum, criteria.split('?')[0]) ? criteria : undefined);
