@@ -8,12 +8,10 @@
 // On a 2-core machine expect little gain from a second instance: both share the same cores and
 // the same database. The point is that the numbers hold and the failover is short.
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { clientToken, type ServerChild, spawnServer, startRoundRobinProxy } from '../../test/cluster.ts';
 import { onCleanup, runMain } from './lib/cleanup.ts';
 import { ADMIN_URL, createDatabase, dropDatabase, scratchName } from './lib/pg.ts';
+import { benchJournalDir } from './lib/server-process.ts';
 import { fmtMs, log, printTable } from './lib/table.ts';
 
 const SECONDS = Number(process.env.BENCH_SCALE_SECONDS ?? 8);
@@ -85,9 +83,8 @@ runMain(async () => {
   const databaseUrl = await createDatabase(ADMIN_URL, name);
   onCleanup('drop database', () => dropDatabase(ADMIN_URL, name));
   const admin = { clientId: randomUUID(), clientSecret: randomBytes(32).toString('hex') };
-  // The instances' audit journal: killed ones leave segments there, removed with the database.
-  const journalDir = mkdtempSync(join(tmpdir(), 'es-bench-scale-journal-'));
-  onCleanup('remove the audit journal folder', () => rmSync(journalDir, { recursive: true, force: true }));
+  // The instances' audit journal: killed ones leave segments there, removed at the end.
+  const journalDir = benchJournalDir();
   const proxy = await startRoundRobinProxy();
   onCleanup('proxy', () => proxy.close());
   const servers: ServerChild[] = [];

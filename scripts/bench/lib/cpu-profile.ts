@@ -53,18 +53,21 @@ export function samples(profile: Profiler.Profile): Sample[] {
   return out;
 }
 
-const IDLE = /^\(idle\) /;
+/** Whether a function key (frameKey) names the function `name`. */
+function isFunction(key: string | undefined, name: string): boolean {
+  return key?.startsWith(`${name} `) ?? false;
+}
 
 /** Samples in [from, to) seconds that were not idle, and beneath `under` when given (the stack from it down). */
 export function select(all: Sample[], options: { from?: number; to?: number; under?: string } = {}): Sample[] {
   const out: Sample[] = [];
   for (const s of all) {
-    if (s.at < (options.from ?? 0) || s.at >= (options.to ?? Number.POSITIVE_INFINITY) || IDLE.test(s.stack[0] ?? '')) continue;
+    if (s.at < (options.from ?? 0) || s.at >= (options.to ?? Number.POSITIVE_INFINITY) || isFunction(s.stack[0], '(idle)')) continue;
     if (options.under === undefined) {
       out.push(s);
       continue;
     }
-    const at = s.stack.findLastIndex((k) => k.startsWith(`${options.under} `));
+    const at = s.stack.findLastIndex((k) => isFunction(k, options.under as string));
     if (at >= 0) out.push({ ...s, stack: s.stack.slice(0, at + 1) });
   }
   return out;
@@ -91,8 +94,8 @@ export function timeline(all: Sample[], mark?: string): { second: number; busy: 
       rows.set(second, row);
     }
     row.busy += s.ms;
-    if (s.stack[0]?.startsWith('(garbage collector) ')) row.gc += s.ms;
-    if (mark && s.stack.some((k) => k.startsWith(`${mark} `))) row.marked += s.ms;
+    if (isFunction(s.stack[0], '(garbage collector)')) row.gc += s.ms;
+    if (mark && s.stack.some((k) => isFunction(k, mark))) row.marked += s.ms;
   }
   return [...rows.values()].sort((a, b) => a.second - b.second);
 }
@@ -101,7 +104,7 @@ export function timeline(all: Sample[], mark?: string): { second: number; busy: 
 export function callers(picked: Sample[], fn: string, depth: number): Map<string, number> {
   const out = new Map<string, number>();
   for (const s of picked) {
-    const at = s.stack.findIndex((k) => k.startsWith(`${fn} `));
+    const at = s.stack.findIndex((k) => isFunction(k, fn));
     if (at < 0) continue;
     const chain = s.stack.slice(at, at + depth + 1).join(' < ');
     out.set(chain, (out.get(chain) ?? 0) + s.ms);

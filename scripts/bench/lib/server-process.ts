@@ -16,7 +16,7 @@ let journalDir: string | undefined;
  * benchmark process (a restarted server finds what a killed one left), removed at the end, so a
  * killed server's segment does not outlive the scratch database it belongs to.
  */
-function benchJournalDir(): string {
+export function benchJournalDir(): string {
   if (!journalDir) {
     const dir = mkdtempSync(join(tmpdir(), 'es-bench-audit-journal-'));
     onCleanup('remove the audit journal folder', () => rmSync(dir, { recursive: true, force: true }));
