@@ -189,4 +189,54 @@ describe.skipIf(!chromiumAvailable())('the analytics dashboard in a browser', ()
     },
     STEP_TIMEOUT * 2,
   );
+
+  test(
+    'a write while a live screen is still being bound is not missed (analytics, then the board)',
+    async () => {
+      // The app's websocket is open (the badge may show Live) before a screen's criteria are bound
+      // on the server, and what is written in between reaches nobody. Holding the binding messages
+      // makes that window as long as the test needs: each screen must catch up once bound.
+      const gated = await page.context().newPage();
+      const gatedErrors = watchErrors(gated);
+      let holding = true;
+      let held: Array<() => void> = [];
+      await gated.routeWebSocket(/\/ws\/subscriptions-r4/, (ws) => {
+        const server = ws.connectToServer();
+        ws.onMessage((m) => {
+          if (holding && String(m).includes('"bind-with-token"')) held.push(() => server.send(m));
+          else server.send(m);
+        });
+      });
+      const open = () => {
+        holding = false;
+        for (const send of held) send();
+        held = [];
+      };
+
+      await gated.goto(`${t.baseUrl}analytics`);
+      await expect.poll(() => gated.getByTestId('stat-arrivals').textContent(), { timeout: STEP_TIMEOUT }).toBe('1');
+      await expect.poll(() => held.length, { timeout: STEP_TIMEOUT }).toBeGreaterThan(0);
+      await visit(new Date(Date.now() - 1000).toISOString(), 3);
+      open();
+      await expect.poll(() => gated.getByTestId('stat-arrivals').textContent(), { timeout: STEP_TIMEOUT }).toBe('2');
+
+      holding = true;
+      await gated.goto(t.baseUrl);
+      await gated.getByTestId('board-empty').waitFor({ timeout: STEP_TIMEOUT });
+      // The board's five criteria (the app shell may bind its own as well).
+      await expect.poll(() => held.length, { timeout: STEP_TIMEOUT }).toBeGreaterThanOrEqual(5);
+      const arrived = await t.medplum.createResource<Encounter>({
+        resourceType: 'Encounter',
+        status: 'arrived',
+        class: { system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'EMER' },
+        subject: { reference: `Patient/${patient.id}` },
+        period: { start: new Date().toISOString() },
+      });
+      open();
+      await gated.locator(`[data-testid="board-row"][data-encounter="${arrived.id}"]`).waitFor({ timeout: STEP_TIMEOUT });
+      expect(gatedErrors).toEqual([]);
+      await gated.close();
+    },
+    STEP_TIMEOUT * 3,
+  );
 });
