@@ -144,6 +144,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     searchPool: deps.searchPool,
     outboxWakeup: deps.outboxWakeup,
     statistics: deps.statistics,
+    onTransactionRetry: deps.ops ? (reason) => deps.ops?.metrics.transactionRetries.inc({ reason }) : undefined,
   };
   const newRepo = (options: RepositoryOptions = {}): PostgresRepository => new PostgresRepository(repoContext, options);
   const repoFor = (request: FastifyRequest, options: RepositoryOptions = {}): PostgresRepository => {

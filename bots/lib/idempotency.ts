@@ -55,10 +55,10 @@ const CONFLICT_RETRIES = 5;
 
 /**
  * Creates the resource once per (bot, trigger version, effect); later calls return the first one.
- * Race-free: the server runs a conditional create as one serializable transaction, so of two
- * concurrent runs (a replay racing a retry, two instances) one creates and the other's
- * transaction fails; the server retries it, and should it still conflict (409), so do we, after
- * a short random pause: the retry finds the resource the winner created.
+ * Race-free: of two concurrent runs (a replay racing a retry, two instances) one creates and the
+ * other finds its resource. This server holds a lock on the criteria while it searches and
+ * creates (server/fhir/criteria-lock.ts); a Medplum server runs the two SERIALIZABLE, and should
+ * the loser still conflict there after its own retries (409), we retry after a short random pause.
  */
 export async function createOnce<T extends Resource>(medplum: MedplumClient, req: IdempotentCreate<T>): Promise<T> {
   const key = idempotencyKey(req.bot, req.trigger, req.effect);

@@ -45,6 +45,7 @@ import {
   typeAccess,
 } from '../auth/access-policy.ts';
 import { type BaseDefinitions, baseDefinitionLookup, withBaseDefinitions } from './base-definitions.ts';
+import { CRITERIA_LOCK_SPACE, CRITERIA_LOCK_SQL, criteriaLockKey } from './criteria-lock.ts';
 import { DeferredCreates, deferredInsertParams, INSERT_DEFERRED_SQL } from './deferred-creates.ts';
 import { buildIndexRows, INDEX_KINDS, INDEX_TABLES, type IndexRows } from './indexer.ts';
 import { NAMED_IN_NOTIFY_SQL, type NotifyMode, type OutboxWakeup } from './outbox-notify.ts';
@@ -90,6 +91,8 @@ export interface RepositoryContext {
   outboxWakeup?: OutboxWakeup;
   /** Told how many resources each write stored (TableStatistics keeps the planner's estimates current). */
   statistics?: { noteWrites(count?: number): void };
+  /** Told each time a transaction is run again after a serialization failure or a deadlock (a metric). */
+  onTransactionRetry?: (reason: 'serialization_failure' | 'deadlock') => void;
 }
 
 /** Per-request options that change how the repository behaves. */
@@ -1153,14 +1156,22 @@ export class PostgresRepository extends FhirRepository {
   ): Promise<{ resource: WithId<T>; outcome: OperationOutcome }> {
     requireCriteria(search, 'create (If-None-Exist)');
     if (!this.inTransaction) {
-      return super.conditionalCreate(resource, search, options);
+      return this.withTransaction((tx) => tx.conditionalCreateInTransaction(resource, search, options));
     }
     return this.conditionalCreateInTransaction(resource, search, options);
   }
 
   /**
+   * Holds the transaction-scoped lock on a conditional write's criteria (criteria-lock.ts says why
+   * this and not SERIALIZABLE). Sent as it is: a lock needs none of the deferred creates written.
+   */
+  private async lockCriteria(search: SearchRequest): Promise<void> {
+    await this.rawPrepared(CRITERIA_LOCK_SQL.name, CRITERIA_LOCK_SQL.text, [CRITERIA_LOCK_SPACE, criteriaLockKey(search)]);
+  }
+
+  /**
    * FhirRepository's conditional create, inside an enclosing transaction (a transaction Bundle's
-   * conditional entries, which FhirRouter runs SERIALIZABLE) without the savepoint that its
+   * conditional entries, or the one conditionalCreate opens) without the savepoint that its
    * withTransaction would wrap around it. The savepoint bought nothing there: the search changes
    * nothing and the create is the last step, so a failure leaves no work of its own behind, and a
    * Bundle entry's failure fails the whole transaction anyway (a database error aborts it in any
@@ -1178,6 +1189,7 @@ export class PostgresRepository extends FhirRepository {
     if (search.resourceType !== resource.resourceType) {
       throw new OperationOutcomeError(badRequest('Search type must match resource type for conditional update'));
     }
+    await this.lockCriteria(search);
     const request: SearchRequest<T> = { ...search, count: 2, sortRules: undefined };
     const matches = this.pendingCreatesCannotMatch(request)
       ? await this.searchBesidePendingCreates(request)
@@ -1200,16 +1212,28 @@ export class PostgresRepository extends FhirRepository {
     options?: CreateResourceOptions & UpdateResourceOptions,
   ): Promise<{ resource: WithId<T>; outcome: OperationOutcome }> {
     requireCriteria(search, 'update');
+    if (!this.inTransaction) {
+      return this.withTransaction((tx) => tx.conditionalUpdate(resource, search, options));
+    }
+    await this.lockCriteria(search);
     return super.conditionalUpdate(resource, search, options);
   }
 
   async conditionalDelete(search: SearchRequest): Promise<void> {
     requireCriteria(search, 'delete');
+    if (!this.inTransaction) {
+      return this.withTransaction((tx) => tx.conditionalDelete(search));
+    }
+    await this.lockCriteria(search);
     return super.conditionalDelete(search);
   }
 
   async conditionalPatch(search: SearchRequest, patch: Operation[], options?: UpdateResourceOptions): Promise<WithId<Resource>> {
     requireCriteria(search, 'patch');
+    if (!this.inTransaction) {
+      return this.withTransaction((tx) => tx.conditionalPatch(search, patch, options));
+    }
+    await this.lockCriteria(search);
     return super.conditionalPatch(search, patch, options);
   }
 
@@ -1328,6 +1352,7 @@ export class PostgresRepository extends FhirRepository {
           if (broken || attempt >= TRANSACTION_RETRIES) {
             throw tryAgain();
           }
+          this.ctx.onTransactionRetry?.(sqlState(err) === DEADLOCK ? 'deadlock' : 'serialization_failure');
         }
       }
     } finally {
@@ -1336,9 +1361,15 @@ export class PostgresRepository extends FhirRepository {
     }
   }
 
-  private async begin(client: pg.PoolClient, options?: TransactionOptions): Promise<void> {
+  /**
+   * Every transaction runs at READ COMMITTED, also the ones FhirRouter and FhirRepository ask to be
+   * SERIALIZABLE (Bundles with conditional entries, conditional writes): what those need, that two
+   * conditional writes with the same criteria do not both act on an empty search, the criteria
+   * lock gives (criteria-lock.ts), without SSI's page-level false conflicts.
+   */
+  private async begin(client: pg.PoolClient, _options?: TransactionOptions): Promise<void> {
     try {
-      await client.query(options?.serializable ? 'BEGIN ISOLATION LEVEL SERIALIZABLE' : 'BEGIN');
+      await client.query('BEGIN');
     } catch (err) {
       throw classify(err, this.ctx.logger);
     }

@@ -31,6 +31,7 @@ export class OpsMetrics {
   readonly botDuration: Histogram<'bot' | 'outcome'>;
   readonly deliveryAttempts: Counter<'channel' | 'outcome'>;
   readonly deliveryDuration: Histogram<'channel' | 'outcome'>;
+  readonly transactionRetries: Counter<'reason'>;
   private hl7?: () => Hl7MetricsSource | undefined;
   /** HTTP requests answered since start, as a plain number (the idle collector reads it; server/ops/idle-gc.ts). */
   httpAnswered = 0;
@@ -84,6 +85,13 @@ export class OpsMetrics {
       help: 'Duration of one subscription delivery attempt, by channel and outcome',
       labelNames: ['channel', 'outcome'],
       buckets: DURATION_BUCKETS,
+      registers,
+    });
+
+    this.transactionRetries = new Counter({
+      name: 'emergisphere_db_transaction_retries_total',
+      help: 'Database transactions run again after a conflict, by reason (serialization_failure|deadlock)',
+      labelNames: ['reason'],
       registers,
     });
 
