@@ -30,8 +30,13 @@ const LAST_SEEN_EVERY_MS = 60_000;
  * an earlier sweep. A few minutes of overlap cover a late or skipped tick.
  */
 const SWEEP_LOOKBACK_MINUTES = 3;
-/** Devices (and patients) the sweep checks at once. */
-const SWEEP_PARALLEL = 8;
+/**
+ * Devices (and patients) the sweep checks at once. Two, not more: the sweep is hundreds of requests
+ * a minute, and at eight at once, in the seconds it ran, a critical reading's alert queued behind
+ * them on the server (bench:device: its pages were the run's slowest). Two still finish a hundred
+ * devices in a few seconds, well within SWEEP_BUDGET_MS.
+ */
+const SWEEP_PARALLEL = 2;
 /**
  * The sweep stops starting new checks after this long, well within the bot's 30 s timeout: a run
  * that overran would have its worker replaced, failing the critical-reading checks running beside it.

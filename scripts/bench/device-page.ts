@@ -21,7 +21,8 @@
 // and its bot threads write V8 CPU profiles there), BENCH_NORMAL_ONLY=true (no critical readings:
 // the CPU cost of the everyday path alone, where the smart-device bot does not run),
 // BENCH_DEBUG_DELIVERIES=1 (each critical reading's deliveries, and deliveries per subscription),
-// BENCH_DEBUG_SLOW=1 (the slowest pages and when in the run their readings were sent).
+// BENCH_DEBUG_SLOW=1 (the slowest pages, when in the run their readings were sent and how many other
+// critical readings came within half a second; when the smart-device agent's minute sweep ran).
 // Besides the result it prints the bot pool's line while the load runs (/healthcheck samples) and
 // each page's time by stage, from the commit times (meta.lastUpdated) of the Observation, the page
 // CommunicationRequest and the Communication: where the time went.
@@ -199,7 +200,21 @@ async function main(): Promise<void> {
       .flatMap(([p, s]) => (pushed.has(p) ? [{ at: (s - t0) / 1000, ms: (pushed.get(p) as number) - s }] : []))
       .sort((a, b) => b.ms - a.ms)
       .slice(0, 8);
-    log(`slowest pages: ${slow.map((x) => `${fmtMs(x.ms)} sent at ${x.at.toFixed(1)} s`).join(', ')}`);
+    const sentAt = [...sentCritical.values()].map((s) => (s - t0) / 1000);
+    const near = (at: number) => sentAt.filter((x) => Math.abs(x - at) <= 0.5).length;
+    log(
+      `slowest pages: ${slow.map((x) => `${fmtMs(x.ms)} sent at ${x.at.toFixed(1)} s (${near(x.at)} critical within 0.5 s)`).join(', ')}`,
+    );
+    // The smart-device agent's minute sweep (cron), from its executions' AuditEvents.
+    const db = new pg.Client({ connectionString: dbUrl });
+    await db.connect();
+    const { rows: sweeps } = await db.query<{ start: string; end: string }>(
+      `SELECT content::json->'period'->>'start' AS start, content::json->'period'->>'end' AS end FROM resource
+       WHERE resource_type = 'AuditEvent' AND content LIKE '%device health: %' ORDER BY 1`,
+    );
+    await db.end();
+    const rel = (iso: string) => ((Date.parse(iso) - performance.timeOrigin - t0) / 1000).toFixed(1);
+    log(`device sweeps (cron): ${sweeps.map((r) => `${rel(r.start)}–${rel(r.end)} s`).join(', ') || 'none'}`);
     const queued = poolSamples.filter((x) => x.queued > 3);
     log(
       `bot executions waiting (> 3): ${queued.map((x) => `${x.queued} (busy ${x.busy}/${x.workers}) at ${x.at.toFixed(1)} s`).join(', ')}`,
@@ -345,6 +360,13 @@ async function printStages(
       const d = times[i + 1] - times[i];
       if (Number.isFinite(d)) list.push(d);
     });
+    if (process.env.BENCH_DEBUG_DELIVERIES) {
+      const steps = times
+        .slice(1)
+        .map((t, i) => (t - times[i]).toFixed(0))
+        .join(' / ');
+      log(`${patient} page ${(times[4] - times[0]).toFixed(0)} ms (stages ${steps}) sent at ${new Date(epoch(started)).toISOString()}`);
+    }
   }
   if (process.env.BENCH_DEBUG_DELIVERIES) {
     const { rows } = await db.query(
