@@ -31,12 +31,15 @@ const LAST_SEEN_EVERY_MS = 60_000;
  */
 const SWEEP_LOOKBACK_MINUTES = 3;
 /**
- * Devices (and patients) the sweep checks at once. Two, not more: the sweep is hundreds of requests
- * a minute, and at eight at once, in the seconds it ran, a critical reading's alert queued behind
- * them on the server (bench:device: its pages were the run's slowest). Two still finish a hundred
- * devices in a few seconds, well within SWEEP_BUDGET_MS.
+ * The sweep is hundreds of requests a minute. All at once (eight checks at a time), a critical
+ * reading's alert queued behind them on the server for the seconds the sweep ran: bench:device's
+ * slowest pages fell in its window. So it is paced: each phase (devices, then patients' trends)
+ * spreads its checks over up to SWEEP_SPREAD_MS, no more than SWEEP_GAP_MAX_MS apart (a small ward
+ * is done at once), two at a time when they fall behind.
  */
 const SWEEP_PARALLEL = 2;
+const SWEEP_SPREAD_MS = 6_000;
+const SWEEP_GAP_MAX_MS = 100;
 /**
  * The sweep stops starting new checks after this long, well within the bot's 30 s timeout: a run
  * that overran would have its worker replaced, failing the critical-reading checks running beside it.
@@ -312,7 +315,7 @@ const observationTime = (obs: Observation): string | undefined =>
  * The trend rules a quiet reading can end (reading-filter.ts), at the patient's newest simple
  * reading of each parameter from the last SWEEP_LOOKBACK_MINUTES: one search for that reading and
  * one for the extreme value in the rule's window before it (both indexed, one row each), instead
- * of running the bot on every reading.
+ * of running the bot on every reading. Two batches: the newest readings, then the extremes.
  */
 export async function sweepTrends(
   medplum: MedplumClient,
@@ -321,35 +324,48 @@ export async function sweepTrends(
   rules: TrendRule[] = SWEEP_TRENDS,
 ): Promise<Finding[]> {
   const since = new Date(Date.parse(now) - SWEEP_LOOKBACK_MINUTES * 60_000).toISOString();
-  const findings: Finding[] = [];
-  for (const rule of rules) {
-    const code = Object.entries(VITAL_CODES)
+  const codes = rules.map((rule) =>
+    Object.entries(VITAL_CODES)
       .filter(([, v]) => v.key === rule.parameter)
       .map(([c]) => `${LOINC}|${c}`)
-      .join(',');
-    const last = await medplum.searchOne(
-      'Observation',
-      new URLSearchParams({ subject: patient, code, date: `ge${since}`, _sort: '-date' }),
-      { cache: 'no-cache' },
-    );
+      .join(','),
+  );
+  const first = (bundle: Bundle) => resourcesOf<Observation>(bundle)[0];
+  // Every rule's newest reading in one batch, then the extremes before those in another.
+  const lasts = (
+    await readAll(
+      medplum,
+      codes.map(
+        (code) => `Observation?${new URLSearchParams({ subject: patient, code, date: `ge${since}`, _sort: '-date', _count: '1' })}`,
+      ),
+    )
+  ).map(first);
+  const wanted = rules.flatMap((rule, i) => {
+    const last = lasts[i];
     const lastTime = last && observationTime(last);
-    if (!last || !lastTime) continue;
+    if (!last || !lastTime) return [];
     const from = new Date(Date.parse(lastTime) - rule.withinMinutes * 60_000).toISOString();
-    const extreme = await medplum.searchOne(
-      'Observation',
-      new URLSearchParams([
-        ['subject', patient],
-        ['code', code],
-        ['date', `ge${from}`],
-        ['date', `le${lastTime}`],
-        ['_sort', rule.direction === 'fall' ? '-value-quantity' : 'value-quantity'],
-      ]),
-      { cache: 'no-cache' },
-    );
-    if (!extreme || extreme.id === last.id) continue;
-    findings.push(...detectTrends(extractSamples([extreme, last]).samples, [rule]));
-  }
-  return findings;
+    const query = new URLSearchParams([
+      ['subject', patient],
+      ['code', codes[i]],
+      ['date', `ge${from}`],
+      ['date', `le${lastTime}`],
+      ['_sort', rule.direction === 'fall' ? '-value-quantity' : 'value-quantity'],
+      ['_count', '1'],
+    ]);
+    return [{ rule, last, url: `Observation?${query}` }];
+  });
+  if (wanted.length === 0) return [];
+  const extremes = (
+    await readAll(
+      medplum,
+      wanted.map((w) => w.url),
+    )
+  ).map(first);
+  return wanted.flatMap(({ rule, last }, i) => {
+    const extreme = extremes[i];
+    return !extreme || extreme.id === last.id ? [] : detectTrends(extractSamples([extreme, last]).samples, [rule]);
+  });
 }
 
 /** The evidence behind a finding from the sweep ("Observation/id", without a component or sample suffix). */
@@ -372,7 +388,7 @@ export async function checkAllDevices(medplum: MedplumClient): Promise<MonitorRe
   const deadline = Date.now() + SWEEP_BUDGET_MS;
   let skipped = 0;
   const shuffled = devices.map((d) => ({ d, k: Math.random() })).sort((a, b) => a.k - b.k);
-  await inBatches(shuffled, SWEEP_PARALLEL, async ({ d: device }) => {
+  await paced(shuffled, async ({ d: device }) => {
     if (Date.now() > deadline) {
       skipped++;
       return;
@@ -388,7 +404,7 @@ export async function checkAllDevices(medplum: MedplumClient): Promise<MonitorRe
     }
     results.push(await checkDevice(medplum, current, now));
   });
-  await inBatches([...active], SWEEP_PARALLEL, async ([patient, device]) => {
+  await paced([...active], async ([patient, device]) => {
     if (Date.now() > deadline) {
       skipped++;
       return;
@@ -407,8 +423,18 @@ export async function checkAllDevices(medplum: MedplumClient): Promise<MonitorRe
   return results;
 }
 
-async function inBatches<T>(items: T[], size: number, work: (item: T) => Promise<void>): Promise<void> {
-  for (let i = 0; i < items.length; i += size) {
-    await Promise.all(items.slice(i, i + size).map(work));
-  }
+/** Runs `work` on each item, the i-th starting no earlier than i gaps after the first (see SWEEP_SPREAD_MS). */
+async function paced<T>(items: T[], work: (item: T) => Promise<void>): Promise<void> {
+  const gap = Math.min(SWEEP_GAP_MAX_MS, SWEEP_SPREAD_MS / Math.max(1, items.length));
+  const start = Date.now();
+  let next = 0;
+  const lane = async () => {
+    while (next < items.length) {
+      const i = next++;
+      const wait = start + i * gap - Date.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      await work(items[i]);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(SWEEP_PARALLEL, items.length) }, lane));
 }
