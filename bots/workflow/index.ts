@@ -46,6 +46,9 @@ async function override(medplum: MedplumClient, params: Parameters, requester: R
 async function onTask(medplum: MedplumClient, task: WithId<Task>, requester: Reference | undefined): Promise<unknown> {
   const step = stepOf(task);
   if (step === START_WORKFLOW) {
+    // A request that ended (this bot completes it once the workflow exists) asks for nothing more;
+    // a server that delivers its completion as "a step ended" would otherwise start it again.
+    if (ENDED_STATUSES.has(task.status)) return { ignored: `Task/${task.id} (${step}, ${task.status})` };
     return startRequested(medplum, task, requester);
   }
   if (step && ENDED_STATUSES.has(task.status)) {

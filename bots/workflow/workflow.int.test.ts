@@ -5,7 +5,7 @@ import { deployBots } from '../../scripts/deploy-bots.ts';
 import { createUser } from '../../server/auth/admin.ts';
 import { startTestServer, type TestServer } from '../../test/server.ts';
 import { deployFixtureAgents, waitFor } from '../../test/workflow-agents.ts';
-import { STEP_CODES, stepOf } from '../lib/workflow.ts';
+import { PLAN_URL, START_WORKFLOW, STEP_CODES, stepCoding, stepOf } from '../lib/workflow.ts';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 let t: TestServer;
@@ -113,6 +113,39 @@ describe('the emergency workflow', () => {
     expect(legal.statusReason?.text).toMatch(/asked to fail legal/);
     expect(legal.businessStatus?.text).toBe('failed after 3 attempts');
     expect(task(tasks, 'billing').status).toBe('completed');
+  }, 60_000);
+});
+
+describe('a workflow requested through a Task', () => {
+  test('starts the plan and completes the request, and the completed request runs the workflow bot no more', async () => {
+    const encounter = await arrival('fall at home');
+    await finished(encounter);
+    const request = await t.medplum.createResource<Task>({
+      resourceType: 'Task',
+      status: 'requested',
+      intent: 'order',
+      code: { coding: [stepCoding(START_WORKFLOW)] },
+      focus: { reference: `Encounter/${encounter.id}` },
+      for: { reference: `Patient/${patient.id}` },
+      input: [{ type: { text: 'plan' }, valueCanonical: PLAN_URL('regular') }],
+    });
+    const done = await waitFor(
+      async () => {
+        const current = await t.medplum.readResource('Task', request.id, { cache: 'no-cache' });
+        return current.status === 'completed' ? current : undefined;
+      },
+      30_000,
+      'the request to complete',
+    );
+    expect(done.output?.[0]?.valueReference?.reference).toMatch(/^RequestGroup\//);
+    // Its completion is no ended step: of every subscription, only "a Task asking for a workflow" took it.
+    await new Promise((r) => setTimeout(r, 1_000));
+    const deliveries = await t.server.app.repo().query<{ reason: string }>(
+      `SELECT s.content::json->>'reason' AS reason FROM subscription_delivery d JOIN resource s ON s.id = d.subscription_id
+         WHERE d.resource_type = 'Task' AND d.id = $1`,
+      [request.id],
+    );
+    expect(deliveries.rows.map((r) => r.reason)).toEqual(['workflow: a Task asking for a workflow starts it']);
   }, 60_000);
 });
 
