@@ -428,12 +428,18 @@ async function paced<T>(items: T[], work: (item: T) => Promise<void>): Promise<v
   const gap = Math.min(SWEEP_GAP_MAX_MS, SWEEP_SPREAD_MS / Math.max(1, items.length));
   const start = Date.now();
   let next = 0;
+  let failed = false;
   const lane = async () => {
-    while (next < items.length) {
+    // A failure fails the sweep: the other lane starts nothing more after it.
+    while (next < items.length && !failed) {
       const i = next++;
       const wait = start + i * gap - Date.now();
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-      await work(items[i]);
+      if (failed) return;
+      await work(items[i]).catch((err: unknown) => {
+        failed = true;
+        throw err;
+      });
     }
   };
   await Promise.all(Array.from({ length: Math.min(SWEEP_PARALLEL, items.length) }, lane));

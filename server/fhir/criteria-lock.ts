@@ -12,9 +12,14 @@
  * aborted transactions a minute, each redone while the machine was busiest. The lock serializes
  * only writes that could really collide.
  *
- * Equivalent protection: SSI guarded a conditional write only against other SERIALIZABLE
- * transactions, which were the conditional writes; the lock guards it against every conditional
- * write whose criteria are the same (the same parameters, modifiers and values, in any order).
+ * What it covers: conditional writes with the same criteria (the same parameters, modifiers and
+ * values, in any order), which is what races in practice: a retried or replayed request, two runs of
+ * a bot, an HL7 feed sending one patient twice. What it does not and SSI did: two *different*
+ * criteria that could match the same new resource (`identifier=a|1` and `identifier=a|1&gender=f`)
+ * creating at the same moment can both create. A lock per parameter would cover that but serialize
+ * every write that shares a common one (`status=active`). Two transaction Bundles locking the same
+ * two criteria in opposite orders deadlock; PostgreSQL ends one after deadlock_timeout and
+ * withTransaction runs it again.
  */
 import type { SearchRequest } from '@medplum/core';
 
