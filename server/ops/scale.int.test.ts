@@ -24,12 +24,9 @@ beforeAll(async () => {
   hooks = await startHookReceiver();
   proxy = await startRoundRobinProxy(servers);
   // The first start migrates and bootstraps; the second joins the same database.
-  servers.push(
-    await spawnServer({ name: 'a', databaseUrl: db.url, admin, baseUrl: proxy.url, journalDir: inject('auditJournalDir'), env: ENV }),
-  );
-  servers.push(
-    await spawnServer({ name: 'b', databaseUrl: db.url, admin, baseUrl: proxy.url, journalDir: inject('auditJournalDir'), env: ENV }),
-  );
+  const journalDir = inject('auditJournalDir');
+  servers.push(await spawnServer({ name: 'a', databaseUrl: db.url, admin, baseUrl: proxy.url, journalDir, env: ENV }));
+  servers.push(await spawnServer({ name: 'b', databaseUrl: db.url, admin, baseUrl: proxy.url, journalDir, env: ENV }));
 });
 
 afterAll(async () => {
