@@ -8,8 +8,8 @@
  *     });
  *   }
  *
- * The Task goes `ready` → `in-progress` (executionPeriod.start) → `completed` (outputs,
- * executionPeriod.end). A thrown error is noted on the Task and rethrown so the subscription
+ * The Task goes `ready` → `completed` (outputs, executionPeriod start and end) in one write, through
+ * `in-progress` when the step runs longer than SHOW_RUNNING_AFTER_MS or an attempt failed. A thrown error is noted on the Task and rethrown so the subscription
  * runtime retries the delivery; the last attempt marks the Task `failed` with the reason instead,
  * so the rest of the workflow can go on. Deliveries of the same event carry the same Task version,
  * which is what effects should be keyed on (`ctx.trigger` with createOnce).
@@ -23,13 +23,13 @@ import {
   OperationOutcomeError,
   type WithId,
 } from '@medplum/core';
-import type { BundleEntry, Device, Encounter, Patient, Reference, Task, TaskOutput } from '@medplum/fhirtypes';
+import type { BundleEntry, Device, Encounter, Patient, Period, Reference, Task, TaskOutput } from '@medplum/fhirtypes';
 import { batchGet, resourceOfEntry } from './batch-read.ts';
 import { ENDED_STATUSES, STEP_ATTEMPTS_EXTENSION, STEP_MAX_ATTEMPTS, stepOf } from './workflow.ts';
 
 export interface StepContext {
   medplum: MedplumClient;
-  /** The Task as it is now (in progress). */
+  /** The Task as read when the step started (ready, or in progress after a failed attempt). */
   task: WithId<Task>;
   /** The Task version this delivery is about: key idempotent effects on it. */
   trigger: WithId<Task>;
@@ -59,6 +59,15 @@ export type StepRunResult =
   | { status: 'completed'; task: WithId<Task> }
   | { status: 'failed'; task: WithId<Task>; error: string }
   | { status: 'skipped'; reason: string };
+
+/**
+ * A step that ends within this long goes from ready to completed in one write, its executionPeriod
+ * still saying when it started; a longer one is marked in-progress once this has passed, so the
+ * board shows it running. Every Task write is a version, a history row and a round of subscription
+ * matching, and most steps take tens of milliseconds: the in-progress write was a quarter of a
+ * step's requests (bench:device, where each device alert runs two steps).
+ */
+export const SHOW_RUNNING_AFTER_MS = 1_000;
 
 function attemptsOf(task: Task): number {
   return task.extension?.find((e) => e.url === STEP_ATTEMPTS_EXTENSION)?.valueInteger ?? 0;
@@ -111,7 +120,7 @@ export async function runStep(
   medplum: MedplumClient,
   event: BotEvent<Task>,
   work: (ctx: StepContext) => Promise<StepOutcome>,
-  options: { maxAttempts?: number } = {},
+  options: { maxAttempts?: number; showRunningAfterMs?: number } = {},
 ): Promise<StepRunResult> {
   const trigger = event.input as WithId<Task>;
   if (trigger?.resourceType !== 'Task' || !trigger.id) {
@@ -131,24 +140,16 @@ export async function runStep(
   const urls = [taskUrl, focusUrl, patientUrl].filter((u): u is string => !!u);
   const entries = await batchGet(medplum, urls);
   const readOf = (url: string | undefined): Read => (url ? { url, entry: entries[urls.indexOf(url)] } : undefined);
-  let task = resourceOfEntry<Task>(entries[0], taskUrl);
+  const task = resourceOfEntry<Task>(entries[0], taskUrl);
   const focusRead = readOf(focusUrl);
   const patientRead = readOf(patientUrl);
   if (ENDED_STATUSES.has(task.status) || (task.status !== 'ready' && task.status !== 'in-progress')) {
     return { status: 'skipped', reason: `Task/${task.id} is ${task.status}` };
   }
-  if (task.status === 'ready') {
-    const started = await updateUnlessEnded(medplum, task, (current) => ({
-      ...current,
-      status: 'in-progress',
-      executionPeriod: { ...current.executionPeriod, start: new Date().toISOString() },
-      businessStatus: { text: 'running' },
-    }));
-    if (!started) {
-      return { status: 'skipped', reason: `Task/${task.id} was ended before the step started` };
-    }
-    task = started;
-  }
+  // A step that ends soon goes from ready to completed in one write; a longer one is shown running.
+  const startedAt = task.executionPeriod?.start ?? new Date().toISOString();
+  const running = showRunningLater(medplum, task, startedAt, options.showRunningAfterMs ?? SHOW_RUNNING_AFTER_MS);
+  const began = (current: WithId<Task>): Period => ({ ...current.executionPeriod, start: current.executionPeriod?.start ?? startedAt });
   const maxAttempts = options.maxAttempts ?? STEP_MAX_ATTEMPTS;
   let outcome: StepOutcome;
   try {
@@ -156,34 +157,76 @@ export async function runStep(
     outcome = await work({ medplum, task, trigger, step, secrets: event.secrets, ...context });
   } catch (err) {
     const error = normalizeErrorString(err);
-    const attempts = attemptsOf(task) + 1;
+    const current = await running.settle();
+    if (!current) {
+      return { status: 'skipped', reason: `Task/${task.id} was ended while the step ran` };
+    }
+    const attempts = attemptsOf(current) + 1;
     if (attempts >= maxAttempts) {
-      const failed = await updateUnlessEnded(medplum, task, (current) => ({
-        ...current,
+      const failed = await updateUnlessEnded(medplum, current, (latest) => ({
+        ...latest,
         status: 'failed',
-        extension: withAttempts(current, attempts),
+        extension: withAttempts(latest, attempts),
         statusReason: { text: error },
         businessStatus: { text: `failed after ${attempts} attempt${attempts === 1 ? '' : 's'}` },
-        executionPeriod: { ...current.executionPeriod, end: new Date().toISOString() },
+        executionPeriod: { ...began(latest), end: new Date().toISOString() },
       }));
       console.log(`${step} failed for good on ${getReferenceString(task)}: ${error}`);
       return failed ? { status: 'failed', task: failed, error } : { status: 'skipped', reason: `Task/${task.id} was ended meanwhile` };
     }
-    await updateUnlessEnded(medplum, task, (current) => ({
-      ...current,
-      extension: withAttempts(current, attempts),
+    // Between attempts the step is running: the subscription runtime delivers it again.
+    await updateUnlessEnded(medplum, current, (latest) => ({
+      ...latest,
+      status: 'in-progress',
+      executionPeriod: began(latest),
+      extension: withAttempts(latest, attempts),
       businessStatus: { text: `attempt ${attempts} of ${maxAttempts} failed: ${error}` },
     }));
     throw err;
   }
-  const done = await updateUnlessEnded(medplum, task, (current) => ({
-    ...current,
-    status: 'completed',
-    output: toTaskOutputs(outcome),
-    businessStatus: { text: outcome.note ?? 'completed' },
-    executionPeriod: { ...current.executionPeriod, end: new Date().toISOString() },
-  }));
+  const current = await running.settle();
+  const done =
+    current &&
+    (await updateUnlessEnded(medplum, current, (latest) => ({
+      ...latest,
+      status: 'completed',
+      output: toTaskOutputs(outcome),
+      businessStatus: { text: outcome.note ?? 'completed' },
+      executionPeriod: { ...began(latest), end: new Date().toISOString() },
+    })));
   return done ? { status: 'completed', task: done } : { status: 'skipped', reason: `Task/${task.id} was ended while the step ran` };
+}
+
+/**
+ * Marks a ready step in-progress once it has run `afterMs`, unless it ended first. `settle()` stops
+ * the timer and gives the Task as it stands after that write (the same Task when none was made or it
+ * failed to reach the server: If-Match on the next write finds out), or undefined when someone
+ * ended the step meanwhile (a clinician's skip or cancel wins over the bot).
+ */
+function showRunningLater(
+  medplum: MedplumClient,
+  task: WithId<Task>,
+  startedAt: string,
+  afterMs: number,
+): { settle: () => Promise<WithId<Task> | undefined> } {
+  if (task.status !== 'ready') {
+    return { settle: async () => task };
+  }
+  let write: Promise<WithId<Task> | undefined> | undefined;
+  const timer = setTimeout(() => {
+    write = updateUnlessEnded(medplum, task, (current) => ({
+      ...current,
+      status: 'in-progress',
+      executionPeriod: { ...current.executionPeriod, start: current.executionPeriod?.start ?? startedAt },
+      businessStatus: { text: 'running' },
+    })).catch(() => task);
+  }, afterMs);
+  return {
+    settle: async () => {
+      clearTimeout(timer);
+      return write ? write : task;
+    },
+  };
 }
 
 /**

@@ -25,9 +25,9 @@ const event = (input: Task): BotEvent<Task> => ({
 test('an ended workflow request starts nothing (its completion may come back as "a step ended")', async () => {
   const medplum = new MockClient();
   for (const status of ['completed', 'failed', 'cancelled'] as const) {
-    // The Task is not on the server: any read to start the workflow would fail the run.
+    // Nothing is on the server: any attempt to start the workflow would fail the run.
     await expect(handler(medplum, event(request(status)))).resolves.toEqual({ ignored: `Task/start-1 (start-workflow, ${status})` });
   }
-  // A request still open is read to start its plan (here: not found, so the run fails).
-  await expect(handler(medplum, event(request('requested')))).rejects.toThrow(/Not found/i);
+  // A request still open starts its plan (the MockClient has no PlanDefinition: the run fails).
+  await expect(handler(medplum, event(request('requested')))).rejects.toThrow(/No workflow definition/);
 });

@@ -5,7 +5,15 @@
  * - a Task: a workflow request (`start-workflow`) → start that plan; a step that ended → advance;
  * - Parameters (`Encounter/$workflow-override`) → a clinician's override.
  */
-import { type BotEvent, createReference, getReferenceString, type MedplumClient, type WithId } from '@medplum/core';
+import {
+  type BotEvent,
+  createReference,
+  getReferenceString,
+  getStatus,
+  type MedplumClient,
+  OperationOutcomeError,
+  type WithId,
+} from '@medplum/core';
 import type { Device, Encounter, Parameters, Reference, RequestGroup, Task } from '@medplum/fhirtypes';
 import { ENDED_STATUSES, START_WORKFLOW, stepOf } from '../lib/workflow.ts';
 import { applyOverride, type OverrideResult, parseOverride } from './override.ts';
@@ -63,36 +71,56 @@ async function onTask(medplum: MedplumClient, task: WithId<Task>, requester: Ref
   return { ignored: `Task/${task.id} (${step ?? 'not a step'}, ${task.status})` };
 }
 
-/** A workflow requested through a Task (how bots start `emergency_device` without calling each other). */
+/**
+ * A workflow requested through a Task (how bots start `emergency_device` without calling each other),
+ * from the delivered version: the plan and focus of a request do not change, and completing it is
+ * conditional on that version, so a request changed meanwhile (cancelled, completed by a redelivery)
+ * is read again before it is touched.
+ */
 async function startRequested(
   medplum: MedplumClient,
   request: WithId<Task>,
   requester: Reference | undefined,
 ): Promise<WithId<RequestGroup>> {
-  const current = await medplum.readResource('Task', request.id);
-  const planInput = current.input?.find((i) => i.type?.text === 'plan');
+  const planInput = request.input?.find((i) => i.type?.text === 'plan');
   const plan = planInput?.valueString ?? planInput?.valueCanonical?.split('/').pop();
   if (!plan) {
     throw new Error(`Task/${request.id} names no plan (input "plan")`);
   }
-  const focusRef = current.focus?.reference;
+  const focusRef = request.focus?.reference;
   if (!focusRef?.startsWith('Encounter/') && !focusRef?.startsWith('Device/')) {
     throw new Error(`Task/${request.id} must focus on an Encounter or a Device`);
   }
-  const focus = await medplum.readReference<Encounter | Device>({ reference: focusRef } as Reference<Encounter | Device>);
-  const group = await startWorkflow(medplum, plan, focus as WithId<Encounter> | WithId<Device>, {
-    requester: current.requester ?? requester,
+  const group = await startWorkflow(medplum, plan, focusRef, {
+    requester: request.requester ?? requester,
     instanceKey: `${focusRef}|Task/${request.id}`,
   });
-  if (current.status !== 'completed') {
-    await medplum.updateResource<Task>({
-      ...current,
-      status: 'completed',
-      output: [{ type: { text: 'workflow' }, valueReference: createReference(group) }],
-      executionPeriod: { start: current.authoredOn, end: new Date().toISOString() },
-    });
-  }
+  await completeRequest(medplum, request, group);
   return group;
+}
+
+/** Marks the request completed with the workflow it started, unless it has ended already. */
+async function completeRequest(medplum: MedplumClient, delivered: WithId<Task>, group: WithId<RequestGroup>): Promise<void> {
+  let current = delivered;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    if (ENDED_STATUSES.has(current.status)) return;
+    try {
+      await medplum.updateResource<Task>(
+        {
+          ...current,
+          status: 'completed',
+          output: [{ type: { text: 'workflow' }, valueReference: createReference(group) }],
+          executionPeriod: { start: current.authoredOn, end: new Date().toISOString() },
+        },
+        { headers: { 'If-Match': `W/"${current.meta?.versionId}"` } },
+      );
+      return;
+    } catch (err) {
+      if (!(err instanceof OperationOutcomeError && getStatus(err.outcome) === 412)) throw err;
+      current = await medplum.readResource('Task', delivered.id);
+    }
+  }
+  throw new Error(`Task/${delivered.id} keeps changing; it is completed on the next delivery`);
 }
 
 function describe(input: unknown): string {

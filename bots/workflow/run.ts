@@ -1,6 +1,6 @@
 /** The workflow runner's FHIR reads and writes: starting a plan and advancing it as steps end. */
 import { createReference, getReferenceString, getStatus, type MedplumClient, OperationOutcomeError, type WithId } from '@medplum/core';
-import type { Bundle, Device, Encounter, Identifier, PlanDefinition, Reference, RequestGroup, Task } from '@medplum/fhirtypes';
+import type { Bot, Bundle, Device, Encounter, Identifier, PlanDefinition, Reference, RequestGroup, Task } from '@medplum/fhirtypes';
 import { batchGet, resourceOfEntry } from '../lib/batch-read.ts';
 import { BOT_SYSTEM, PLAN_URL } from '../lib/workflow.ts';
 import { type ApplyContext, buildWorkflow, identifierQuery, planSteps, stepsToReady, workflowEnded, workflowGroup } from './plan.ts';
@@ -13,48 +13,68 @@ export function defaultPlanFor(focus: Encounter | Device): string {
   return focus.class?.code === 'EMER' ? 'emergency' : 'regular';
 }
 
-async function findAgents(medplum: MedplumClient, plan: PlanDefinition): Promise<Map<string, Reference>> {
-  const names = [...new Set(planSteps(plan).flatMap((s) => (s.agent?.value ? [s.agent.value] : [])))];
+/** The deployed bots that perform the plan's steps, by the agent name the plan gives them. */
+export function agentsFor(plan: PlanDefinition, bots: Bot[]): Map<string, Reference> {
+  const names = new Set(planSteps(plan).flatMap((s) => (s.agent?.value ? [s.agent.value] : [])));
   const agents = new Map<string, Reference>();
-  if (names.length === 0) {
-    return agents;
-  }
-  const bots = await medplum.searchResources(
-    'Bot',
-    { identifier: names.map((n) => `${BOT_SYSTEM}|${n}`).join(','), _count: '100' },
-    { cache: 'no-cache' },
-  );
   for (const bot of bots) {
     const name = bot.identifier?.find((i) => i.system === BOT_SYSTEM)?.value;
-    if (name) agents.set(name, { reference: `Bot/${bot.id}`, display: bot.name ?? name });
+    if (name && names.has(name)) agents.set(name, { reference: `Bot/${bot.id}`, display: bot.name ?? name });
   }
   return agents;
 }
 
+type Focus = WithId<Encounter> | WithId<Device>;
+
 /**
- * Applies the named plan to an Encounter or Device, once: a second call for the same plan and
- * focus returns the workflow that already exists. Two phases, because a transaction with
- * conditional entries is limited to 8 entries: the RequestGroup is created conditionally (the
- * claim), then built with its Tasks in one transaction guarded by If-Match on that RequestGroup.
- * A crash between the two leaves a draft RequestGroup that the next delivery builds.
+ * What starting a plan reads, as one batch: the PlanDefinition, the agents' bots (every bot that
+ * carries an EmergiSphere agent identifier: a dozen, fewer requests than reading the plan first),
+ * and the focus when the caller has only its reference.
+ */
+async function readForStart(
+  medplum: MedplumClient,
+  url: string,
+  focus: Focus | string,
+): Promise<{ plan: WithId<PlanDefinition>; bots: Bot[]; focus: Focus }> {
+  const urls = [
+    `PlanDefinition?url=${encodeURIComponent(url)}&_count=1`,
+    `Bot?identifier=${encodeURIComponent(`${BOT_SYSTEM}|`)}&_count=100`,
+    ...(typeof focus === 'string' ? [focus] : []),
+  ];
+  const [planEntry, botsEntry, focusEntry] = await batchGet(medplum, urls);
+  const plan = resourceOfEntry<Bundle<PlanDefinition>>(planEntry, urls[0]).entry?.[0]?.resource;
+  if (!plan) {
+    throw new Error(`No workflow definition ${url} (is fhir-profiles/workflows loaded?)`);
+  }
+  const bots = (resourceOfEntry<Bundle<Bot>>(botsEntry, urls[1]).entry ?? []).flatMap((e) => (e.resource ? [e.resource] : []));
+  return {
+    plan: plan as WithId<PlanDefinition>,
+    bots,
+    focus: typeof focus === 'string' ? resourceOfEntry<Encounter | Device>(focusEntry, focus) : focus,
+  };
+}
+
+/**
+ * Applies the named plan to an Encounter or Device (or the one a reference names), once: a second
+ * call for the same plan and focus returns the workflow that already exists. Two phases, because a
+ * transaction with conditional entries is limited to 8 entries: the RequestGroup is created
+ * conditionally (the claim), then built with its Tasks in one transaction guarded by If-Match on
+ * that RequestGroup. A crash between the two leaves a draft RequestGroup that the next delivery builds.
+ * Three round trips in all: the reads, the claim, the build.
  */
 export async function startWorkflow(
   medplum: MedplumClient,
   planName: string,
-  focus: WithId<Encounter> | WithId<Device>,
+  target: Focus | string,
   options: { requester?: Reference; instanceKey?: string } = {},
 ): Promise<WithId<RequestGroup>> {
-  const url = PLAN_URL(planName);
-  const plan = await medplum.searchOne('PlanDefinition', { url }, { cache: 'no-cache' });
-  if (!plan) {
-    throw new Error(`No workflow definition ${url} (is fhir-profiles/workflows loaded?)`);
-  }
+  const { plan, bots, focus } = await readForStart(medplum, PLAN_URL(planName), target);
   const ctx: ApplyContext = {
     plan,
     focus: { reference: getReferenceString(focus) },
     patient: focus.resourceType === 'Encounter' ? focus.subject : focus.patient,
     encounter: focus.resourceType === 'Encounter' ? createReference(focus) : undefined,
-    agents: new Map(),
+    agents: agentsFor(plan, bots),
     now: new Date().toISOString(),
     requester: options.requester,
     instanceKey: options.instanceKey,
@@ -64,9 +84,15 @@ export async function startWorkflow(
   if (group.status !== 'draft') {
     return group;
   }
-  ctx.agents = await findAgents(medplum, plan);
   try {
-    await medplum.executeBatch({ resourceType: 'Bundle', type: 'transaction', entry: buildWorkflow(ctx, group) } satisfies Bundle);
+    const reply = await medplum.executeBatch({
+      resourceType: 'Bundle',
+      type: 'transaction',
+      entry: buildWorkflow(ctx, group),
+    } satisfies Bundle);
+    // The RequestGroup's entry is the last one; its answer carries the built version.
+    const built = reply.entry?.at(-1)?.resource;
+    if (built?.resourceType === 'RequestGroup') return built as WithId<RequestGroup>;
   } catch (err) {
     // Someone else built it first (If-Match failed): theirs stands, and nothing of ours was written.
     if (!(err instanceof OperationOutcomeError && getStatus(err.outcome) === 412)) {

@@ -19,7 +19,7 @@
 // critical reading produced its page.
 //
 // Environment: BENCH_RATE, BENCH_DURATION, BENCH_DEVICES, BENCH_DRAIN (seconds to wait for the
-// backlog, default 120), BENCH_ADMIN_URL (see lib/pg.ts), BENCH_CPU_PROF (a directory: the server
+// backlog, default 120), BENCH_SEED (where the critical readings fall; each run prints its own), BENCH_ADMIN_URL (see lib/pg.ts), BENCH_CPU_PROF (a directory: the server
 // and its bot threads write V8 CPU profiles there), BENCH_NORMAL_ONLY=true (no critical readings:
 // the CPU cost of the everyday path alone, where the smart-device bot does not run),
 // BENCH_DEBUG_DELIVERIES=1 (each critical reading's deliveries, and deliveries per subscription),
@@ -34,6 +34,7 @@ import pg from 'pg';
 import { startBenchServer } from './lib/bench-server.ts';
 import { onCleanup, runMain } from './lib/cleanup.ts';
 import { cpuBetween, cpuSnapshot, fmtCpu, waitForQuiet, waitServerSettled } from './lib/cpu.ts';
+import { rng } from './lib/data.ts';
 import { type Check, fmtMs, log, printChecks, printTable } from './lib/table.ts';
 
 const num = (v: string | undefined, d: number): number => (v && Number.isFinite(Number(v)) && Number(v) > 0 ? Number(v) : d);
@@ -42,6 +43,13 @@ const DURATION = num(process.env.BENCH_DURATION, 60);
 const DEVICES = num(process.env.BENCH_DEVICES, 100);
 const DRAIN_S = num(process.env.BENCH_DRAIN, 120);
 const NORMAL_ONLY = process.env.BENCH_NORMAL_ONLY === 'true';
+/**
+ * Where the critical readings fall decides much of the p99 (a run whose random moments put seven
+ * within half a second pages slower than one that spreads them), so the moments come from a seed:
+ * printed with every run, and BENCH_SEED repeats a run's schedule to compare two versions of the code.
+ */
+const SEED =
+  process.env.BENCH_SEED && /^\d+$/.test(process.env.BENCH_SEED) ? Number(process.env.BENCH_SEED) : Math.floor(Math.random() * 2 ** 31);
 /** Wearers of the warm-up (not measured): their critical readings go WARMUP_AT_ONCE at a time. */
 const WARMUP_WEARERS = NORMAL_ONLY ? 0 : 10;
 const WARMUP_AT_ONCE = 5;
@@ -143,15 +151,16 @@ async function main(): Promise<void> {
   const total = RATE * DURATION;
   // Each device's critical reading lands at a random slot it owns (slot % DEVICES === its index).
   const criticalSlot = new Map<number, number>();
+  const random = rng(SEED);
   for (let d = 0; d < DEVICES; d++) {
     const rounds = Math.floor((total - d - 1) / DEVICES);
-    if (rounds >= 1 && !NORMAL_ONLY) criticalSlot.set(d + DEVICES * (1 + Math.floor(Math.random() * rounds)), d);
+    if (rounds >= 1 && !NORMAL_ONLY) criticalSlot.set(d + DEVICES * (1 + Math.floor(random() * rounds)), d);
   }
   const sentCritical = new Map<string, number>();
   const criticalIds = new Map<string, Promise<Observation | undefined>>();
   let failed = 0;
   let firstError = '';
-  log(`${RATE} Observations/s for ${DURATION} s over ${DEVICES} devices; ${criticalSlot.size} critical readings`);
+  log(`${RATE} Observations/s for ${DURATION} s over ${DEVICES} devices; ${criticalSlot.size} critical readings (BENCH_SEED=${SEED})`);
   // The bot pool as /healthcheck reports it, sampled while the load runs: executions waiting for a worker.
   const poolSamples: { busy: number; queued: number; workers: number; at: number }[] = [];
   const t0 = performance.now();
