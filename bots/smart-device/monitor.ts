@@ -18,7 +18,7 @@ import { DEVICE_ALERT_SYSTEM, openAlertsFromFlags } from './fhir.ts';
 import type { Finding } from './findings.ts';
 import { SWEEP_TRENDS } from './reading-filter.ts';
 import { detectTrends, type TrendRule } from './trends.ts';
-import { extractSamples, LOINC, VITAL_CODES } from './vitals.ts';
+import { extractSamples, hasNextPage, LOINC, truncationNote, VITAL_CODES, VITALS_LIMIT } from './vitals.ts';
 
 const ON_CALL_SYSTEM = `${ES}/on-call`;
 /** Vital signs this old still count for the current set and for trends. */
@@ -219,7 +219,8 @@ export async function checkObservation(medplum: MedplumClient, observation: Obse
     // The vitals as they stood when this reading was taken: a later reading (often quiet, so never
     // sent to this agent) must not hide it — under load this run may start seconds after it.
     ['date', `le${effective}`],
-    ['_count', '500'],
+    ['_sort', '-date'],
+    ['_count', String(VITALS_LIMIT)],
   ]);
   const device = observation.device?.reference?.startsWith('Device/') ? (observation.device as Reference<Device>) : undefined;
   // The patient and the sending device by id, not as _include of the vitals: the server resolves
@@ -237,7 +238,9 @@ export async function checkObservation(medplum: MedplumClient, observation: Obse
   const subject = resourcesOf<Patient>(subjectBundle)[0];
   const sender = resourcesOf<Device>(deviceBundle)[0];
   const days = ageInDays(subject?.birthDate, now);
-  const assessment: VitalsAssessment = assessVitals(observations, { ageYears: days === undefined ? undefined : days / DAYS_PER_YEAR });
+  const assessed = assessVitals(observations, { ageYears: days === undefined ? undefined : days / DAYS_PER_YEAR });
+  const note = truncationNote(observations.length, hasNextPage(bundle), WINDOW_MINUTES);
+  const assessment: VitalsAssessment = note ? { ...assessed, rationale: `${assessed.rationale}\n${note}` } : assessed;
   // The last-seen write is independent of the alert: both at once.
   const [{ decisions, written }] = await Promise.all([
     raiseAlerts(

@@ -298,6 +298,25 @@ describe('what runs the bot', () => {
     expect(pages.length).toBeGreaterThan(0);
   }, 60_000);
 
+  test('a device streaming every second: with more readings in the hour than one search returns, the newest is still assessed', async () => {
+    const { patient, device } = await wornDevice('OX-2005');
+    // 3,000 quiet readings, one a second for the last 50 minutes (quiet: no bot run), in transactions of 250.
+    const quiet = Array.from({ length: 3000 }, (_, i) => vital(device, patient, '59408-5', 98, '%', 50 - i / 60));
+    for (let i = 0; i < quiet.length; i += 250) await post(quiet.slice(i, i + 250));
+    await post([vital(device, patient, '59408-5', 84, '%', 0)]);
+    // Unsorted, the search returned 500 of the 3,001 readings in id order: this one in one run of six.
+    const issue = await waitFor(
+      async () => {
+        const found = await t.medplum.searchResources('DetectedIssue', { patient: `Patient/${patient.id}` }, { cache: 'no-cache' });
+        return found[0];
+      },
+      20_000,
+      'the alert of the newest reading',
+    );
+    expect(issue.detail).toMatch(/SpO2 84/);
+    expect(issue.detail).toMatch(/Only the newest 500 readings of the last 60 min were assessed/);
+  }, 120_000);
+
   test('the sweep raises a trend that stays within normal values (critical: a page), and keeps the Device last seen', async () => {
     const { patient, device } = await wornDevice('OX-2002');
     // Both systolic pressures score 0 in NEWS2; the fall of 50 mmHg in half an hour is critical.

@@ -11,16 +11,27 @@ import type { StepContext, StepOutcome, StepOutput } from '../lib/workflow-step.
 import { ageInDays, DAYS_PER_YEAR } from '../triage/age.ts';
 import { assessVitals } from './assess.ts';
 import { checkDeviceHealth, deviceStatus } from './device-health.ts';
+import { hasNextPage, truncationNote, VITALS_LIMIT } from './vitals.ts';
 
 const WINDOW_MINUTES = 60;
 
-async function recentVitals(medplum: MedplumClient, patient: string): Promise<Observation[]> {
+/** The patient's vital signs of the last WINDOW_MINUTES, newest first, and a note when there were more. */
+async function recentVitals(medplum: MedplumClient, patient: string): Promise<{ observations: Observation[]; note?: string }> {
   const since = new Date(Date.now() - WINDOW_MINUTES * 60_000).toISOString();
-  return medplum.searchResources(
+  const bundle = await medplum.search(
     'Observation',
-    { subject: patient, category: 'vital-signs', date: `ge${since}`, _count: '500' },
+    { subject: patient, category: 'vital-signs', date: `ge${since}`, _sort: '-date', _count: String(VITALS_LIMIT) },
     { cache: 'no-cache' },
   );
+  const observations = (bundle.entry ?? []).flatMap((e) => (e.resource?.resourceType === 'Observation' ? [e.resource] : []));
+  return { observations, note: truncationNote(observations.length, hasNextPage(bundle), WINDOW_MINUTES) };
+}
+
+/** assessVitals on the recent vitals, the truncation note (if any) ending its rationale. */
+async function assessRecent(medplum: MedplumClient, patient: string, age: { ageYears?: number }) {
+  const { observations, note } = await recentVitals(medplum, patient);
+  const assessment = assessVitals(observations, age);
+  return { observations, assessment: note ? { ...assessment, rationale: `${assessment.rationale}\n${note}` } : assessment };
 }
 
 function describe(device: Device): string {
@@ -51,8 +62,7 @@ export async function smartDeviceStep(ctx: StepContext): Promise<StepOutcome> {
     const outputs: StepOutput[] = [{ type: 'device', reference: `Device/${device.id}` }];
     const lines = [`${describe(device)} linked to ${device.patient.reference}; ${battery(device)}`];
     lines.push(...health.filter((f) => f.severity !== 'info').map((f) => `device: ${f.text}`));
-    const observations = await recentVitals(medplum, device.patient.reference);
-    const assessment = assessVitals(observations, age);
+    const { observations, assessment } = await assessRecent(medplum, device.patient.reference, age);
     lines.push(assessment.rationale);
     if (observations.length === 0) {
       lines.push('No vital signs from the device in the last hour yet.');
@@ -77,7 +87,7 @@ export async function smartDeviceStep(ctx: StepContext): Promise<StepOutcome> {
   if (inUse.length === 0) {
     return { note: 'no devices', rationale: 'The patient has no device linked; nothing to monitor.' };
   }
-  const assessment = assessVitals(await recentVitals(medplum, patientRef), age);
+  const { assessment } = await assessRecent(medplum, patientRef, age);
   return {
     outputs: inUse.map((d) => ({ type: 'device', reference: `Device/${d.id}` })),
     note: `${inUse.length} device${inUse.length === 1 ? '' : 's'} linked`,

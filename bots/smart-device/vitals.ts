@@ -5,7 +5,7 @@
  * a reason, never guessed. The result is a time-ordered list of samples (for trends) and, per
  * parameter, the latest reading within a window (for NEWS2 and thresholds).
  */
-import type { CodeableConcept, Observation, Quantity, SampledData } from '@medplum/fhirtypes';
+import type { Bundle, CodeableConcept, Observation, Quantity, SampledData } from '@medplum/fhirtypes';
 import {
   type CellScore,
   scoreConsciousness,
@@ -49,6 +49,24 @@ export const VITAL_CODES: Record<string, VitalCode> = {
   '3150-0': { key: 'fio2', name: 'inhaled oxygen concentration', units: { '%': same } },
 };
 /** Panels whose parts carry the values: blood pressure (components) and vital signs (hasMember). */
+/**
+ * Most vital-sign readings one assessment reads, newest first (`_sort=-date`): a device streaming
+ * every second sends thousands an hour, and a search without a sort returns an arbitrary page of
+ * them (the server's default order is by id), which could leave out the newest reading, even the one
+ * being checked. Past the limit the oldest are left out, and the rationale says so.
+ */
+export const VITALS_LIMIT = 500;
+
+/** Whether a search answer has more pages than the one returned. */
+export function hasNextPage(bundle: Bundle): boolean {
+  return bundle.link?.some((l) => l.relation === 'next') ?? false;
+}
+
+/** The rationale's line when the window held more readings than VITALS_LIMIT. */
+export function truncationNote(returned: number, more: boolean, windowMinutes: number): string | undefined {
+  return more ? `· Only the newest ${returned} readings of the last ${windowMinutes} min were assessed (more were sent)` : undefined;
+}
+
 export const BP_PANEL = '85354-9';
 export const VITAL_SIGNS_PANEL = '85353-1';
 
