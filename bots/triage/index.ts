@@ -118,7 +118,9 @@ async function recentObservations(
     patient
       ? medplum.searchResources(
           'Observation',
-          { subject: `Patient/${patient.id}`, category: 'vital-signs', date: `ge${since}`, _count: '200' },
+          // Newest first: a wearable streaming every second passes 200 readings in minutes, and
+          // unsorted (id order) the newest set would be an arbitrary one.
+          { subject: `Patient/${patient.id}`, category: 'vital-signs', date: `ge${since}`, _sort: '-date', _count: '200' },
           { cache: 'no-cache' },
         )
       : Promise.resolve([]),
