@@ -282,6 +282,43 @@ describe('the emergency path, end to end', () => {
     expect(after.priority?.coding?.[0]?.code).toBe('2');
   }, 90_000);
 
+  test("a wearable's newest reading counts at arrival, however many it sent before", async () => {
+    const patient = await t.medplum.createResource<Patient>({
+      resourceType: 'Patient',
+      name: [{ family: 'Okafor' }],
+      birthDate: '1958-02-01',
+    });
+    // One SpO2 a second for the last 50 minutes, normal, then a desaturation just now: 3,001 readings.
+    const reading = (value: number, minutesAgo: number): Observation => ({
+      ...vital('59408-5', value, '%', '%'),
+      subject: { reference: `Patient/${patient.id}` },
+      encounter: undefined,
+      effectiveDateTime: new Date(Date.now() - minutesAgo * 60_000).toISOString(),
+    });
+    const readings = [...Array.from({ length: 3000 }, (_, i) => reading(98, 50 - i / 60)), reading(85, 0)];
+    for (let i = 0; i < readings.length; i += 250) {
+      await t.medplum.executeBatch({
+        resourceType: 'Bundle',
+        type: 'transaction',
+        entry: readings.slice(i, i + 250).map((resource) => ({ resource, request: { method: 'POST', url: 'Observation' } })),
+      });
+    }
+    const encounter = await t.medplum.createResource<Encounter>({
+      resourceType: 'Encounter',
+      status: 'arrived',
+      class: { system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'EMER' },
+      subject: { reference: `Patient/${patient.id}` },
+      period: { start: new Date().toISOString() },
+      reasonCode: [{ text: 'feeling tired' }],
+    });
+    const esi = await esiOf(encounter);
+    // SpO2 85 % is a danger-zone vital sign (ESI decision point D). Unsorted, triage read 200 of the
+    // 3,001 readings in id order and often saw only normal ones (ESI 3: the test failed 4 of 7 runs).
+    const level = Number(esi.valueCodeableConcept?.coding?.find((c) => c.system === `${ES}/CodeSystem/esi`)?.code);
+    expect(level).toBeLessThanOrEqual(2);
+    expect(esi.note?.[0]?.text).toMatch(/SpO2[^\n]*85/);
+  }, 120_000);
+
   test('a minor complaint with normal vitals is not paged; missing vitals never lower acuity', async () => {
     const { encounter } = await arrive('sprained ankle, twisted playing football', '1995-06-01', [vital('8867-4', 78, '/min', '/min')]);
     const esi = await esiOf(encounter);
