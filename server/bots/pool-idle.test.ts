@@ -88,3 +88,21 @@ test('never ends workers below minWorkers, nor any when idleWorkerMs is 0', { ti
     await g.close();
   }
 });
+
+test('while urgent executions are expected, the reserve stays ready beside the kept worker', { timeout: 120_000 }, async () => {
+  const g = await gate();
+  try {
+    const urgent = pool({ reserveWorkers: 1 });
+    urgent.expectUrgent(true);
+    const routine = pool({ reserveWorkers: 1 });
+    const burst = Promise.all([1, 2, 3].flatMap((i) => [run(urgent, i, g.url), run(routine, i, g.url)]));
+    await vi.waitFor(() => expect([urgent.stats().busy, routine.stats().busy]).toEqual([3, 3]), { timeout: 60_000, interval: 20 });
+    g.release();
+    await burst;
+    await vi.waitFor(() => expect(routine.stats().workers).toBe(1), { timeout: 30_000, interval: 20 });
+    // Both have been idle as long: the pool expecting urgent work keeps its reserve as well.
+    expect(urgent.stats().workers).toBe(2);
+  } finally {
+    await g.close();
+  }
+});

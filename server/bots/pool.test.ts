@@ -1,4 +1,6 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import pino from 'pino';
 import { afterEach, describe, expect, test, vi } from 'vitest';
 import { type PoolOptions, type PoolResult, WorkerPool } from './pool.ts';
@@ -64,6 +66,7 @@ describe('WorkerPool priorities', () => {
     const pool = newPool({ maxWorkers: 1, reserveWorkers: 1 });
     const flag = new SharedArrayBuffer(4);
     const blocker = run(pool, flag, 'blocker', 0, true);
+    await vi.waitFor(() => expect(pool.stats().busy).toBe(1), { timeout: 30_000 });
     // The urgent execution finishes while the routine one still holds the only routine worker.
     const urgent = await run(pool, flag, 'urgent', 2);
     expect(urgent.ok).toBe(true);
@@ -91,6 +94,42 @@ describe('WorkerPool priorities', () => {
     expect(urgent.returnValue).toEqual({ name: 'urgent', flag: 0 });
     Atomics.store(new Int32Array(flag), 0, 1);
     expect((await blocker).returnValue).toEqual({ name: 'blocker', flag: 1 });
+  });
+});
+
+describe('WorkerPool growth', () => {
+  test('a burst grows the pool one starting worker at a time, up to maxWorkers', { timeout: 60_000 }, async () => {
+    const pool = newPool({ maxWorkers: 3 });
+    const flag = new SharedArrayBuffer(4);
+    const burst = ['a', 'b', 'c'].map((name) => run(pool, flag, name, 0, true));
+    // Three executions wait, but only one worker starts: each start costs the CPU the burst needs.
+    expect(pool.stats()).toMatchObject({ workers: 1, starting: 1, busy: 0, queued: 3 });
+    let mostStarting = 0;
+    await vi.waitFor(
+      () => {
+        mostStarting = Math.max(mostStarting, pool.stats().starting);
+        expect(pool.stats().busy).toBe(3);
+      },
+      { timeout: 30_000, interval: 1 },
+    );
+    expect(mostStarting).toBe(1);
+    Atomics.store(new Int32Array(flag), 0, 1);
+    expect((await Promise.all(burst)).map((r) => (r.returnValue as { name: string }).name)).toEqual(['a', 'b', 'c']);
+  });
+});
+
+describe('WorkerPool compile cache', () => {
+  test("a worker keeps the modules it compiled in the pool's compile cache directory, for the next one", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'es-bot-cache-'));
+    try {
+      const pool = newPool({ compileCacheDir: dir });
+      expect((await run(pool, new SharedArrayBuffer(4), 'first', 0)).ok).toBe(true);
+      const files = readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile());
+      // An entry per module the worker loaded after its entry: worker.ts, sandbox-modules.ts, @medplum/core, ...
+      expect(files.length).toBeGreaterThanOrEqual(3);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

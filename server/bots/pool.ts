@@ -27,6 +27,11 @@ export interface PoolOptions {
    * 0 keeps every worker.
    */
   idleWorkerMs: number;
+  /**
+   * Where workers keep Node's compile cache (worker-entry.mjs), so a new worker loads the modules
+   * the previous ones compiled; unset: Node's default, under the OS temporary directory.
+   */
+  compileCacheDir?: string;
 }
 
 export interface PoolResult {
@@ -56,7 +61,7 @@ interface Waiting {
   resolve: (r: PoolResult) => void;
 }
 
-const WORKER_FILE = new URL('./worker.ts', import.meta.url);
+const WORKER_FILE = new URL('./worker-entry.mjs', import.meta.url);
 
 /**
  * Pre-started worker threads for bot code. One execution per worker at a time; a worker that
@@ -97,9 +102,12 @@ export class WorkerPool {
    * Ends workers idle for idleWorkerMs, the longest idle first, down to max(minWorkers, 1): the
    * one kept stands ready with its compiled bots, so the next execution after a quiet spell does
    * not wait for an isolate to start (keepSpare starts another beside it as soon as it is busy).
+   * While urgent executions are expected the reserve stays too: the first alarms after a quiet
+   * spell then start at once on warm workers, instead of the second one waiting for a worker
+   * that starts while the first alarm's cascade has the cores busy.
    */
   private endIdleWorkers(): void {
-    const floor = Math.max(this.options.minWorkers, 1);
+    const floor = Math.max(this.options.minWorkers, 1 + (this.urgentExpected ? this.options.reserveWorkers : 0));
     const cutoff = Date.now() - this.options.idleWorkerMs;
     const idle = [...this.slots].filter((s) => s.ready && !s.busy && s.idleSince <= cutoff).sort((a, b) => a.idleSince - b.idleSince);
     for (const slot of idle) {
@@ -110,10 +118,14 @@ export class WorkerPool {
     }
   }
 
-  stats(): { workers: number; busy: number; queued: number; replaced: number } {
+  stats(): { workers: number; starting: number; busy: number; queued: number; replaced: number } {
     let busy = 0;
-    for (const s of this.slots) if (s.busy) busy++;
-    return { workers: this.slots.size, busy, queued: this.queue.length, replaced: this.replaced };
+    let starting = 0;
+    for (const s of this.slots) {
+      if (s.busy) busy++;
+      else if (!s.ready) starting++;
+    }
+    return { workers: this.slots.size, starting, busy, queued: this.queue.length, replaced: this.replaced };
   }
 
   run(task: Omit<WorkerTask, 'id' | 'code'>, code: string, timeoutMs: number, priority = 0): Promise<PoolResult> {
@@ -173,7 +185,7 @@ export class WorkerPool {
       // No server flags reach bot code, except V8 CPU profiling (--cpu-prof*), so a profiled
       // server (e.g. BENCH_CPU_PROF) profiles its bot threads too.
       execArgv: process.execArgv.filter((a) => a.startsWith('--cpu-prof')),
-      workerData: { nice: this.options.nice } satisfies WorkerSettings,
+      workerData: { nice: this.options.nice, compileCacheDir: this.options.compileCacheDir } satisfies WorkerSettings,
       resourceLimits: { maxOldGenerationSizeMb: this.options.memoryMb, maxYoungGenerationSizeMb: 16, stackSizeMb: 4 },
     });
     worker.unref();
@@ -283,8 +295,10 @@ export class WorkerPool {
         return;
       }
       if (!slot) {
-        // All busy: grow up to the limit (unless enough workers are already starting).
-        if (this.slots.size < limit && starting < this.queue.length) {
+        // All busy: grow up to the limit, one worker at a time. A start costs ~70–150 ms of CPU
+        // while the burst that needs it has the cores busy, and the waiting execution takes
+        // whichever worker is free first, most often one that finishes before the new one is ready.
+        if (this.slots.size < limit && starting === 0) {
           this.spawn();
         }
         return;

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { getCompileCacheDir } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { ContentType, createReference, OperationOutcomeError, type WithId } from '@medplum/core';
 import type { AuditEvent, Binary, Bot, Project, ProjectMembership, Reference } from '@medplum/fhirtypes';
@@ -56,6 +57,8 @@ export interface BotRuntimeOptions {
   memoryMb: number;
   /** Workers idle this long (ms) are ended down to max(minWorkers, 1); 0 keeps them (pool.ts). */
   idleWorkerMs: number;
+  /** Where workers keep their compiled modules (pool.ts); by default the server's own compile cache. */
+  compileCacheDir?: string;
   /** Default timeout when Bot.timeout is not set, in seconds. */
   defaultTimeoutSeconds: number;
   /** Captured console output kept per execution, in characters. */
@@ -103,6 +106,8 @@ export function defaultRuntimeOptions(): BotRuntimeOptions {
     memoryMb: envInt('BOT_MEMORY_MB') ?? 128,
     // A burst of bot executions grows the pool to maxWorkers (~30 MB each); a minute without use ends the extra ones.
     idleWorkerMs: envInt('BOT_WORKER_IDLE_MS') ?? 60_000,
+    // server/index.ts switched the server's on (NODE_COMPILE_CACHE, else the OS temporary directory).
+    compileCacheDir: getCompileCacheDir(),
     defaultTimeoutSeconds: 10,
     logLimit: envInt('BOT_LOG_LIMIT') ?? 10 * 1024,
   };

@@ -6,11 +6,9 @@
  * globals, so whatever a bot does to this thread (loop forever, exhaust memory, call
  * process.exit) ends this worker alone, and the pool replaces it.
  */
-import { readFileSync } from 'node:fs';
-import { setPriority } from 'node:os';
 import { format } from 'node:util';
 import vm from 'node:vm';
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort } from 'node:worker_threads';
 import * as core from '@medplum/core';
 import { botProcess, botRequire } from './sandbox-modules.ts';
 
@@ -41,6 +39,8 @@ export interface WorkerTask {
 export interface WorkerSettings {
   /** This thread's nice value (pool.ts: PoolOptions.nice). */
   nice: number;
+  /** The server's compile cache directory (node:module getCompileCacheDir), if it has one. */
+  compileCacheDir?: string;
 }
 
 export type WorkerReply =
@@ -247,25 +247,6 @@ async function run(task: WorkerTask): Promise<WorkerReply> {
 // bot's problem: they go to its log, never take the worker down.
 process.on('unhandledRejection', (reason) => log('Unhandled rejection:', errorText(reason)));
 process.on('uncaughtException', (err) => log('Uncaught exception:', errorText(err)));
-
-/**
- * Lowers this thread's scheduling priority. On Linux the nice value belongs to a thread, and
- * setpriority() with a thread id changes that thread alone; a process may always lower its own.
- * Elsewhere, or where it is refused, the worker runs at the server's priority.
- */
-function lowerPriority(nice: number): void {
-  if (!(nice > 0) || process.platform !== 'linux') {
-    return;
-  }
-  try {
-    const tid = Number(readFileSync('/proc/thread-self/stat', 'utf8').split(' ', 1)[0]);
-    if (Number.isInteger(tid) && tid > 0) setPriority(tid, Math.min(19, nice));
-  } catch {
-    // Not permitted here: normal priority.
-  }
-}
-
-lowerPriority((workerData as WorkerSettings | undefined)?.nice ?? 0);
 
 port.on('message', (task: WorkerTask) => {
   void run(task).then((reply) => port.postMessage(reply));
