@@ -10,7 +10,8 @@
 // binding-token flow) on Communications to them.
 //
 // Warm-up, not measured: ten more wearers' critical readings, five at a time, each pushed as a page
-// before the next five (the alarm path runs in several bot workers before the load starts).
+// before the next five (the alarm path runs in several bot workers before the load starts), then
+// BENCH_WARMUP_LOAD seconds (default 10) of the load's quiet readings at its rate.
 // Load: BENCH_RATE Observations/s (default 100) for BENCH_DURATION s (default 60), round-robin over
 // the devices (heart rate and SpO2, normal values). Once per device, at a random moment, the SpO2
 // reading is critical (84 %), so each device's patient is paged exactly once (repeats of the same
@@ -19,7 +20,8 @@
 // critical reading produced its page.
 //
 // Environment: BENCH_RATE, BENCH_DURATION, BENCH_DEVICES, BENCH_DRAIN (seconds to wait for the
-// backlog, default 120), BENCH_SEED (where the critical readings fall; each run prints its own), BENCH_ADMIN_URL (see lib/pg.ts), BENCH_CPU_PROF (a directory: the server
+// backlog, default 120), BENCH_SEED (where the critical readings fall; each run prints its own), BENCH_WARMUP_LOAD
+// (seconds of quiet readings before the measured phase, default 10; 0: none), BENCH_ADMIN_URL (see lib/pg.ts), BENCH_CPU_PROF (a directory: the server
 // and its bot threads write V8 CPU profiles there), BENCH_NORMAL_ONLY=true (no critical readings:
 // the CPU cost of the everyday path alone, where the smart-device bot does not run),
 // BENCH_DEBUG_DELIVERIES=1 (each critical reading's deliveries, and deliveries per subscription),
@@ -53,6 +55,13 @@ const SEED =
 /** Wearers of the warm-up (not measured): their critical readings go WARMUP_AT_ONCE at a time. */
 const WARMUP_WEARERS = NORMAL_ONLY ? 0 : 10;
 const WARMUP_AT_ONCE = 5;
+/**
+ * Seconds of quiet readings at BENCH_RATE before the measured phase (BENCH_WARMUP_LOAD, default 10;
+ * 0 for none): a fresh server and a fresh database run the first seconds of a load at about half
+ * speed (V8 still optimizing the write path, PostgreSQL's first statistics of the new tables), and
+ * the critical readings that fell there measured that ramp, not the sustained rate.
+ */
+const WARMUP_LOAD_S = /^\d+$/.test(process.env.BENCH_WARMUP_LOAD ?? '') ? Number(process.env.BENCH_WARMUP_LOAD) : 10;
 const TARGET_P99_MS = 250;
 const ES = 'https://emergisphere.dev/fhir';
 const LOINC = 'http://loinc.org';
@@ -62,6 +71,13 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function pct(sorted: number[], p: number): number {
   return sorted.length ? sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] : Number.NaN;
+}
+
+/** The i-th reading of the stream when it is not critical: heart rate and SpO2 in turn, normal values. */
+function quietReading(w: { device: string; patient: string }, i: number): Observation {
+  return Math.floor(i / DEVICES) % 2 === 0
+    ? reading(w.device, w.patient, '8867-4', 72 + (i % 9), '/min')
+    : reading(w.device, w.patient, '59408-5', 97 + (i % 3), '%');
 }
 
 function reading(device: string, patient: string, code: string, value: number, ucum: string): Observation {
@@ -142,6 +158,19 @@ async function main(): Promise<void> {
   }
   if (warmers.some((w) => !pushed.has(w.patient))) log('warm-up: not every warm-up page arrived (measuring anyway)');
   pushed.clear();
+  // Then the measured stream's quiet readings alone, at its rate.
+  if (WARMUP_LOAD_S > 0) {
+    const t = performance.now();
+    const warm: Promise<unknown>[] = [];
+    let warmFailed = 0;
+    for (let i = 0; i < RATE * WARMUP_LOAD_S; i++) {
+      const wait = t + (i * 1000) / RATE - performance.now();
+      if (wait > 0) await sleep(wait);
+      warm.push(medplum.createResource(quietReading(worn[i % DEVICES], i)).catch(() => warmFailed++));
+    }
+    await Promise.all(warm);
+    log(`warm-up: ${RATE * WARMUP_LOAD_S} quiet readings in ${((performance.now() - t) / 1000).toFixed(1)} s (${warmFailed} failed)`);
+  }
   // The set-up's own work (the device_scan workflow of each new Device, the warm-up readings) must
   // be done before the measured load: it left ~60 bot executions queued into its first 3 seconds.
   const setUp = await waitServerSettled(server.pid, 90);
@@ -185,11 +214,7 @@ async function main(): Promise<void> {
     const d = i % DEVICES;
     const w = worn[d];
     const critical = criticalSlot.has(i);
-    const obs = critical
-      ? reading(w.device, w.patient, '59408-5', 84, '%')
-      : Math.floor(i / DEVICES) % 2 === 0
-        ? reading(w.device, w.patient, '8867-4', 72 + (i % 9), '/min')
-        : reading(w.device, w.patient, '59408-5', 97 + (i % 3), '%');
+    const obs = critical ? reading(w.device, w.patient, '59408-5', 84, '%') : quietReading(w, i);
     const started = performance.now();
     if (critical) sentCritical.set(w.patient, started);
     const write = medplum.createResource(obs).catch((err: unknown) => {
