@@ -72,37 +72,34 @@ test('a pool grown by a burst ends its idle workers down to one that stays ready
   }
 });
 
-test('never ends workers below minWorkers, nor any when idleWorkerMs is 0', { timeout: 120_000 }, async () => {
+/** Grows both pools to three busy workers with a burst, then lets the burst end. */
+async function burstOfThree(a: WorkerPool, b: WorkerPool): Promise<void> {
   const g = await gate();
   try {
-    const floor = pool({ minWorkers: 2 });
-    const keepAll = pool({ idleWorkerMs: 0 });
-    const burst = Promise.all([1, 2, 3].flatMap((i) => [run(floor, i, g.url), run(keepAll, i, g.url)]));
-    await vi.waitFor(() => expect([floor.stats().busy, keepAll.stats().busy]).toEqual([3, 3]), { timeout: 60_000, interval: 20 });
+    const burst = Promise.all([1, 2, 3].flatMap((i) => [run(a, i, g.url), run(b, i, g.url)]));
+    await vi.waitFor(() => expect([a.stats().busy, b.stats().busy]).toEqual([3, 3]), { timeout: 60_000, interval: 20 });
     g.release();
     await burst;
-    await vi.waitFor(() => expect(floor.stats().workers).toBe(2), { timeout: 30_000, interval: 20 });
-    // By now keepAll's workers have been idle for longer than floor's idleWorkerMs: all still there.
-    expect(keepAll.stats().workers).toBe(3);
   } finally {
     await g.close();
   }
+}
+
+test('never ends workers below minWorkers, nor any when idleWorkerMs is 0', { timeout: 120_000 }, async () => {
+  const floor = pool({ minWorkers: 2 });
+  const keepAll = pool({ idleWorkerMs: 0 });
+  await burstOfThree(floor, keepAll);
+  await vi.waitFor(() => expect(floor.stats().workers).toBe(2), { timeout: 30_000, interval: 20 });
+  // By now keepAll's workers have been idle for longer than floor's idleWorkerMs: all still there.
+  expect(keepAll.stats().workers).toBe(3);
 });
 
 test('while urgent executions are expected, the reserve stays ready beside the kept worker', { timeout: 120_000 }, async () => {
-  const g = await gate();
-  try {
-    const urgent = pool({ reserveWorkers: 1 });
-    urgent.expectUrgent(true);
-    const routine = pool({ reserveWorkers: 1 });
-    const burst = Promise.all([1, 2, 3].flatMap((i) => [run(urgent, i, g.url), run(routine, i, g.url)]));
-    await vi.waitFor(() => expect([urgent.stats().busy, routine.stats().busy]).toEqual([3, 3]), { timeout: 60_000, interval: 20 });
-    g.release();
-    await burst;
-    await vi.waitFor(() => expect(routine.stats().workers).toBe(1), { timeout: 30_000, interval: 20 });
-    // Both have been idle as long: the pool expecting urgent work keeps its reserve as well.
-    expect(urgent.stats().workers).toBe(2);
-  } finally {
-    await g.close();
-  }
+  const urgent = pool({ reserveWorkers: 1 });
+  urgent.expectUrgent(true);
+  const routine = pool({ reserveWorkers: 1 });
+  await burstOfThree(urgent, routine);
+  await vi.waitFor(() => expect(routine.stats().workers).toBe(1), { timeout: 30_000, interval: 20 });
+  // Both have been idle as long: the pool expecting urgent work keeps its reserve as well.
+  expect(urgent.stats().workers).toBe(2);
 });
