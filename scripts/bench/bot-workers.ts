@@ -15,12 +15,12 @@
 // here; in the server it runs at BOT_NICE (10), so on busy cores its start takes longer.
 //
 // Environment: BENCH_ROUNDS (default 10).
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import pino from 'pino';
 import { type PoolOptions, WorkerPool } from '../../server/bots/pool.ts';
-import { bundleBot } from '../deploy-bots.ts';
+import { bundleBot, readBotConfig } from '../deploy-bots.ts';
 import { onCleanup, runMain } from './lib/cleanup.ts';
 import { fmtMs, log, printTable } from './lib/table.ts';
 
@@ -95,12 +95,10 @@ const median = (xs: number[]): number => {
 async function main(): Promise<void> {
   const work = mkdtempSync(join(tmpdir(), 'es-bench-bot-workers-'));
   onCleanup('scratch directory', () => rmSync(work, { recursive: true, force: true }));
-  const config = JSON.parse(readFileSync(join(ROOT, 'medplum.config.json'), 'utf8')) as {
-    bots: { name: string; source: string }[];
-  };
+  const bots = readBotConfig(ROOT);
   const bundles = new Map<string, string>();
   for (const name of ALARM_PATH_BOTS) {
-    const bot = config.bots.find((b) => b.name === name);
+    const bot = bots.find((b) => b.name === name);
     if (!bot) throw new Error(`medplum.config.json has no bot ${name}`);
     bundles.set(name, await bundleBot(ROOT, { source: bot.source, dist: join(work, `${name}.js`) }));
   }
