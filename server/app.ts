@@ -1,7 +1,7 @@
 import { parse as parseQueryString } from 'node:querystring';
 import { allOk, getStatus, isOk, isResourceType, OperationOutcomeError } from '@medplum/core';
 import { type FhirRequestConfig, FhirRouter, type HttpMethod } from '@medplum/fhir-router';
-import type { OperationOutcome, Resource } from '@medplum/fhirtypes';
+import type { Bundle, OperationOutcome, Resource } from '@medplum/fhirtypes';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest, LogController } from 'fastify';
 import type pg from 'pg';
 import type { Logger } from 'pino';
@@ -15,6 +15,7 @@ import { type BotRuntime, baseContentType } from './bots/runtime.ts';
 import type { ServerConfig } from './config.ts';
 import type { TableStatistics } from './db/table-statistics.ts';
 import { BaseDefinitions } from './fhir/base-definitions.ts';
+import { transactionCriteriaKeys } from './fhir/criteria-lock.ts';
 import type { LoadedProfiles } from './fhir/definitions.ts';
 import { registerBinaryRoutes } from './fhir/operations/binary.ts';
 import { registerLookupRoutes } from './fhir/operations/codesystem-lookup.ts';
@@ -302,6 +303,9 @@ export async function createApp(deps: AppDeps): Promise<App> {
       checkPaging(body as Record<string, unknown>);
     }
     const repo = repoFor(request, { strictSearch: prefer.handling === 'strict' });
+    if (request.method === 'POST' && segments.length === 0 && (body as Bundle | undefined)?.type === 'transaction') {
+      repo.lockCriteriaFirst(transactionCriteriaKeys(body as Bundle));
+    }
     if (request.method === 'POST' && segments.length === 0 && isReadOnlyBatch(router, body)) {
       const bundle = await runReadOnlyBatch(router, repo, body, routerConfig());
       return sendFhirResponse(reply, allOk, bundle, { contentType: undefined, preferReturn: prefer.return, fhirBaseUrl, log: request.log });

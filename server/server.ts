@@ -151,7 +151,10 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
     });
     subscriptions.setBotExecutor(tracing ? tracedBotExecutor(bots, tracing, pool) : bots);
     const engineForWakeup = subscriptions;
-    outbox.onWritten(() => engineForWakeup.kickDispatch());
+    outbox.onWritten((changes) => {
+      engineForWakeup.committed(changes);
+      return engineForWakeup.kickDispatch();
+    });
     subscriptions.onUrgencyChange((urgent) => bots.expectUrgent(urgent));
     let cron: CronScheduler | undefined;
     if (subscriptions.willListen && options.listen !== false) {
@@ -185,6 +188,8 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
     await wsChannel.register(app.fastify);
     const fastify = app.fastify as typeof app.fastify & { websocketServer?: { clients: Set<unknown> } };
     metrics.setWebsocketClients(() => fastify.websocketServer?.clients.size ?? 0);
+    const engineForMetrics = subscriptions;
+    metrics.setWebsocketNotices(() => engineForMetrics.noticesSent);
     let closing = false;
     const engineRef = subscriptions;
     registerOpsRoutes(app.fastify, {

@@ -295,6 +295,11 @@ async function main(): Promise<void> {
     );
   }
   await printStages(medplum, sentCritical, pushed, criticalIds, doctor.id as string, dbUrl);
+  // How the pages reached the websocket: matched at their write's commit, or at the outbox dispatch.
+  const metrics = await (await fetch(`${server.url}metrics`)).text();
+  log(
+    `websocket notices: ${[...metrics.matchAll(/^emergisphere_websocket_notices\{at="(\w+)"\} (\d+)/gm)].map((m) => `${m[2]} at ${m[1]}`).join(', ')}`,
+  );
   const perObs = (pctOfCore: number) => ((pctOfCore * 10 * ((after.at - before.at) / 1000)) / total).toFixed(2);
   printTable(
     `CPU (percent of one core: server / PostgreSQL / load generator / other) and per Observation, until the server settled ${settled.settled ? '' : '(it did not: backlog left) '}${((after.at - before.at) / 1000).toFixed(0)} s after the first write`,

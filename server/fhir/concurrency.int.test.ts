@@ -167,6 +167,29 @@ describe('concurrent writes to one resource', () => {
     expect(await retries()).toBe(before);
   });
 
+  test('transaction Bundles naming the same criteria in opposite orders wait for each other, never deadlock', async () => {
+    const retries = async () => (await t.server.metrics.transactionRetries.get()).values.reduce((n, v) => n + v.value, 0);
+    const before = await retries();
+    const system = `urn:order:${crypto.randomUUID()}`;
+    const create = (value: string) => ({
+      resource: { resourceType: 'Device', identifier: [{ system, value }] },
+      request: { method: 'POST', url: 'Device', ifNoneExist: `identifier=${system}|${value}` },
+    });
+    // Each pair of Bundles conditionally creates the same two Devices, one in each order: locked
+    // entry by entry, the two would each hold the lock the other waits for.
+    const bundles = Array.from({ length: 8 }, (_, i) => [
+      [create(`a${i}`), create(`b${i}`)],
+      [create(`b${i}`), create(`a${i}`)],
+    ]).flat();
+    const results = await Promise.all(
+      bundles.map((entry) => fhirFetch<Bundle>(t.fhirUrl, 'POST', '', { body: { resourceType: 'Bundle', type: 'transaction', entry } })),
+    );
+    expect(results.map((r) => r.status)).toEqual(Array(16).fill(200));
+    expect(await retries()).toBe(before);
+    const devices = await t.medplum.searchResources('Device', `identifier=${system}|&_count=100`);
+    expect(devices).toHaveLength(16);
+  });
+
   test('concurrent PUT-creates of one new id: one creates, the others update', async () => {
     const id = `race-${crypto.randomUUID()}`;
     const results = await Promise.all(

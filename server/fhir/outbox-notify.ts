@@ -1,3 +1,5 @@
+import type { Resource } from '@medplum/fhirtypes';
+
 /**
  * Resource types whose outbox NOTIFY names the resource (`Type/id`) rather than only its type: every
  * instance drops what it cached about it — a Bot's code and secrets, a Project or membership, and
@@ -25,5 +27,16 @@ export type NotifyMode = 'all' | 'named';
  * commit and `written()` loses nothing: the workers' fallback poll finds the outbox row.
  */
 export interface OutboxWakeup {
-  written(): void;
+  /** `changes`: the created and updated resources the commit made (deletes are left to the outbox). */
+  written(changes: readonly CommittedChange[]): void;
+}
+
+/**
+ * A resource version a commit made, as stored. Subscriptions whose notices need no database (a
+ * websocket channel with criteria testable in memory) are matched against it at once, without
+ * waiting for the outbox dispatch (SubscriptionEngine.committed).
+ */
+export interface CommittedChange {
+  resource: Resource & { id: string };
+  interaction: 'create' | 'update';
 }

@@ -45,10 +45,10 @@ import {
   typeAccess,
 } from '../auth/access-policy.ts';
 import { type BaseDefinitions, baseDefinitionLookup, withBaseDefinitions } from './base-definitions.ts';
-import { CRITERIA_LOCK_SPACE, CRITERIA_LOCK_SQL, criteriaLockKey } from './criteria-lock.ts';
+import { CRITERIA_LOCK_ALL_SQL, CRITERIA_LOCK_SPACE, CRITERIA_LOCK_SQL, criteriaLockKey } from './criteria-lock.ts';
 import { DeferredCreates, deferredInsertParams, INSERT_DEFERRED_SQL } from './deferred-creates.ts';
 import { buildIndexRows, INDEX_KINDS, INDEX_TABLES, type IndexRows } from './indexer.ts';
-import { NAMED_IN_NOTIFY_SQL, type NotifyMode, type OutboxWakeup } from './outbox-notify.ts';
+import { type CommittedChange, NAMED_IN_NOTIFY_SQL, type NotifyMode, type OutboxWakeup } from './outbox-notify.ts';
 import { SqlParams } from './search/conditions.ts';
 import { executeSearch, executeSearchByReference } from './search/execute.ts';
 import { criteriaCondition, matchesCriteria, matchingIds } from './search/policy.ts';
@@ -412,6 +412,8 @@ export class PostgresRepository extends FhirRepository {
   readonly deferred: DeferredCreates | undefined;
   /** Set when the last updateResource created the resource (update as create → 201). */
   lastUpdateCreated = false;
+  /** Criteria the next transaction locks as soon as it begins (lockCriteriaFirst). */
+  private criteriaFirst: string[] = [];
 
   constructor(ctx: RepositoryContext, options: RepositoryOptions = {}, conn?: pg.PoolClient, deferred?: DeferredCreates) {
     super();
@@ -495,7 +497,12 @@ export class PostgresRepository extends FhirRepository {
     try {
       const notify = this.notifyMode();
       await this.rawPrepared(`es_insert_deferred_v2_${notify}`, INSERT_DEFERRED_SQL[notify], deferredInsertParams(creates));
-      if (this.deferred) this.deferred.wroteOutbox = true;
+      if (this.deferred) {
+        this.deferred.wroteOutbox = true;
+        for (const { resource } of creates) {
+          if (resource.resourceType !== AUDIT_EVENT) this.deferred.changes.push({ resource, interaction: 'create' });
+        }
+      }
       this.ctx.statistics?.noteWrites(creates.length);
     } catch (err) {
       this.deferred?.failed(err);
@@ -976,15 +983,21 @@ export class PostgresRepository extends FhirRepository {
     return this.ctx.outboxWakeup ? 'named' : 'all';
   }
 
-  /** After a write that left an outbox row: wake the workers once it is committed. */
-  private outboxWritten(resourceType: string): void {
+  /**
+   * After a write that left an outbox row: wake the workers once it is committed, telling them the
+   * version written (`change`; absent for a delete).
+   */
+  private outboxWritten(resourceType: string, change?: CommittedChange): void {
     if (resourceType === AUDIT_EVENT) {
       return;
     }
     if (this.inTransaction) {
-      if (this.deferred) this.deferred.wroteOutbox = true;
+      if (this.deferred) {
+        this.deferred.wroteOutbox = true;
+        if (change) this.deferred.changes.push(change);
+      }
     } else {
-      this.ctx.outboxWakeup?.written();
+      this.ctx.outboxWakeup?.written(change ? [change] : []);
     }
   }
 
@@ -1020,7 +1033,10 @@ export class PostgresRepository extends FhirRepository {
     }
     const written = Number(result.rows[0]?.n) === 1;
     if (written) {
-      this.outboxWritten(resourceType);
+      this.outboxWritten(
+        resourceType,
+        write.kind === 'put' ? { resource: write.resource as WithId<Resource>, interaction: current ? 'update' : 'create' } : undefined,
+      );
       this.ctx.statistics?.noteWrites();
     }
     return written;
@@ -1166,7 +1182,19 @@ export class PostgresRepository extends FhirRepository {
    * this and not SERIALIZABLE). Sent as it is: a lock needs none of the deferred creates written.
    */
   private async lockCriteria(search: SearchRequest): Promise<void> {
-    await this.rawPrepared(CRITERIA_LOCK_SQL.name, CRITERIA_LOCK_SQL.text, [CRITERIA_LOCK_SPACE, criteriaLockKey(search)]);
+    const key = criteriaLockKey(search);
+    if (this.deferred?.criteriaHeld.has(key)) {
+      return;
+    }
+    await this.rawPrepared(CRITERIA_LOCK_SQL.name, CRITERIA_LOCK_SQL.text, [CRITERIA_LOCK_SPACE, key]);
+  }
+
+  /**
+   * The criteria lock keys (transactionCriteriaKeys) of a transaction Bundle about to run through
+   * this repository: its transaction takes them all in one statement when it begins.
+   */
+  lockCriteriaFirst(keys: string[]): void {
+    this.criteriaFirst = keys;
   }
 
   /**
@@ -1334,11 +1362,15 @@ export class PostgresRepository extends FhirRepository {
         await this.begin(client, options);
         const txRepo = new PostgresRepository(this.ctx, this.options, client) as this;
         try {
+          if (this.criteriaFirst.length > 0) {
+            await txRepo.rawPrepared(CRITERIA_LOCK_ALL_SQL.name, CRITERIA_LOCK_ALL_SQL.text, [CRITERIA_LOCK_SPACE, this.criteriaFirst]);
+            for (const key of this.criteriaFirst) txRepo.deferred?.criteriaHeld.add(key);
+          }
           const result = await callback(txRepo);
           await txRepo.writeDeferred();
           await client.query('COMMIT');
           if (txRepo.deferred?.wroteOutbox) {
-            this.ctx.outboxWakeup?.written();
+            this.ctx.outboxWakeup?.written(txRepo.deferred.changes);
           }
           return result;
         } catch (err) {
@@ -1380,13 +1412,14 @@ export class PostgresRepository extends FhirRepository {
     const name = `sp_${randomUUID().replaceAll('-', '')}`;
     // query() writes the deferred creates first: the savepoint starts with none pending.
     await this.query(`SAVEPOINT ${name}`);
+    const written = this.deferred?.changes.length;
     try {
       const result = await callback(this);
       await this.query(`RELEASE SAVEPOINT ${name}`);
       return result;
     } catch (err) {
       // Creates deferred inside the savepoint are dropped with everything else it did.
-      this.deferred?.reset();
+      this.deferred?.reset(written);
       await this.rawQuery(`ROLLBACK TO SAVEPOINT ${name}`).catch(() => undefined);
       throw err;
     }

@@ -37,6 +37,8 @@ export class OpsMetrics {
   httpAnswered = 0;
   /** Open websocket connections (the subscription channel's server), read at scrape time. */
   private websocketClients?: () => number;
+  /** Websocket notices sent since start, by when (SubscriptionEngine.noticesSent). */
+  private websocketNotices?: () => Record<string, number>;
 
   constructor(deps: OpsMetricsDeps) {
     const registry = deps.registry;
@@ -123,6 +125,16 @@ export class OpsMetrics {
         this.set({ kind: 'array_buffers' }, m.arrayBuffers);
       },
     });
+    const websocketNotices = () => this.websocketNotices?.() ?? {};
+    new Gauge({
+      name: 'emergisphere_websocket_notices',
+      help: 'Websocket subscription notices sent since start, by when: at the commit of the write, or at its outbox dispatch',
+      labelNames: ['at'],
+      registers,
+      collect() {
+        for (const [at, n] of Object.entries(websocketNotices())) this.set({ at }, n);
+      },
+    });
     const websocketClients = () => this.websocketClients?.() ?? 0;
     new Gauge({
       name: 'emergisphere_websocket_connections',
@@ -207,6 +219,10 @@ export class OpsMetrics {
 
   setWebsocketClients(count: () => number): void {
     this.websocketClients = count;
+  }
+
+  setWebsocketNotices(counts: () => Record<string, number>): void {
+    this.websocketNotices = counts;
   }
 
   /** Lets the HL7 bridge, started after the server, be scraped with it. */

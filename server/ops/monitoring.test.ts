@@ -50,6 +50,7 @@ describe('monitoring configuration', () => {
       'emergisphere_bot_executions_total',
       'emergisphere_hl7_messages',
       'emergisphere_websocket_connections',
+      'emergisphere_websocket_notices',
     ]) {
       expect(series.has(name), name).toBe(true);
     }

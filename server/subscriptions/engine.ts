@@ -4,6 +4,7 @@ import type { Resource, Subscription } from '@medplum/fhirtypes';
 import pg from 'pg';
 import type { Logger } from 'pino';
 import type { AuditLog } from '../audit/audit-log.ts';
+import type { CommittedChange } from '../fhir/outbox-notify.ts';
 import { PostgresRepository, type RepositoryContext } from '../fhir/repo.ts';
 import { deliveryAuditEvent } from './audit.ts';
 import type { BotExecutor } from './bot-executor.ts';
@@ -93,7 +94,7 @@ interface Completion {
   attempts: number;
 }
 
-/** A match for a `websocket` Subscription, published after the dispatch commits. */
+/** A match for a `websocket` Subscription, published after its dispatch commits (or, for a create, at its commit: committed()). */
 export interface WebSocketNotice {
   subscriptionId: string;
   /** The version shown to the client (for a delete: the removed version). */
@@ -103,9 +104,14 @@ export interface WebSocketNotice {
 }
 
 export type NotificationListener = (notices: WebSocketNotice[]) => void;
+
 export type ChangeListener = (resourceType: string, id: string) => void;
 /** Told whether any active Subscription is above routine priority, whenever that changes. */
 export type UrgencyListener = (urgent: boolean) => void;
+
+const noticeKey = (n: WebSocketNotice): string => `${n.subscriptionId}|${n.versionId}`;
+/** Notices sent early whose dispatch is still to come, at most (see committed()). */
+const SENT_EARLY_MAX = 10_000;
 
 export interface EngineDeps {
   pool: pg.Pool;
@@ -156,6 +162,13 @@ export class SubscriptionEngine {
   private cache?: { generation: string; subs: Map<string, ActiveSubscription> };
   private byTypeOf?: { subs: Map<string, ActiveSubscription>; byType: Map<string, ActiveSubscription[]> };
   private readonly listeners = new Set<NotificationListener>();
+  /** Notices sent at their commit (committed()), by noticeKey, until their dispatch comes. */
+  private readonly sentEarly = new Map<string, true>();
+  /** Websocket notices sent since start: at their write's commit (committed()) and at dispatch. */
+  readonly noticesSent = { commit: 0, dispatch: 0 };
+  /** Changes of the Subscriptions heard of (changed()), and how many of them the cache has seen. */
+  private invalidations = 0;
+  private checkedAt = -1;
   private readonly changeListeners = new Set<ChangeListener>();
   private readonly urgencyListeners = new Set<UrgencyListener>();
   private urgent = false;
@@ -182,6 +195,9 @@ export class SubscriptionEngine {
   }
 
   private changed(resourceType: string, id: string): void {
+    // A Subscription or binding changed (migration 0018), or the listener reconnected: the cache
+    // is not used at a commit until a dispatch has checked it again.
+    if (resourceType === 'Subscription' || resourceType === '*') this.invalidations++;
     for (const l of this.changeListeners) {
       try {
         l(resourceType, id);
@@ -418,6 +434,8 @@ export class SubscriptionEngine {
   async dispatchOnce(): Promise<{ handled: number; more: boolean }> {
     const client = await this.deps.pool.connect();
     let ok = false;
+    // The claim reads the generation after every change heard of so far was committed.
+    const heard = this.invalidations;
     try {
       const claimed = (await client.query(`BEGIN; ${claimSql(this.deps.settings.batchSize)}`)) as unknown as pg.QueryResult[];
       const rows = claimed[1].rows as ClaimedRow[];
@@ -427,6 +445,7 @@ export class SubscriptionEngine {
         return { handled: 0, more: false };
       }
       const subs = await this.subscriptions(client, rows[0].generation);
+      this.checkedAt = heard;
       const notices: WebSocketNotice[] = [];
       const { deliveries, contents, urgent } = await this.match(client, rows, subs, notices);
       const seqs = `'{${rows.map((r) => r.seq).join(',')}}'::bigint[]`;
@@ -468,19 +487,69 @@ export class SubscriptionEngine {
       }
       ok = true;
       for (const row of leased) this.track(this.deliver(row));
-      if (notices.length > 0) {
-        for (const l of this.listeners) {
-          try {
-            l(notices);
-          } catch (err) {
-            this.deps.logger.warn({ err }, 'subscription notification listener failed');
-          }
-        }
-      }
+      // Those sent at their commit already (committed()) are not sent twice.
+      const late = notices.filter((n) => !this.sentEarly.delete(noticeKey(n)));
+      this.noticesSent.dispatch += late.length;
+      this.emit(late);
       return { handled: rows.length, more: rows.length >= this.deps.settings.batchSize || rows.some((r) => r.has_next) };
     } finally {
       if (!ok) await client.query('ROLLBACK').catch(() => undefined);
       client.release(!ok);
+    }
+  }
+
+  /**
+   * A commit on this instance made these versions: the resources it created are matched against the
+   * websocket Subscriptions whose criteria need no database and notified now, instead of after the
+   * outbox row's dispatch (its claim, its match and its commit: a few milliseconds at 100 writes/s,
+   * longer behind a busy dispatch). Only creates: an update's notice sent now could overtake its
+   * resource's earlier version still waiting for the dispatch, and clients (the board) apply what
+   * they are sent. The dispatch still matches every row, so a notice is never lost to a crash after
+   * the commit, and leaves out the notices sent here (sentEarly). The cached Subscriptions are used only while no
+   * change of them was heard since a dispatch last checked the cache's generation (migration 0018
+   * notifies every change); meanwhile, and for criteria with FHIRPath (which may compare the
+   * previous version), the dispatch matches alone. Another instance's dispatch (its fallback poll)
+   * may still send a notice a second time: websocket notices are at least once.
+   */
+  committed(changes: readonly CommittedChange[]): void {
+    const subs = this.cache?.subs;
+    // Without the listener, a change of the Subscriptions would go unheard.
+    if (!subs || !this.listener || this.checkedAt !== this.invalidations || this.listeners.size === 0 || changes.length === 0) return;
+    const byType = this.byType(subs);
+    const notices: WebSocketNotice[] = [];
+    for (const { resource, interaction } of changes) {
+      const candidates = interaction === 'create' ? byType.get(resource.resourceType) : undefined;
+      if (!candidates) continue;
+      const tokenRows = new Map();
+      for (const sub of candidates) {
+        if (sub.channelType !== 'websocket' || sub.fhirPath || (sub.filters.length > 0 && !sub.memory)) continue;
+        if (sub.interactions && !sub.interactions.has(interaction)) continue;
+        if (sub.memory && !matchesInMemory(sub.memory, resource, tokenRows)) continue;
+        const versionId = resource.meta?.versionId;
+        if (!versionId) continue;
+        notices.push({ subscriptionId: sub.id, versionId, resource, interaction });
+      }
+    }
+    if (notices.length === 0) return;
+    this.noticesSent.commit += notices.length;
+    for (const n of notices) this.sentEarly.set(noticeKey(n), true);
+    // Bounded: a notice whose dispatch never comes (its Subscription ended meanwhile) is forgotten
+    // after SENT_EARLY_MAX others; at worst its dispatch then sends it a second time.
+    for (const key of this.sentEarly.keys()) {
+      if (this.sentEarly.size <= SENT_EARLY_MAX) break;
+      this.sentEarly.delete(key);
+    }
+    this.emit(notices);
+  }
+
+  private emit(notices: WebSocketNotice[]): void {
+    if (notices.length === 0) return;
+    for (const l of this.listeners) {
+      try {
+        l(notices);
+      } catch (err) {
+        this.deps.logger.warn({ err }, 'subscription notification listener failed');
+      }
     }
   }
 
