@@ -9,6 +9,14 @@ export const ON_CALL_SYSTEM = `${ES}/on-call`;
 /** CommunicationRequest extension (valueDuration): how long a stat page waits for an acknowledgement. */
 export const ESCALATE_AFTER_EXT = `${ES}/StructureDefinition/escalate-after`;
 export const DEFAULT_ESCALATE_AFTER_MS = 5 * 60_000;
+/**
+ * CommunicationRequest extension (valueDateTime): when the escalation sweep next looks at a stat
+ * page (searchable as `escalation-due`, fhir-profiles/search-parameters): the sweep reads only the
+ * pages due, and those nobody stamped yet.
+ */
+export const ESCALATION_DUE_EXT = `${ES}/StructureDefinition/escalation-due`;
+/** How long a page with nothing more to escalate (every level paged, or no team) waits before the sweep looks again. */
+export const RECHECK_DONE_MS = 60 * 60_000;
 /** Communication extension (valueInteger): 0 = the first page, 1 = the next on the list, 2 = the whole team. */
 export const ESCALATION_LEVEL_EXT = `${ES}/StructureDefinition/escalation-level`;
 /**

@@ -209,7 +209,18 @@ describe('escalation and acknowledgement', () => {
     const { page } = await statPage();
     const mine = (r: Awaited<ReturnType<typeof escalate>>) => r.escalated.filter((e) => e.request === `CommunicationRequest/${page.id}`);
     expect(mine(await escalate())).toEqual([]);
+    // The run stamped when the page is due (its first page's time + 1 s): found by the SearchParameter.
+    const due = async (op: 'le' | 'gt') =>
+      (
+        await t.medplum.searchResources(
+          'CommunicationRequest',
+          { _id: page.id as string, 'escalation-due': `${op}${new Date().toISOString()}` },
+          { cache: 'no-cache' },
+        )
+      ).length;
+    expect(await due('gt')).toBe(1);
     await new Promise((r) => setTimeout(r, 1_100));
+    expect(await due('le')).toBe(1);
     expect(mine(await escalate())).toEqual([
       { request: `CommunicationRequest/${page.id}`, level: 1, recipients: [`Practitioner/${shepherd.id}`] },
     ]);
@@ -218,7 +229,9 @@ describe('escalation and acknowledgement', () => {
       [`Practitioner/${grey.id}`, 0],
       [`Practitioner/${shepherd.id}`, 1],
     ]);
-    // Running again at once escalates nothing more: the next level waits its own interval.
+    // Running again at once escalates nothing more: the next level waits its own interval, and the
+    // page is not due (not even read by the run) until then.
+    expect(await due('le')).toBe(0);
     expect(mine(await escalate())).toEqual([]);
   });
 

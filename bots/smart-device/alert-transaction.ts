@@ -21,6 +21,7 @@ import type {
   Task,
 } from '@medplum/fhirtypes';
 import { draftInAppPage, markInAppDelivered } from '../communication/communication.ts';
+import { escalateAfterMs, withDue } from '../communication/escalation.ts';
 import type { Target } from '../communication/recipients.ts';
 import { COMMUNICATION_CATEGORY_SYSTEM, ES, PLAN_URL, START_WORKFLOW, stepCoding } from '../lib/workflow.ts';
 import type { AlarmDecision } from './alarms.ts';
@@ -129,7 +130,9 @@ export function alertEntries(w: AlertWrite): { entries: BundleEntry[]; skipped: 
       };
       const pageUrn = 'urn:uuid:5d0b1e7a-0002-4000-8000-000000000002';
       const inApp = paged.length > 0;
-      entries.push(conditional(inApp ? markInAppDelivered(page) : page, `page|${assessmentKey}`, pageUrn));
+      // Due for the escalation sweep once its first interval has passed: until then no sweep reads it.
+      const due = withDue(page, new Date(Date.parse(w.context.now) + escalateAfterMs(page)));
+      entries.push(conditional(inApp ? markInAppDelivered(due) : due, `page|${assessmentKey}`, pageUrn));
       if (inApp) {
         paged.forEach((target, i) => {
           const communication = draftInAppPage(page, pageUrn, target, new Date(w.context.now));

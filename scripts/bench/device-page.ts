@@ -397,12 +397,14 @@ async function printStages(
         }
       }
     }
-    // The page's first version is its commit (the communication agent later adds the SMS and email records).
+    // The page's first version is its commit (the communication agent later adds the SMS and email
+    // records); so is the request's (the escalation sweep stamps when it is due).
     const firstVersion = page?.id ? (await medplum.readHistory('Communication', page.id)).entry?.at(-1)?.resource : undefined;
+    const firstRequest = request?.id ? (await medplum.readHistory('CommunicationRequest', request.id)).entry?.at(-1)?.resource : undefined;
     const times = [
       epoch(started),
       at(obs),
-      at(request),
+      at(firstRequest ?? request),
       at(firstVersion ?? page),
       pushed.has(patient) ? epoch(pushed.get(patient) as number) : Number.NaN,
     ];
