@@ -151,8 +151,8 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
     });
     subscriptions.setBotExecutor(tracing ? tracedBotExecutor(bots, tracing, pool) : bots);
     const engineForWakeup = subscriptions;
-    outbox.onWritten((changes) => {
-      engineForWakeup.committed(changes);
+    outbox.onWritten((created) => {
+      engineForWakeup.committed(created);
       return engineForWakeup.kickDispatch();
     });
     subscriptions.onUrgencyChange((urgent) => bots.expectUrgent(urgent));
@@ -188,8 +188,7 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
     await wsChannel.register(app.fastify);
     const fastify = app.fastify as typeof app.fastify & { websocketServer?: { clients: Set<unknown> } };
     metrics.setWebsocketClients(() => fastify.websocketServer?.clients.size ?? 0);
-    const engineForMetrics = subscriptions;
-    metrics.setWebsocketNotices(() => engineForMetrics.noticesSent);
+    metrics.setWebsocketNotices(() => engineForWakeup.noticesSent);
     let closing = false;
     const engineRef = subscriptions;
     registerOpsRoutes(app.fastify, {

@@ -14,6 +14,7 @@ import type { Bundle, BundleEntry } from '@medplum/fhirtypes';
 import { accessToken, authHeaders, credentialsFor, serverEnv } from './lib/auth.ts';
 import { onCleanup, runMain } from './lib/cleanup.ts';
 import { cpuBetween, cpuSnapshot, setBenchDatabase, waitServerSettled } from './lib/cpu.ts';
+import { percentile } from './lib/load.ts';
 import { ADMIN_URL, createDatabase, dropDatabase, scratchName } from './lib/pg.ts';
 import { startServerProcess } from './lib/server-process.ts';
 import { fmtMs, log, printTable } from './lib/table.ts';
@@ -22,10 +23,6 @@ const num = (v: string | undefined, d: number): number => (v && Number.isFinite(
 const ALERTS = num(process.env.BENCH_ALERTS, 300);
 const CONCURRENCY = num(process.env.BENCH_CONCURRENCY, 6);
 const KEY_SYSTEM = 'https://emergisphere.dev/fhir/device-alert';
-
-function pct(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
-}
 
 /** An alert as the smart-device agent writes it: seven conditional creates, keyed like its own. */
 function alertBundle(key: string, patient: string): Bundle {
@@ -109,9 +106,9 @@ async function main(): Promise<void> {
     rows.push([
       label,
       String(ALERTS),
-      fmtMs(pct(times, 50)),
-      fmtMs(pct(times, 90)),
-      fmtMs(pct(times, 99)),
+      fmtMs(percentile(times, 50)),
+      fmtMs(percentile(times, 90)),
+      fmtMs(percentile(times, 99)),
       `${(ALERTS / seconds).toFixed(0)}/s`,
       perBundle(cpu.server),
       perBundle(cpu.postgres),

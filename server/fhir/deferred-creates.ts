@@ -1,7 +1,7 @@
 import type { WithId } from '@medplum/core';
 import type { Resource } from '@medplum/fhirtypes';
 import { buildIndexRows, INDEX_KINDS, INDEX_TABLES } from './indexer.ts';
-import { type CommittedChange, NAMED_IN_NOTIFY_SQL, type NotifyMode } from './outbox-notify.ts';
+import { type CreatedResource, NAMED_IN_NOTIFY_SQL, type NotifyMode } from './outbox-notify.ts';
 
 /** A create decided inside a database transaction whose rows are not written yet. */
 export interface DeferredCreate {
@@ -89,8 +89,8 @@ export class DeferredCreates {
   private failure: unknown;
   /** Whether the transaction left subscription outbox rows (the workers are woken after its commit). */
   wroteOutbox = false;
-  /** The versions the transaction wrote so far, told to the outbox wakeup once it commits. */
-  changes: CommittedChange[] = [];
+  /** The resources the transaction created so far, told to the outbox wakeup once it commits. */
+  created: CreatedResource[] = [];
   /**
    * Criteria locked when the transaction began (PostgresRepository.lockCriteriaFirst): held until it
    * ends, whatever savepoint rolls back, so its conditional entries need not lock them again.
@@ -122,11 +122,11 @@ export class DeferredCreates {
 
   /**
    * After a rollback to a savepoint taken when the buffer was empty: nothing of it remains, and of
-   * the written versions only the `keep` first (those written before the savepoint).
+   * the created resources only the `keep` first (those created before the savepoint).
    */
-  reset(keep: number = this.changes.length): void {
+  reset(keep: number = this.created.length): void {
     this.items = [];
     this.failure = undefined;
-    this.changes.length = Math.min(keep, this.changes.length);
+    this.created.length = Math.min(keep, this.created.length);
   }
 }

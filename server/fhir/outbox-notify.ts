@@ -27,16 +27,13 @@ export type NotifyMode = 'all' | 'named';
  * commit and `written()` loses nothing: the workers' fallback poll finds the outbox row.
  */
 export interface OutboxWakeup {
-  /** `changes`: the created and updated resources the commit made (deletes are left to the outbox). */
-  written(changes: readonly CommittedChange[]): void;
+  /** `created`: the resources the commit created (updates and deletes are left to the outbox dispatch). */
+  written(created: readonly CreatedResource[]): void;
 }
 
 /**
- * A resource version a commit made, as stored. Subscriptions whose notices need no database (a
- * websocket channel with criteria testable in memory) are matched against it at once, without
- * waiting for the outbox dispatch (SubscriptionEngine.committed).
+ * A resource a commit created, as stored. Subscriptions whose notices need no database (a websocket
+ * channel with criteria testable in memory) are matched against it at once, without waiting for the
+ * outbox dispatch (SubscriptionEngine.committed).
  */
-export interface CommittedChange {
-  resource: Resource & { id: string };
-  interaction: 'create' | 'update';
-}
+export type CreatedResource = Resource & { id: string };

@@ -48,7 +48,7 @@ import { type BaseDefinitions, baseDefinitionLookup, withBaseDefinitions } from 
 import { CRITERIA_LOCK_ALL_SQL, CRITERIA_LOCK_SPACE, CRITERIA_LOCK_SQL, criteriaLockKey } from './criteria-lock.ts';
 import { DeferredCreates, deferredInsertParams, INSERT_DEFERRED_SQL } from './deferred-creates.ts';
 import { buildIndexRows, INDEX_KINDS, INDEX_TABLES, type IndexRows } from './indexer.ts';
-import { type CommittedChange, NAMED_IN_NOTIFY_SQL, type NotifyMode, type OutboxWakeup } from './outbox-notify.ts';
+import { type CreatedResource, NAMED_IN_NOTIFY_SQL, type NotifyMode, type OutboxWakeup } from './outbox-notify.ts';
 import { SqlParams } from './search/conditions.ts';
 import { executeSearch, executeSearchByReference } from './search/execute.ts';
 import { criteriaCondition, matchesCriteria, matchingIds } from './search/policy.ts';
@@ -497,12 +497,8 @@ export class PostgresRepository extends FhirRepository {
     try {
       const notify = this.notifyMode();
       await this.rawPrepared(`es_insert_deferred_v2_${notify}`, INSERT_DEFERRED_SQL[notify], deferredInsertParams(creates));
-      if (this.deferred) {
-        this.deferred.wroteOutbox = true;
-        for (const { resource } of creates) {
-          if (resource.resourceType !== AUDIT_EVENT) this.deferred.changes.push({ resource, interaction: 'create' });
-        }
-      }
+      if (this.deferred) this.deferred.wroteOutbox = true;
+      for (const { resource } of creates) this.outboxWritten(resource.resourceType, resource);
       this.ctx.statistics?.noteWrites(creates.length);
     } catch (err) {
       this.deferred?.failed(err);
@@ -985,19 +981,19 @@ export class PostgresRepository extends FhirRepository {
 
   /**
    * After a write that left an outbox row: wake the workers once it is committed, telling them the
-   * version written (`change`; absent for a delete).
+   * resource when the write created it.
    */
-  private outboxWritten(resourceType: string, change?: CommittedChange): void {
+  private outboxWritten(resourceType: string, created?: CreatedResource): void {
     if (resourceType === AUDIT_EVENT) {
       return;
     }
     if (this.inTransaction) {
       if (this.deferred) {
         this.deferred.wroteOutbox = true;
-        if (change) this.deferred.changes.push(change);
+        if (created) this.deferred.created.push(created);
       }
     } else {
-      this.ctx.outboxWakeup?.written(change ? [change] : []);
+      this.ctx.outboxWakeup?.written(created ? [created] : []);
     }
   }
 
@@ -1033,10 +1029,7 @@ export class PostgresRepository extends FhirRepository {
     }
     const written = Number(result.rows[0]?.n) === 1;
     if (written) {
-      this.outboxWritten(
-        resourceType,
-        write.kind === 'put' ? { resource: write.resource as WithId<Resource>, interaction: current ? 'update' : 'create' } : undefined,
-      );
+      this.outboxWritten(resourceType, write.kind === 'put' && !current ? write.resource : undefined);
       this.ctx.statistics?.noteWrites();
     }
     return written;
@@ -1370,7 +1363,7 @@ export class PostgresRepository extends FhirRepository {
           await txRepo.writeDeferred();
           await client.query('COMMIT');
           if (txRepo.deferred?.wroteOutbox) {
-            this.ctx.outboxWakeup?.written(txRepo.deferred.changes);
+            this.ctx.outboxWakeup?.written(txRepo.deferred.created);
           }
           return result;
         } catch (err) {
@@ -1412,14 +1405,14 @@ export class PostgresRepository extends FhirRepository {
     const name = `sp_${randomUUID().replaceAll('-', '')}`;
     // query() writes the deferred creates first: the savepoint starts with none pending.
     await this.query(`SAVEPOINT ${name}`);
-    const written = this.deferred?.changes.length;
+    const created = this.deferred?.created.length;
     try {
       const result = await callback(this);
       await this.query(`RELEASE SAVEPOINT ${name}`);
       return result;
     } catch (err) {
       // Creates deferred inside the savepoint are dropped with everything else it did.
-      this.deferred?.reset(written);
+      this.deferred?.reset(created);
       await this.rawQuery(`ROLLBACK TO SAVEPOINT ${name}`).catch(() => undefined);
       throw err;
     }

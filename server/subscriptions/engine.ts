@@ -4,7 +4,7 @@ import type { Resource, Subscription } from '@medplum/fhirtypes';
 import pg from 'pg';
 import type { Logger } from 'pino';
 import type { AuditLog } from '../audit/audit-log.ts';
-import type { CommittedChange } from '../fhir/outbox-notify.ts';
+import type { CreatedResource } from '../fhir/outbox-notify.ts';
 import { PostgresRepository, type RepositoryContext } from '../fhir/repo.ts';
 import { deliveryAuditEvent } from './audit.ts';
 import type { BotExecutor } from './bot-executor.ts';
@@ -104,7 +104,6 @@ export interface WebSocketNotice {
 }
 
 export type NotificationListener = (notices: WebSocketNotice[]) => void;
-
 export type ChangeListener = (resourceType: string, id: string) => void;
 /** Told whether any active Subscription is above routine priority, whenever that changes. */
 export type UrgencyListener = (urgent: boolean) => void;
@@ -499,8 +498,8 @@ export class SubscriptionEngine {
   }
 
   /**
-   * A commit on this instance made these versions: the resources it created are matched against the
-   * websocket Subscriptions whose criteria need no database and notified now, instead of after the
+   * A commit on this instance created these resources: they are matched against the websocket
+   * Subscriptions whose criteria need no database and notified now, instead of after the
    * outbox row's dispatch (its claim, its match and its commit: a few milliseconds at 100 writes/s,
    * longer behind a busy dispatch). Only creates: an update's notice sent now could overtake its
    * resource's earlier version still waiting for the dispatch, and clients (the board) apply what
@@ -511,23 +510,22 @@ export class SubscriptionEngine {
    * previous version), the dispatch matches alone. Another instance's dispatch (its fallback poll)
    * may still send a notice a second time: websocket notices are at least once.
    */
-  committed(changes: readonly CommittedChange[]): void {
+  committed(created: readonly CreatedResource[]): void {
     const subs = this.cache?.subs;
     // Without the listener, a change of the Subscriptions would go unheard.
-    if (!subs || !this.listener || this.checkedAt !== this.invalidations || this.listeners.size === 0 || changes.length === 0) return;
+    if (!subs || !this.listener || this.checkedAt !== this.invalidations || this.listeners.size === 0 || created.length === 0) return;
     const byType = this.byType(subs);
     const notices: WebSocketNotice[] = [];
-    for (const { resource, interaction } of changes) {
-      const candidates = interaction === 'create' ? byType.get(resource.resourceType) : undefined;
-      if (!candidates) continue;
+    for (const resource of created) {
+      const candidates = byType.get(resource.resourceType);
+      const versionId = resource.meta?.versionId;
+      if (!candidates || !versionId) continue;
       const tokenRows = new Map();
       for (const sub of candidates) {
         if (sub.channelType !== 'websocket' || sub.fhirPath || (sub.filters.length > 0 && !sub.memory)) continue;
-        if (sub.interactions && !sub.interactions.has(interaction)) continue;
+        if (sub.interactions && !sub.interactions.has('create')) continue;
         if (sub.memory && !matchesInMemory(sub.memory, resource, tokenRows)) continue;
-        const versionId = resource.meta?.versionId;
-        if (!versionId) continue;
-        notices.push({ subscriptionId: sub.id, versionId, resource, interaction });
+        notices.push({ subscriptionId: sub.id, versionId, resource, interaction: 'create' });
       }
     }
     if (notices.length === 0) return;

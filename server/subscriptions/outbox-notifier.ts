@@ -2,7 +2,7 @@ import { AsyncResource } from 'node:async_hooks';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import { createPool } from '../db/pool.ts';
-import type { CommittedChange, OutboxWakeup } from '../fhir/outbox-notify.ts';
+import type { CreatedResource, OutboxWakeup } from '../fhir/outbox-notify.ts';
 
 export interface OutboxNotifierOptions {
   databaseUrl: string;
@@ -26,7 +26,7 @@ export interface OutboxNotifierOptions {
 export class OutboxNotifier implements OutboxWakeup {
   private readonly pool: pg.Pool;
   private readonly options: OutboxNotifierOptions;
-  private readonly localWakers = new Set<(changes: readonly CommittedChange[]) => boolean>();
+  private readonly localWakers = new Set<(created: readonly CreatedResource[]) => boolean>();
   /**
    * The context the notifier was made in (the server's start, outside any request). Wakers run in
    * it: written() is called inside a request, and a dispatch loop started there would carry that
@@ -46,19 +46,19 @@ export class OutboxNotifier implements OutboxWakeup {
 
   /**
    * Also called on every commit: this instance's own workers need no round trip through the
-   * database. `wake` is told the versions written and returns whether its dispatcher will look at
+   * database. `wake` is told the resources created and returns whether its dispatcher will look at
    * the outbox.
    */
-  onWritten(wake: (changes: readonly CommittedChange[]) => boolean): () => void {
+  onWritten(wake: (created: readonly CreatedResource[]) => boolean): () => void {
     this.localWakers.add(wake);
     return () => this.localWakers.delete(wake);
   }
 
-  written(changes: readonly CommittedChange[] = []): void {
+  written(created: readonly CreatedResource[] = []): void {
     let dispatching = false;
     for (const wake of this.localWakers) {
       try {
-        if (this.home.runInAsyncScope(wake, undefined, changes)) dispatching = true;
+        if (this.home.runInAsyncScope(wake, undefined, created)) dispatching = true;
       } catch (err) {
         this.options.logger.warn({ err }, 'outbox wake-up failed');
       }
