@@ -34,13 +34,27 @@ export async function createScratchDatabase(adminUrl: string, prefix = 'es_test'
   };
 }
 
-/** Rows anywhere in the audit trail (recorded, or indexed as AuditEvents) whose text mentions `marker`. */
+/** Records anywhere in the audit trail (recorded, or indexed as AuditEvents) whose text mentions `marker`. */
 export async function auditRowsMentioning(db: pg.Pool | pg.Client, marker: string): Promise<number> {
   const { rows } = await db.query<{ n: number }>(
     `SELECT ((SELECT count(*) FROM audit_log WHERE content LIKE '%' || $1 || '%')
            + (SELECT count(*) FROM audit_rest_log WHERE record LIKE '%' || $1 || '%')
+           + $2::int
            + (SELECT count(*) FROM resource WHERE resource_type = 'AuditEvent' AND content LIKE '%' || $1 || '%'))::int AS n`,
-    [marker],
+    [marker, await recordedMentioning(db, marker)],
+  );
+  return rows[0].n;
+}
+
+/**
+ * Records in the batches not indexed yet (audit_record_batch: a row per batch, a record per line)
+ * that mention `marker` and, when given, `kind` ('r': REST facts, 'e': an event's JSON).
+ */
+export async function recordedMentioning(db: pg.Pool | pg.Client, marker: string, kind?: 'r' | 'e'): Promise<number> {
+  const { rows } = await db.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM audit_record_batch b, regexp_split_to_table(b.records, E'\\n') AS line
+     WHERE line LIKE '%' || $1 || '%' AND ($2::text IS NULL OR left(line, 1) = $2)`,
+    [marker, kind ?? null],
   );
   return rows[0].n;
 }

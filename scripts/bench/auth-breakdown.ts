@@ -66,7 +66,13 @@ async function dbStats(url: string, db: string): Promise<Record<string, number>>
 
 async function auditBacklog(url: string): Promise<number> {
   return withClient(url, async (c) =>
-    Number((await c.query('SELECT (SELECT count(*) FROM audit_log) + (SELECT count(*) FROM audit_rest_log) AS n')).rows[0].n),
+    Number(
+      (
+        await c.query(
+          'SELECT (SELECT count(*) FROM audit_log) + (SELECT count(*) FROM audit_rest_log) + (SELECT coalesce(sum(count), 0) FROM audit_record_batch) AS n',
+        )
+      ).rows[0].n,
+    ),
   );
 }
 
@@ -196,7 +202,7 @@ async function main(): Promise<void> {
           const t = ticks(p);
           if (Number.isFinite(t)) pg += t - (p0.get(p) ?? 0);
         }
-        // The deferred part: audit_log rows indexed into AuditEvents after the phase.
+        // The deferred part: audit records indexed into AuditEvents after the phase.
         const tail0s = ticks(proc.pid);
         const tailPids = await backendPids(dbUrl, db);
         const tp0 = new Map(tailPids.map((p) => [p, ticks(p)]));

@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import type { AuditEvent } from '@medplum/fhirtypes';
 import pg from 'pg';
 import pino from 'pino';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { auditRowsMentioning } from '../../test/database.ts';
+import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
+import { auditRowsMentioning, recordedMentioning } from '../../test/database.ts';
 import { startTestServer, type TestServer } from '../../test/server.ts';
 import { AuditLog, createAuditPool } from './audit-log.ts';
 import { restAuditEvent } from './events.ts';
@@ -30,11 +30,6 @@ function eventFor(marker: string): AuditEvent {
   return restAuditEvent({ interaction: 'read', actor: { ip: '10.0.0.1', clientId: marker }, status: 200, what: [`Patient/${marker}`] });
 }
 
-async function pending(): Promise<number> {
-  const { rows } = await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM audit_log');
-  return rows[0].n;
-}
-
 function countMentioning(marker: string): Promise<number> {
   return auditRowsMentioning(pool, marker);
 }
@@ -53,16 +48,13 @@ async function searchByEntity(marker: string): Promise<AuditEvent[]> {
 describe('audit log', () => {
   test('events recorded by a process that stopped before indexing them are searchable, each exactly once', async () => {
     // A second AuditLog on its own pool, with background indexing off, stands for an instance
-    // that committed events and died: its rows sit in audit_log, unindexed.
+    // that committed events and died: its records sit in audit_record_batch, unindexed.
     const otherPool = createAuditPool(t.databaseUrl);
     const other = new AuditLog(otherPool, pino({ level: 'silent' }), { indexIntervalMs: 0 });
     const marker = randomUUID();
     await Promise.all([other.record(eventFor(marker)), other.record(eventFor(marker)), other.record(eventFor(marker))]);
     await otherPool.end();
-    const { rows } = await pool.query<{ n: number }>("SELECT count(*)::int AS n FROM audit_log WHERE content LIKE '%' || $1 || '%'", [
-      marker,
-    ]);
-    expect(rows[0].n).toBe(3);
+    expect(await recordedMentioning(pool, marker, 'e')).toBe(3);
 
     // Two readers at once: both see all three events, and indexing never doubles one.
     const [a, b] = await Promise.all([searchByEntity(marker), searchByEntity(marker)]);
@@ -71,10 +63,7 @@ describe('audit log', () => {
     expect(new Set(a.map((e) => e.id)).size).toBe(3);
     const read = await t.medplum.readResource('AuditEvent', a[0].id as string);
     expect(read.agent?.[0]?.altId).toBe(marker);
-    const { rows: left } = await pool.query<{ n: number }>("SELECT count(*)::int AS n FROM audit_log WHERE content LIKE '%' || $1 || '%'", [
-      marker,
-    ]);
-    expect(left[0].n).toBe(0);
+    expect(await recordedMentioning(pool, marker)).toBe(0);
   });
 
   test('REST facts (recordRest) of a stopped process become the AuditEvents restAuditEvent builds, each exactly once', async () => {
@@ -93,10 +82,7 @@ describe('audit log', () => {
     };
     await Promise.all([other.recordRest(facts), other.recordRest(facts)]);
     await otherPool.end();
-    const { rows } = await pool.query<{ n: number }>("SELECT count(*)::int AS n FROM audit_rest_log WHERE record LIKE '%' || $1 || '%'", [
-      marker,
-    ]);
-    expect(rows[0].n).toBe(2);
+    expect(await recordedMentioning(pool, marker, 'r')).toBe(2);
 
     const [a, b] = await Promise.all([searchByEntity(marker), searchByEntity(marker)]);
     expect(a).toHaveLength(2);
@@ -113,11 +99,7 @@ describe('audit log', () => {
       { cache: 'no-cache' },
     );
     expect(byAgent).toHaveLength(2);
-    const { rows: left } = await pool.query<{ n: number }>(
-      "SELECT count(*)::int AS n FROM audit_rest_log WHERE record LIKE '%' || $1 || '%' AND record LIKE '%' || $2 || '%'",
-      [marker, recorded],
-    );
-    expect(left[0].n).toBe(0);
+    expect(await recordedMentioning(pool, marker)).toBe(0);
   });
 
   test('a search right after a request finds the AuditEvent of that request', async () => {
@@ -133,7 +115,7 @@ describe('audit log', () => {
     const log = new AuditLog(auditPool, pino({ level: 'silent' }), { indexIntervalMs: 20 });
     const marker = randomUUID();
     await log.record(eventFor(marker));
-    await expect.poll(pending, { timeout: 10_000, interval: 50 }).toBe(0);
+    await expect.poll(() => recordedMentioning(pool, marker), { timeout: 10_000, interval: 50 }).toBe(0);
     await log.close();
     await auditPool.end();
     const { rows } = await pool.query<{ n: number }>(
@@ -175,6 +157,33 @@ describe('audit log', () => {
     expect(rows).toEqual([]);
   });
 
+  test('the records of one turn of the event loop are journaled with one write and stored as one batch row', async () => {
+    const auditPool = createAuditPool(t.databaseUrl);
+    const log = new AuditLog(auditPool, pino({ level: 'silent' }), { indexIntervalMs: 0, flushMs: 60_000 });
+    const dir = tempDir();
+    const journal = new AuditJournal(dir);
+    await log.setJournal(journal);
+    const writes = vi.spyOn(journal, 'appendLines');
+    const marker = randomUUID();
+    const first = Array.from({ length: 3 }, () => log.record(eventFor(marker)));
+    // Not answered before its turn ends: nothing is journaled yet.
+    expect(writes).not.toHaveBeenCalled();
+    await Promise.all(first);
+    expect(writes).toHaveBeenCalledTimes(1);
+    await log.record(eventFor(marker));
+    expect(writes).toHaveBeenCalledTimes(2);
+    const [segment] = readdirSync(dir);
+    expect(readSegment(join(dir, segment), 0).records).toHaveLength(4);
+    await log.close();
+    await auditPool.end();
+    // Both turns' records went to the database in one statement, as one row.
+    const { rows } = await pool.query<{ count: number }>("SELECT count FROM audit_record_batch WHERE records LIKE '%' || $1 || '%'", [
+      marker,
+    ]);
+    expect(rows).toEqual([{ count: 4 }]);
+    expect(await recordedMentioning(pool, marker, 'e')).toBe(4);
+  });
+
   test('what a stopped process journaled but did not commit is inserted exactly once, by one of three instances starting together', async () => {
     const dir = tempDir();
     const marker = randomUUID();
@@ -191,7 +200,7 @@ describe('audit log', () => {
       });
     const first = `r${facts(1)}\n`;
     writeFileSync(join(dir, segment), `${first}r${facts(2)}\nr${facts(3)}\nr{"interaction":`);
-    await pool.query('INSERT INTO audit_rest_log (record) VALUES ($1)', [facts(1)]);
+    await pool.query('INSERT INTO audit_record_batch (records, count) VALUES ($1, 1)', [first]);
     await pool.query('INSERT INTO audit_journal_mark (segment, position) VALUES ($1, $2)', [segment, Buffer.byteLength(first)]);
 
     const pools = [1, 2, 3].map(() => createAuditPool(t.databaseUrl));
@@ -234,7 +243,7 @@ describe('audit log', () => {
       let n = 0;
       const counting = Object.create(real) as pg.Pool;
       counting.query = ((config: unknown, ...rest: unknown[]) => {
-        if (JSON.stringify(config).includes('INSERT INTO audit_log')) n++;
+        if (JSON.stringify(config).includes('INSERT INTO audit_record_batch')) n++;
         return (real.query as (...a: unknown[]) => unknown)(config, ...rest);
       }) as pg.Pool['query'];
       return { pool: counting, end: () => real.end(), statements: () => n };

@@ -7,7 +7,7 @@ import { directRowsTrusted, insertAuditEvents } from './event-index.ts';
 import { type RestAuditFacts, restAuditEvent } from './events.ts';
 import type { AuditJournal, JournalPosition } from './journal.ts';
 import { recoverJournal, retireSegment } from './journal-db.ts';
-import { recordBatch } from './record-batch.ts';
+import { recordBatch, recordLine, recordsOf } from './record-batch.ts';
 
 /** A small pool for audit writes only: asynchronous commit, so group commits are one round trip. */
 export function createAuditPool(connectionString: string): pg.Pool {
@@ -16,16 +16,27 @@ export function createAuditPool(connectionString: string): pg.Pool {
   return createPool(connectionString, 3, { asyncCommit: true });
 }
 
+/** Records queued for the database: those journaled in one turn of the event loop, or one that waits for its commit. */
 interface Pending {
-  /** An event's JSON, or the facts of a REST event (`rest`) as JSON. */
-  content: string;
-  rest: boolean;
+  /** The records as lines (recordLine): an event's JSON, or the facts of a REST event as JSON. */
+  lines: string;
+  count: number;
   prompt?: boolean;
-  /** Where a journaled record ends in its journal segment: the segment's mark once committed. */
+  /** Where the journaled records end in their journal segment: the segment's mark once committed. */
   mark?: JournalPosition;
-  /** Absent for a journaled record: nobody waits for it, and a failed write is retried. */
+  /** Absent for journaled records: nobody waits for them, and a failed write is retried. */
   resolve?: () => void;
   reject?: (err: unknown) => void;
+}
+
+/** The records of the current turn of the event loop, journaled together at its end. */
+interface JournalBatch {
+  lines: string;
+  count: number;
+  prompt: boolean;
+  /** Resolves once the records are journaled (or, if the journal failed, committed). */
+  done: Promise<void>;
+  resolve: (value?: void | PromiseLike<void>) => void;
 }
 
 export interface RecordOptions {
@@ -56,10 +67,11 @@ export interface AuditLogOptions {
 
 const MAX_BATCH = 500;
 
-/** The newest recorded sequence number of each table (audit_log, audit_rest_log). */
+/** The newest recorded sequence number of each table (audit_log, audit_rest_log, audit_record_batch). */
 interface Bounds {
   events: string | null;
   facts: string | null;
+  batches: string | null;
 }
 /**
  * Journaled records waiting for a retry beyond which each failed attempt is logged as an error. They
@@ -94,6 +106,14 @@ const TAKE_REST_SQL = (skipLocked: boolean) =>
      SELECT seq FROM audit_rest_log WHERE seq <= $1 ORDER BY seq LIMIT $2 FOR UPDATE${skipLocked ? ' SKIP LOCKED' : ''})
    RETURNING record`;
 
+/** Takes recorded batches (audit_record_batch, what this release records): about INDEX_BATCH records. */
+const TAKE_BATCH_SQL = (skipLocked: boolean) =>
+  `DELETE FROM audit_record_batch WHERE seq IN (
+     SELECT seq FROM audit_record_batch WHERE seq <= $1 ORDER BY seq LIMIT $2 FOR UPDATE${skipLocked ? ' SKIP LOCKED' : ''})
+   RETURNING records`;
+/** Batch rows taken per index transaction: a batch holds up to MAX_BATCH records. */
+const INDEX_BATCH_ROWS = Math.max(1, Math.floor(INDEX_BATCH / MAX_BATCH));
+
 /** The AuditEvent of recorded REST facts: stamped as of the request, as record() would have. */
 function restEventFromFacts(record: string): AuditEvent & { id: string } {
   const facts = JSON.parse(record) as RestAuditFacts;
@@ -117,11 +137,12 @@ function restEventFromFacts(record: string): AuditEvent & { id: string } {
  * `record()` resolves only once its event is committed, and callers answer after that. Batches
  * then wait for the events of audited requests under way (group commit, see expectEvent).
  *
- * Either way events are stored as narrow rows: a REST event as its facts (recordRest,
- * audit_rest_log), any other as its JSON (audit_log), instead of each paying for a full resource
- * write with its history and search index.
+ * Either way a batch is stored as one row of text (audit_record_batch), a line per record: a REST
+ * event as its facts (recordRest), any other as its JSON, instead of each event paying for a full
+ * resource write with its history and search index, or even for a row of its own. The records of
+ * one turn of the event loop are journaled with one write, and queued as one entry.
  *
- * Indexing: `audit_log` and `audit_rest_log` rows become AuditEvent resources (searchable, readable through the FHIR
+ * Indexing: recorded batches (and the `audit_log` and `audit_rest_log` rows of earlier releases) become AuditEvent resources (searchable, readable through the FHIR
  * API like any other; stored compactly, see event-index.ts) in batches of a thousand, in one
  * transaction that also deletes the rows, so every event is indexed exactly once. This runs when the server is idle, when the
  * backlog grows large, and always before any read or search of AuditEvents (`indexPending`, which
@@ -132,9 +153,13 @@ export class AuditLog {
   private readonly logger: Logger;
   private readonly options: Required<AuditLogOptions>;
   private queue: Pending[] = [];
+  /** Records in `queue` (an entry holds one or more). */
+  private queuedRecords = 0;
   private flushing = false;
   private closed = false;
   private timer: NodeJS.Timeout | undefined;
+  /** Records of this turn of the event loop, journaled together at its end (writeJournal). */
+  private toJournal: JournalBatch | undefined;
   /** Pending flush of journaled records. */
   private flushTimer: NodeJS.Timeout | undefined;
   private journal: AuditJournal | undefined;
@@ -201,32 +226,71 @@ export class AuditLog {
     if (this.closed) {
       return Promise.reject(new Error('Audit log closed'));
     }
-    const mark = this.append(rest, content);
-    if (mark) {
-      this.queue.push({ content, rest, mark });
-      if (this.queue.length >= MAX_BATCH) {
-        this.startFlush();
-      } else if (!this.flushing && !this.flushTimer) {
-        this.flushTimer = setTimeout(() => this.startFlush(), this.options.flushMs);
-      }
-      return Promise.resolve();
+    const line = recordLine(rest, content);
+    if (!this.journal || this.journalFailed) {
+      return this.enqueueWaiting(line, 1, options.prompt === true);
     }
+    // Journaled with the other records of this turn of the event loop, in one write.
+    let batch = this.toJournal;
+    if (!batch) {
+      const { promise, resolve } = Promise.withResolvers<void>();
+      batch = { lines: '', count: 0, prompt: false, done: promise, resolve };
+      this.toJournal = batch;
+      setImmediate(() => this.writeJournal());
+    }
+    batch.lines += line;
+    batch.count++;
+    batch.prompt ||= options.prompt === true;
+    return batch.done;
+  }
+
+  /**
+   * Journals the records of the current turn (one write), then queues them for their batch. When
+   * the journal cannot be written, they wait for their commit instead, as without a journal.
+   */
+  private writeJournal(): void {
+    const batch = this.toJournal;
+    if (!batch) {
+      return;
+    }
+    this.toJournal = undefined;
+    const mark = this.append(batch.lines);
+    if (!mark) {
+      batch.resolve(this.enqueueWaiting(batch.lines, batch.count, batch.prompt));
+      return;
+    }
+    this.push({ lines: batch.lines, count: batch.count, mark });
+    if (this.queuedRecords >= MAX_BATCH) {
+      this.startFlush();
+    } else if (!this.flushing && !this.flushTimer) {
+      this.flushTimer = setTimeout(() => this.startFlush(), this.options.flushMs);
+    }
+    batch.resolve();
+  }
+
+  /** Records answered only once committed (no journal, or a journal that failed). */
+  private enqueueWaiting(lines: string, count: number, prompt: boolean): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      this.queue.push({ content, rest, prompt: options.prompt, resolve, reject });
-      if (this.queue.length >= MAX_BATCH || options.prompt) {
+      this.push({ lines, count, prompt, resolve, reject });
+      if (this.queuedRecords >= MAX_BATCH || prompt) {
         this.gathered?.();
       }
       this.startFlush();
     });
   }
 
-  /** Journals a record; undefined when there is no journal (or it failed: the caller then waits for the commit). */
-  private append(rest: boolean, content: string): JournalPosition | undefined {
+  private push(pending: Pending): void {
+    this.queue.push(pending);
+    this.queuedRecords += pending.count;
+  }
+
+  /** Journals records; undefined when there is no journal (or it failed: the callers then wait for the commit). */
+  private append(lines: string): JournalPosition | undefined {
     if (!this.journal || this.journalFailed) {
       return undefined;
     }
     try {
-      return this.journal.append(rest, content);
+      return this.journal.appendLines(lines);
     } catch (err) {
       this.journalFailed = true;
       this.logger.error({ err, dir: this.journal.dir }, 'audit journal cannot be written: audited requests now wait for their commit');
@@ -259,7 +323,7 @@ export class AuditLog {
     if (
       this.expected === 0 ||
       this.closed ||
-      this.queue.length >= MAX_BATCH ||
+      this.queuedRecords >= MAX_BATCH ||
       this.queue.some((p) => p.prompt) ||
       !this.queue.some((p) => p.resolve)
     ) {
@@ -293,10 +357,12 @@ export class AuditLog {
       while (this.queue.length > 0) {
         await this.gather();
         const batch = this.queue.splice(0, this.batchLength());
+        const count = batch.reduce((n, p) => n + p.count, 0);
+        this.queuedRecords -= count;
         try {
-          const mark = await this.insert(batch);
-          this.recentlyRecorded += batch.length;
-          this.unindexed += batch.length;
+          const mark = await this.insert(batch, count);
+          this.recentlyRecorded += count;
+          this.unindexed += count;
           for (const p of batch) p.resolve?.();
           if (mark && this.journal?.isComplete(mark.segment, mark.end)) {
             await retireSegment(this.pool, this.journal, mark.segment).catch((err) =>
@@ -304,7 +370,7 @@ export class AuditLog {
             );
           }
         } catch (err) {
-          this.logger.error({ err, events: batch.length }, 'audit write failed');
+          this.logger.error({ err, events: count }, 'audit write failed');
           for (const p of batch) p.reject?.(err);
           // Nobody waits for a journaled record: keep it for the next attempt instead of losing it.
           const retry = batch.filter((p) => !p.resolve);
@@ -320,15 +386,17 @@ export class AuditLog {
   }
 
   /**
-   * How many queued records the next batch takes: at most MAX_BATCH, and journaled records of one
-   * segment only, since a statement moves one segment's mark.
+   * How many queued entries the next batch takes: records up to MAX_BATCH (at least one entry),
+   * and journaled records of one segment only, since a statement moves one segment's mark.
    */
   private batchLength(): number {
     let segment: string | undefined;
     let n = 0;
+    let records = 0;
     for (const p of this.queue) {
-      if (n === MAX_BATCH || (p.mark && segment !== undefined && p.mark.segment !== segment)) break;
+      if ((n > 0 && records + p.count > MAX_BATCH) || (p.mark && segment !== undefined && p.mark.segment !== segment)) break;
       segment = p.mark?.segment ?? segment;
+      records += p.count;
       n++;
     }
     return n;
@@ -337,9 +405,10 @@ export class AuditLog {
   /** Puts journaled records that failed back in front, retried after a pause (not in a tight loop). */
   private requeue(events: Pending[]): void {
     this.queue.unshift(...events);
-    if (this.queue.length > MAX_BUFFERED_RETRY) {
+    this.queuedRecords += events.reduce((n, p) => n + p.count, 0);
+    if (this.queuedRecords > MAX_BUFFERED_RETRY) {
       // Kept all the same: the segment's mark must not pass a record that was never inserted.
-      this.logger.error({ events: this.queue.length }, 'audit records waiting: the database refuses writes');
+      this.logger.error({ events: this.queuedRecords }, 'audit records waiting: the database refuses writes');
     }
     if (!this.closed && !this.flushTimer) {
       this.flushTimer = setTimeout(() => this.startFlush(), Math.max(100, this.options.flushMs));
@@ -348,6 +417,7 @@ export class AuditLog {
 
   /** Writes everything queued so far (journaled records included); resolves when none is left. */
   private async drain(): Promise<void> {
+    this.writeJournal();
     for (let attempt = 0; this.flushing || this.queue.length > 0; attempt++) {
       if (!this.flushing) {
         this.startFlush();
@@ -366,10 +436,10 @@ export class AuditLog {
    * for the WAL flush to disk. Only a crash of the database machine itself within its WAL writer
    * delay could lose the newest events. Returns the journal mark the batch committed, if any.
    */
-  private async insert(batch: Pending[]): Promise<JournalPosition | undefined> {
+  private async insert(batch: Pending[], count: number): Promise<JournalPosition | undefined> {
     let mark: JournalPosition | undefined;
     for (const p of batch) mark = p.mark ?? mark;
-    await recordBatch(this.pool, batch, mark);
+    await recordBatch(this.pool, batch.length === 1 ? batch[0].lines : batch.map((p) => p.lines).join(''), count, mark);
     return mark;
   }
 
@@ -382,12 +452,14 @@ export class AuditLog {
     // This instance's journaled records first, so a reader sees its own reads and searches.
     await this.drain();
     const { rows } = await this.pool.query<Bounds>(
-      'SELECT (SELECT max(seq) FROM audit_log)::text AS events, (SELECT max(seq) FROM audit_rest_log)::text AS facts',
+      `SELECT (SELECT max(seq) FROM audit_log)::text AS events, (SELECT max(seq) FROM audit_rest_log)::text AS facts,
+         (SELECT max(seq) FROM audit_record_batch)::text AS batches`,
     );
-    if (rows[0].events === null && rows[0].facts === null) {
+    const { events, facts, batches } = rows[0];
+    if (events === null && facts === null && batches === null) {
       return;
     }
-    await this.indexUpTo({ events: rows[0].events ?? '0', facts: rows[0].facts ?? '0' }, false);
+    await this.indexUpTo({ events: events ?? '0', facts: facts ?? '0', batches: batches ?? '0' }, false);
   }
 
   /** Indexes pending events with seq ≤ `upTo` (per table), a batch per transaction; returns how many. */
@@ -416,16 +488,25 @@ export class AuditLog {
         directRowsTrusted(),
       ]);
       const { rows: facts } = await client.query<{ record: string }>(TAKE_REST_SQL(skipLocked), [upTo.facts, INDEX_BATCH]);
-      const rest = rows.filter((r): r is { content: string; taken: number } => r.content !== null);
+      const { rows: batches } = await client.query<{ records: string }>(TAKE_BATCH_SQL(skipLocked), [upTo.batches, INDEX_BATCH_ROWS]);
+      const recorded = batches.flatMap((b) => recordsOf(b.records));
       // The stored text of an event is its JSON as recorded: parsed for its index rows, stored as is.
-      const events = [...rest.map((r) => JSON.parse(r.content)), ...facts.map((f) => restEventFromFacts(f.record))];
-      const texts = [...rest.map((r) => r.content), ...events.slice(rest.length).map((e) => JSON.stringify(e))];
+      const eventTexts = [
+        ...rows.flatMap((r) => (r.content === null ? [] : [r.content])),
+        ...recorded.filter((r) => !r.rest).map((r) => r.content),
+      ];
+      const restEvents = [...facts.map((f) => f.record), ...recorded.filter((r) => r.rest).map((r) => r.content)].map(restEventFromFacts);
+      const events = [...eventTexts.map((t) => JSON.parse(t)), ...restEvents];
+      const texts = [...eventTexts, ...restEvents.map((e) => JSON.stringify(e))];
       if (events.length > 0) {
         await insertAuditEvents(client, events, texts);
       }
       await client.query('COMMIT');
       const taken = rows[0]?.taken ?? 0;
-      return { taken: taken + facts.length, full: taken >= INDEX_BATCH || facts.length >= INDEX_BATCH };
+      return {
+        taken: taken + facts.length + recorded.length,
+        full: taken >= INDEX_BATCH || facts.length >= INDEX_BATCH || batches.length >= INDEX_BATCH_ROWS,
+      };
     } catch (err) {
       await client.query('ROLLBACK').catch(() => undefined);
       throw err;
@@ -446,7 +527,7 @@ export class AuditLog {
       return;
     }
     const all = String(Number.MAX_SAFE_INTEGER);
-    this.indexing = this.indexUpTo({ events: all, facts: all }, true, 10)
+    this.indexing = this.indexUpTo({ events: all, facts: all, batches: all }, true, 10)
       .then(() => undefined)
       .catch((err) => this.logger.warn({ err }, 'audit indexing failed; retried later'))
       .finally(() => {
@@ -487,7 +568,7 @@ export class AuditLog {
     const journal = this.journal;
     if (this.queue.length > 0) {
       this.logger.error(
-        { events: this.queue.length, journal: journal?.dir },
+        { events: this.queuedRecords, journal: journal?.dir },
         journal
           ? 'audit records not written at shutdown: the database refused them; the next start inserts them from the journal'
           : 'audit events not written at shutdown: the database refused them',

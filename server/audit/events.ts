@@ -71,8 +71,8 @@ function agent(actor: Actor): AuditEventAgent {
 }
 
 /**
- * The facts of one FHIR REST request's AuditEvent: what the request path records (the
- * `audit_rest_log` table, as JSON) and the event is built from (restAuditEvent).
+ * The facts of one FHIR REST request's AuditEvent: what the request path records (as JSON, a line
+ * of an `audit_record_batch` row) and the event is built from (restAuditEvent).
  */
 export interface RestAuditFacts {
   interaction: Interaction;

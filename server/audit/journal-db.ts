@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import { type AuditJournal, orphanSegments, readSegment } from './journal.ts';
-import { recordBatch } from './record-batch.ts';
+import { recordBatch, recordLine } from './record-batch.ts';
 
 // The audit journal's database side (the file side is journal.ts): where a database's journal
 // lives, recovering what a stopped process left, and deleting segments that are committed.
@@ -60,7 +60,8 @@ async function recoverSegment(pool: pg.Pool, dir: string, segment: string, logge
       return 0;
     }
     for (let i = 0; i < found.records.length; i += RECOVERY_BATCH) {
-      await recordBatch(client, found.records.slice(i, i + RECOVERY_BATCH));
+      const slice = found.records.slice(i, i + RECOVERY_BATCH);
+      await recordBatch(client, slice.map((r) => recordLine(r.rest, r.content)).join(''), slice.length);
     }
     await client.query('UPDATE audit_journal_mark SET position = $2 WHERE segment = $1', [segment, found.end]);
     await client.query('COMMIT');

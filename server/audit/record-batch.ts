@@ -1,28 +1,38 @@
 import type pg from 'pg';
 import type { JournalPosition, JournalRecord } from './journal.ts';
 
+/** A record as a line of a batch, exactly as the audit journal holds it: `r` + REST facts, `e` + an event's JSON. */
+export function recordLine(rest: boolean, content: string): string {
+  return `${rest ? 'r' : 'e'}${content}\n`;
+}
+
+/** The records of a batch's text (recordLine's lines); JSON never holds a raw line break. */
+export function recordsOf(text: string): JournalRecord[] {
+  const records: JournalRecord[] = [];
+  for (const line of text.split('\n')) {
+    if (line.length > 1) records.push({ rest: line[0] === 'r', content: line.slice(1) });
+  }
+  return records;
+}
+
 /**
- * The batch travels as one JSON array (its elements' text kept exactly, json_array_elements does
- * not re-serialize a json value): joining the records' JSON costs nothing, where a text[] parameter
- * would escape every quote of every record in this process. Events go to audit_log, the facts of
- * REST events (AuditLog.recordRest) to audit_rest_log.
+ * One row per batch (audit_record_batch, migration 0019): the database stores the batch's text as
+ * it is, where a row per record cost a tuple, an index entry and their WAL for every audited
+ * request. The same statement moves the journal segment's committed mark when there is one.
  */
-const RECORD_SQL = `WITH events AS (INSERT INTO audit_log (content) SELECT value::text FROM json_array_elements($1::json)),
-  facts AS (INSERT INTO audit_rest_log (record) SELECT value::text FROM json_array_elements($2::json))
+const RECORD_SQL = `WITH batch AS (INSERT INTO audit_record_batch (records, count) SELECT $1::text, $2::int WHERE $2::int > 0)
   INSERT INTO audit_journal_mark (segment, position) SELECT $3::text, $4::bigint WHERE $3::text IS NOT NULL
   ON CONFLICT (segment) DO UPDATE SET position = GREATEST(audit_journal_mark.position, excluded.position)`;
 
 /**
- * Inserts a batch of audit records in one statement. With `mark` (records from the audit journal)
- * the same statement moves the segment's committed mark, so records and mark commit together.
+ * Inserts a batch of audit records (`lines`: `count` records as recordLine writes them) in one
+ * statement. With `mark` (records from the audit journal) the same statement moves the segment's
+ * committed mark, so records and mark commit together.
  */
-export async function recordBatch(db: pg.Pool | pg.PoolClient, records: JournalRecord[], mark?: JournalPosition): Promise<void> {
-  const events: string[] = [];
-  const facts: string[] = [];
-  for (const r of records) (r.rest ? facts : events).push(r.content);
+export async function recordBatch(db: pg.Pool | pg.PoolClient, lines: string, count: number, mark?: JournalPosition): Promise<void> {
   await db.query({
-    name: 'audit_record',
+    name: 'audit_record_batch',
     text: RECORD_SQL,
-    values: [`[${events.join(',')}]`, `[${facts.join(',')}]`, mark?.segment ?? null, mark?.end ?? null],
+    values: [lines, count, mark?.segment ?? null, mark?.end ?? null],
   });
 }

@@ -147,8 +147,38 @@ function applicable(policy: CompiledPolicy, resourceType: string, interaction: I
   return policy.rules.filter((r) => (r.resourceType === resourceType || r.resourceType === '*') && grants(r, interaction));
 }
 
+/**
+ * Answers per compiled policy (typeAccess, hiddenFields, readonlyFields): a policy does not change
+ * once compiled (a new version of the AccessPolicy compiles anew), and its rules were filtered on
+ * every request, several times for one read.
+ */
+const answersByPolicy = new WeakMap<CompiledPolicy, Map<string, Record<string, unknown>>>();
+/** Resource types remembered per policy at most: the keys are types a request named, valid or not. */
+const MAX_TYPES = 1000;
+
+/** The answers remembered for one resource type under `policy` (not kept past MAX_TYPES types). */
+function answersFor(policy: CompiledPolicy, resourceType: string): Record<string, unknown> {
+  let byType = answersByPolicy.get(policy);
+  if (!byType) {
+    byType = new Map();
+    answersByPolicy.set(policy, byType);
+  }
+  let answers = byType.get(resourceType);
+  if (!answers) {
+    answers = Object.create(null) as Record<string, unknown>;
+    if (byType.size < MAX_TYPES) byType.set(resourceType, answers);
+  }
+  return answers;
+}
+
 /** Which resources of a type the caller may use for an interaction. */
 export function typeAccess(policy: CompiledPolicy, resourceType: string, interaction: Interaction): TypeAccess {
+  const answers = answersFor(policy, resourceType);
+  answers[interaction] ??= Object.freeze(computeTypeAccess(policy, resourceType, interaction));
+  return answers[interaction] as TypeAccess;
+}
+
+function computeTypeAccess(policy: CompiledPolicy, resourceType: string, interaction: Interaction): TypeAccess {
   if (ADMIN_ONLY_TYPES.has(resourceType) && !policy.admin) {
     return { kind: 'none' };
   }
@@ -166,7 +196,13 @@ export function typeAccess(policy: CompiledPolicy, resourceType: string, interac
 }
 
 /** Fields hidden from this caller: those every granting rule hides. */
-export function hiddenFields(policy: CompiledPolicy, resourceType: string): string[] {
+export function hiddenFields(policy: CompiledPolicy, resourceType: string): readonly string[] {
+  const answers = answersFor(policy, resourceType);
+  answers.hidden ??= Object.freeze(computeHiddenFields(policy, resourceType));
+  return answers.hidden as readonly string[];
+}
+
+function computeHiddenFields(policy: CompiledPolicy, resourceType: string): string[] {
   const rules = applicable(policy, resourceType, 'read');
   if (!rules || rules.length === 0) {
     return [];
@@ -175,7 +211,13 @@ export function hiddenFields(policy: CompiledPolicy, resourceType: string): stri
 }
 
 /** Fields the caller may not change: those every writing rule protects. */
-export function readonlyFields(policy: CompiledPolicy, resourceType: string): string[] {
+export function readonlyFields(policy: CompiledPolicy, resourceType: string): readonly string[] {
+  const answers = answersFor(policy, resourceType);
+  answers.readonly ??= Object.freeze(computeReadonlyFields(policy, resourceType));
+  return answers.readonly as readonly string[];
+}
+
+function computeReadonlyFields(policy: CompiledPolicy, resourceType: string): string[] {
   const rules = applicable(policy, resourceType, 'update');
   if (!rules || rules.length === 0) {
     return [];
@@ -184,7 +226,7 @@ export function readonlyFields(policy: CompiledPolicy, resourceType: string): st
 }
 
 /** Removes hidden fields (top level "name" or nested "a.b") from a resource copy. */
-export function removeHiddenFields<T extends object>(resource: T, fields: string[]): T {
+export function removeHiddenFields<T extends object>(resource: T, fields: readonly string[]): T {
   if (fields.length === 0) {
     return resource;
   }
@@ -214,7 +256,7 @@ function deletePath(obj: unknown, path: string[]): void {
 }
 
 /** Copies protected fields from the stored version over a caller's update. */
-export function restoreReadonlyFields<T extends object>(incoming: T, existing: T | undefined, fields: string[]): T {
+export function restoreReadonlyFields<T extends object>(incoming: T, existing: T | undefined, fields: readonly string[]): T {
   if (fields.length === 0) {
     return incoming;
   }

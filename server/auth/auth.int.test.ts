@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { MedplumClient } from '@medplum/core';
 import { exportJWK, generateKeyPair, importJWK, type JWK, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -148,6 +148,15 @@ describe('tokens the server must refuse', () => {
     const now = Math.floor(Date.now() / 1000);
     const good = await sign(t.baseUrl, t.admin.clientId, now + 600);
     expect((await fetch(`${t.fhirUrl}Patient`, { headers: { Authorization: `Bearer ${good}` } })).status).toBe(200);
+    // The verified-token cache is keyed by the signature's tail: a token that shares it (the good
+    // token's signature under other claims) must still be verified, and refused.
+    const [head, , signature] = good.split('.');
+    const otherClaims = Buffer.from(JSON.stringify({ ...claims(), login_id: randomUUID(), iss: t.baseUrl, exp: now + 600 })).toString(
+      'base64url',
+    );
+    const spliced = `${head}.${otherClaims}.${signature}`;
+    expect(spliced.slice(-32)).toBe(good.slice(-32));
+    expect((await fetch(`${t.fhirUrl}Patient`, { headers: { Authorization: `Bearer ${spliced}` } })).status).toBe(401);
     for (const bad of [
       await sign(t.baseUrl, t.admin.clientId, now - 10),
       await sign('https://evil.example/', t.admin.clientId, now + 600),

@@ -44,6 +44,23 @@ describe('ReservingLimiter', () => {
     expect(servedByA).toBe(7);
   });
 
+  test('takeNow answers from what is held, without waiting, and leaves the rest to take', async () => {
+    const { limiter, consume } = store(200);
+    const a = new ReservingLimiter(limiter, 200);
+    // Nothing held yet: the store must be asked.
+    expect(a.takeNow('ip')).toBeUndefined();
+    expect((await a.take('ip')).ok).toBe(true);
+    // The reservation's other point is given out at once.
+    expect(a.takeNow('ip')).toEqual({ ok: true });
+    expect(a.takeNow('ip')).toBeUndefined();
+    for (let i = 0; i < 198; i++) expect((await a.take('ip')).ok).toBe(true);
+    // Refused by the store: from then on the refusal needs no wait either.
+    expect((await a.take('ip')).ok).toBe(false);
+    const refused = a.takeNow('ip');
+    expect(refused?.ok).toBe(false);
+    expect(consume).toHaveBeenCalledTimes(101);
+  });
+
   test('concurrent requests for one key share a reservation', async () => {
     const { limiter, consume } = store(1000);
     const a = new ReservingLimiter(limiter, 1000);

@@ -1,10 +1,10 @@
 import cors from '@fastify/cors';
 import { OperationOutcomeError, tooManyRequests } from '@medplum/core';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { Interaction, RestAuditFacts } from '../audit/events.ts';
 import type { AuthContext } from '../auth/context.ts';
-import type { RateLimits } from '../auth/rate-limit.ts';
+import type { LimitResult, RateLimits } from '../auth/rate-limit.ts';
 import type { AuthService } from '../auth/service.ts';
 import { registerSecurityHeaders } from './security-headers.ts';
 import { isAppPath } from './static-app.ts';
@@ -133,68 +133,117 @@ export async function registerSecurity(
     exposedHeaders: ['ETag', 'Location', 'Content-Location', 'Last-Modified', 'Retry-After'],
   });
 
-  fastify.addHook('onRequest', async (request, reply) => {
+  // Each step answers at once when what it needs is held in memory (the limits' reservations, a
+  // token verified and a login checked in the last seconds), which is nearly every request: a
+  // request then passes without a promise round per step. Otherwise the step waits, then goes on.
+  const limited = (reply: FastifyReply, limit: LimitResult): void => {
+    if (!limit.ok) {
+      reply.header('Retry-After', String(limit.retryAfterSeconds));
+      throw new OperationOutcomeError(tooManyRequests);
+    }
+  };
+  const clientLimit = (request: FastifyRequest, reply: FastifyReply, ctx: AuthContext): Promise<void> | undefined => {
+    request.auth = ctx;
+    const key = ctx.clientId ?? ctx.membership.id;
+    const now = limits.clientNow(key);
+    if (now) {
+      limited(reply, now);
+      return undefined;
+    }
+    return limits.client(key).then((limit) => limited(reply, limit));
+  };
+  const authenticated = (request: FastifyRequest, reply: FastifyReply, path: string): Promise<void> | undefined => {
+    // The app's own files (and its client-side routes) are public; its data is not.
+    if (isPublic(path) || isAppPath(path) || request.method === 'OPTIONS') {
+      return undefined;
+    }
+    const cached = auth.cachedContext(request.headers.authorization);
+    if (cached) {
+      return clientLimit(request, reply, cached);
+    }
+    return auth.authenticate(request.headers.authorization).then(
+      (ctx) => clientLimit(request, reply, ctx),
+      (err) => {
+        reply.header('WWW-Authenticate', 'Bearer realm="EmergiSphere", error="invalid_token"');
+        throw err;
+      },
+    );
+  };
+  const admit = (request: FastifyRequest, reply: FastifyReply): Promise<void> | undefined => {
+    const path = request.url.split('?')[0];
     // First, so that a request refused below (its error answer is audited too) is counted.
-    if (isAudited(request.method, request.url.split('?')[0])) {
+    if (isAudited(request.method, path)) {
       request.auditExpected = true;
       audit.expectEvent();
     }
-    const ipLimit = await limits.request(request.ip);
-    if (!ipLimit.ok) {
-      reply.header('Retry-After', String(ipLimit.retryAfterSeconds));
-      throw new OperationOutcomeError(tooManyRequests);
+    const now = limits.requestNow(request.ip);
+    if (now) {
+      limited(reply, now);
+      return authenticated(request, reply, path);
     }
-    const path = request.url.split('?')[0];
-    // The app's own files (and its client-side routes) are public; its data is not.
-    if (isPublic(path) || isAppPath(path) || request.method === 'OPTIONS') {
+    return limits.request(request.ip).then((limit) => {
+      limited(reply, limit);
+      return authenticated(request, reply, path);
+    });
+  };
+  fastify.addHook('onRequest', (request, reply, done) => {
+    let waiting: Promise<void> | undefined;
+    try {
+      waiting = admit(request, reply);
+    } catch (err) {
+      done(err as Error);
       return;
     }
-    try {
-      request.auth = await auth.authenticate(request.headers.authorization);
-    } catch (err) {
-      reply.header('WWW-Authenticate', 'Bearer realm="EmergiSphere", error="invalid_token"');
-      throw err;
-    }
-    const clientLimit = await limits.client(request.auth.clientId ?? request.auth.membership.id);
-    if (!clientLimit.ok) {
-      reply.header('Retry-After', String(clientLimit.retryAfterSeconds));
-      throw new OperationOutcomeError(tooManyRequests);
+    if (waiting) {
+      waiting.then(() => done(), done);
+    } else {
+      done();
     }
   });
 
   // The answer leaves only once its audit record is safe from a crash of this process: journaled
   // (the default), or committed when there is no journal (AuditLog).
-  fastify.addHook('onSend', async (request: FastifyRequest, reply, payload) => {
+  fastify.addHook('onSend', (request, reply, payload, done) => {
     const path = request.url.split('?')[0];
     if (!isAudited(request.method, path)) {
-      return payload;
+      done(null, payload);
+      return;
     }
-    const segments = path.slice('/fhir/R4'.length).split('/').filter(Boolean).map(decodeURIComponentSafe);
-    const bundleType = (request.body as { type?: string } | undefined)?.type;
-    const interaction = interactionOf(request.method, segments, bundleType);
-    const query = request.url.includes('?') ? request.url.slice(request.url.indexOf('?') + 1) : undefined;
-    const facts: RestAuditFacts = {
-      interaction,
-      actor: { who: request.auth?.profile, clientId: request.auth?.clientId, ip: request.ip },
-      status: reply.statusCode,
-      what: auditedResources(segments, reply.getHeader('location') as string | undefined),
-      query: interaction.startsWith('search') || interaction === 'operation' ? `${segments.join('/')}?${query ?? ''}` : undefined,
-    };
-    try {
-      const recorded = audit.recordRest(facts, { prompt: !READ_ONLY.has(interaction) });
-      // After the event is queued, so a batch that was waiting for it takes it along.
-      settleAudit(request);
-      await recorded;
-    } catch (err) {
+    const failed = (err: unknown): void => {
       settleAudit(request);
       request.log.error({ err }, 'audit record failed');
+      done(null, payload);
+    };
+    let recorded: Promise<void>;
+    try {
+      const segments = path.slice('/fhir/R4'.length).split('/').filter(Boolean).map(decodeURIComponentSafe);
+      const bundleType = (request.body as { type?: string } | undefined)?.type;
+      const interaction = interactionOf(request.method, segments, bundleType);
+      const query = request.url.includes('?') ? request.url.slice(request.url.indexOf('?') + 1) : undefined;
+      const facts: RestAuditFacts = {
+        interaction,
+        actor: { who: request.auth?.profile, clientId: request.auth?.clientId, ip: request.ip },
+        status: reply.statusCode,
+        what: auditedResources(segments, reply.getHeader('location') as string | undefined),
+        query: interaction.startsWith('search') || interaction === 'operation' ? `${segments.join('/')}?${query ?? ''}` : undefined,
+        recorded: new Date().toISOString(),
+      };
+      recorded = audit.recordRest(facts, { prompt: !READ_ONLY.has(interaction) });
+    } catch (err) {
+      failed(err);
+      return;
     }
-    return payload;
+    // After the event is queued, so a batch that was waiting for it takes it along.
+    settleAudit(request);
+    recorded.then(() => done(null, payload), failed);
   });
   fastify.addHook('onRequestAbort', async (request) => settleAudit(request));
 }
 
 function decodeURIComponentSafe(s: string): string {
+  if (!s.includes('%')) {
+    return s;
+  }
   try {
     return decodeURIComponent(s);
   } catch {

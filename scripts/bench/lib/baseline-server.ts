@@ -19,19 +19,37 @@ if (!['127.0.0.1', 'localhost', '::1'].includes(process.env.HOST ?? '')) {
   throw new Error('the baseline server only listens on a loopback HOST (it answers without checking tokens)');
 }
 
+/**
+ * BENCH_BASELINE_KEEP (comma list of audit, policy, auth): parts left on, to see what each costs
+ * (e.g. `audit` alone: the audit trail's share of the secured server's cost). Empty: all off.
+ */
+const keep = new Set((process.env.BENCH_BASELINE_KEEP ?? '').split(',').filter(Boolean));
+
 function withoutSecurity(real: SecurityDeps): SecurityDeps {
   const trusted = new Map<string, AuthContext>();
   // Instances whose prototype is the real one: every other method behaves as it does in the server.
   const auth = Object.create(real.auth) as AuthService;
-  auth.authenticate = async (authorization: string | undefined): Promise<AuthContext> => {
-    const key = authorization ?? '';
-    let ctx = trusted.get(key);
-    if (!ctx) {
-      ctx = { ...(await real.auth.authenticate(authorization)), policy: UNRESTRICTED };
-      trusted.set(key, ctx);
-    }
-    return ctx;
-  };
+  if (!keep.has('auth')) {
+    auth.cachedContext = (authorization: string | undefined) => trusted.get(authorization ?? '');
+    auth.authenticate = async (authorization: string | undefined): Promise<AuthContext> => {
+      const key = authorization ?? '';
+      let ctx = trusted.get(key);
+      if (!ctx) {
+        const verified = await real.auth.authenticate(authorization);
+        ctx = keep.has('policy') ? verified : { ...verified, policy: UNRESTRICTED };
+        trusted.set(key, ctx);
+      }
+      return ctx;
+    };
+  } else if (!keep.has('policy')) {
+    const unrestricted = (ctx: AuthContext | undefined) => ctx && { ...ctx, policy: UNRESTRICTED };
+    auth.cachedContext = (authorization: string | undefined) => unrestricted(real.auth.cachedContext(authorization));
+    auth.authenticate = async (authorization: string | undefined) =>
+      unrestricted(await real.auth.authenticate(authorization)) as AuthContext;
+  }
+  if (keep.has('audit')) {
+    return { auth, limits: real.limits, audit: real.audit };
+  }
   const audit = Object.create(real.audit) as AuditLog;
   audit.record = (_event: AuditEvent) => Promise.resolve();
   audit.recordRest = () => Promise.resolve();
