@@ -106,13 +106,18 @@ const TAKE_REST_SQL = (skipLocked: boolean) =>
      SELECT seq FROM audit_rest_log WHERE seq <= $1 ORDER BY seq LIMIT $2 FOR UPDATE${skipLocked ? ' SKIP LOCKED' : ''})
    RETURNING record`;
 
-/** Takes recorded batches (audit_record_batch, what this release records): about INDEX_BATCH records. */
+/**
+ * Takes the oldest recorded batches (audit_record_batch, what this release records) holding about
+ * $2 records in all: a batch row holds what ~50 ms of requests recorded, from one to MAX_BATCH
+ * records, and an index transaction costs about the same for ten events as for a thousand.
+ */
 const TAKE_BATCH_SQL = (skipLocked: boolean) =>
-  `DELETE FROM audit_record_batch WHERE seq IN (
-     SELECT seq FROM audit_record_batch WHERE seq <= $1 ORDER BY seq LIMIT $2 FOR UPDATE${skipLocked ? ' SKIP LOCKED' : ''})
-   RETURNING records`;
-/** Batch rows taken per index transaction: a batch holds up to MAX_BATCH records. */
-const INDEX_BATCH_ROWS = Math.max(1, Math.floor(INDEX_BATCH / MAX_BATCH));
+  `WITH oldest AS (
+     SELECT seq, count, sum(count) OVER (ORDER BY seq) AS upto FROM audit_record_batch WHERE seq <= $1 ORDER BY seq LIMIT $2),
+   locked AS (
+     SELECT b.seq FROM audit_record_batch b JOIN oldest o ON o.seq = b.seq WHERE o.upto - o.count < $2
+     FOR UPDATE OF b${skipLocked ? ' SKIP LOCKED' : ''})
+   DELETE FROM audit_record_batch WHERE seq IN (SELECT seq FROM locked) RETURNING records`;
 
 /** The AuditEvent of recorded REST facts: stamped as of the request, as record() would have. */
 function restEventFromFacts(record: string): AuditEvent & { id: string } {
@@ -488,7 +493,7 @@ export class AuditLog {
         directRowsTrusted(),
       ]);
       const { rows: facts } = await client.query<{ record: string }>(TAKE_REST_SQL(skipLocked), [upTo.facts, INDEX_BATCH]);
-      const { rows: batches } = await client.query<{ records: string }>(TAKE_BATCH_SQL(skipLocked), [upTo.batches, INDEX_BATCH_ROWS]);
+      const { rows: batches } = await client.query<{ records: string }>(TAKE_BATCH_SQL(skipLocked), [upTo.batches, INDEX_BATCH]);
       const recorded = batches.flatMap((b) => recordsOf(b.records));
       // The stored text of an event is its JSON as recorded: parsed for its index rows, stored as is.
       const eventTexts = [
@@ -505,7 +510,9 @@ export class AuditLog {
       const taken = rows[0]?.taken ?? 0;
       return {
         taken: taken + facts.length + recorded.length,
-        full: taken >= INDEX_BATCH || facts.length >= INDEX_BATCH || batches.length >= INDEX_BATCH_ROWS,
+        // Batches: until a transaction finds none (one may hold fewer than INDEX_BATCH records, or
+        // another instance may have taken some of the oldest while this one waited for them).
+        full: taken >= INDEX_BATCH || facts.length >= INDEX_BATCH || batches.length > 0,
       };
     } catch (err) {
       await client.query('ROLLBACK').catch(() => undefined);
