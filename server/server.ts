@@ -5,7 +5,7 @@ import { Registry } from 'prom-client';
 import { type App, createApp } from './app.ts';
 import { type AuditLog, createAuditPool } from './audit/audit-log.ts';
 import { AuditJournal } from './audit/journal.ts';
-import { journalDir } from './audit/journal-db.ts';
+import { databaseHomeId, journalDir } from './audit/journal-db.ts';
 import { type BootstrapResult, bootstrap, loadRoles } from './auth/bootstrap.ts';
 import { KeyStore } from './auth/keys.ts';
 import { RateLimits } from './auth/rate-limit.ts';
@@ -112,7 +112,7 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
     await keys.load(pool);
     let app: App | undefined;
     const auth = new AuthService({ pool, keys, systemRepo: () => (app as App).repo() });
-    const limits = new RateLimits(config.rateLimits, redis);
+    const limits = new RateLimits(config.rateLimits, redis, redis ? await databaseHomeId(pool) : undefined);
     const bots = new BotRuntime({ systemRepo: () => (app as App).repo(), auth, audit, baseUrl: config.baseUrl, logger });
     const security = options.security ? options.security({ auth, limits, audit }) : { auth, limits, audit };
     outbox = new OutboxNotifier({ databaseUrl, logger, channel: OUTBOX_CHANNEL });

@@ -10,13 +10,21 @@ import { recordBatch, recordLine } from './record-batch.ts';
 
 const RECOVERY_BATCH = 500;
 
-/** The folder of this database's journal under `root`: named for the database (audit_journal_home). */
-export async function journalDir(pool: pg.Pool, root: string): Promise<string> {
+/**
+ * The database's own id (audit_journal_home, migration 0017): the same for every instance of one
+ * deployment whatever host name it reaches the database by, and different for another database.
+ */
+export async function databaseHomeId(pool: pg.Pool): Promise<string> {
   const { rows } = await pool.query<{ id: string }>('SELECT id FROM audit_journal_home');
   if (rows.length !== 1) {
     throw new Error('audit_journal_home must hold one row (migration 0017)');
   }
-  return join(root, rows[0].id);
+  return rows[0].id;
+}
+
+/** The folder of this database's journal under `root`: named for the database (databaseHomeId). */
+export async function journalDir(pool: pg.Pool, root: string): Promise<string> {
+  return join(root, await databaseHomeId(pool));
 }
 
 /**

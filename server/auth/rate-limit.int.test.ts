@@ -57,6 +57,18 @@ describe('rate limits', () => {
     expect(statuses.filter((s) => s === 200).length).toBeLessThanOrEqual(10);
     expect(statuses.filter((s) => s === 429).length).toBeGreaterThanOrEqual(1);
   });
+
+  test.skipIf(!process.env.REDIS_URL)('with Redis, servers of another database keep their own per-IP limit', async () => {
+    // Every test server calls from 127.0.0.1: one key for all of them unless deployments are apart.
+    const limits = { perIpPerMinute: 12, perClientPerMinute: 1000, loginFailuresPerEmail: 5, loginFailuresPerIp: 50 };
+    const a = await startTestServer({ redisUrl: process.env.REDIS_URL, rateLimits: limits });
+    servers.push(a);
+    const statuses = (await hammer(a, 14)).map((r) => r.status);
+    expect(statuses.slice(-2)).toEqual([429, 429]);
+    const other = await startTestServer({ redisUrl: process.env.REDIS_URL, rateLimits: limits });
+    servers.push(other);
+    expect((await hammer(other, 3)).map((r) => r.status)).toEqual([200, 200, 200]);
+  });
 });
 
 describe('security headers and CORS', () => {

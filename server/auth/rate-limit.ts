@@ -139,14 +139,20 @@ export class RateLimits {
   private readonly loginEmail: Limiter;
   private readonly loginIp: Limiter;
 
-  constructor(config: RateLimitConfig, redis?: Redis) {
+  /**
+   * `deployment` names the deployment in Redis keys (`rl:<deployment>:ip:…`): instances of one
+   * deployment share their limits, and deployments sharing a Redis (tests, staging beside
+   * production) do not. The server passes its database's id (databaseHomeId).
+   */
+  constructor(config: RateLimitConfig, redis?: Redis, deployment?: string) {
+    const scope = deployment ? `rl:${deployment}` : 'rl';
     // In process too: the library's consume() is a promise and a result object per request, and
     // a reservation lets most requests be answered without waiting (requestNow, clientNow).
     const requests = (prefix: string, points: number) => new ReservingLimiter(make(redis, prefix, points, 60), points);
-    this.perIp = requests('rl:ip', config.perIpPerMinute);
-    this.perClient = requests('rl:client', config.perClientPerMinute);
-    this.loginEmail = make(redis, 'rl:login-email', config.loginFailuresPerEmail, 15 * 60);
-    this.loginIp = make(redis, 'rl:login-ip', config.loginFailuresPerIp, 15 * 60);
+    this.perIp = requests(`${scope}:ip`, config.perIpPerMinute);
+    this.perClient = requests(`${scope}:client`, config.perClientPerMinute);
+    this.loginEmail = make(redis, `${scope}:login-email`, config.loginFailuresPerEmail, 15 * 60);
+    this.loginIp = make(redis, `${scope}:login-ip`, config.loginFailuresPerIp, 15 * 60);
   }
 
   request(ip: string): Promise<LimitResult> {
