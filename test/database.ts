@@ -34,14 +34,18 @@ export async function createScratchDatabase(adminUrl: string, prefix = 'es_test'
   };
 }
 
+/** Lines of recorded batch rows mentioning $1, of kind $2 ('r', 'e') unless it is null. */
+const RECORDED_MENTIONING = `SELECT count(*) FROM audit_record_batch b, regexp_split_to_table(b.records, E'\\n') AS line
+     WHERE line LIKE '%' || $1 || '%' AND ($2::text IS NULL OR left(line, 1) = $2)`;
+
 /** Records anywhere in the audit trail (recorded, or indexed as AuditEvents) whose text mentions `marker`. */
 export async function auditRowsMentioning(db: pg.Pool | pg.Client, marker: string): Promise<number> {
   const { rows } = await db.query<{ n: number }>(
     `SELECT ((SELECT count(*) FROM audit_log WHERE content LIKE '%' || $1 || '%')
            + (SELECT count(*) FROM audit_rest_log WHERE record LIKE '%' || $1 || '%')
-           + $2::int
+           + (${RECORDED_MENTIONING})
            + (SELECT count(*) FROM resource WHERE resource_type = 'AuditEvent' AND content LIKE '%' || $1 || '%'))::int AS n`,
-    [marker, await recordedMentioning(db, marker)],
+    [marker, null],
   );
   return rows[0].n;
 }
@@ -51,10 +55,6 @@ export async function auditRowsMentioning(db: pg.Pool | pg.Client, marker: strin
  * that mention `marker` and, when given, `kind` ('r': REST facts, 'e': an event's JSON).
  */
 export async function recordedMentioning(db: pg.Pool | pg.Client, marker: string, kind?: 'r' | 'e'): Promise<number> {
-  const { rows } = await db.query<{ n: number }>(
-    `SELECT count(*)::int AS n FROM audit_record_batch b, regexp_split_to_table(b.records, E'\\n') AS line
-     WHERE line LIKE '%' || $1 || '%' AND ($2::text IS NULL OR left(line, 1) = $2)`,
-    [marker, kind ?? null],
-  );
+  const { rows } = await db.query<{ n: number }>(`SELECT (${RECORDED_MENTIONING})::int AS n`, [marker, kind ?? null]);
   return rows[0].n;
 }

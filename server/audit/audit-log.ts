@@ -5,9 +5,9 @@ import { createPool } from '../db/pool.ts';
 import { stampNew } from '../fhir/bulk-insert.ts';
 import { directRowsTrusted, insertAuditEvents } from './event-index.ts';
 import { type RestAuditFacts, restAuditEvent } from './events.ts';
-import type { AuditJournal, JournalPosition } from './journal.ts';
+import { type AuditJournal, type JournalPosition, recordLine, recordsOf } from './journal.ts';
 import { recoverJournal, retireSegment } from './journal-db.ts';
-import { recordBatch, recordLine, recordsOf } from './record-batch.ts';
+import { recordBatch } from './record-batch.ts';
 
 /** A small pool for audit writes only: asynchronous commit, so group commits are one round trip. */
 export function createAuditPool(connectionString: string): pg.Pool {

@@ -2,8 +2,8 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type pg from 'pg';
 import type { Logger } from 'pino';
-import { type AuditJournal, orphanSegments, readSegment } from './journal.ts';
-import { recordBatch, recordLine } from './record-batch.ts';
+import { type AuditJournal, orphanSegments, readSegment, recordLine } from './journal.ts';
+import { recordBatch } from './record-batch.ts';
 
 // The audit journal's database side (the file side is journal.ts): where a database's journal
 // lives, recovering what a stopped process left, and deleting segments that are committed.

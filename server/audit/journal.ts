@@ -1,6 +1,5 @@
 import { closeSync, fdatasync, fdatasyncSync, mkdirSync, openSync, readdirSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { recordLine } from './record-batch.ts';
 
 /**
  * The audit journal: a local append-only file that holds each audit record from the moment its
@@ -43,6 +42,20 @@ interface Segment {
   name: string;
   fd: number;
   size: number;
+}
+
+/** A record as a line of the journal (and of a batch row, audit_record_batch): `r` + REST facts, `e` + an event's JSON. */
+export function recordLine(rest: boolean, content: string): string {
+  return `${rest ? 'r' : 'e'}${content}\n`;
+}
+
+/** The records of a batch row's text (recordLine's lines); JSON never holds a raw line break. */
+export function recordsOf(text: string): JournalRecord[] {
+  const records: JournalRecord[] = [];
+  for (const line of text.split('\n')) {
+    if (line.length > 1) records.push({ rest: line[0] === 'r', content: line.slice(1) });
+  }
+  return records;
 }
 
 const SUFFIX = '.jnl';

@@ -1,19 +1,5 @@
 import type pg from 'pg';
-import type { JournalPosition, JournalRecord } from './journal.ts';
-
-/** A record as a line of a batch, exactly as the audit journal holds it: `r` + REST facts, `e` + an event's JSON. */
-export function recordLine(rest: boolean, content: string): string {
-  return `${rest ? 'r' : 'e'}${content}\n`;
-}
-
-/** The records of a batch's text (recordLine's lines); JSON never holds a raw line break. */
-export function recordsOf(text: string): JournalRecord[] {
-  const records: JournalRecord[] = [];
-  for (const line of text.split('\n')) {
-    if (line.length > 1) records.push({ rest: line[0] === 'r', content: line.slice(1) });
-  }
-  return records;
-}
+import type { JournalPosition } from './journal.ts';
 
 /**
  * One row per batch (audit_record_batch, migration 0019): the database stores the batch's text as

@@ -26,26 +26,38 @@ if (!['127.0.0.1', 'localhost', '::1'].includes(process.env.HOST ?? '')) {
 const keep = new Set((process.env.BENCH_BASELINE_KEEP ?? '').split(',').filter(Boolean));
 
 function withoutSecurity(real: SecurityDeps): SecurityDeps {
-  const trusted = new Map<string, AuthContext>();
+  // One unrestricted copy per context (the real service caches its contexts), unless policy is kept.
+  const copies = new WeakMap<AuthContext, AuthContext>();
+  const asKept = (ctx: AuthContext): AuthContext => {
+    if (keep.has('policy')) return ctx;
+    let copy = copies.get(ctx);
+    if (!copy) {
+      copy = { ...ctx, policy: UNRESTRICTED };
+      copies.set(ctx, copy);
+    }
+    return copy;
+  };
   // Instances whose prototype is the real one: every other method behaves as it does in the server.
   const auth = Object.create(real.auth) as AuthService;
-  if (!keep.has('auth')) {
-    auth.cachedContext = (authorization: string | undefined) => trusted.get(authorization ?? '');
-    auth.authenticate = async (authorization: string | undefined): Promise<AuthContext> => {
+  if (keep.has('auth')) {
+    auth.cachedContext = (authorization) => {
+      const ctx = real.auth.cachedContext(authorization);
+      return ctx && asKept(ctx);
+    };
+    auth.authenticate = async (authorization) => asKept(await real.auth.authenticate(authorization));
+  } else {
+    // Verified on its first request, then trusted by its exact value.
+    const trusted = new Map<string, AuthContext>();
+    auth.cachedContext = (authorization) => trusted.get(authorization ?? '');
+    auth.authenticate = async (authorization) => {
       const key = authorization ?? '';
       let ctx = trusted.get(key);
       if (!ctx) {
-        const verified = await real.auth.authenticate(authorization);
-        ctx = keep.has('policy') ? verified : { ...verified, policy: UNRESTRICTED };
+        ctx = asKept(await real.auth.authenticate(authorization));
         trusted.set(key, ctx);
       }
       return ctx;
     };
-  } else if (!keep.has('policy')) {
-    const unrestricted = (ctx: AuthContext | undefined) => ctx && { ...ctx, policy: UNRESTRICTED };
-    auth.cachedContext = (authorization: string | undefined) => unrestricted(real.auth.cachedContext(authorization));
-    auth.authenticate = async (authorization: string | undefined) =>
-      unrestricted(await real.auth.authenticate(authorization)) as AuthContext;
   }
   if (keep.has('audit')) {
     return { auth, limits: real.limits, audit: real.audit };
