@@ -41,6 +41,7 @@ import { checkBundle, checkFhirBody, checkPaging, preferences, splitFhirUrl } fr
 import { registerHl7LogRoute } from './http/hl7-log.ts';
 import { JSON_CONTENT_TYPES, parseJsonBody } from './http/json.ts';
 import { FHIR_JSON, outcome, sendOutcome } from './http/outcomes.ts';
+import { ownReply } from './http/own-reply.ts';
 import { isReadOnlyBatch, runReadOnlyBatch } from './http/read-batch.ts';
 import { registerSecurity, type SecurityDeps } from './http/security.ts';
 import { registerStaticApp } from './http/static-app.ts';
@@ -269,7 +270,9 @@ export async function createApp(deps: AppDeps): Promise<App> {
     );
   };
 
-  const handleFhir = async (request: FastifyRequest, reply: FastifyReply, parsedBody: unknown = request.body): Promise<FastifyReply> => {
+  // Sends its reply and resolves to nothing: an async function that returned the reply (a
+  // thenable) would make fastify watch the response's end, see ownReply.
+  const handleFhir = async (request: FastifyRequest, reply: FastifyReply, parsedBody: unknown = request.body): Promise<void> => {
     const prefer = preferences(request.headers.prefer);
     const { path, search, segments } = splitFhirUrl(request.url, FHIR_PREFIX);
     const url = search ? `${path}?${search}` : path;
@@ -278,21 +281,23 @@ export async function createApp(deps: AppDeps): Promise<App> {
     if (segments.at(-1)?.startsWith('$') && path !== '$graphql') {
       const custom = await runCustomOperation(request, segments);
       if (custom) {
-        return 'outcome' in custom
-          ? sendOutcome(reply, custom.outcome, custom.status)
-          : reply.code(custom.status).type(FHIR_JSON).send(JSON.stringify(custom.resource));
+        if ('outcome' in custom) sendOutcome(reply, custom.outcome, custom.status);
+        else reply.code(custom.status).type(FHIR_JSON).send(JSON.stringify(custom.resource));
+        return;
       }
     }
     const problem = pathProblem(request.method, segments);
     if (problem) {
-      return sendRouteProblem(reply, problem);
+      sendRouteProblem(reply, problem);
+      return;
     }
     if (isPlainRead(request.method, segments, search)) {
       // The stored JSON goes out as stored: FhirRouter would parse it and serialise it again.
       const stored = await repoFor(request).readStored(segments[0], segments[1]);
       reply.header('ETag', `W/"${stored.versionId}"`);
       reply.header('Last-Modified', stored.lastUpdated.toUTCString());
-      return reply.code(200).type(FHIR_JSON).send(stored.text);
+      reply.code(200).type(FHIR_JSON).send(stored.text);
+      return;
     }
     const body = checkFhirBody(request.method, segments, parsedBody, request.headers['content-type']);
     if (request.method === 'POST' && segments.length === 0) {
@@ -308,7 +313,8 @@ export async function createApp(deps: AppDeps): Promise<App> {
     }
     if (request.method === 'POST' && segments.length === 0 && isReadOnlyBatch(router, body)) {
       const bundle = await runReadOnlyBatch(router, repo, body, routerConfig());
-      return sendFhirResponse(reply, allOk, bundle, { contentType: undefined, preferReturn: prefer.return, fhirBaseUrl, log: request.log });
+      sendFhirResponse(reply, allOk, bundle, { contentType: undefined, preferReturn: prefer.return, fhirBaseUrl, log: request.log });
+      return;
     }
     const [oo, resource, options] = await router.handleRequest(
       {
@@ -326,11 +332,12 @@ export async function createApp(deps: AppDeps): Promise<App> {
     // FhirRouter answers a request it has no route for with a plain 404; say which methods would work.
     const wrongMethod = getStatus(oo) === 404 ? methodProblem(router, request.method, url) : undefined;
     if (wrongMethod) {
-      return sendRouteProblem(reply, wrongMethod);
+      sendRouteProblem(reply, wrongMethod);
+      return;
     }
     // FhirRouter answers every update with 200; an update that created the resource is a 201.
     const createdByPut = request.method === 'PUT' && segments.length === 2 && repo.lastUpdateCreated && isOk(oo);
-    return sendFhirResponse(reply, oo, resource, {
+    sendFhirResponse(reply, oo, resource, {
       contentType: options?.contentType,
       preferReturn: prefer.return,
       fhirBaseUrl,
@@ -374,8 +381,8 @@ export async function createApp(deps: AppDeps): Promise<App> {
   await registerStripeWebhook(fastify, { bots: deps.bots, systemRepo: () => newRepo() });
 
   for (const method of FHIR_METHODS) {
-    fastify.route({ method, url: `${FHIR_PREFIX}*`, handler: (request, reply) => handleFhir(request, reply) });
-    fastify.route({ method, url: '/fhir/R4', handler: (request, reply) => handleFhir(request, reply) });
+    fastify.route({ method, url: `${FHIR_PREFIX}*`, handler: ownReply(handleFhir) });
+    fastify.route({ method, url: '/fhir/R4', handler: ownReply(handleFhir) });
   }
 
   const warmUpGraphql = async (): Promise<void> => {

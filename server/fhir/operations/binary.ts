@@ -100,7 +100,8 @@ export function registerBinaryRoutes(fastify: FastifyInstance, deps: RouteDeps):
     const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
     const resource = binaryResourceIn(request, body, deps.config.maxJsonDepth);
     if (resource) {
-      return deps.handleFhir(request, reply, resource);
+      await deps.handleFhir(request, reply, resource);
+      return reply;
     }
     const binary = await storeRaw(deps.repoFor(request), request, body);
     const status = request.params.id ? 200 : 201;

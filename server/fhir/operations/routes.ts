@@ -8,6 +8,9 @@ export interface RouteDeps {
   config: ServerConfig;
   /** A repository acting for the caller of `request` (its AccessPolicy applies). */
   repoFor(request: FastifyRequest, options?: RepositoryOptions): PostgresRepository;
-  /** The generic FHIR handler (FhirRouter), for requests a specific route hands back; `body` overrides the parsed body. */
-  handleFhir(request: FastifyRequest, reply: FastifyReply, body?: unknown): Promise<FastifyReply>;
+  /**
+   * The generic FHIR handler (FhirRouter), for requests a specific route hands back; `body`
+   * overrides the parsed body. It sends the reply; an async route that calls it returns `reply`.
+   */
+  handleFhir(request: FastifyRequest, reply: FastifyReply, body?: unknown): Promise<void>;
 }
