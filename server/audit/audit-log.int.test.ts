@@ -237,16 +237,27 @@ describe('audit log', () => {
   });
 
   describe('group commit', () => {
-    /** An audit pool that counts the statements recording events. */
-    function countingPool(): { pool: pg.Pool; end: () => Promise<void>; statements: () => number } {
+    /** An audit pool that counts the statements recording events; `hold` keeps the next one waiting until released. */
+    function countingPool(): { pool: pg.Pool; end: () => Promise<void>; statements: () => number; hold: () => () => void } {
       const real = createAuditPool(t.databaseUrl);
       let n = 0;
+      let held: Promise<void> | undefined;
       const counting = Object.create(real) as pg.Pool;
-      counting.query = ((config: unknown, ...rest: unknown[]) => {
-        if (JSON.stringify(config).includes('INSERT INTO audit_record_batch')) n++;
+      counting.query = (async (config: unknown, ...rest: unknown[]) => {
+        if (JSON.stringify(config).includes('INSERT INTO audit_record_batch')) {
+          n++;
+          const wait = held;
+          held = undefined;
+          await wait;
+        }
         return (real.query as (...a: unknown[]) => unknown)(config, ...rest);
       }) as pg.Pool['query'];
-      return { pool: counting, end: () => real.end(), statements: () => n };
+      const hold = () => {
+        const { promise, resolve } = Promise.withResolvers<void>();
+        held = promise;
+        return resolve;
+      };
+      return { pool: counting, end: () => real.end(), statements: () => n, hold };
     }
     const turn = () => new Promise((r) => setImmediate(r));
 
@@ -269,6 +280,31 @@ describe('audit log', () => {
       await log.close();
       await end();
       expect(await searchByEntity(marker)).toHaveLength(3);
+    });
+
+    test('journaled records that arrive while a batch is inserted go out with the next tick, not as soon as it returns', async () => {
+      const { pool: auditPool, end, statements, hold } = countingPool();
+      const flushMs = 400;
+      const log = new AuditLog(auditPool, pino({ level: 'silent' }), { indexIntervalMs: 0, flushMs });
+      await log.setJournal(new AuditJournal(tempDir()));
+      const marker = randomUUID();
+      const release = hold();
+      await log.record(eventFor(marker));
+      await vi.waitFor(() => expect(statements()).toBe(1), { timeout: 5 * flushMs });
+      // Two turns' records while the first batch is still being inserted.
+      await log.record(eventFor(marker));
+      await log.record(eventFor(marker));
+      release();
+      await vi.waitFor(async () => expect(await countMentioning(marker)).toBe(1));
+      const committed = performance.now();
+      await new Promise((r) => setTimeout(r, flushMs / 4));
+      // Inserted at once, batches held what arrived during one insert: a dozen records at 3,000 audited reads/s.
+      expect(statements()).toBe(1);
+      await vi.waitFor(() => expect(statements()).toBe(2), { timeout: 5 * flushMs });
+      expect(performance.now() - committed).toBeGreaterThanOrEqual(flushMs / 2);
+      await vi.waitFor(async () => expect(await countMentioning(marker)).toBe(3));
+      await log.close();
+      await end();
     });
 
     test('with no other request under way an event is written at once', async () => {

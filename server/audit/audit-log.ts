@@ -161,6 +161,8 @@ export class AuditLog {
   /** Records in `queue` (an entry holds one or more). */
   private queuedRecords = 0;
   private flushing = false;
+  /** Callers of drain() under way: the flush loop then writes everything queued. */
+  private draining = 0;
   private closed = false;
   private timer: NodeJS.Timeout | undefined;
   /** Records of this turn of the event loop, journaled together at its end (writeJournal). */
@@ -359,7 +361,13 @@ export class AuditLog {
   private async flush(): Promise<void> {
     this.flushing = true;
     try {
-      while (this.queue.length > 0) {
+      for (let first = true; this.queue.length > 0; first = false) {
+        if (!first && !this.flushNow()) {
+          // Journaled records only, fewer than a batch: they wait for the next tick with those that
+          // follow, instead of going out a few at a time whenever the previous insert returns.
+          this.flushTimer ??= setTimeout(() => this.startFlush(), this.options.flushMs);
+          return;
+        }
         await this.gather();
         const batch = this.queue.splice(0, this.batchLength());
         const count = batch.reduce((n, p) => n + p.count, 0);
@@ -388,6 +396,14 @@ export class AuditLog {
     } finally {
       this.flushing = false;
     }
+  }
+
+  /**
+   * Whether the queue goes out now: someone waits for its commit (no journal), it holds a full
+   * batch, or everything is being written (drain, close).
+   */
+  private flushNow(): boolean {
+    return this.draining > 0 || this.closed || this.queuedRecords >= MAX_BATCH || this.queue.some((p) => p.resolve);
   }
 
   /**
@@ -423,15 +439,20 @@ export class AuditLog {
   /** Writes everything queued so far (journaled records included); resolves when none is left. */
   private async drain(): Promise<void> {
     this.writeJournal();
-    for (let attempt = 0; this.flushing || this.queue.length > 0; attempt++) {
-      if (!this.flushing) {
-        this.startFlush();
+    this.draining++;
+    try {
+      for (let attempt = 0; this.flushing || this.queue.length > 0; attempt++) {
+        if (!this.flushing) {
+          this.startFlush();
+        }
+        await this.flushRun;
+        if (attempt > 0 && this.queue.length > 0 && !this.flushing) {
+          // The database refused the batch twice: leave the events for the retry timer.
+          return;
+        }
       }
-      await this.flushRun;
-      if (attempt > 0 && this.queue.length > 0 && !this.flushing) {
-        // The database refused the batch twice: leave the events for the retry timer.
-        return;
-      }
+    } finally {
+      this.draining--;
     }
   }
 
