@@ -1,10 +1,10 @@
-import './heap.ts';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { ClientApplication, Project } from '@medplum/fhirtypes';
 import { createClient, rotateClientSecret } from './auth/admin.ts';
 import { deployOwnBots, seedHospital } from './bots/self-deploy.ts';
 import { loadConfig } from './config.ts';
+import { youngGenerationMayGrow } from './heap.ts';
 import { IDLE_GC_DEFAULTS, startIdleGc } from './ops/idle-gc.ts';
 import type { Hl7MetricsSource } from './ops/metrics.ts';
 import { type RunningServer, startServer } from './server.ts';
@@ -50,6 +50,7 @@ async function startHl7Bridge(
 const config = loadConfig();
 const server = await startServer(config);
 const { logger, bootstrap } = server;
+youngGenerationMayGrow();
 
 // Collects V8's heap once when the process goes idle after work (server/ops/idle-gc.ts);
 // IDLE_GC=false leaves it to V8. Started here, by the process entry, because the heap is the

@@ -5,14 +5,16 @@
 // What "off" means here: a bearer token is verified on its first request only, then trusted by its
 // exact value (no JWT check, no login lookup); every request acts without an AccessPolicy (no SQL
 // criteria); nothing is audited. Routing, validation, the repository and the database are the same.
-import '../../../server/heap.ts';
+
 import type { AuditEvent } from '@medplum/fhirtypes';
 import type { AuditLog } from '../../../server/audit/audit-log.ts';
 import { UNRESTRICTED } from '../../../server/auth/access-policy.ts';
 import type { AuthContext } from '../../../server/auth/context.ts';
 import type { AuthService } from '../../../server/auth/service.ts';
 import { loadConfig } from '../../../server/config.ts';
+import { youngGenerationMayGrow } from '../../../server/heap.ts';
 import type { SecurityDeps } from '../../../server/http/security.ts';
+import { IDLE_GC_DEFAULTS, startIdleGc } from '../../../server/ops/idle-gc.ts';
 import { startServer } from '../../../server/server.ts';
 
 if (!['127.0.0.1', 'localhost', '::1'].includes(process.env.HOST ?? '')) {
@@ -69,6 +71,9 @@ function withoutSecurity(real: SecurityDeps): SecurityDeps {
 }
 
 const server = await startServer(loadConfig(), { security: withoutSecurity });
+// The heap as the real entry (server/main.ts) runs it.
+youngGenerationMayGrow();
+if (process.env.IDLE_GC !== 'false') startIdleGc(IDLE_GC_DEFAULTS, () => server.metrics.httpAnswered);
 let stopping = false;
 const stop = () => {
   if (stopping) return;
