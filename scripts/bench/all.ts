@@ -29,7 +29,7 @@ const BENCHES: Bench[] = [
   {
     name: 'auth',
     script: 'auth-cost.ts',
-    short: { BENCH_DURATION: '3', BENCH_WARMUP: '1', BENCH_QUIET_WAIT: '10', BENCH_AUTH_ROUNDS: '1' },
+    short: { BENCH_AUTH_SLICE: '2', BENCH_WARMUP: '1', BENCH_QUIET_WAIT: '10', BENCH_AUTH_ROUNDS: '2' },
   },
   { name: 'subscriptions', script: 'subscriptions.ts', short: { BENCH_DURATION: '3', BENCH_BACKLOG: '1000' } },
   { name: 'device-page', script: 'device-page.ts', short: { BENCH_DURATION: '10' } },

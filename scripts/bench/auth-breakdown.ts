@@ -13,13 +13,13 @@
 // Environment: BENCH_AB_REQUESTS=3000 per phase, BENCH_AB_ROUNDS=2, BENCH_AB_CONNECTIONS=8, BENCH_AB_MODES=baseline,secured
 // (also: committed, the secured server without its audit journal: every answer waits for its audit commit),
 // BENCH_AB_PHASES=read,token,tokenref (also: createobs, POST Observation), BENCH_AB_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/p"),
-// BENCH_AB_OLD_ENTRY: a server entry of another checkout, measured as mode "old" when listed.
+// BENCH_AB_OLD_ENTRY: a server entry of another checkout, measured as mode "old" when listed;
+// baseline+<parts>: the baseline server keeping those parts on (BENCH_BASELINE_KEEP, e.g. baseline+audit).
 import { readFileSync } from 'node:fs';
-import type { AccessPolicy, Bundle, Observation, Patient } from '@medplum/fhirtypes';
+import type { Observation, Patient } from '@medplum/fhirtypes';
 import autocannon from 'autocannon';
-import { ROLE_SYSTEM } from '../../server/auth/admin.ts';
 import { migrate } from '../../server/db/migrate.ts';
-import { accessToken, authHeaders, credentialsFor, serverEnv } from './lib/auth.ts';
+import { accessToken, authHeaders, credentialsFor, roleToken, serverEnv } from './lib/auth.ts';
 import { onCleanup, runMain } from './lib/cleanup.ts';
 import { LOINC, MRN_SYSTEM, makeObservation, makeTransactionBundle, rng } from './lib/data.ts';
 import { ADMIN_URL, createDatabase, databaseName, dropDatabase, scratchName, withClient } from './lib/pg.ts';
@@ -76,23 +76,6 @@ async function auditBacklog(url: string): Promise<number> {
   );
 }
 
-async function roleToken(server: ServerProcess, adminToken: string, role: string): Promise<string> {
-  const headers = { ...authHeaders(adminToken), 'content-type': 'application/json' };
-  const call = async <T>(path: string, init: RequestInit = {}): Promise<T> => {
-    const res = await fetch(`${server.url}${path}`, { ...init, headers });
-    if (!res.ok) throw new Error(`${path}: ${res.status} ${await res.text()}`);
-    return (await res.json()) as T;
-  };
-  const me = await call<{ project: { id: string } }>('auth/me');
-  const policies = await call<Bundle<AccessPolicy>>(`fhir/R4/AccessPolicy?_tag=${encodeURIComponent(`${ROLE_SYSTEM}|${role}`)}`);
-  const policy = policies.entry?.[0]?.resource;
-  const client = await call<{ id: string; secret: string }>(`admin/projects/${me.project.id}/client`, {
-    method: 'POST',
-    body: JSON.stringify({ name: `bench ${role}`, accessPolicy: { reference: `AccessPolicy/${policy?.id}` } }),
-  });
-  return (await accessToken(server.url, { clientId: client.id, clientSecret: client.secret })) as string;
-}
-
 /** A phase's request: a GET of a path, or (createobs) a POST of a new resource. */
 type Phase = () => string | { path: string; body: string };
 
@@ -135,14 +118,17 @@ async function main(): Promise<void> {
   const db = databaseName(dbUrl);
   const servers: Record<string, { proc: ServerProcess; auth: Record<string, string> }> = {};
   for (const mode of MODES) {
+    // baseline+audit,policy: the baseline server with those parts kept on (BENCH_BASELINE_KEEP).
+    const [kind, kept] = mode.split('+');
+    const env = kind === 'committed' ? { ...serverEnv(creds), AUDIT_JOURNAL_DIR: 'off' } : serverEnv(creds);
     const proc = await startServerProcess({
       databaseUrl: dbUrl,
-      env: mode === 'committed' ? { ...serverEnv(creds), AUDIT_JOURNAL_DIR: 'off' } : serverEnv(creds),
+      env: kept ? { ...env, BENCH_BASELINE_KEEP: kept } : env,
       nodeArgs: NODE_ARGS,
-      entry: mode === 'baseline' ? 'scripts/bench/lib/baseline-server.ts' : mode === 'old' ? OLD_ENTRY : undefined,
+      entry: kind === 'baseline' ? 'scripts/bench/lib/baseline-server.ts' : kind === 'old' ? OLD_ENTRY : undefined,
     });
     const admin = (await accessToken(proc.url, creds)) as string;
-    const token = mode === 'baseline' ? admin : await roleToken(proc, admin, 'ed-physician');
+    const token = kind === 'baseline' && !kept?.includes('policy') ? admin : await roleToken(proc.url, admin, 'ed-physician');
     servers[mode] = { proc, auth: authHeaders(token) };
   }
   const first = servers[MODES[0]];
@@ -239,7 +225,10 @@ async function main(): Promise<void> {
       }
     }
   }
-  for (const { proc } of Object.values(servers)) await proc.stop();
+  for (const [mode, { proc }] of Object.entries(servers)) {
+    // Generous: a server started with --cpu-prof writes its profile on the way out.
+    log(`${mode}: stopped in ${(await proc.stop(60_000)).toFixed(0)} ms`);
+  }
   printTable(
     `Auth + policy + audit cost per request (${N} requests per phase, ${CONNS} connections; CPU ms per request from /proc)`,
     [

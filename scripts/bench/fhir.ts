@@ -26,22 +26,22 @@
 // The server child gets RATE_LIMIT_PER_IP/RATE_LIMIT_PER_CLIENT raised (defaults cap one client at 1,000 req/s).
 import { randomUUID } from 'node:crypto';
 import { availableParallelism, loadavg } from 'node:os';
-import type { AccessPolicy, Bundle, Observation, Patient, Resource } from '@medplum/fhirtypes';
+import type { Patient, Resource } from '@medplum/fhirtypes';
 import type { AutocannonRequest } from 'autocannon';
 import pg from 'pg';
 import pino from 'pino';
-import { ROLE_SYSTEM } from '../../server/auth/admin.ts';
 import { migrate } from '../../server/db/migrate.ts';
 import { loadProfiles } from '../../server/fhir/definitions.ts';
 import { buildIndexRows } from '../../server/fhir/indexer.ts';
 import { PostgresRepository, type RepositoryContext } from '../../server/fhir/repo.ts';
-import { accessToken, authHeaders, type BenchCredentials, credentialsFor, serverEnv } from './lib/auth.ts';
+import { accessToken, authHeaders, type BenchCredentials, credentialsFor, roleToken, serverEnv } from './lib/auth.ts';
 import { onCleanup, runMain } from './lib/cleanup.ts';
 import { type CpuUse, cpuBetween, cpuSnapshot, fmtCpu, setBenchDatabase, waitForQuiet, waitServerSettled } from './lib/cpu.ts';
 import { LOINC, MRN_SYSTEM, makeObservation, makePatient, makeTransactionBundle, rng } from './lib/data.ts';
 import { type LoadResult, runAutocannon } from './lib/load.ts';
 import { ADMIN_URL, assertLocal, createDatabase, databaseName, dropDatabase, scratchName, withClient } from './lib/pg.ts';
 import { concurrentLoop, openClients, RAW_DROP_SQL, RAW_INSERT_SQL, RAW_INSERT_WITH_HISTORY_SQL, RAW_TABLES_SQL } from './lib/raw-pg.ts';
+import { sampleObservations, samplePatients } from './lib/samples.ts';
 import { REPO_ROOT, readMemoryKb, type ServerProcess, startServerProcess } from './lib/server-process.ts';
 import { type Check, fmtMb, fmtMs, fmtRate, log, printChecks, printTable } from './lib/table.ts';
 
@@ -119,48 +119,9 @@ async function loadPhase(
   return { result, cpu };
 }
 
-interface PatientRef {
-  id: string;
-  mrn: string;
-  family: string;
-}
-interface ObservationRef {
-  id: string;
-  subject: string;
-  code: string;
-}
-
-async function samplePatients(url: string, limit: number): Promise<PatientRef[]> {
-  return withClient(url, async (c) => {
-    const { rows } = await c.query<{ id: string; content: string }>(
-      `SELECT id, content FROM resource WHERE resource_type = 'Patient' AND NOT deleted AND id NOT LIKE '${RAW_ID_PREFIX}%'
-       ORDER BY random() LIMIT $1`,
-      [limit],
-    );
-    return rows.map((r) => {
-      const p = JSON.parse(r.content) as Patient;
-      const mrn = p.identifier?.find((i) => i.system === MRN_SYSTEM)?.value ?? '';
-      return { id: r.id, mrn, family: p.name?.[0]?.family ?? '' };
-    });
-  });
-}
-
-async function sampleObservations(url: string, limit: number): Promise<ObservationRef[]> {
-  return withClient(url, async (c) => {
-    const { rows } = await c.query<{ id: string; content: string }>(
-      `SELECT id, content FROM resource WHERE resource_type = 'Observation' AND NOT deleted ORDER BY random() LIMIT $1`,
-      [limit],
-    );
-    return rows.map((r) => {
-      const o = JSON.parse(r.content) as Observation;
-      return { id: r.id, subject: o.subject?.reference ?? '', code: o.code?.coding?.[0]?.code ?? '' };
-    });
-  });
-}
-
 /** Makes sure there is something to read and search when the create phases were skipped. */
 async function ensureData(server: ServerProcess, databaseUrl: string): Promise<void> {
-  if ((await samplePatients(databaseUrl, 100)).length >= 100) return;
+  if ((await samplePatients(databaseUrl, 100, RAW_ID_PREFIX)).length >= 100) return;
   log('seeding 10 transaction bundles (read/search phases need data)');
   for (let i = 0; i < 10; i++) {
     const res = await fetch(server.fhirUrl, {
@@ -312,7 +273,8 @@ async function main(): Promise<void> {
   let server = await startServerProcess({ databaseUrl, nodeArgs: SERVER_NODE_ARGS, env: serverEnv(creds), entry: ENTRY });
   log(`server pid ${server.pid} healthy after ${server.startToHealthyMs.toFixed(0)} ms at ${server.url}`);
   const adminToken = await signIn(server, creds);
-  AUTH = authHeaders(ROLE ? await roleToken(server, adminToken, ROLE) : adminToken);
+  AUTH = authHeaders(ROLE ? await roleToken(server.url, adminToken, ROLE) : adminToken);
+  if (ROLE) log(`signed in as a client with the ${ROLE} AccessPolicy`);
   // Start-up work may continue after /healthcheck answers (e.g. GraphQL schema warm-up); let it finish.
   const settle = await waitServerSettled(server.pid, 60);
   log(`server settled ${settle.seconds.toFixed(0)} s after healthy (${settle.busySeconds.toFixed(1)} CPU-s of background work)`);
@@ -332,7 +294,7 @@ async function main(): Promise<void> {
       setupRequest: (req) => ({ ...req, body: JSON.stringify(makePatient(patientCounter++)) }),
     });
     phases.push(createPatient);
-    const pool = await samplePatients(databaseUrl, 5000);
+    const pool = await samplePatients(databaseUrl, 5000, RAW_ID_PREFIX);
     const createObservation = await loadPhase(server, 'create Observation (POST)', {
       method: 'POST',
       path: '/fhir/R4/Observation',
@@ -352,7 +314,7 @@ async function main(): Promise<void> {
   if (PHASES.has('read') || PHASES.has('search')) {
     await ensureData(server, databaseUrl);
   }
-  const patients = await samplePatients(databaseUrl, 5000);
+  const patients = await samplePatients(databaseUrl, 5000, RAW_ID_PREFIX);
   const observations = await sampleObservations(databaseUrl, 5000);
   log(`pools: ${patients.length} patients, ${observations.length} observations`);
 
@@ -590,28 +552,6 @@ async function readProcessMemory(server: ServerProcess): Promise<string | undefi
 async function signIn(server: ServerProcess, creds: BenchCredentials): Promise<string | undefined> {
   const token = await accessToken(server.url, creds);
   log(token ? `signed in as client ${creds.clientId}` : 'server has no token endpoint; sending requests without a token');
-  return token;
-}
-
-/** A client bound to a shipped role's AccessPolicy (created through the admin API), signed in. */
-async function roleToken(server: ServerProcess, adminToken: string | undefined, role: string): Promise<string> {
-  const headers = { ...authHeaders(adminToken), 'content-type': 'application/json' };
-  const call = async <T>(path: string, init: RequestInit = {}): Promise<T> => {
-    const res = await fetch(`${server.url}${path}`, { ...init, headers });
-    if (!res.ok) throw new Error(`${init.method ?? 'GET'} ${path}: ${res.status} ${await res.text()}`);
-    return (await res.json()) as T;
-  };
-  const me = await call<{ project: { id: string } }>('auth/me');
-  const policies = await call<Bundle<AccessPolicy>>(`fhir/R4/AccessPolicy?_tag=${encodeURIComponent(`${ROLE_SYSTEM}|${role}`)}`);
-  const policy = policies.entry?.[0]?.resource;
-  if (!policy?.id) throw new Error(`no AccessPolicy for role ${role}`);
-  const client = await call<{ id: string; secret: string }>(`admin/projects/${me.project.id}/client`, {
-    method: 'POST',
-    body: JSON.stringify({ name: `bench ${role}`, accessPolicy: { reference: `AccessPolicy/${policy.id}` } }),
-  });
-  const token = await accessToken(server.url, { clientId: client.id, clientSecret: client.secret });
-  if (!token) throw new Error('no token for the role client');
-  log(`signed in as a client with the ${role} AccessPolicy`);
   return token;
 }
 

@@ -1,7 +1,9 @@
 // Benchmark credentials: the server bootstraps its admin client from ADMIN_CLIENT_ID/SECRET on the
 // first start of a database; the benchmark then signs in with client_credentials like any client.
 import { randomBytes } from 'node:crypto';
+import type { AccessPolicy, Bundle } from '@medplum/fhirtypes';
 import type pg from 'pg';
+import { ROLE_SYSTEM } from '../../../server/auth/admin.ts';
 import { withClient } from './pg.ts';
 
 export interface BenchCredentials {
@@ -71,4 +73,25 @@ export async function accessToken(baseUrl: string, creds: BenchCredentials): Pro
 
 export function authHeaders(token: string | undefined): Record<string, string> {
   return token ? { authorization: `Bearer ${token}` } : {};
+}
+
+/** A token of a new client bound to a shipped role's AccessPolicy, created through the admin API. */
+export async function roleToken(baseUrl: string, adminToken: string | undefined, role: string): Promise<string> {
+  const headers = { ...authHeaders(adminToken), 'content-type': 'application/json' };
+  const call = async <T>(path: string, init: RequestInit = {}): Promise<T> => {
+    const res = await fetch(`${baseUrl}${path}`, { ...init, headers });
+    if (!res.ok) throw new Error(`${init.method ?? 'GET'} ${path}: ${res.status} ${await res.text()}`);
+    return (await res.json()) as T;
+  };
+  const me = await call<{ project: { id: string } }>('auth/me');
+  const policies = await call<Bundle<AccessPolicy>>(`fhir/R4/AccessPolicy?_tag=${encodeURIComponent(`${ROLE_SYSTEM}|${role}`)}`);
+  const policy = policies.entry?.[0]?.resource;
+  if (!policy?.id) throw new Error(`no AccessPolicy for role ${role}`);
+  const client = await call<{ id: string; secret: string }>(`admin/projects/${me.project.id}/client`, {
+    method: 'POST',
+    body: JSON.stringify({ name: `bench ${role}`, accessPolicy: { reference: `AccessPolicy/${policy.id}` } }),
+  });
+  const token = await accessToken(baseUrl, { clientId: client.id, clientSecret: client.secret });
+  if (!token) throw new Error(`no token for the ${role} client`);
+  return token;
 }
