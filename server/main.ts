@@ -1,3 +1,5 @@
+// First, before anything allocates: the heap's start-up policy (server/heap.ts).
+import './heap.ts';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { ClientApplication, Project } from '@medplum/fhirtypes';

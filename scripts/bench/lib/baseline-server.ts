@@ -5,7 +5,7 @@
 // What "off" means here: a bearer token is verified on its first request only, then trusted by its
 // exact value (no JWT check, no login lookup); every request acts without an AccessPolicy (no SQL
 // criteria); nothing is audited. Routing, validation, the repository and the database are the same.
-
+import '../../../server/heap.ts';
 import type { AuditEvent } from '@medplum/fhirtypes';
 import type { AuditLog } from '../../../server/audit/audit-log.ts';
 import { UNRESTRICTED } from '../../../server/auth/access-policy.ts';
