@@ -19,7 +19,8 @@
 // Environment: BENCH_AUTH_ROUNDS=5 pairs per figure, BENCH_AUTH_SLICE=4 seconds per slice,
 // BENCH_WARMUP=3 seconds per server and figure, BENCH_CONNECTIONS=8, BENCH_ROLE=ed-physician,
 // BENCH_BASELINE_KEEP (see baseline-server.ts), BENCH_QUIET_WAIT=60 (seconds to wait for a server to settle),
-// BENCH_SERVER_NODE_ARGS (node flags for both servers, e.g. "--cpu-prof --cpu-prof-dir=/tmp/p").
+// BENCH_SERVER_NODE_ARGS (node flags for both servers, e.g. "--cpu-prof --cpu-prof-dir=/tmp/p"),
+// BENCH_AUTH_FIGURES (a comma list of figure names, e.g. "create Patient,search token").
 import type { AutocannonRequest } from 'autocannon';
 import { migrate } from '../../server/db/migrate.ts';
 import { accessToken, authHeaders, credentialsFor, roleToken, serverEnv } from './lib/auth.ts';
@@ -40,6 +41,8 @@ const CONNECTIONS = num(process.env.BENCH_CONNECTIONS, 8);
 const QUIET_WAIT = num(process.env.BENCH_QUIET_WAIT, 60);
 const ROLE = process.env.BENCH_ROLE || 'ed-physician';
 const SERVER_NODE_ARGS = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
+/** Some figures only, e.g. "create Patient,search token" (searches need the create figures' data). */
+const ONLY = process.env.BENCH_AUTH_FIGURES?.split(',').map((f) => f.trim());
 const MAX_COST = 0.15;
 
 type Mode = 'baseline' | 'secured';
@@ -207,7 +210,7 @@ async function main(): Promise<void> {
   ];
 
   const results = new Map<string, Record<Mode, Slice[]>>();
-  for (const figure of figures) {
+  for (const figure of figures.filter((f) => !ONLY || ONLY.includes(f.name))) {
     log(`${figure.name}: ${ROUNDS} alternating pairs of ${SLICE} s slices`);
     results.set(figure.name, await runFigure(servers, figure));
     if (figure.name === 'create Patient' || figure.name === 'create Observation') {
