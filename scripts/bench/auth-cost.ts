@@ -129,6 +129,14 @@ async function measure(server: Server, figure: Figure, seconds: number): Promise
 
 async function runFigure(servers: Server[], figure: Figure): Promise<Record<Mode, Slice[]>> {
   const slices: Record<Mode, Slice[]> = { baseline: [], secured: [] };
+  // What a server finishes while settling is the work its last slice deferred.
+  const settleAndCredit = async (): Promise<void> => {
+    const settled = await settle(servers);
+    for (const s of servers) {
+      const last = slices[s.mode].at(-1);
+      if (last) last.settledCpuSeconds += settled.get(s.mode) ?? 0;
+    }
+  };
   for (const server of servers) {
     await settle(servers);
     await measure(server, figure, WARMUP);
@@ -136,24 +144,15 @@ async function runFigure(servers: Server[], figure: Figure): Promise<Record<Mode
   for (let round = 0; round < ROUNDS; round++) {
     // ABBA order: neither server always goes first after the pause.
     for (const server of round % 2 ? [...servers].reverse() : servers) {
-      const settled = await settle(servers);
+      await settleAndCredit();
       const slice = { ...(await measure(server, figure, SLICE)), settledCpuSeconds: 0 };
       slices[server.mode].push(slice);
-      // What a server finished while settling is the work its previous slice deferred.
-      for (const s of servers) {
-        const last = slices[s.mode].at(s === server ? -2 : -1);
-        if (last) last.settledCpuSeconds += settled.get(s.mode) ?? 0;
-      }
       if (slice.failed > 0) log(`${figure.name} (${server.mode}): ${slice.failed} failed requests`);
       log(`${figure.name} (${server.mode}) round ${round + 1}/${ROUNDS}: ${fmtRate(slice.rps)}, ${slice.cpuMs.toFixed(3)} ms CPU/req`);
     }
   }
   // The last slices' deferred work: finished before the next figure starts.
-  const settled = await settle(servers);
-  for (const s of servers) {
-    const last = slices[s.mode].at(-1);
-    if (last) last.settledCpuSeconds += settled.get(s.mode) ?? 0;
-  }
+  await settleAndCredit();
   return slices;
 }
 
