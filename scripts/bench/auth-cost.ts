@@ -62,6 +62,9 @@ interface Slice {
   failed: number;
   /** Server + PostgreSQL CPU milliseconds per request. */
   cpuMs: number;
+  /** The server's and PostgreSQL's parts of cpuMs. */
+  serverMs: number;
+  postgresMs: number;
   /** Server CPU seconds of background work finished before the slice (audit indexing). */
   settledCpuSeconds: number;
   requests: number;
@@ -123,8 +126,9 @@ async function measure(server: Server, figure: Figure, seconds: number): Promise
   const cpu = cpuBetween(before, after);
   const requests = result.ok + result.failed;
   // Percent of a core over the slice's seconds → milliseconds per request.
-  const cpuMs = requests > 0 ? ((cpu.server + cpu.postgres) * 10 * ((after.at - before.at) / 1000)) / requests : 0;
-  return { rps: result.rps, failed: result.failed, cpuMs, requests };
+  const perRequest = (pct: number) => (requests > 0 ? (pct * 10 * ((after.at - before.at) / 1000)) / requests : 0);
+  const [serverMs, postgresMs] = [perRequest(cpu.server), perRequest(cpu.postgres)];
+  return { rps: result.rps, failed: result.failed, cpuMs: serverMs + postgresMs, serverMs, postgresMs, requests };
 }
 
 async function runFigure(servers: Server[], figure: Figure): Promise<Record<Mode, Slice[]>> {
@@ -148,7 +152,9 @@ async function runFigure(servers: Server[], figure: Figure): Promise<Record<Mode
       const slice = { ...(await measure(server, figure, SLICE)), settledCpuSeconds: 0 };
       slices[server.mode].push(slice);
       if (slice.failed > 0) log(`${figure.name} (${server.mode}): ${slice.failed} failed requests`);
-      log(`${figure.name} (${server.mode}) round ${round + 1}/${ROUNDS}: ${fmtRate(slice.rps)}, ${slice.cpuMs.toFixed(3)} ms CPU/req`);
+      log(
+        `${figure.name} (${server.mode}) round ${round + 1}/${ROUNDS}: ${fmtRate(slice.rps)}, ${slice.cpuMs.toFixed(3)} ms CPU/req (server ${slice.serverMs.toFixed(3)}, PostgreSQL ${slice.postgresMs.toFixed(3)})`,
+      );
     }
   }
   // The last slices' deferred work: finished before the next figure starts.
