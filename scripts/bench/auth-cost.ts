@@ -44,6 +44,7 @@ const SERVER_NODE_ARGS = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').f
 /** Some figures only, e.g. "create Patient,search token" (searches need the create figures' data). */
 const ONLY = process.env.BENCH_AUTH_FIGURES?.split(',').map((f) => f.trim());
 const MAX_COST = 0.15;
+const KEEPS_POLICY = (process.env.BENCH_BASELINE_KEEP ?? '').split(',').includes('policy');
 
 type Mode = 'baseline' | 'secured';
 
@@ -92,7 +93,8 @@ async function startServer(mode: Mode): Promise<Server> {
     entry: mode === 'baseline' ? 'scripts/bench/lib/baseline-server.ts' : undefined,
   });
   const admin = await accessToken(proc.url, creds);
-  const token = mode === 'baseline' ? admin : await roleToken(proc.url, admin, ROLE);
+  // A baseline that keeps the AccessPolicy on (BENCH_BASELINE_KEEP) acts under the same role as the secured server.
+  const token = mode === 'baseline' && !KEEPS_POLICY ? admin : await roleToken(proc.url, admin, ROLE);
   log(`${mode} server pid ${proc.pid} on ${name}${mode === 'secured' ? `, as a client with the ${ROLE} AccessPolicy` : ''}`);
   return {
     mode,
