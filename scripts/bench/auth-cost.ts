@@ -61,9 +61,7 @@ interface Server {
 interface Slice {
   rps: number;
   failed: number;
-  /** Server + PostgreSQL CPU milliseconds per request. */
-  cpuMs: number;
-  /** The server's and PostgreSQL's parts of cpuMs. */
+  /** CPU milliseconds per request: the server process's and PostgreSQL's. */
   serverMs: number;
   postgresMs: number;
   /** Server CPU seconds of background work finished before the slice (audit indexing). */
@@ -73,6 +71,9 @@ interface Slice {
 
 /** A figure's request on one server (its own token and its own data). */
 type Figure = { name: string; request: (s: Server) => AutocannonRequest };
+
+/** Server + PostgreSQL CPU milliseconds per request. */
+const cpuMs = (s: Slice): number => s.serverMs + s.postgresMs;
 
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
@@ -130,7 +131,7 @@ async function measure(server: Server, figure: Figure, seconds: number): Promise
   // Percent of a core over the slice's seconds → milliseconds per request.
   const perRequest = (pct: number) => (requests > 0 ? (pct * 10 * ((after.at - before.at) / 1000)) / requests : 0);
   const [serverMs, postgresMs] = [perRequest(cpu.server), perRequest(cpu.postgres)];
-  return { rps: result.rps, failed: result.failed, cpuMs: serverMs + postgresMs, serverMs, postgresMs, requests };
+  return { rps: result.rps, failed: result.failed, serverMs, postgresMs, requests };
 }
 
 async function runFigure(servers: Server[], figure: Figure): Promise<Record<Mode, Slice[]>> {
@@ -155,7 +156,7 @@ async function runFigure(servers: Server[], figure: Figure): Promise<Record<Mode
       slices[server.mode].push(slice);
       if (slice.failed > 0) log(`${figure.name} (${server.mode}): ${slice.failed} failed requests`);
       log(
-        `${figure.name} (${server.mode}) round ${round + 1}/${ROUNDS}: ${fmtRate(slice.rps)}, ${slice.cpuMs.toFixed(3)} ms CPU/req (server ${slice.serverMs.toFixed(3)}, PostgreSQL ${slice.postgresMs.toFixed(3)})`,
+        `${figure.name} (${server.mode}) round ${round + 1}/${ROUNDS}: ${fmtRate(slice.rps)}, ${cpuMs(slice).toFixed(3)} ms CPU/req (server ${slice.serverMs.toFixed(3)}, PostgreSQL ${slice.postgresMs.toFixed(3)})`,
       );
     }
   }
@@ -249,8 +250,8 @@ async function main(): Promise<void> {
     const audited = slices.secured.reduce((n, s) => n + s.requests, 0);
     rows.push([
       name,
-      median(slices.baseline.map((s) => s.cpuMs)).toFixed(3),
-      median(slices.secured.map((s) => s.cpuMs)).toFixed(3),
+      median(slices.baseline.map(cpuMs)).toFixed(3),
+      median(slices.secured.map(cpuMs)).toFixed(3),
       audited > 0 ? ((indexed * 1000) / audited).toFixed(3) : '-',
     ]);
   }
