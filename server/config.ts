@@ -91,7 +91,7 @@ function readConfigFile(path: string | undefined): FileConfig {
   return JSON.parse(readFileSync(full, 'utf8')) as FileConfig;
 }
 
-function intFromEnv(value: string | undefined, name: string): number | undefined {
+export function intFromEnv(value: string | undefined, name: string): number | undefined {
   if (value === undefined || value === '') {
     return undefined;
   }
@@ -102,7 +102,7 @@ function intFromEnv(value: string | undefined, name: string): number | undefined
   return n;
 }
 
-function boolFromEnv(value: string | undefined, name: string): boolean | undefined {
+export function boolFromEnv(value: string | undefined, name: string): boolean | undefined {
   if (value === undefined || value === '') {
     return undefined;
   }

@@ -7,7 +7,7 @@ import { createClient, rotateClientSecret } from './auth/admin.ts';
 import { deployOwnBots, seedHospital } from './bots/self-deploy.ts';
 import { loadConfig } from './config.ts';
 import { youngGenerationMayGrow } from './heap.ts';
-import { IDLE_GC_DEFAULTS, startIdleGc } from './ops/idle-gc.ts';
+import { idleGcFromEnv, startIdleGc } from './ops/idle-gc.ts';
 import type { Hl7MetricsSource } from './ops/metrics.ts';
 import { type RunningServer, startServer } from './server.ts';
 
@@ -57,11 +57,15 @@ youngGenerationMayGrow();
 // Collects V8's heap once when the process goes idle after work (server/ops/idle-gc.ts);
 // IDLE_GC=false leaves it to V8. Started here, by the process entry, because the heap is the
 // process's: tests that start several servers in one process leave it alone.
-if (process.env.IDLE_GC !== 'false') {
+const idleGc = idleGcFromEnv(process.env);
+if (idleGc) {
   startIdleGc(
-    IDLE_GC_DEFAULTS,
+    idleGc,
     () => server.metrics.httpAnswered,
-    (info) => logger.debug({ ms: Math.round(info.ms), freedMb: Math.round(info.freedBytes / 1048576) }, 'idle: heap collected'),
+    (info) => {
+      server.metrics.idleCollections.observe(info.ms / 1000);
+      logger.debug({ ms: Math.round(info.ms), freedMb: Math.round(info.freedBytes / 1048576) }, 'idle: heap collected');
+    },
   );
 }
 

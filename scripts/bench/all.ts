@@ -31,6 +31,7 @@ const BENCHES: Bench[] = [
     script: 'auth-cost.ts',
     short: { BENCH_AUTH_SLICE: '2', BENCH_WARMUP: '1', BENCH_QUIET_WAIT: '10', BENCH_AUTH_ROUNDS: '2' },
   },
+  { name: 'idle', script: 'idle-warmup.ts', short: { BENCH_IDLE_CYCLES: '3', BENCH_IDLE_BURST: '4' } },
   { name: 'subscriptions', script: 'subscriptions.ts', short: { BENCH_DURATION: '3', BENCH_BACKLOG: '1000' } },
   { name: 'device-page', script: 'device-page.ts', short: { BENCH_DURATION: '10' } },
   { name: 'hl7', script: 'hl7.ts', short: { BENCH_DURATION: '5', BENCH_MIXED_DURATION: '5' } },

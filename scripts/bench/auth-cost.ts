@@ -30,7 +30,7 @@ import { LOINC, MRN_SYSTEM, makeObservation, makePatient, rng } from './lib/data
 import { runAutocannon } from './lib/load.ts';
 import { ADMIN_URL, createDatabase, databaseName, dropDatabase, scratchName } from './lib/pg.ts';
 import { type ObservationRef, type PatientRef, sampleObservations, samplePatients } from './lib/samples.ts';
-import { type ServerProcess, startServerProcess } from './lib/server-process.ts';
+import { readIdleCollections, type ServerProcess, startServerProcess } from './lib/server-process.ts';
 import { type Check, fmtRate, log, printChecks, printTable } from './lib/table.ts';
 
 const num = (v: string | undefined, d: number) => (v && Number.isFinite(Number(v)) && Number(v) > 0 ? Number(v) : d);
@@ -228,6 +228,7 @@ async function main(): Promise<void> {
       }
     }
   }
+  const collections = await Promise.all(servers.map((s) => readIdleCollections(s.proc)));
   for (const s of servers) await s.proc.stop(60_000);
 
   const checks: Check[] = [];
@@ -255,6 +256,13 @@ async function main(): Promise<void> {
       audited > 0 ? ((indexed * 1000) / audited).toFixed(3) : '-',
     ]);
   }
+  // A collection deoptimises the request path (server/ops/idle-gc.ts): the slices after one run slower.
+  checks.push({
+    metric: 'idle collections during the run (baseline / secured)',
+    target: '-',
+    measured: collections.map((n) => n ?? '?').join(' / '),
+    pass: undefined,
+  });
   process.stdout.write(
     `\n## Authentication, AccessPolicy and audit cost\n\nbaseline: token verified once then trusted, no AccessPolicy, no audit; ` +
       `secured: the real server, a client with the ${ROLE} AccessPolicy; ${ROUNDS} alternating pairs of ${SLICE} s slices per figure, ` +

@@ -34,6 +34,7 @@ import { migrate } from '../../server/db/migrate.ts';
 import { loadProfiles } from '../../server/fhir/definitions.ts';
 import { buildIndexRows } from '../../server/fhir/indexer.ts';
 import { PostgresRepository, type RepositoryContext } from '../../server/fhir/repo.ts';
+import { idleGcFromEnv, quietPeriodMs } from '../../server/ops/idle-gc.ts';
 import { accessToken, authHeaders, type BenchCredentials, credentialsFor, roleToken, serverEnv } from './lib/auth.ts';
 import { onCleanup, runMain } from './lib/cleanup.ts';
 import { type CpuUse, cpuBetween, cpuSnapshot, fmtCpu, setBenchDatabase, waitForQuiet, waitServerSettled } from './lib/cpu.ts';
@@ -53,7 +54,10 @@ const TX_CONNECTIONS = num(process.env.BENCH_TX_CONNECTIONS, 4);
 const BUNDLE_PATIENTS = 20;
 const BUNDLE_OBS_PER_PATIENT = 4;
 const BUNDLE_ENTRIES = BUNDLE_PATIENTS * (1 + BUNDLE_OBS_PER_PATIENT);
-const IDLE_SECONDS = 5;
+// Idle RSS is read 5 s after the server's idle collection is due (server/ops/idle-gc.ts): the
+// server child inherits this process's environment, so the same IDLE_GC settings apply to it.
+const IDLE_GC = idleGcFromEnv(process.env);
+const IDLE_SECONDS = (IDLE_GC ? quietPeriodMs(IDLE_GC) / 1000 : 0) + 5;
 const RESTARTS = 3;
 const PHASES = new Set((process.env.BENCH_PHASES || 'raw,create,read,search,transaction,rss,restart').split(',').map((s) => s.trim()));
 const SERVER_NODE_ARGS = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);

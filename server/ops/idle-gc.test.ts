@@ -1,6 +1,6 @@
 import { getHeapSpaceStatistics } from 'node:v8';
 import { expect, test, vi } from 'vitest';
-import { type IdleGcOptions, IdleGcPolicy, startIdleGc } from './idle-gc.ts';
+import { IDLE_GC_DEFAULTS, type IdleGcOptions, IdleGcPolicy, idleGcFromEnv, quietPeriodMs, startIdleGc } from './idle-gc.ts';
 
 const MB = 1024 * 1024;
 const options: IdleGcOptions = { intervalMs: 1000, idleChecks: 2, maxUtilization: 0.05, minGrowthMb: 16 };
@@ -88,4 +88,22 @@ test('the idle collection also shrinks the young generation a load grew', async 
   } finally {
     handle.stop();
   }
+});
+
+test('the environment turns the collector off or sets its quiet period', () => {
+  expect(idleGcFromEnv({ IDLE_GC: 'false' })).toBeUndefined();
+  expect(idleGcFromEnv({ IDLE_GC: '0' })).toBeUndefined();
+  const defaults = idleGcFromEnv({});
+  expect(defaults).toEqual(IDLE_GC_DEFAULTS);
+  // A pause between bursts is not idle: a collection would discard the request path's optimised code.
+  expect(quietPeriodMs(IDLE_GC_DEFAULTS)).toBe(30_000);
+  const short = idleGcFromEnv({ IDLE_GC: 'true', IDLE_GC_QUIET_SECONDS: '5' });
+  expect(short && quietPeriodMs(short)).toBe(5_000);
+  expect(short?.minGrowthMb).toBe(IDLE_GC_DEFAULTS.minGrowthMb);
+});
+
+test('a malformed setting stops the process at start instead of being ignored', () => {
+  expect(() => idleGcFromEnv({ IDLE_GC: 'no' })).toThrow(/IDLE_GC must be true or false/);
+  expect(() => idleGcFromEnv({ IDLE_GC_QUIET_SECONDS: '0' })).toThrow(/at least 1/);
+  expect(() => idleGcFromEnv({ IDLE_GC_QUIET_SECONDS: '2.5' })).toThrow(/non-negative integer/);
 });

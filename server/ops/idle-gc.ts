@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { getHeapStatistics, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
+import { boolFromEnv, intFromEnv } from '../config.ts';
 
 /**
  * Gives memory back when the server goes idle after a burst of work.
@@ -19,9 +20,21 @@ import { runInNewContext } from 'node:vm';
  * a server waiting on PostgreSQL for 30 requests a second has an almost idle event loop, and
  * without it was collected every few seconds during load (+50 % CPU in an A/B run). A collection
  * runs only when the heap has grown since the previous one (so an idle server is not collected
- * again and again) and only after `idleChecks` consecutive quiet intervals (a short pause in a
- * load is not idle). Its pause (a memory-reducing collection: 3–4 × a plain one) falls on a process that has had
- * nothing to do for `intervalMs * idleChecks`; a request arriving during it waits that long once.
+ * again and again) and only after `idleChecks` consecutive quiet intervals.
+ *
+ * Why the quiet period is long (30 s): a full collection of an idle server throws away the
+ * optimised code of its request path. Some objects that optimised code embeds live only while
+ * requests flow; between bursts they are dead, and a full collection clears them and deoptimises
+ * every function that embedded one — 100–160 functions per collection (`node --trace-deopt`,
+ * reason "embedded weak objects cleared"), whether the collection is a `regular` or a
+ * `last-resort` one. V8's own collections, which run under load while those objects live, do
+ * not. The next burst then runs unoptimised
+ * code until V8 has compiled it again: its first second read at about half of its full speed, and
+ * it took about 5 s to get there (`npm run bench:idle`; docs/benchmarks.md, stop 32).
+ * So a pause of a few seconds between bursts must not count as idle; a server quiet for half a
+ * minute has gone idle, and gives its memory back. Its pause (a memory-reducing collection: 3–4 ×
+ * a plain one) falls on a process that has had nothing to do for `intervalMs * idleChecks`; a
+ * request arriving during it waits that long once.
  */
 export interface IdleGcOptions {
   /** Sampling interval of the event loop's utilization, in ms. */
@@ -35,11 +48,26 @@ export interface IdleGcOptions {
 }
 
 /**
- * One quiet second (two intervals of 500 ms): after a load the server still indexes the audit
- * events of the last requests for a few seconds (server/audit/audit-log.ts), and the collection
- * should follow that work closely. A pause in a load that passes for idle costs one collection.
+ * Thirty quiet seconds (see above): the audit indexing that follows a load counts as activity, so
+ * they start when that work is done.
  */
-export const IDLE_GC_DEFAULTS: IdleGcOptions = { intervalMs: 500, idleChecks: 2, maxUtilization: 0.05, minGrowthMb: 16 };
+export const IDLE_GC_DEFAULTS: IdleGcOptions = { intervalMs: 1000, idleChecks: 30, maxUtilization: 0.05, minGrowthMb: 16 };
+
+/**
+ * The collector's options for a process's environment, or undefined when `IDLE_GC=false` leaves
+ * collection to V8. `IDLE_GC_QUIET_SECONDS` sets the quiet period (whole seconds, at least 1): an
+ * operator short of memory may trade the warm-up after each pause for less resident memory.
+ */
+export function idleGcFromEnv(env: NodeJS.ProcessEnv): IdleGcOptions | undefined {
+  if (boolFromEnv(env.IDLE_GC, 'IDLE_GC') === false) return undefined;
+  const seconds = intFromEnv(env.IDLE_GC_QUIET_SECONDS, 'IDLE_GC_QUIET_SECONDS');
+  if (seconds === undefined) return IDLE_GC_DEFAULTS;
+  if (seconds < 1) throw new Error(`IDLE_GC_QUIET_SECONDS must be at least 1, got "${env.IDLE_GC_QUIET_SECONDS}"`);
+  return { ...IDLE_GC_DEFAULTS, idleChecks: Math.round((seconds * 1000) / IDLE_GC_DEFAULTS.intervalMs) };
+}
+
+/** How long the process must be quiet before it collects, in ms. */
+export const quietPeriodMs = (options: IdleGcOptions): number => options.intervalMs * options.idleChecks;
 
 /** What the policy reads at each interval. */
 export interface IdleSample {

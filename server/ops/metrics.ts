@@ -32,6 +32,8 @@ export class OpsMetrics {
   readonly deliveryAttempts: Counter<'channel' | 'outcome'>;
   readonly deliveryDuration: Histogram<'channel' | 'outcome'>;
   readonly transactionRetries: Counter<'reason'>;
+  /** Collections of the process's idle collector (server/ops/idle-gc.ts), observed by the process entry that runs it. */
+  readonly idleCollections: Histogram;
   private hl7?: () => Hl7MetricsSource | undefined;
   /** HTTP requests answered since start, as a plain number (the idle collector reads it; server/ops/idle-gc.ts). */
   httpAnswered = 0;
@@ -94,6 +96,12 @@ export class OpsMetrics {
       name: 'emergisphere_db_transaction_retries_total',
       help: 'Database transactions run again after a conflict, by reason (serialization_failure|deadlock)',
       labelNames: ['reason'],
+      registers,
+    });
+    this.idleCollections = new Histogram({
+      name: 'emergisphere_idle_gc_duration_seconds',
+      help: 'Full collections run because the process went idle, by pause length (_count: how many ran)',
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       registers,
     });
 

@@ -14,7 +14,7 @@ import type { AuthService } from '../../../server/auth/service.ts';
 import { loadConfig } from '../../../server/config.ts';
 import { youngGenerationMayGrow } from '../../../server/heap.ts';
 import type { SecurityDeps } from '../../../server/http/security.ts';
-import { IDLE_GC_DEFAULTS, startIdleGc } from '../../../server/ops/idle-gc.ts';
+import { idleGcFromEnv, startIdleGc } from '../../../server/ops/idle-gc.ts';
 import { startServer } from '../../../server/server.ts';
 
 if (!['127.0.0.1', 'localhost', '::1'].includes(process.env.HOST ?? '')) {
@@ -73,7 +73,13 @@ function withoutSecurity(real: SecurityDeps): SecurityDeps {
 const server = await startServer(loadConfig(), { security: withoutSecurity });
 // The heap as the real entry (server/main.ts) runs it.
 youngGenerationMayGrow();
-if (process.env.IDLE_GC !== 'false') startIdleGc(IDLE_GC_DEFAULTS, () => server.metrics.httpAnswered);
+const idleGc = idleGcFromEnv(process.env);
+if (idleGc)
+  startIdleGc(
+    idleGc,
+    () => server.metrics.httpAnswered,
+    (info) => server.metrics.idleCollections.observe(info.ms / 1000),
+  );
 let stopping = false;
 const stop = () => {
   if (stopping) return;

@@ -173,3 +173,14 @@ export function readMemoryKb(pid: number): { rss: number; hwm: number } {
   const field = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? Number.NaN);
   return { rss: field('VmRSS'), hwm: field('VmHWM') };
 }
+
+/**
+ * Idle collections the server has run so far (emergisphere_idle_gc_duration_seconds_count): each
+ * deoptimises its request path, so a benchmark that compares servers says how many each ran.
+ */
+export async function readIdleCollections(server: ServerProcess): Promise<number | undefined> {
+  const res = await fetch(`${server.url}metrics`).catch(() => undefined);
+  if (!res?.ok) return undefined;
+  const count = /^emergisphere_idle_gc_duration_seconds_count(?:\{\})? (\S+)$/m.exec(await res.text())?.[1];
+  return count === undefined ? undefined : Number(count);
+}
