@@ -52,4 +52,5 @@ EXPOSE 8103
 HEALTHCHECK --interval=15s --timeout=3s --start-period=60s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||8103)+'/healthcheck').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 STOPSIGNAL SIGTERM
-CMD ["node", "server/index.ts"]
+# --no-memory-reducer: server/node-flags.ts
+CMD ["node", "--no-memory-reducer", "server/index.ts"]

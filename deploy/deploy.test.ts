@@ -11,6 +11,7 @@ import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
 import { ConfigMap, Namespace, Secret, Service } from 'kubernetes-models/v1';
 import { describe, expect, test } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
+import { SERVER_NODE_FLAGS } from '../server/node-flags.ts';
 
 const K8S = 'deploy/k8s';
 
@@ -127,7 +128,7 @@ describe('Dockerfile', () => {
     expect(user?.getArgumentsContent()).toBe('node');
     expect(after.some((i) => i.getKeyword() === 'HEALTHCHECK')).toBe(true);
     const cmd = after.filter((i) => i.getKeyword() === 'CMD').at(-1);
-    expect(JSON.parse(cmd?.getArgumentsContent() ?? '')).toEqual(['node', 'server/index.ts']);
+    expect(JSON.parse(cmd?.getArgumentsContent() ?? '')).toEqual(['node', ...SERVER_NODE_FLAGS, 'server/index.ts']);
     expect(text).toContain('npm ci --omit=dev');
     // The clinician app is built in its own stage and only its output is shipped.
     expect(text).toMatch(/RUN node scripts\/build-app\.ts/);

@@ -7,6 +7,7 @@ import { createClient, rotateClientSecret } from './auth/admin.ts';
 import { deployOwnBots, seedHospital } from './bots/self-deploy.ts';
 import { loadConfig } from './config.ts';
 import { youngGenerationMayGrow } from './heap.ts';
+import { missingNodeFlags } from './node-flags.ts';
 import { idleGcFromEnv, startIdleGc } from './ops/idle-gc.ts';
 import type { Hl7MetricsSource } from './ops/metrics.ts';
 import { type RunningServer, startServer } from './server.ts';
@@ -58,6 +59,13 @@ youngGenerationMayGrow();
 // IDLE_GC=false leaves it to V8. Started here, by the process entry, because the heap is the
 // process's: tests that start several servers in one process leave it alone.
 const idleGc = idleGcFromEnv(process.env);
+const missingFlags = missingNodeFlags();
+if (missingFlags.length > 0) {
+  logger.info(
+    { missing: missingFlags },
+    'started without the recommended V8 flags: pauses between bursts cost the next burst its optimised code (server/node-flags.ts)',
+  );
+}
 if (idleGc) {
   startIdleGc(
     idleGc,

@@ -4,6 +4,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import http from 'node:http';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { SERVER_NODE_FLAGS } from '../server/node-flags.ts';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 /** A free local port (this module is also used outside vitest, by the scale benchmark). */
@@ -56,7 +57,7 @@ export interface ServerChildOptions {
 export async function spawnServer(options: ServerChildOptions, timeoutMs = 90_000): Promise<ServerChild> {
   const port = options.port ?? (await freePort());
   const url = `http://127.0.0.1:${port}/`;
-  const proc = spawn(process.execPath, ['server/index.ts'], {
+  const proc = spawn(process.execPath, [...SERVER_NODE_FLAGS, 'server/index.ts'], {
     cwd: ROOT,
     env: {
       ...process.env,
