@@ -11,7 +11,7 @@
  * collects every fraction of a second. The server's own idle collection does the same work once
  * the process has been quiet for 30 s (`IDLE_GC_QUIET_SECONDS`). Measured with `npm run bench:auth`
  * (docs/benchmarks.md, stop 32): with V8's memory reducer the secured read and identifier search
- * ran at 79–81 % of the baseline in one run and 95–110 % in others; without it, 104–105 %.
+ * ran at 79–95 % and 81 % of the baseline in two whole runs; without it, 91 % and 98 %.
  */
 export const SERVER_NODE_FLAGS: readonly string[] = ['--no-memory-reducer'];
 

@@ -22,13 +22,12 @@
 // BENCH_SERVER_NODE_ARGS (node flags for both servers, e.g. "--cpu-prof --cpu-prof-dir=/tmp/p"),
 // BENCH_AUTH_FIGURES (a comma list of figure names, e.g. "create Patient,search token").
 import type { AutocannonRequest } from 'autocannon';
-import { migrate } from '../../server/db/migrate.ts';
-import { accessToken, authHeaders, credentialsFor, roleToken, serverEnv } from './lib/auth.ts';
-import { onCleanup, runMain } from './lib/cleanup.ts';
+import { accessToken, authHeaders, roleToken, scratchServerDatabase, serverEnv } from './lib/auth.ts';
+import { runMain } from './lib/cleanup.ts';
 import { cpuBetween, cpuSnapshot, setBenchDatabase, waitForQuiet, waitServerSettled } from './lib/cpu.ts';
 import { LOINC, MRN_SYSTEM, makeObservation, makePatient, rng } from './lib/data.ts';
 import { runAutocannon } from './lib/load.ts';
-import { ADMIN_URL, createDatabase, databaseName, dropDatabase, scratchName } from './lib/pg.ts';
+import { databaseName } from './lib/pg.ts';
 import { type ObservationRef, type PatientRef, sampleObservations, samplePatients } from './lib/samples.ts';
 import { readIdleCollections, type ServerProcess, startServerProcess } from './lib/server-process.ts';
 import { type Check, fmtRate, log, printChecks, printTable } from './lib/table.ts';
@@ -82,11 +81,7 @@ function median(values: number[]): number {
 }
 
 async function startServer(mode: Mode): Promise<Server> {
-  const name = scratchName(`es_auth_${mode === 'baseline' ? 'b' : 's'}`);
-  const databaseUrl = await createDatabase(ADMIN_URL, name);
-  onCleanup(`drop database ${name}`, () => dropDatabase(ADMIN_URL, name));
-  await migrate(databaseUrl);
-  const creds = await credentialsFor(databaseUrl);
+  const { name, databaseUrl, creds } = await scratchServerDatabase(`es_auth_${mode === 'baseline' ? 'b' : 's'}`);
   const proc = await startServerProcess({
     databaseUrl,
     env: serverEnv(creds),

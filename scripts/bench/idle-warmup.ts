@@ -13,12 +13,10 @@
 // Target: the shipped server's first second after a pause within 15 % of its full speed (the
 // median of the burst's second half).
 import type { Patient } from '@medplum/fhirtypes';
-import { migrate } from '../../server/db/migrate.ts';
-import { accessToken, authHeaders, credentialsFor, serverEnv } from './lib/auth.ts';
-import { onCleanup, runMain } from './lib/cleanup.ts';
+import { accessToken, authHeaders, scratchServerDatabase, serverEnv } from './lib/auth.ts';
+import { runMain } from './lib/cleanup.ts';
 import { makePatient } from './lib/data.ts';
 import { runAutocannon } from './lib/load.ts';
-import { ADMIN_URL, createDatabase, dropDatabase, scratchName } from './lib/pg.ts';
 import { readIdleCollections, type ServerProcess, startServerProcess } from './lib/server-process.ts';
 import { type Check, fmtRate, log, printChecks, printTable } from './lib/table.ts';
 
@@ -49,11 +47,7 @@ function median(values: number[]): number {
 }
 
 async function start(variant: Variant): Promise<void> {
-  const name = scratchName('es_idle');
-  const databaseUrl = await createDatabase(ADMIN_URL, name);
-  onCleanup(`drop database ${name}`, () => dropDatabase(ADMIN_URL, name));
-  await migrate(databaseUrl);
-  const creds = await credentialsFor(databaseUrl);
+  const { name, databaseUrl, creds } = await scratchServerDatabase('es_idle');
   const proc = await startServerProcess({
     databaseUrl,
     env: { ...serverEnv(creds), IDLE_GC: 'true', IDLE_GC_QUIET_SECONDS: String(variant.quietSeconds) },

@@ -8,11 +8,10 @@ import { boolFromEnv, intFromEnv } from '../config.ts';
  *
  * V8 collects its old generation only when the heap has grown by a factor since the last
  * mark-compact, so after a load the heap holds ~100 MB of garbage that nothing will collect while
- * no request allocates (V8's own memory reducer waits for further allocations and took longer
- * than 15 s in our measurements, if it ran at all). The Buffers of that garbage (sockets, pg
- * results) also pin malloc'd memory, which glibc can only give back once they are freed. One full
- * collection when the process has just gone idle returns both: measured with `npm run bench:fhir`
- * (docs/operations.md, Memory).
+ * no request allocates (V8's own memory reducer, which would, is off: server/node-flags.ts). The
+ * Buffers of that garbage (sockets, pg results) also pin malloc'd memory, which glibc can only
+ * give back once they are freed. One full collection when the process has gone idle returns
+ * both: measured with `npm run bench:fhir` (docs/operations.md, Memory).
  *
  * "Idle" means no request answered and the event loop (performance.eventLoopUtilization) ≤ 5 %
  * busy, so background work — the audit indexing after a load, bots, subscription delivery, the

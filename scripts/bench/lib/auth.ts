@@ -4,7 +4,9 @@ import { randomBytes } from 'node:crypto';
 import type { AccessPolicy, Bundle } from '@medplum/fhirtypes';
 import type pg from 'pg';
 import { ROLE_SYSTEM } from '../../../server/auth/admin.ts';
-import { withClient } from './pg.ts';
+import { migrate } from '../../../server/db/migrate.ts';
+import { onCleanup } from './cleanup.ts';
+import { ADMIN_URL, createDatabase, dropDatabase, scratchName, withClient } from './pg.ts';
 
 export interface BenchCredentials {
   clientId: string;
@@ -94,4 +96,13 @@ export async function roleToken(baseUrl: string, adminToken: string | undefined,
   const token = await accessToken(baseUrl, { clientId: client.id, clientSecret: client.secret });
   if (!token) throw new Error(`no token for the ${role} client`);
   return token;
+}
+
+/** A new scratch database (dropped when the benchmark ends), migrated, with the credentials its server will bootstrap. */
+export async function scratchServerDatabase(prefix: string): Promise<{ name: string; databaseUrl: string; creds: BenchCredentials }> {
+  const name = scratchName(prefix);
+  const databaseUrl = await createDatabase(ADMIN_URL, name);
+  onCleanup(`drop database ${name}`, () => dropDatabase(ADMIN_URL, name));
+  await migrate(databaseUrl);
+  return { name, databaseUrl, creds: await credentialsFor(databaseUrl) };
 }

@@ -92,29 +92,27 @@ export async function startServerProcess(options: StartOptions): Promise<ServerP
     if (lines.length > 200) lines.splice(0, lines.length - 200);
   };
   const t0 = performance.now();
-  const child: ChildProcess = spawn(
-    process.execPath,
-    [...SERVER_NODE_FLAGS, ...(options.nodeArgs ?? []), options.entry ?? 'server/index.ts'],
-    {
-      cwd: REPO_ROOT,
-      env: {
-        ...process.env,
-        DATABASE_URL: options.databaseUrl,
-        PORT: String(port),
-        HOST: '127.0.0.1',
-        BASE_URL: url,
-        LOG_LEVEL: options.logLevel ?? 'warn',
-        // A benchmark measures its own load: no demo hospital loading in the background.
-        SEED: 'false',
-        AUDIT_JOURNAL_DIR: process.env.AUDIT_JOURNAL_DIR ?? benchJournalDir(),
-        // As `npm start`, the container image and the k8s Deployment run the server (docs/operations.md).
-        MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '2',
-        MALLOC_TRIM_THRESHOLD_: process.env.MALLOC_TRIM_THRESHOLD_ ?? '131072',
-        ...options.env,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
+  // The flags the server is always started with (server/node-flags.ts), then the benchmark's own.
+  const args = [...SERVER_NODE_FLAGS, ...(options.nodeArgs ?? []), options.entry ?? 'server/index.ts'];
+  const child: ChildProcess = spawn(process.execPath, args, {
+    cwd: REPO_ROOT,
+    env: {
+      ...process.env,
+      DATABASE_URL: options.databaseUrl,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      BASE_URL: url,
+      LOG_LEVEL: options.logLevel ?? 'warn',
+      // A benchmark measures its own load: no demo hospital loading in the background.
+      SEED: 'false',
+      AUDIT_JOURNAL_DIR: process.env.AUDIT_JOURNAL_DIR ?? benchJournalDir(),
+      // As `npm start`, the container image and the k8s Deployment run the server (docs/operations.md).
+      MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '2',
+      MALLOC_TRIM_THRESHOLD_: process.env.MALLOC_TRIM_THRESHOLD_ ?? '131072',
+      ...options.env,
     },
-  );
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   child.stdout?.on('data', keep);
   child.stderr?.on('data', keep);
   let exitCode: number | null | undefined;
