@@ -30,7 +30,7 @@ import { runAutocannon } from './lib/load.ts';
 import { databaseName } from './lib/pg.ts';
 import { type ObservationRef, type PatientRef, sampleObservations, samplePatients } from './lib/samples.ts';
 import { readIdleCollections, type ServerProcess, startServerProcess } from './lib/server-process.ts';
-import { type Check, fmtRate, log, printChecks, printTable } from './lib/table.ts';
+import { type Check, fmtRate, log, median, printChecks, printTable } from './lib/table.ts';
 
 const num = (v: string | undefined, d: number) => (v && Number.isFinite(Number(v)) && Number(v) > 0 ? Number(v) : d);
 const ROUNDS = num(process.env.BENCH_AUTH_ROUNDS, 5);
@@ -73,12 +73,6 @@ type Figure = { name: string; request: (s: Server) => AutocannonRequest };
 
 /** Server + PostgreSQL CPU milliseconds per request. */
 const cpuMs = (s: Slice): number => s.serverMs + s.postgresMs;
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-}
 
 async function startServer(mode: Mode): Promise<Server> {
   const { name, databaseUrl, creds } = await scratchServerDatabase(`es_auth_${mode === 'baseline' ? 'b' : 's'}`);

@@ -43,7 +43,7 @@ import { type LoadResult, runAutocannon } from './lib/load.ts';
 import { ADMIN_URL, assertLocal, createDatabase, databaseName, dropDatabase, scratchName, withClient } from './lib/pg.ts';
 import { concurrentLoop, openClients, RAW_DROP_SQL, RAW_INSERT_SQL, RAW_INSERT_WITH_HISTORY_SQL, RAW_TABLES_SQL } from './lib/raw-pg.ts';
 import { sampleObservations, samplePatients } from './lib/samples.ts';
-import { REPO_ROOT, readMemoryKb, type ServerProcess, startServerProcess } from './lib/server-process.ts';
+import { REPO_ROOT, readMemoryKb, readMetrics, type ServerProcess, startServerProcess } from './lib/server-process.ts';
 import { type Check, fmtMb, fmtMs, fmtRate, log, printChecks, printTable } from './lib/table.ts';
 
 const num = (v: string | undefined, d: number): number => (v && Number.isFinite(Number(v)) && Number(v) > 0 ? Number(v) : d);
@@ -542,9 +542,8 @@ async function main(): Promise<void> {
  * committed and in use, and Buffers outside it. Undefined for a server without that gauge.
  */
 async function readProcessMemory(server: ServerProcess): Promise<string | undefined> {
-  const res = await fetch(`${server.url}metrics`).catch(() => undefined);
-  if (!res?.ok) return undefined;
-  const text = await res.text();
+  const text = await readMetrics(server);
+  if (text === undefined) return undefined;
   const mb = (kind: string) => {
     const v = new RegExp(`^emergisphere_process_memory_bytes\\{kind="${kind}"\\} (\\S+)$`, 'm').exec(text)?.[1];
     return v === undefined ? undefined : `${(Number(v) / 1048576).toFixed(0)} MB`;

@@ -18,7 +18,7 @@ import { runMain } from './lib/cleanup.ts';
 import { makePatient } from './lib/data.ts';
 import { runAutocannon } from './lib/load.ts';
 import { readIdleCollections, type ServerProcess, startServerProcess } from './lib/server-process.ts';
-import { type Check, fmtRate, log, printChecks, printTable } from './lib/table.ts';
+import { type Check, fmtRate, log, median, printChecks, printTable } from './lib/table.ts';
 
 const num = (v: string | undefined, d: number) => (v && Number.isFinite(Number(v)) && Number(v) > 0 ? Number(v) : d);
 const CYCLES = Math.max(2, num(process.env.BENCH_IDLE_CYCLES, 6));
@@ -39,12 +39,6 @@ interface Variant {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-}
 
 async function start(variant: Variant): Promise<void> {
   const { name, databaseUrl, creds } = await scratchServerDatabase('es_idle');

@@ -182,8 +182,13 @@ export function readMemoryKb(pid: number): { rss: number; hwm: number } {
  * deoptimises its request path, so a benchmark that compares servers says how many each ran.
  */
 export async function readIdleCollections(server: ServerProcess): Promise<number | undefined> {
+  const text = await readMetrics(server);
+  const count = text && /^emergisphere_idle_gc_duration_seconds_count(?:\{\})? (\S+)$/m.exec(text)?.[1];
+  return count ? Number(count) : undefined;
+}
+
+/** The server's /metrics page, or undefined when it does not answer. */
+export async function readMetrics(server: ServerProcess): Promise<string | undefined> {
   const res = await fetch(`${server.url}metrics`).catch(() => undefined);
-  if (!res?.ok) return undefined;
-  const count = /^emergisphere_idle_gc_duration_seconds_count(?:\{\})? (\S+)$/m.exec(await res.text())?.[1];
-  return count === undefined ? undefined : Number(count);
+  return res?.ok ? res.text() : undefined;
 }

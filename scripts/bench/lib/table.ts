@@ -49,3 +49,10 @@ export function log(message: string): void {
   const t = new Date().toISOString().slice(11, 19);
   process.stderr.write(`[${t}] ${message}\n`);
 }
+
+/** The middle value (the mean of the two middle ones for an even count). */
+export function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
